@@ -1,0 +1,3 @@
+from festflow_devstack.cli import main
+
+raise SystemExit(main())

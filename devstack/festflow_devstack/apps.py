@@ -1,0 +1,66 @@
+"""FestFlow's own apps, each started as its own uvicorn process with the same environment
+variables that docker-compose.yml gives its container."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from festflow_devstack import probes
+from festflow_devstack.profiles import Profile
+from festflow_devstack.supervisor import Component, python_module
+
+
+def _sqlite(profile: Profile, name: str) -> str:
+    return f"sqlite+aiosqlite:///{profile.run_dir / 'data' / name}"
+
+
+def app_environments(profile: Profile, private_key: Path, public_key: Path) -> dict[str, dict[str, str]]:
+    p = profile.ports
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
+        "JWT_PUBLIC_KEY_FILE": str(public_key),
+        "FESTFLOW_ENV": profile.name,
+    }
+    order_api = profile.url("order")
+    return {
+        "inventory-service": {**common, "DATABASE_URL": _sqlite(profile, "inventory.db"),
+                              "AMQP_URL": profile.amqp_url},
+        "order-service": {**common, "DATABASE_URL": _sqlite(profile, "orders.db"),
+                          "AMQP_URL": profile.amqp_url, "JWT_PRIVATE_KEY_FILE": str(private_key),
+                          "INVENTORY_URL": profile.url("inventory")},
+        "email-function": {**common, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p["smtp"]),
+                           "EMAIL_SENT_LOG_URL": _sqlite(profile, "email-sent.db")},
+        "notification-hub": {**common},
+        "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
+        "shell-app": {**common, "ORDER_API_URL": order_api},
+        "mf-catalog": {**common, "ORDER_API_URL": order_api},
+        "mf-cart": {**common, "ORDER_API_URL": order_api},
+        "mf-admin": {**common, "ORDER_API_URL": order_api},
+    }
+
+
+# name -> (ASGI app, port name, extra uvicorn flags)
+APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "mail-sink": ("mail_sink.main:app", "mail_http", ()),
+    "inventory-service": ("inventory_service.main:app", "inventory", ()),
+    "order-service": ("order_service.main:app", "order", ()),
+    "email-function": ("email_function.main:app", "email", ()),
+    # per-message deflate costs ~50 KiB per socket; the hub holds one socket per open page
+    "notification-hub": ("notification_hub.main:app", "notify", ("--ws-per-message-deflate", "false")),
+    "shell-app": ("shell_app.main:app", "shell", ()),
+    "mf-catalog": ("mf_catalog.main:app", "catalog", ()),
+    "mf-cart": ("mf_cart.main:app", "cart", ()),
+    "mf-admin": ("mf_admin.main:app", "admin", ()),
+}
+
+
+def app_component(profile: Profile, name: str, env: dict[str, str]) -> Component:
+    asgi, port_name, flags = APPS[name]
+    port = profile.ports[port_name]
+    argv = python_module("uvicorn", asgi, "--host", "127.0.0.1", "--port", str(port),
+                         "--no-access-log", *flags)
+
+    def prepare() -> None:
+        (profile.run_dir / "data").mkdir(parents=True, exist_ok=True)
+
+    return Component(name, argv, lambda: probes.http_ok(f"http://127.0.0.1:{port}/healthz"),
+                     env=env, prepare=prepare, timeout=60)

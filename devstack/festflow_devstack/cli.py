@@ -1,0 +1,97 @@
+"""`python -m festflow_devstack run|stop|status [--profile dev|test]`."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from festflow_devstack import apps, probes
+from festflow_devstack.profiles import get_profile
+from festflow_devstack.stack import Stack, pid_path, write_own_pid
+from festflow_devstack.supervisor import StackError, stop_recorded
+
+
+def cmd_run(profile) -> int:
+    stack = Stack(profile)
+    stopping = False
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    write_own_pid(profile)
+    try:
+        stack.start()
+    except (StackError, OSError, RuntimeError, KeyError) as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\n==> interrupted while starting; stopped what had started")
+        return 130
+    print("\n==> FestFlow is up")
+    for label, url in stack.urls().items():
+        print(f"    {label:<36} {url}")
+    print("    demo accounts: admin/admin123 (admin), guest/festflow (client)")
+    print("==> Ctrl-C or `make stop` ends it\n", flush=True)
+    reported: set[str] = set()
+    try:
+        while True:
+            dead = stack.supervisor.check_alive()
+            if dead and dead.name not in reported:
+                reported.add(dead.name)
+                print(f"!! {dead.name} exited (code {dead.process.returncode}); log: {dead.log_path}",
+                      flush=True)
+            time.sleep(1)
+    except KeyboardInterrupt:
+        stopping = True
+    finally:
+        print("\n==> stopping FestFlow", flush=True)
+        stack.stop()
+        pid_path(profile).unlink(missing_ok=True)
+        print("==> stopped", flush=True)
+    return 0 if stopping else 1
+
+
+def cmd_stop(profile) -> int:
+    pidfile = pid_path(profile)
+    if pidfile.exists():
+        try:
+            pid = int(pidfile.read_text())
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.2)
+        except (ProcessLookupError, ValueError):
+            pass
+        pidfile.unlink(missing_ok=True)
+    stopped = stop_recorded(profile.run_dir)
+    if stopped:
+        print(f"stopped leftover processes: {', '.join(stopped)}")
+    print("FestFlow stopped")
+    return 0
+
+
+def cmd_status(profile) -> int:
+    p = profile.ports
+    checks = {
+        "gateway": probes.http_ok(profile.url("gateway", "/gateway/healthz")),
+        "rabbitmq": probes.tcp_open(p["amqp"]),
+        "kafka": probes.tcp_open(p["kafka"]),
+    }
+    for name, (_, port_name, _) in apps.APPS.items():
+        checks[name] = probes.http_ok(profile.url(port_name, "/healthz"))
+    for name, ok in checks.items():
+        print(f"{name:<20} {'up' if ok else 'DOWN'}")
+    return 0 if all(checks.values()) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="festflow_devstack")
+    parser.add_argument("command", choices=["run", "stop", "status"])
+    parser.add_argument("--profile", default=None, help="dev (default) or test")
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    return {"run": cmd_run, "stop": cmd_stop, "status": cmd_status}[args.command](profile)

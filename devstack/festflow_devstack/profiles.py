@@ -1,0 +1,69 @@
+"""Where a stack lives and which ports it uses.
+
+Two profiles: `dev` (what `make run` starts, on the ports users expect) and `test`
+(what `make test` starts: same layout, every port shifted by 30000, its own data, wiped at start),
+so the test suite can run while a developer's stack is up.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KAFKA_VERSION = "3.9.1"
+
+BASE_PORTS = {
+    "gateway": 3000,
+    "order": 8000,
+    "inventory": 8001,
+    "email": 8002,
+    "notify": 8003,
+    "shell": 8100,
+    "catalog": 8101,
+    "cart": 8102,
+    "admin": 8103,
+    "mail_http": 8025,
+    "smtp": 1025,
+    "amqp": 5672,
+    "rabbit_mgmt": 15672,
+    "rabbit_dist": 25672,
+    "kafka": 9092,
+    "kafka_controller": 9093,
+}
+
+TEST_PORT_SHIFT = 30000
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    run_dir: Path
+    ports: dict[str, int]
+    fresh: bool  # wipe data at start
+
+    @property
+    def rabbit_node(self) -> str:
+        return f"festflow-{self.name}@localhost"
+
+    def url(self, port_name: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[port_name]}{path}"
+
+    @property
+    def amqp_url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.ports['amqp']}/"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['kafka']}"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    name = name or os.environ.get("FESTFLOW_PROFILE", "dev")
+    run_root = Path(os.environ.get("FESTFLOW_RUN_DIR", REPO_ROOT / ".run"))
+    if name == "dev":
+        return Profile("dev", run_root / "dev", dict(BASE_PORTS), fresh=False)
+    if name == "test":
+        ports = {k: v + TEST_PORT_SHIFT for k, v in BASE_PORTS.items()}
+        return Profile("test", run_root / "test", ports, fresh=True)
+    raise ValueError(f"unknown profile {name!r} (expected dev or test)")

@@ -1,0 +1,64 @@
+"""The whole FestFlow stack for one profile: infrastructure first, then the apps, then the gateway."""
+from __future__ import annotations
+
+import os
+import shutil
+
+from festflow_devstack import apps, infra
+from festflow_devstack.keys import ensure_keypair
+from festflow_devstack.profiles import Profile
+from festflow_devstack.supervisor import Supervisor, stop_recorded
+
+
+class Stack:
+    def __init__(self, profile: Profile, quiet: bool = False):
+        self.profile = profile
+        self.supervisor = Supervisor(profile.run_dir, quiet=quiet)
+        self.env: dict[str, dict[str, str]] = {}
+
+    def start(self) -> None:
+        profile = self.profile
+        stop_recorded(profile.run_dir)  # leftovers of a stack that was not stopped cleanly
+        if profile.fresh and profile.run_dir.exists():
+            shutil.rmtree(profile.run_dir)
+        profile.run_dir.mkdir(parents=True, exist_ok=True)
+        private_key, public_key = ensure_keypair(profile.run_dir / "keys")
+        self.env = apps.app_environments(profile, private_key, public_key)
+        try:
+            self.supervisor.start_stage(
+                "infrastructure",
+                [infra.rabbitmq(profile), infra.kafka(profile),
+                 apps.app_component(profile, "mail-sink", self.env["mail-sink"])],
+            )
+            self.supervisor.start_stage(
+                "apps",
+                [apps.app_component(profile, name, self.env[name])
+                 for name in apps.APPS if name != "mail-sink"],
+            )
+            self.supervisor.start_stage("gateway", [infra.nginx(profile)])
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+
+    def urls(self) -> dict[str, str]:
+        p = self.profile
+        return {
+            "web app": p.url("gateway", "/"),
+            "order API docs": p.url("order", "/docs"),
+            "RabbitMQ management (guest/guest)": p.url("rabbit_mgmt", "/"),
+            "mailbox (local SMTP sink)": p.url("mail_http", "/"),
+            "Kafka bootstrap": p.kafka_bootstrap,
+            "logs": str(p.run_dir / "logs"),
+        }
+
+
+def pid_path(profile: Profile):
+    return profile.run_dir / "devstack.pid"
+
+
+def write_own_pid(profile: Profile) -> None:
+    profile.run_dir.mkdir(parents=True, exist_ok=True)
+    pid_path(profile).write_text(str(os.getpid()))

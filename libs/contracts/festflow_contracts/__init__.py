@@ -1,0 +1,1 @@
+"""FestFlow's shared contracts. Every app may depend on this library; no app imports another app."""

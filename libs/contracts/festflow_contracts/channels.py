@@ -1,0 +1,12 @@
+"""Names of the queues and topics the services talk over."""
+
+# RabbitMQ: commands from the order service to the inventory service (durable queue, persistent messages)
+ORDER_COMMANDS_QUEUE = "festflow.order-commands"
+ORDER_COMMANDS_DLQ = "festflow.order-commands.dead"
+
+# Kafka: domain events emitted by the inventory service, keyed by order id
+ORDER_EVENTS_TOPIC = "festflow.order-events"
+# Kafka: ticket catalog changes (price, stock, new and retired types), keyed by ticket id
+CATALOG_EVENTS_TOPIC = "festflow.catalog-events"
+# Kafka: structured log records from every service, for the admin's live logs
+SYSTEM_LOGS_TOPIC = "festflow.system-logs"

@@ -1,0 +1,70 @@
+"""One envelope for every event: CloudEvents 1.0 attributes plus `data`, serialised as JSON.
+
+Types are versioned (`festflow.ticket.sold.v1`); consumers deduplicate on `id`.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+SPEC_VERSION = "1.0"
+
+# order outcome events (ORDER_EVENTS_TOPIC)
+TICKET_SOLD = "festflow.ticket.sold.v1"
+ORDER_REJECTED = "festflow.order.rejected.v1"
+# catalog events (CATALOG_EVENTS_TOPIC)
+TICKET_CHANGED = "festflow.ticket.changed.v1"
+# log records (SYSTEM_LOGS_TOPIC)
+LOG_RECORD = "festflow.log.record.v1"
+
+# the command the order service sends to the inventory service over RabbitMQ
+PLACE_ORDER = "festflow.order.place.v1"
+
+REQUIRED = ("id", "source", "type", "specversion", "time", "data")
+
+
+class InvalidEvent(ValueError):
+    """The bytes are not a FestFlow event envelope."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_event(type_: str, source: str, data: dict[str, Any], subject: str | None = None,
+              event_id: str | None = None) -> dict[str, Any]:
+    event = {
+        "specversion": SPEC_VERSION,
+        "id": event_id or str(uuid.uuid4()),
+        "source": source,
+        "type": type_,
+        "time": now_iso(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if subject is not None:
+        event["subject"] = subject
+    return event
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def decode(raw: bytes | str) -> dict[str, Any]:
+    try:
+        event = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"not JSON: {exc}") from exc
+    if not isinstance(event, dict):
+        raise InvalidEvent("envelope is not an object")
+    missing = [key for key in REQUIRED if key not in event]
+    if missing:
+        raise InvalidEvent(f"envelope lacks {', '.join(missing)}")
+    if event["specversion"] != SPEC_VERSION:
+        raise InvalidEvent(f"unsupported specversion {event['specversion']!r}")
+    if not isinstance(event["data"], dict):
+        raise InvalidEvent("data is not an object")
+    return event

@@ -1,0 +1,1 @@
+"""FestFlow admin micro-frontend."""

@@ -1,0 +1,1 @@
+"""FestFlow cart micro-frontend."""

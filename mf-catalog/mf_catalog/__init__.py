@@ -1,0 +1,1 @@
+"""FestFlow catalog micro-frontend."""

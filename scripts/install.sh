@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything FestFlow needs that is missing, idempotently:
+#   Debian packages (RabbitMQ, Nginx, Chromium, PostgreSQL, Java, Maven),
+#   the locked Python environment (uv workspace, uv.lock),
+#   the Apache Kafka broker's jars from Maven Central (into .cache/kafka-<version>/libs).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+KAFKA_VERSION="3.9.1"
+APT_PACKAGES=(rabbitmq-server nginx-light chromium postgresql openjdk-17-jre-headless maven)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  # nginx-light is interchangeable with any Debian nginx flavour that is already present
+  if [ "$pkg" = nginx-light ] && command -v nginx >/dev/null 2>&1; then continue; fi
+  if [ "$pkg" = openjdk-17-jre-headless ] && command -v java >/dev/null 2>&1; then continue; fi
+  if [ "$pkg" = maven ] && command -v mvn >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  # Keep apt from starting system-wide services: FestFlow runs its own, project-local instances.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$created_policy" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+echo "==> Python environment (uv.lock)"
+scripts/uv.sh sync --frozen --all-packages --quiet
+
+kafka_dir="$root/.cache/kafka-$KAFKA_VERSION"
+if [ ! -f "$kafka_dir/.complete" ]; then
+  echo "==> fetching Apache Kafka $KAFKA_VERSION jars from Maven Central"
+  rm -rf "$kafka_dir"
+  mvn -B -q -f scripts/kafka/pom.xml -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs"
+  touch "$kafka_dir/.complete"
+fi
+echo "==> all dependencies present"

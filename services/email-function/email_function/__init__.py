@@ -1,0 +1,1 @@
+"""FestFlow email function."""

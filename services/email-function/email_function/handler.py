@@ -1,0 +1,105 @@
+"""The function: one order event in, at most one email out.
+
+`handle(event, settings, sent_log)` is a plain function of the event and its settings, so it can run
+unchanged under a FaaS platform's Kafka trigger; `kafka_trigger` is this project's own trigger.
+The sent log remembers which events were mailed, so processing an event twice sends one mail.
+"""
+from __future__ import annotations
+
+import os
+import smtplib
+import sqlite3
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any, Protocol
+
+from festflow_contracts import events
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    smtp_host: str
+    smtp_port: int
+    mail_from: str
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> "EmailSettings":
+        return cls(
+            smtp_host=os.environ.get("SMTP_HOST", "127.0.0.1"),
+            smtp_port=int(os.environ.get("SMTP_PORT", "1025")),
+            mail_from=os.environ.get("MAIL_FROM", "FestFlow <tickets@festflow.local>"),
+        )
+
+
+class SentLog(Protocol):
+    def seen(self, event_id: str) -> bool: ...
+    def record(self, event_id: str) -> None: ...
+
+
+class SqliteSentLog:
+    """The function's only memory: ids of events already mailed (a file, or a table elsewhere in a FaaS)."""
+
+    def __init__(self, path: str):
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS sent (event_id TEXT PRIMARY KEY, sent_at TEXT)")
+        self._lock = threading.Lock()
+
+    def seen(self, event_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM sent WHERE event_id = ?", (event_id,)).fetchone() is not None
+
+    def record(self, event_id: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO sent VALUES (?, datetime('now'))", (event_id,))
+
+
+def _money(cents: int) -> str:
+    return f"€{cents // 100}.{cents % 100:02d}"
+
+
+def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessage | None:
+    data = event["data"]
+    if not data.get("email"):
+        return None
+    order_id = data["order_id"]
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = data["email"]
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{event['id']}@festflow.local>"
+    msg["X-FestFlow-Order"] = order_id
+    msg["X-FestFlow-Event"] = event["type"]
+    if event["type"] == events.TICKET_SOLD:
+        msg["Subject"] = f"Your FestFlow tickets - order {order_id[:8]} confirmed"
+        lines = [f"  {item['quantity']} x {item['name']} at {_money(item['unit_price_cents'])}"
+                 for item in data["items"]]
+        msg.set_content(
+            f"Hello {data['username']},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
+            + f"\n\nTotal: {_money(data['total_cents'])}\n\nSee you at the festival!\nFestFlow\n"
+        )
+    elif event["type"] == events.ORDER_REJECTED:
+        msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"
+        msg.set_content(
+            f"Hello {data['username']},\n\nwe could not complete your order {order_id}: {data['reason']}.\n"
+            "You have not been charged.\n\nFestFlow\n"
+        )
+    else:
+        return None
+    return msg
+
+
+def handle(event: dict[str, Any], settings: EmailSettings, sent_log: SentLog) -> EmailMessage | None:
+    """Sends the mail for an order event; returns it, or None when there is nothing (more) to send."""
+    if event["type"] not in (events.TICKET_SOLD, events.ORDER_REJECTED) or sent_log.seen(event["id"]):
+        return None
+    message = build_message(event, settings)
+    if message is None:
+        return None
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
+        smtp.send_message(message)
+    sent_log.record(event["id"])
+    return message

@@ -1,0 +1,22 @@
+"""The Kafka trigger: invokes the handler for each order event, committing the offset after it."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from festflow_contracts.event_stream import consume_events
+from email_function.handler import EmailSettings, SentLog, handle
+
+log = logging.getLogger("email_function")
+
+
+def make_invoker(settings: EmailSettings, sent_log: SentLog):
+    async def invoke(event: dict) -> None:
+        message = await asyncio.to_thread(handle, event, settings, sent_log)
+        if message is not None:
+            log.info("mail sent to %s: %s", message["To"], message["Subject"])
+    return invoke
+
+
+async def run(consumer, settings: EmailSettings, sent_log: SentLog) -> None:
+    await consume_events(consumer, make_invoker(settings, sent_log))

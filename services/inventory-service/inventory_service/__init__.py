@@ -1,0 +1,1 @@
+"""FestFlow inventory service."""

@@ -1,0 +1,52 @@
+"""The inventory's internal HTTP API (not routed by the gateway): health and the ticket catalog."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from inventory_service.db import tickets
+
+router = APIRouter()
+
+
+def _ticket(row) -> dict:
+    return {"id": row["id"], "name": row["name"], "price_cents": row["price_cents"], "stock": row["stock"],
+            "version": row["version"], "active": row["active"]}
+
+
+@router.get("/healthz")
+async def healthz(request: Request):
+    state = request.app.state
+    checks = {}
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise, from a health check
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    conn = state.consumer.connection
+    checks["rabbitmq"] = "ok" if state.consumer.consuming and conn and not conn.is_closed else "down"
+    checks["kafka"] = "ok" if state.producer.client.cluster.brokers() else "down"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                        status_code=200 if healthy else 503)
+
+
+@router.get("/internal/tickets")
+async def list_tickets(request: Request, include_retired: bool = False):
+    query = sa.select(tickets).order_by(tickets.c.price_cents)
+    if not include_retired:
+        query = query.where(tickets.c.active)
+    async with request.app.state.engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return [_ticket(row) for row in rows]
+
+
+@router.get("/internal/tickets/{ticket_id}")
+async def get_ticket(request: Request, ticket_id: str):
+    async with request.app.state.engine.connect() as conn:
+        row = (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
+    if row is None:
+        raise HTTPException(404, f"no ticket {ticket_id!r}")
+    return _ticket(row)

@@ -1,0 +1,49 @@
+"""Inventory service: a RabbitMQ command consumer, an outbox relay to Kafka, and a small HTTP API."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from inventory_service import db
+from inventory_service.api import router
+from inventory_service.command_consumer import CommandConsumer
+from inventory_service.config import Settings
+from inventory_service.kafka_topics import ensure_topics
+from inventory_service.outbox_relay import OutboxRelay
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = Settings.from_env()
+    engine = db.make_engine(settings.database_url)
+    await db.create_schema(engine)
+    await db.seed(engine)
+    await ensure_topics(settings.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
+                                linger_ms=0)
+    await producer.start()
+    relay = OutboxRelay(engine, producer)
+    relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+    consumer = CommandConsumer(engine, settings.amqp_url, settings.prefetch, lambda _outcome: relay.notify())
+    await consumer.start()
+    app.state.engine, app.state.producer, app.state.consumer, app.state.relay = engine, producer, consumer, relay
+    try:
+        yield
+    finally:
+        await consumer.close()
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+        await producer.stop()
+        await engine.dispose()
+
+
+app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)
+app.include_router(router)

@@ -1,0 +1,63 @@
+"""Publishes outbox rows to Kafka in order (idempotent producer, keyed by order), then marks them sent.
+
+At-least-once: a crash between send and mark re-sends; consumers deduplicate on the event id.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from inventory_service.db import outbox
+
+log = logging.getLogger("inventory_service.outbox")
+
+BATCH = 200
+
+
+class OutboxRelay:
+    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer):
+        self.engine = engine
+        self.producer = producer
+        self.wakeup = asyncio.Event()
+        self.published = 0
+
+    def notify(self) -> None:
+        self.wakeup.set()
+
+    async def publish_pending(self) -> int:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                .where(outbox.c.published == sa.false()).order_by(outbox.c.seq).limit(BATCH)
+            )).all()
+        if not rows:
+            return 0
+        sends = [await self.producer.send(row.topic, row.payload.encode(), key=row.key.encode())
+                 for row in rows]
+        await asyncio.gather(*sends)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                outbox.update().where(outbox.c.seq.in_([row.seq for row in rows])).values(published=True)
+            )
+        self.published += len(rows)
+        return len(rows)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.publish_pending() == BATCH:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                await asyncio.sleep(1)
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+            except TimeoutError:
+                pass

@@ -1,0 +1,166 @@
+"""Placing an order against stock, in one database transaction:
+
+1. record the order id (primary key: a redelivered command finds it and changes nothing);
+2. take every item's quantity with a conditional UPDATE (`stock >= quantity`), all or none;
+3. write the outcome event (TICKET_SOLD or ORDER_REJECTED) to the outbox.
+
+The caller acknowledges the RabbitMQ message only after this commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from inventory_service.db import order_items, orders, outbox, tickets
+
+SOURCE = "/festflow/inventory-service"
+
+
+class InvalidCommand(ValueError):
+    """The command can never succeed (malformed); it goes to the dead-letter queue."""
+
+
+@dataclass(frozen=True)
+class Item:
+    ticket_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    order_id: str
+    username: str
+    email: str
+    items: tuple[Item, ...]
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> "PlaceOrder":
+        try:
+            if body.get("type") != events.PLACE_ORDER:
+                raise InvalidCommand(f"unexpected command type {body.get('type')!r}")
+            data = body["data"]
+            items = tuple(Item(str(i["ticket_id"]), int(i["quantity"])) for i in data["items"])
+            command = cls(str(data["order_id"]), str(data["username"]), str(data.get("email", "")), items)
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, InvalidCommand):
+                raise
+            raise InvalidCommand(f"malformed command: {exc!r}") from exc
+        if not command.items or any(i.quantity < 1 for i in command.items):
+            raise InvalidCommand("an order needs items with quantity >= 1")
+        if len({i.ticket_id for i in command.items}) != len(command.items):
+            raise InvalidCommand("an order lists a ticket twice")
+        return command
+
+
+@dataclass(frozen=True)
+class Outcome:
+    order_id: str
+    status: str  # CONFIRMED | REJECTED | DUPLICATE
+    reason: str | None = None
+    event: dict[str, Any] | None = None
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: str | None = None) -> Outcome:
+    processed_at = processed_at or events.now_iso()
+    async with engine.begin() as conn:
+        exists = await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == command.order_id))
+        if exists is not None:
+            return Outcome(command.order_id, "DUPLICATE")
+        lines = await _price_lines(conn, command)
+        savepoint = await conn.begin_nested()
+        try:
+            if isinstance(lines, str):
+                raise _Rejected(lines)
+            remaining = []
+            for line in lines:
+                left = await _take_stock(conn, line["ticket_id"], line["quantity"])
+                if left is None:
+                    raise _Rejected(await _shortage_reason(conn, line))
+                remaining.append({"ticket_id": line["ticket_id"], "stock": left})
+            await savepoint.commit()
+        except _Rejected as rejected:
+            await savepoint.rollback()
+            event = _rejected_event(command, rejected.reason)
+            await _record(conn, command, "REJECTED", rejected.reason, 0, [], processed_at, event)
+            return Outcome(command.order_id, "REJECTED", rejected.reason, event)
+        total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
+        event = _sold_event(command, lines, total, remaining)
+        # a concurrent transaction recording the same order id makes this insert fail (IntegrityError):
+        # the whole transaction, stock included, rolls back and the caller treats it as a duplicate
+        await _record(conn, command, "CONFIRMED", None, total, lines, processed_at, event)
+        return Outcome(command.order_id, "CONFIRMED", None, event)
+
+
+async def _price_lines(conn: AsyncConnection, command: PlaceOrder) -> list[dict[str, Any]] | str:
+    ids = [item.ticket_id for item in command.items]
+    rows = (await conn.execute(
+        sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active)
+        .where(tickets.c.id.in_(ids))
+    )).mappings().all()
+    by_id = {row["id"]: row for row in rows}
+    lines = []
+    for item in command.items:
+        row = by_id.get(item.ticket_id)
+        if row is None or not row["active"]:
+            return f"ticket {item.ticket_id!r} is not on sale"
+        lines.append({"ticket_id": item.ticket_id, "name": row["name"], "quantity": item.quantity,
+                      "unit_price_cents": row["price_cents"]})
+    return lines
+
+
+async def _take_stock(conn: AsyncConnection, ticket_id: str, quantity: int) -> int | None:
+    """The one conditional UPDATE that makes overselling impossible. Returns the stock left, or None."""
+    result = await conn.execute(
+        sa.update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.stock >= quantity, tickets.c.active)
+        .values(stock=tickets.c.stock - quantity, version=tickets.c.version + 1)
+        .returning(tickets.c.stock)
+    )
+    row = result.first()
+    return None if row is None else row[0]
+
+
+async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any]) -> str:
+    left = await conn.scalar(sa.select(tickets.c.stock).where(tickets.c.id == line["ticket_id"]))
+    if not left:
+        return f"{line['name']} is sold out"
+    return f"only {left} {line['name']} left, {line['quantity']} requested"
+
+
+async def _record(conn: AsyncConnection, command: PlaceOrder, status: str, reason: str | None, total: int,
+                  lines: list[dict[str, Any]], processed_at: str, event: dict[str, Any]) -> None:
+    await conn.execute(orders.insert().values(
+        order_id=command.order_id, username=command.username, status=status, reason=reason,
+        total_cents=total, processed_at=processed_at,
+    ))
+    if lines:
+        await conn.execute(order_items.insert(), [{"order_id": command.order_id, **line} for line in lines])
+    await conn.execute(outbox.insert().values(
+        event_id=event["id"], topic=ORDER_EVENTS_TOPIC, key=command.order_id,
+        payload=events.encode(event).decode(),
+    ))
+
+
+def _sold_event(command: PlaceOrder, lines, total: int, remaining) -> dict[str, Any]:
+    return events.new_event(events.TICKET_SOLD, SOURCE, subject=command.order_id, data={
+        "order_id": command.order_id, "username": command.username, "email": command.email,
+        "items": lines, "total_cents": total, "stock": remaining,
+    })
+
+
+def _rejected_event(command: PlaceOrder, reason: str) -> dict[str, Any]:
+    return events.new_event(events.ORDER_REJECTED, SOURCE, subject=command.order_id, data={
+        "order_id": command.order_id, "username": command.username, "email": command.email,
+        "items": [{"ticket_id": i.ticket_id, "quantity": i.quantity} for i in command.items],
+        "reason": reason,
+    })

@@ -1,0 +1,1 @@
+"""Local SMTP sink: receives real SMTP and keeps each mail as an .eml file."""

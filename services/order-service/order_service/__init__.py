@@ -1,0 +1,1 @@
+"""FestFlow order service."""

@@ -1,0 +1,30 @@
+"""Reads the ticket catalog from the inventory service, which owns tickets and stock."""
+from __future__ import annotations
+
+import httpx
+
+
+class CatalogUnavailable(Exception):
+    pass
+
+
+class InventoryClient:
+    def __init__(self, base_url: str):
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=3.0)
+
+    async def tickets(self, include_retired: bool = False) -> list[dict]:
+        try:
+            resp = await self.http.get("/internal/tickets", params={"include_retired": include_retired})
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
+        return resp.json()
+
+    async def healthy(self) -> bool:
+        try:
+            return (await self.http.get("/healthz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def close(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,85 @@
+"""Order service: FastAPI REST API (docs at /docs), RabbitMQ command publisher, Kafka status projection."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from festflow_contracts.event_stream import consume_events, is_assigned, make_consumer
+from festflow_contracts.tokens import TokenVerifier
+from order_service import db
+from order_service.config import Settings
+from order_service.inventory_client import InventoryClient
+from order_service.publisher import CommandPublisher
+from order_service.read_model import OrderStatusProjection
+from order_service.routes_auth import router as auth_router
+from order_service.routes_orders import router as orders_router
+from order_service.routes_tickets import router as tickets_router
+from order_service.security import TokenIssuer, seed_demo_users
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = Settings.from_env()
+    engine = db.make_engine(settings.database_url)
+    await db.create_schema(engine)
+    await seed_demo_users(engine)
+    state = app.state
+    state.settings, state.engine = settings, engine
+    state.issuer = TokenIssuer(settings.private_key_pem, settings.token_ttl_seconds)
+    state.verifier = TokenVerifier(settings.public_key_pem)
+    state.inventory = InventoryClient(settings.inventory_url)
+    state.publisher = CommandPublisher(settings.amqp_url)
+    await state.publisher.start()
+    state.events_consumer = make_consumer(settings.kafka_bootstrap, ORDER_EVENTS_TOPIC,
+                                          group_id="order-service-status", from_beginning=True)
+    await state.events_consumer.start()
+    projection = OrderStatusProjection(engine)
+    task = asyncio.create_task(consume_events(state.events_consumer, projection.apply), name="order-status")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await state.events_consumer.stop()
+        await state.publisher.close()
+        await state.inventory.close()
+        await engine.dispose()
+
+
+app = FastAPI(
+    title="FestFlow order service",
+    description="Public REST API of FestFlow: login, tickets, orders. Money is in euros as decimal strings "
+                "(`price`, `total`) and in integer cents (`price_cents`, `total_cents`).",
+    lifespan=lifespan,
+)
+app.include_router(auth_router)
+app.include_router(tickets_router)
+app.include_router(orders_router)
+
+
+@app.get("/healthz", tags=["health"])
+async def healthz(request: Request):
+    state = request.app.state
+    checks = {}
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    checks["rabbitmq"] = "ok" if state.publisher.healthy else "down"
+    checks["kafka"] = "ok" if is_assigned(state.events_consumer) else "down"
+    checks["inventory"] = "ok" if await state.inventory.healthy() else "down"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                        status_code=200 if healthy else 503)

@@ -1,0 +1,77 @@
+"""Publishes order commands to RabbitMQ: persistent messages on a durable queue, with publisher confirms.
+
+`publish` returns only once the broker has confirmed the message; otherwise it raises BrokerUnavailable.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aio_pika
+
+from festflow_contracts.amqp import declare_order_commands
+from festflow_contracts.channels import ORDER_COMMANDS_QUEUE
+from festflow_contracts.events import encode
+
+log = logging.getLogger("order_service.publisher")
+
+
+class BrokerUnavailable(Exception):
+    pass
+
+
+class CommandPublisher:
+    def __init__(self, amqp_url: str, confirm_timeout: float = 5.0):
+        self.amqp_url = amqp_url
+        self.confirm_timeout = confirm_timeout
+        self.connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self.channel: aio_pika.abc.AbstractChannel | None = None
+        self._connect_task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Connects now if the broker is up, else keeps trying in the background."""
+        try:
+            await self._connect()
+        except Exception as exc:
+            log.warning("RabbitMQ not reachable yet (%s); retrying in the background", exc)
+            self._connect_task = asyncio.create_task(self._connect_forever())
+
+    async def _connect(self) -> None:
+        self.connection = await aio_pika.connect_robust(self.amqp_url, timeout=5)
+        self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        await declare_order_commands(self.channel)
+
+    async def _connect_forever(self) -> None:
+        while True:
+            try:
+                await self._connect()
+                log.info("connected to RabbitMQ")
+                return
+            except Exception:
+                await asyncio.sleep(2)
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.connection and not self.connection.is_closed and self.channel
+                    and not self.channel.is_closed)
+
+    async def publish(self, command: dict, message_id: str) -> None:
+        if not self.healthy:
+            raise BrokerUnavailable("message broker is not connected")
+        message = aio_pika.Message(
+            encode(command), message_id=message_id, content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=command["type"],
+        )
+        try:
+            await asyncio.wait_for(
+                self.channel.default_exchange.publish(message, routing_key=ORDER_COMMANDS_QUEUE, mandatory=True),
+                timeout=self.confirm_timeout,
+            )
+        except Exception as exc:
+            raise BrokerUnavailable(f"message broker did not confirm the order ({exc.__class__.__name__})") from exc
+
+    async def close(self) -> None:
+        if self._connect_task:
+            self._connect_task.cancel()
+        if self.connection:
+            await self.connection.close()

@@ -1,0 +1,47 @@
+"""Passwords (bcrypt) and token issuing (RS256). Verification lives in festflow_contracts.tokens."""
+from __future__ import annotations
+
+import time
+
+import bcrypt
+import sqlalchemy as sa
+from jose import jwt
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from festflow_contracts.tokens import ALGORITHM, AUDIENCE, ISSUER
+from order_service.db import users
+
+DEMO_USERS = [
+    {"username": "admin", "password": "admin123", "role": "admin", "email": "admin@festflow.local"},
+    {"username": "guest", "password": "festflow", "role": "client", "email": "guest@festflow.local"},
+]
+
+
+def hash_password(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+def check_password(password: str, password_hash: str) -> bool:
+    return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+
+class TokenIssuer:
+    def __init__(self, private_key_pem: str, ttl_seconds: int):
+        self._key = private_key_pem
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, username: str, role: str, email: str) -> str:
+        now = int(time.time())
+        claims = {"sub": username, "role": role, "email": email, "iss": ISSUER, "aud": AUDIENCE,
+                  "iat": now, "exp": now + self.ttl_seconds}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+
+async def seed_demo_users(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        existing = set((await conn.execute(sa.select(users.c.username))).scalars())
+        for user in DEMO_USERS:
+            if user["username"] not in existing:
+                await conn.execute(users.insert().values(
+                    username=user["username"], password_hash=hash_password(user["password"]),
+                    role=user["role"], email=user["email"]))
