@@ -10,7 +10,7 @@ from pathlib import Path
 
 from festflow_devstack import probes
 from festflow_devstack.profiles import KAFKA_VERSION, REPO_ROOT, Profile
-from festflow_devstack.supervisor import Component
+from festflow_devstack.supervisor import Component, StackError
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
@@ -99,11 +99,14 @@ def kafka(profile: Profile) -> Component:
         ]))
         if not (data / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-            subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props),
+            # "=" form: a random id may start with "-", which would read as an option
+            done = subprocess.run(
+                [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "--config", str(props),
                  "--ignore-formatted"],
-                check=True, capture_output=True,
+                capture_output=True, text=True,
             )
+            if done.returncode != 0:
+                raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
 
     log_path = profile.run_dir / "logs" / "kafka.log"
 

@@ -109,6 +109,29 @@ class Supervisor:
             if waiting:
                 time.sleep(0.25)
 
+    def component(self, name: str) -> Component:
+        return next(c for c in self.started if c.name == name)
+
+    def stop_one(self, name: str) -> None:
+        """Stops one component (its whole process group), e.g. to test how the others cope."""
+        comp = self.component(name)
+        if comp.process and comp.process.poll() is None:
+            _signal_group(comp.process.pid, signal.SIGTERM)
+            try:
+                comp.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(comp.process.pid, signal.SIGKILL)
+            comp.process.wait()
+        if comp.after_stop:
+            comp.after_stop()
+
+    def restart(self, name: str) -> None:
+        comp = self.component(name)
+        self.stop_one(name)
+        self.started.remove(comp)
+        self.start_stage(f"{name} again", [comp])
+
     def check_alive(self) -> Component | None:
         for comp in self.started:
             if comp.process and comp.process.poll() is not None:

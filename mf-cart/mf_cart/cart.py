@@ -21,7 +21,7 @@ class Cart:
     key: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @classmethod
-    def parse(cls, raw: str | None) -> "Cart":
+    def parse(cls, raw: str | None) -> Cart:
         cart = cls()
         if not raw or "|" not in raw:
             return cart

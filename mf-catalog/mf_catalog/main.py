@@ -1,17 +1,22 @@
 """Fragments (see CONTRACT.md): /catalog/fragments/v1/ticket-list. Static: /catalog/static/."""
 from __future__ import annotations
 
+import json
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.event_stream import Subscription
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from sse_starlette.sse import EventSourceResponse
+
+from mf_catalog.stock_feed import StockFeed
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -22,9 +27,15 @@ async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
                                       timeout=3.0)
+    app.state.feed = feed = StockFeed()
+    app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), feed.on_event,
+                                    group_id=None, from_beginning=False)
+    app.state.events.start()
     try:
         yield
     finally:
+        await app.state.events.stop()
         await app.state.api.aclose()
 
 
@@ -34,7 +45,26 @@ app.mount("/catalog/static", StaticFiles(directory=HERE / "static"), name="stati
 
 @app.get("/healthz")
 async def healthz():
-    return {"status": "ok"}
+    ok = app.state.events.ready
+    return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"}},
+                        status_code=200 if ok else 503)
+
+
+@app.get("/catalog/sse/stock")
+async def stock_stream(request: Request):
+    """Server-sent events `stock`: {"tickets": [{"ticket_id", "stock"}]} whenever stock changes."""
+    feed: StockFeed = request.app.state.feed
+
+    async def updates():
+        queue = feed.subscribe()
+        try:
+            yield {"event": "ready", "data": "{}"}
+            while True:
+                yield {"event": "stock", "data": json.dumps(await queue.get())}
+        finally:
+            feed.unsubscribe(queue)
+
+    return EventSourceResponse(updates(), ping=15)
 
 
 @app.get("/catalog/fragments/v1/ticket-list", response_class=HTMLResponse)

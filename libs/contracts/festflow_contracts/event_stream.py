@@ -64,3 +64,54 @@ async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, retry_pau
 
 def is_assigned(consumer: AIOKafkaConsumer) -> bool:
     return bool(consumer.assignment())
+
+
+class Subscription:
+    """Runs a consumer for as long as the app lives: connects when Kafka is there, reconnects after a
+    failure, and tells whether it is ready (partitions assigned) for /healthz."""
+
+    def __init__(self, bootstrap: str, topics: tuple[str, ...], handler: Handler, *, group_id: str | None,
+                 from_beginning: bool, retry_pause: float = 2.0):
+        self._args = (bootstrap, topics, group_id, from_beginning)
+        self._handler = handler
+        self._retry_pause = retry_pause
+        self.consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.consumer is not None and is_assigned(self.consumer)
+
+    async def _run(self) -> None:
+        bootstrap, topics, group_id, from_beginning = self._args
+        while True:
+            consumer = make_consumer(bootstrap, *topics, group_id=group_id, from_beginning=from_beginning)
+            try:
+                await consumer.start()
+                self.consumer = consumer
+                await consume_events(consumer, self._handler)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer of %s stopped (%s); reconnecting", ",".join(topics), exc)
+            finally:
+                self.consumer = None
+                await consumer.stop()
+            await asyncio.sleep(self._retry_pause)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"subscription:{','.join(self._args[1])}")
+
+    async def wait_ready(self, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.ready and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        return self.ready
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass

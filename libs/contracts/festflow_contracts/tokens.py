@@ -48,7 +48,7 @@ class TokenVerifier:
         self._key = public_key_pem
 
     @classmethod
-    def from_env(cls) -> "TokenVerifier":
+    def from_env(cls) -> TokenVerifier:
         return cls(load_key("JWT_PUBLIC_KEY"))
 
     def verify(self, token: str | None) -> Identity:

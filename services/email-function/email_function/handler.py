@@ -26,7 +26,7 @@ class EmailSettings:
     timeout: float = 10.0
 
     @classmethod
-    def from_env(cls) -> "EmailSettings":
+    def from_env(cls) -> EmailSettings:
         return cls(
             smtp_host=os.environ.get("SMTP_HOST", "127.0.0.1"),
             smtp_port=int(os.environ.get("SMTP_PORT", "1025")),

@@ -4,7 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from festflow_contracts.event_stream import consume_events
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from festflow_contracts.event_stream import Subscription
+
 from email_function.handler import EmailSettings, SentLog, handle
 
 log = logging.getLogger("email_function")
@@ -18,5 +20,7 @@ def make_invoker(settings: EmailSettings, sent_log: SentLog):
     return invoke
 
 
-async def run(consumer, settings: EmailSettings, sent_log: SentLog) -> None:
-    await consume_events(consumer, make_invoker(settings, sent_log))
+def subscribe(bootstrap: str, settings: EmailSettings, sent_log: SentLog) -> Subscription:
+    """The trigger: consumer group `email-function`, from the earliest event not yet handled."""
+    return Subscription(bootstrap, (ORDER_EVENTS_TOPIC,), make_invoker(settings, sent_log),
+                        group_id="email-function", from_beginning=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -11,8 +10,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from festflow_contracts.channels import ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import is_assigned, make_consumer
 from email_function import kafka_trigger
 from email_function.handler import EmailSettings, SqliteSentLog
 
@@ -27,18 +24,14 @@ def _sent_log_path() -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = EmailSettings.from_env()
-    consumer = make_consumer(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), ORDER_EVENTS_TOPIC,
-                             group_id="email-function", from_beginning=True)
-    await consumer.start()
-    app.state.settings, app.state.consumer = settings, consumer
-    task = asyncio.create_task(kafka_trigger.run(consumer, settings, SqliteSentLog(_sent_log_path())))
+    app.state.settings = settings
+    app.state.events = kafka_trigger.subscribe(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                                               settings, SqliteSentLog(_sent_log_path()))
+    app.state.events.start()
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await consumer.stop()
+        await app.state.events.stop()
 
 
 app = FastAPI(title="FestFlow email function", lifespan=lifespan)
@@ -56,7 +49,7 @@ def _smtp_reachable(host: str, port: int) -> bool:
 async def healthz(request: Request):
     s = request.app.state.settings
     checks = {
-        "kafka": "ok" if is_assigned(request.app.state.consumer) else "down",
+        "kafka": "ok" if request.app.state.events.ready else "down",
         "smtp": "ok" if await asyncio.to_thread(_smtp_reachable, s.smtp_host, s.smtp_port) else "down",
     }
     healthy = all(v == "ok" for v in checks.values())

@@ -14,7 +14,7 @@ class Settings:
     service_name: str = "inventory-service"
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./inventory.db"),
             amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 from inventory_service.db import order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
@@ -39,7 +39,7 @@ class PlaceOrder:
     items: tuple[Item, ...]
 
     @classmethod
-    def parse(cls, body: dict[str, Any]) -> "PlaceOrder":
+    def parse(cls, body: dict[str, Any]) -> PlaceOrder:
         try:
             if body.get("type") != events.PLACE_ORDER:
                 raise InvalidCommand(f"unexpected command type {body.get('type')!r}")

@@ -28,7 +28,7 @@ class Connections:
     async def send(self, username: str, message: dict[str, Any]) -> int:
         sockets = list(self._by_user.get(username, ()))
         results = await asyncio.gather(*(ws.send_json(message) for ws in sockets), return_exceptions=True)
-        for ws, result in zip(sockets, results):
+        for ws, result in zip(sockets, results, strict=True):
             if isinstance(result, Exception):
                 self.remove(username, ws)
         return sum(1 for r in results if not isinstance(r, Exception))

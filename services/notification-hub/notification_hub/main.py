@@ -2,18 +2,16 @@
 fed by a Kafka consumer of order events."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
-
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import consume_events, is_assigned, make_consumer
+from festflow_contracts.event_stream import Subscription
 from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier
+
 from notification_hub.connections import Connections
 from notification_hub.notifications import notification_for
 
@@ -25,11 +23,6 @@ log = logging.getLogger("notification_hub")
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
     app.state.connections = connections = Connections()
-    consumer = make_consumer(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), ORDER_EVENTS_TOPIC,
-                             group_id=None, from_beginning=False)
-    await consumer.start()
-    app.state.consumer = consumer
-
     async def push(event: dict) -> None:
         found = notification_for(event)
         if found:
@@ -37,14 +30,13 @@ async def lifespan(app: FastAPI):
             delivered = await connections.send(username, note)
             log.info("%s for %s pushed to %d page(s)", note["kind"], username, delivered)
 
-    task = asyncio.create_task(consume_events(consumer, push))
+    app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                                    (ORDER_EVENTS_TOPIC,), push, group_id=None, from_beginning=False)
+    app.state.events.start()
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await consumer.stop()
+        await app.state.events.stop()
 
 
 app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
@@ -52,7 +44,7 @@ app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
 
 @app.get("/healthz")
 async def healthz():
-    ok = is_assigned(app.state.consumer)
+    ok = app.state.events.ready
     return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"},
                          "connections": app.state.connections.count()}, status_code=200 if ok else 503)
 
@@ -63,6 +55,8 @@ async def notifications(ws: WebSocket):
     try:
         identity = ws.app.state.verifier.verify(token)
     except InvalidToken:
+        # accept, then close with an application code the page can tell apart from a network failure
+        await ws.accept()
         await ws.close(code=4401, reason="authentication required")
         return
     await ws.accept()

@@ -21,7 +21,7 @@ class Settings:
     cookie_secure: bool
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(
             database_url=os.environ.get("DATABASE_URL", "sqlite+aiosqlite:///./orders.db"),
             amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),

@@ -1,18 +1,16 @@
 """Order service: FastAPI REST API (docs at /docs), RabbitMQ command publisher, Kafka status projection."""
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import consume_events, is_assigned, make_consumer
+from festflow_contracts.event_stream import Subscription
 from festflow_contracts.tokens import TokenVerifier
+
 from order_service import db
 from order_service.config import Settings
 from order_service.inventory_client import InventoryClient
@@ -39,18 +37,14 @@ async def lifespan(app: FastAPI):
     state.inventory = InventoryClient(settings.inventory_url)
     state.publisher = CommandPublisher(settings.amqp_url)
     await state.publisher.start()
-    state.events_consumer = make_consumer(settings.kafka_bootstrap, ORDER_EVENTS_TOPIC,
-                                          group_id="order-service-status", from_beginning=True)
-    await state.events_consumer.start()
-    projection = OrderStatusProjection(engine)
-    task = asyncio.create_task(consume_events(state.events_consumer, projection.apply), name="order-status")
+    state.events = Subscription(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC,),
+                                OrderStatusProjection(engine).apply,
+                                group_id="order-service-status", from_beginning=True)
+    state.events.start()
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await state.events_consumer.stop()
+        await state.events.stop()
         await state.publisher.close()
         await state.inventory.close()
         await engine.dispose()
@@ -78,7 +72,7 @@ async def healthz(request: Request):
     except Exception as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
     checks["rabbitmq"] = "ok" if state.publisher.healthy else "down"
-    checks["kafka"] = "ok" if is_assigned(state.events_consumer) else "down"
+    checks["kafka"] = "ok" if state.events.ready else "down"
     checks["inventory"] = "ok" if await state.inventory.healthy() else "down"
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},

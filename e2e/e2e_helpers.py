@@ -1,0 +1,51 @@
+"""Helpers for the stack tests: log in, place orders, and poll for asynchronous outcomes with a deadline."""
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+
+
+def login(api: httpx.Client, username: str, password: str) -> str:
+    resp = api.post("/api/auth/login", json={"username": username, "password": password})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def place_order(api: httpx.Client, token: str, items: list[tuple[str, int]], key: str | None = None):
+    return api.post("/api/orders", headers={**bearer(token), "Idempotency-Key": key or str(uuid.uuid4())},
+                    json={"items": [{"ticket_id": t, "quantity": q} for t, q in items]})
+
+
+def eventually(probe: Callable[[], object], timeout: float = 15, interval: float = 0.1, what: str = "condition"):
+    """Polls until probe() returns something truthy; fails with `what` after the deadline."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def stock_of(api: httpx.Client, ticket_id: str) -> int:
+    return {t["id"]: t["stock"] for t in api.get("/api/tickets").json()}[ticket_id]
+
+
+def mails_for(profile, order_id: str) -> list[dict]:
+    messages = httpx.get(profile.url("mail_http", "/api/messages"), timeout=5).json()
+    return [m for m in messages if m["headers"].get("X-FestFlow-Order") == order_id]
+
+
+def wait_status(api: httpx.Client, token: str, order_id: str, status: str, timeout: float = 15) -> dict:
+    def probe():
+        order = api.get(f"/api/orders/{order_id}", headers=bearer(token)).json()
+        return order if order["status"] == status else None
+    return eventually(probe, timeout, what=f"order {order_id} to be {status}")

@@ -1,0 +1,89 @@
+"""Playwright in Debian's Chromium against the real stack, through the gateway."""
+import pytest
+from e2e_helpers import eventually, mails_for
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.stack
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".shell_user")).to_contain_text(username)
+
+
+def stock_on_page(page: Page, ticket_id: str) -> int:
+    return int(page.locator(f'.catalog [data-ticket-id="{ticket_id}"] [data-role="stock"]').inner_text())
+
+
+def test_anonymous_visitor_sees_all_three_fragments(page: Page):
+    page.goto("/")
+    expect(page.locator('[data-fragment="mf-catalog:ticket-list"]')).to_be_visible()
+    expect(page.locator('[data-fragment="mf-cart:cart"]')).to_be_visible()
+    expect(page.locator('[data-fragment="mf-admin:nav"]')).to_be_attached()
+    expect(page.locator(".catalog_ticket")).to_have_count(3)
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    assert page.evaluate("typeof htmx") == "object"  # the static HTMX file loaded
+
+
+def test_wrong_password_shows_a_message(page: Page):
+    page.goto("/login")
+    page.get_by_label("Username").fill("guest")
+    page.get_by_label("Password").fill("nope")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+
+
+def test_buyer_journey_checkout_bell_orders_stock_and_mail(page: Page, profile):
+    log_in(page, "guest", "festflow")
+    expect(page.locator("#shell-bell")).to_have_attribute("data-connected", "true")
+    expect(page.locator("body")).to_have_attribute("data-catalog-live", "true")
+    camping, general = stock_on_page(page, "camping-pass"), stock_on_page(page, "general-admission")
+
+    row = page.locator('.catalog [data-ticket-id="camping-pass"]')
+    row.get_by_label("Qty").fill("2")
+    row.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart")).to_contain_text("Added 2 × Camping Pass.")
+    page.locator('.catalog [data-ticket-id="general-admission"]').get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart")).to_contain_text("Added 1 × General Admission.")
+    expect(page.locator('#cart [data-role="total"]')).to_have_text("179.00")
+
+    page.evaluate("window.__sameDocument = true")
+    page.get_by_role("button", name="CHECKOUT").click()
+    expect(page.locator("#cart")).to_contain_text("waiting for confirmation")
+    order_id = page.locator(".cart_last-order").get_attribute("data-order-id")
+
+    # the confirmation arrives over the WebSocket: bell count, message, and no page reload
+    expect(page.locator("#shell-bell-count")).to_have_text("1")
+    page.locator(".shell_bell-button").click()
+    expect(page.locator("#shell-bell-list li").first).to_contain_text("Order confirmed")
+    expect(page.locator(".cart_last-order")).to_have_attribute("data-status", "CONFIRMED")
+    assert page.evaluate("window.__sameDocument") is True
+    expect(page.locator('.catalog [data-ticket-id="camping-pass"] [data-role="stock"]')).to_have_text(str(camping - 2))
+    expect(page.locator('.catalog [data-ticket-id="general-admission"] [data-role="stock"]')).to_have_text(
+        str(general - 1))
+    page.screenshot(path=str(profile.run_dir / "buyer-journey.png"), full_page=True)
+
+    page.locator(".shell_nav").get_by_role("link", name="My orders").click()
+    expect(page.locator(f'#my-orders tr[data-order-id="{order_id}"]')).to_have_attribute("data-status", "CONFIRMED")
+
+    mails = eventually(lambda: mails_for(profile, order_id), what="the confirmation mail")
+    assert len(mails) == 1 and "confirmed" in mails[0]["subject"]
+
+
+def test_stock_sold_elsewhere_updates_an_open_catalog(page: Page, api, guest_token):
+    from e2e_helpers import place_order
+    page.goto("/")
+    expect(page.locator("body")).to_have_attribute("data-catalog-live", "true")
+    before = stock_on_page(page, "camping-pass")
+    assert place_order(api, guest_token, [("camping-pass", 3)]).status_code == 202
+    expect(page.locator('.catalog [data-ticket-id="camping-pass"] [data-role="stock"]')).to_have_text(str(before - 3))
+
+
+def test_anonymous_checkout_asks_to_log_in(page: Page):
+    page.goto("/")
+    page.locator('.catalog [data-ticket-id="camping-pass"]').get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart")).to_contain_text("Log in to check out.")
+    expect(page.get_by_role("button", name="CHECKOUT")).to_have_count(0)

@@ -1,0 +1,96 @@
+"""Nginx on the gateway port composes the page, routes the API, hides the internals, proxies WS and SSE."""
+import asyncio
+import json
+import re
+
+import httpx
+import pytest
+import websockets
+
+pytestmark = pytest.mark.stack
+
+
+def test_home_page_composes_a_fragment_from_every_micro_frontend(api):
+    resp = api.get("/")
+    assert resp.status_code == 200
+    html = resp.text
+    for fragment in ("mf-catalog:ticket-list", "mf-cart:cart", "mf-admin:nav"):
+        assert f'data-fragment="{fragment}"' in html, fragment
+    assert "<!--#" not in html  # every SSI directive was resolved by Nginx
+    assert "General Admission" in html
+
+
+def test_api_is_routed_to_the_order_service(api):
+    tickets = api.get("/api/tickets").json()
+    assert {"id", "name", "price", "stock"} <= set(tickets[0])
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/internal/tickets", "/docs", "/openapi.json",
+                                  "/api/../internal/tickets", "/mailbox/"])
+def test_internal_paths_are_not_exposed(api, path):
+    resp = api.get(path)
+    assert resp.status_code == 404
+    assert "ticket" not in resp.text.lower() or "not found" in resp.text
+
+
+def test_admin_nav_shows_only_for_admins(api, admin_token, guest_token):
+    link = "ADMIN DASHBOARD"
+    assert link not in api.get("/", headers={"Cookie": f"festflow_token={guest_token}"}).text
+    assert link in api.get("/", headers={"Cookie": f"festflow_token={admin_token}"}).text
+
+
+def test_a_micro_frontend_that_is_down_yields_its_stub_and_the_page_lives(api, stack):
+    stack.supervisor.stop_one("mf-cart")
+    try:
+        resp = api.get("/")
+        assert resp.status_code == 200
+        assert "The cart is unavailable right now." in resp.text
+        assert 'data-fragment="mf-catalog:ticket-list"' in resp.text
+    finally:
+        stack.supervisor.restart("mf-cart")
+    assert 'data-fragment="mf-cart:cart"' in api.get("/").text
+
+
+def test_websocket_is_proxied_and_authenticated(gateway, guest_token):
+    ws_url = gateway.replace("http://", "ws://") + "/ws/notifications"
+
+    async def run():
+        async with websockets.connect(f"{ws_url}?token={guest_token}") as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert hello == {"kind": "hello", "username": "guest"}
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            async with websockets.connect(ws_url) as ws:  # no token
+                await asyncio.wait_for(ws.recv(), 5)
+        return closed.value
+
+    closed = asyncio.run(run())
+    assert closed.rcvd.code == 4401
+
+
+def test_sse_is_proxied_unbuffered(gateway):
+    # the first event must arrive at once: a buffering proxy would hold it back
+    with httpx.Client(timeout=5) as client, client.stream("GET", f"{gateway}/catalog/sse/stock") as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        for line in resp.iter_lines():
+            if line.startswith("event:"):
+                assert line.strip() == "event: ready"
+                break
+
+
+def test_api_is_rate_limited(gateway):
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        codes = [client.post("/api/auth/login", json={"username": "x", "password": "y"}).status_code
+                 for _ in range(60)]
+    assert 429 in codes and 401 in codes
+
+
+def test_every_service_reports_healthy_dependencies(profile):
+    for port_name in ("order", "inventory", "email", "notify", "catalog"):
+        body = httpx.get(profile.url(port_name, "/healthz"), timeout=5).json()
+        assert body["status"] == "ok", (port_name, body)
+        assert all(v == "ok" for v in body.get("checks", {}).values())
+
+
+def test_page_has_no_unresolved_template_markers(api):
+    assert not re.search(r"\{\{|\{%", api.get("/").text)

@@ -1,0 +1,116 @@
+"""An order through every real part: gateway -> order API -> RabbitMQ -> inventory worker -> Kafka ->
+order status, email function (SMTP sink) and notification hub (WebSocket through the gateway)."""
+import asyncio
+import json
+import uuid
+
+import aio_pika
+import pytest
+import websockets
+from aiokafka import AIOKafkaConsumer
+from e2e_helpers import bearer, eventually, mails_for, place_order, stock_of, wait_status
+from festflow_contracts import events
+from festflow_contracts.channels import ORDER_COMMANDS_QUEUE, ORDER_EVENTS_TOPIC
+
+pytestmark = pytest.mark.stack
+
+
+def test_order_is_confirmed_mailed_and_pushed(api, profile, gateway, guest_token):
+    before = stock_of(api, "camping-pass")
+    ws_url = gateway.replace("http://", "ws://") + f"/ws/notifications?token={guest_token}"
+
+    async def run():
+        async with websockets.connect(ws_url) as ws:
+            assert json.loads(await ws.recv())["kind"] == "hello"
+            resp = await asyncio.to_thread(place_order, api, guest_token, [("camping-pass", 2)])
+            assert resp.status_code == 202, resp.text
+            order = resp.json()
+            assert order["status"] == "PENDING"
+            note = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            return order, note
+
+    order, note = asyncio.run(run())
+    assert note["kind"] == "order.confirmed" and note["order_id"] == order["order_id"]
+    confirmed = wait_status(api, guest_token, order["order_id"], "CONFIRMED")
+    assert confirmed["total"] == "90.00"
+    assert stock_of(api, "camping-pass") == before - 2
+    [mail] = eventually(lambda: mails_for(profile, order["order_id"]), what="the confirmation mail")
+    assert mail["to"] == "guest@festflow.local" and "confirmed" in mail["subject"]
+
+
+def test_event_reaches_kafka_in_the_cloudevents_envelope(api, profile, guest_token):
+    async def run():
+        consumer = AIOKafkaConsumer(ORDER_EVENTS_TOPIC, bootstrap_servers=profile.kafka_bootstrap,
+                                    group_id=None, auto_offset_reset="latest")
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await asyncio.sleep(0.05)
+            for tp in consumer.assignment():  # pin positions before the order is placed
+                await consumer.position(tp)
+            resp = await asyncio.to_thread(place_order, api, guest_token, [("general-admission", 1)])
+            order_id = resp.json()["order_id"]
+            async with asyncio.timeout(15):
+                async for record in consumer:
+                    event = events.decode(record.value)
+                    if event["data"]["order_id"] == order_id:
+                        return record, event
+        finally:
+            await consumer.stop()
+
+    record, event = asyncio.run(run())
+    assert record.key.decode() == event["data"]["order_id"]
+    assert event["type"] == "festflow.ticket.sold.v1" and event["specversion"] == "1.0"
+    assert event["source"] == "/festflow/inventory-service"
+
+
+def test_redelivered_command_is_applied_once(api, profile, guest_token):
+    """The same command published twice to the real queue (as a redelivery would) sells once."""
+    before = stock_of(api, "vip-weekend")
+    order_id = str(uuid.uuid4())
+    command = events.new_event(events.PLACE_ORDER, "/test", {
+        "order_id": order_id, "username": "guest", "email": "guest@festflow.local",
+        "items": [{"ticket_id": "vip-weekend", "quantity": 1}]})
+
+    async def publish_twice():
+        connection = await aio_pika.connect(profile.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            for _ in range(2):
+                await channel.default_exchange.publish(
+                    aio_pika.Message(events.encode(command), message_id=order_id,
+                                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                    routing_key=ORDER_COMMANDS_QUEUE)
+
+    asyncio.run(publish_twice())
+    eventually(lambda: mails_for(profile, order_id), what="the confirmation mail")
+    assert stock_of(api, "vip-weekend") == before - 1
+    asyncio.run(asyncio.sleep(1))  # the second delivery has long been consumed by now
+    assert stock_of(api, "vip-weekend") == before - 1
+    assert len(mails_for(profile, order_id)) == 1
+
+
+def test_malformed_command_goes_to_the_dead_letter_queue(profile):
+    async def run():
+        connection = await aio_pika.connect(profile.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            await channel.default_exchange.publish(aio_pika.Message(b"{not json"),
+                                                   routing_key=ORDER_COMMANDS_QUEUE)
+            dlq = await channel.get_queue("festflow.order-commands.dead", ensure=False)
+            async with asyncio.timeout(10):
+                while True:
+                    message = await dlq.get(fail=False)
+                    if message is not None:
+                        await message.ack()
+                        return message.body
+                    await asyncio.sleep(0.1)
+
+    assert asyncio.run(run()) == b"{not json"
+
+
+def test_my_orders_lists_own_orders_newest_first(api, guest_token):
+    first = place_order(api, guest_token, [("camping-pass", 1)]).json()["order_id"]
+    second = place_order(api, guest_token, [("camping-pass", 1)]).json()["order_id"]
+    ids = [o["order_id"] for o in api.get("/api/orders", headers=bearer(guest_token)).json()]
+    assert ids.index(second) < ids.index(first)

@@ -1,0 +1,60 @@
+import time
+
+import pytest
+from festflow_contracts.tokens import AUDIENCE, ISSUER, InvalidToken, TokenVerifier, bearer_token
+from jose import jwt
+
+
+def _token(private, **overrides):
+    now = int(time.time())
+    claims = {"sub": "guest", "role": "client", "email": "g@x", "iss": ISSUER, "aud": AUDIENCE,
+              "iat": now, "exp": now + 60}
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, private, algorithm="RS256")
+
+
+def test_valid_token_gives_identity(keypair):
+    private, public = keypair
+    identity = TokenVerifier(public).verify(_token(private))
+    assert (identity.username, identity.role, identity.is_admin) == ("guest", "client", False)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"exp": int(time.time()) - 10},   # expired
+    {"exp": None},                    # no expiry
+    {"aud": "someone-else"},
+    {"iss": "someone-else"},
+    {"role": "superuser"},
+])
+def test_bad_claims_are_refused(keypair, overrides):
+    private, public = keypair
+    with pytest.raises(InvalidToken):
+        TokenVerifier(public).verify(_token(private, **overrides))
+
+
+def test_token_signed_by_another_key_is_refused(keypair, other_keypair):
+    with pytest.raises(InvalidToken):
+        TokenVerifier(keypair[1]).verify(_token(other_keypair[0]))
+
+
+def test_hs256_token_made_with_the_public_key_is_refused(keypair):
+    # algorithm confusion: an attacker signs with HMAC using the (public) verification key
+    _, public = keypair
+    forged = jwt.encode({"sub": "x", "role": "admin", "iss": ISSUER, "aud": AUDIENCE,
+                         "exp": int(time.time()) + 60}, "secret", algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        TokenVerifier(public).verify(forged)
+
+
+def test_identify_is_none_for_anonymous(keypair):
+    verifier = TokenVerifier(keypair[1])
+    assert verifier.identify(None) is None
+    assert verifier.identify("garbage") is None
+
+
+@pytest.mark.parametrize("header,expected", [
+    ("Bearer abc", "abc"), ("bearer abc", "abc"), ("Basic abc", None), ("Bearer ", None), (None, None),
+])
+def test_bearer_token(header, expected):
+    assert bearer_token(header) == expected

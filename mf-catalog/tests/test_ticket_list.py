@@ -1,0 +1,37 @@
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def client():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JWT_PUBLIC_KEY", key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+    mp.setenv("ORDER_API_URL", "http://127.0.0.1:9")
+    from mf_catalog.main import app
+    with TestClient(app) as c:
+        yield c, app
+    mp.undo()
+
+
+def test_tickets_are_listed_with_price_stock_and_sold_out_state(client):
+    c, app = client
+    tickets = [{"id": "a", "name": "Day <Pass>", "price": "10.00", "price_cents": 1000, "stock": 3},
+               {"id": "b", "name": "VIP", "price": "99.00", "price_cents": 9900, "stock": 0}]
+    app.state.api = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=tickets)),
+                                      base_url="http://api")
+    html = c.get("/catalog/fragments/v1/ticket-list").text
+    assert 'data-fragment="mf-catalog:ticket-list"' in html
+    assert "Day &lt;Pass&gt;" in html  # escaped
+    assert 'data-role="stock">3<' in html and "Sold out" in html
+    assert html.count("disabled") == 1
+
+
+def test_api_down_shows_a_message_and_retries(client):
+    c, _ = client  # ORDER_API_URL points at a closed port
+    html = c.get("/catalog/fragments/v1/ticket-list").text
+    assert "Tickets cannot be loaded right now" in html and "every 5s" in html

@@ -1,0 +1,85 @@
+"""The email function against a real SMTP server (aiosmtpd, in this process)."""
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from email_function.handler import EmailSettings, SqliteSentLog, build_message, handle
+from festflow_contracts import events
+
+
+class Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield inbox, EmailSettings("127.0.0.1", controller.port, "FestFlow <t@festflow.local>")
+    controller.stop()
+
+
+@pytest.fixture
+def sent_log(tmp_path):
+    return SqliteSentLog(str(tmp_path / "sent.db"))
+
+
+def sold_event():
+    return events.new_event(events.TICKET_SOLD, "/test", {
+        "order_id": "0f0e0d0c-1111-2222-3333-444455556666", "username": "guest", "email": "guest@festflow.local",
+        "items": [{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2, "unit_price_cents": 24900}],
+        "total_cents": 49800, "stock": []})
+
+
+def test_confirmation_mail_is_sent_once(smtp, sent_log):
+    inbox, settings = smtp
+    event = sold_event()
+    assert handle(event, settings, sent_log) is not None
+    assert handle(event, settings, sent_log) is None  # the same event again: no second mail
+    assert len(inbox.messages) == 1
+    envelope = inbox.messages[0]
+    assert envelope.rcpt_tos == ["guest@festflow.local"]
+    text = envelope.content.decode()
+    assert "order 0f0e0d0c confirmed" in text
+    assert "2 x VIP Weekend" in text and "498.00" in text
+
+
+def test_rejection_mail_carries_the_reason(smtp, sent_log):
+    inbox, settings = smtp
+    event = events.new_event(events.ORDER_REJECTED, "/test", {
+        "order_id": "abc", "username": "guest", "email": "guest@festflow.local", "items": [],
+        "reason": "VIP Weekend is sold out"})
+    handle(event, settings, sent_log)
+    assert "VIP Weekend is sold out" in inbox.messages[0].content.decode()
+
+
+def test_other_events_send_nothing(smtp, sent_log):
+    inbox, settings = smtp
+    assert handle(events.new_event(events.TICKET_CHANGED, "/t", {"id": "x"}), settings, sent_log) is None
+    assert inbox.messages == []
+
+
+def test_unreachable_smtp_raises_and_records_nothing(sent_log):
+    settings = EmailSettings("127.0.0.1", _free_port(), "x@y", timeout=1)
+    event = sold_event()
+    with pytest.raises(OSError):
+        handle(event, settings, sent_log)
+    assert not sent_log.seen(event["id"])  # so the trigger retries it
+
+
+def test_message_id_is_derived_from_the_event():
+    event = sold_event()
+    msg = build_message(event, EmailSettings("h", 1, "f@x"))
+    assert msg["Message-ID"] == f"<{event['id']}@festflow.local>"

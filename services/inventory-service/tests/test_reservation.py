@@ -1,0 +1,99 @@
+"""The stock rules, on a real SQLite database file."""
+import asyncio
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from festflow_contracts import events
+from inventory_service import db
+from inventory_service.reservation import InvalidCommand, PlaceOrder, place_order
+
+
+@pytest.fixture
+async def engine(tmp_path):
+    engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}")
+    await db.create_schema(engine)
+    await db.seed(engine)
+    yield engine
+    await engine.dispose()
+
+
+def command(*items, order_id=None):
+    return PlaceOrder.parse({"type": events.PLACE_ORDER, "data": {
+        "order_id": order_id or str(uuid.uuid4()), "username": "guest", "email": "g@x",
+        "items": [{"ticket_id": t, "quantity": q} for t, q in items]}})
+
+
+async def stock(engine, ticket_id):
+    async with engine.connect() as conn:
+        return await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == ticket_id))
+
+
+async def outbox_events(engine):
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(db.outbox.c.payload).order_by(db.outbox.c.seq))).scalars().all()
+    return [json.loads(r) for r in rows]
+
+
+async def test_confirmed_order_takes_stock_and_writes_ticket_sold(engine):
+    outcome = await place_order(engine, command(("vip-weekend", 2), ("camping-pass", 3)))
+    assert outcome.status == "CONFIRMED"
+    assert await stock(engine, "vip-weekend") == 48
+    assert await stock(engine, "camping-pass") == 197
+    [event] = await outbox_events(engine)
+    assert event["type"] == events.TICKET_SOLD
+    assert event["data"]["total_cents"] == 2 * 24900 + 3 * 4500
+    assert {s["ticket_id"]: s["stock"] for s in event["data"]["stock"]} == {"vip-weekend": 48, "camping-pass": 197}
+
+
+async def test_short_stock_rejects_the_whole_order_and_changes_nothing(engine):
+    outcome = await place_order(engine, command(("camping-pass", 3), ("vip-weekend", 51)))
+    assert outcome.status == "REJECTED"
+    assert "only 50 VIP Weekend left" in outcome.reason
+    assert await stock(engine, "camping-pass") == 200  # the first item was rolled back too
+    assert await stock(engine, "vip-weekend") == 50
+    [event] = await outbox_events(engine)
+    assert event["type"] == events.ORDER_REJECTED and event["data"]["reason"] == outcome.reason
+
+
+async def test_sold_out_reason(engine):
+    assert (await place_order(engine, command(("vip-weekend", 50)))).status == "CONFIRMED"
+    outcome = await place_order(engine, command(("vip-weekend", 1)))
+    assert (outcome.status, outcome.reason) == ("REJECTED", "VIP Weekend is sold out")
+
+
+async def test_unknown_ticket_is_rejected(engine):
+    outcome = await place_order(engine, command(("no-such-ticket", 1)))
+    assert outcome.status == "REJECTED" and "not on sale" in outcome.reason
+
+
+async def test_redelivered_command_changes_nothing(engine):
+    cmd = command(("vip-weekend", 2))
+    assert (await place_order(engine, cmd)).status == "CONFIRMED"
+    assert (await place_order(engine, cmd)).status == "DUPLICATE"
+    assert await stock(engine, "vip-weekend") == 48
+    assert len(await outbox_events(engine)) == 1
+
+
+async def test_concurrent_orders_never_oversell(engine):
+    outcomes = await asyncio.gather(*(place_order(engine, command(("vip-weekend", 3))) for _ in range(30)))
+    confirmed = [o for o in outcomes if o.status == "CONFIRMED"]
+    assert len(confirmed) == 16  # 16 * 3 = 48 <= 50 < 17 * 3
+    assert await stock(engine, "vip-weekend") == 2
+    assert len(await outbox_events(engine)) == 30
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "something.else", "data": {}},
+    {"type": events.PLACE_ORDER, "data": {"order_id": "o", "username": "u", "items": []}},
+    {"type": events.PLACE_ORDER, "data": {"order_id": "o", "username": "u",
+                                          "items": [{"ticket_id": "a", "quantity": 0}]}},
+    {"type": events.PLACE_ORDER, "data": {"order_id": "o", "username": "u",
+                                          "items": [{"ticket_id": "a", "quantity": 1}] * 2}},
+    {"type": events.PLACE_ORDER, "data": {"username": "u"}},
+    {"type": events.PLACE_ORDER, "data": {"order_id": "o", "username": "u", "items": [{"quantity": "x"}]}},
+])
+def test_malformed_commands_are_invalid(body):
+    with pytest.raises(InvalidCommand):
+        PlaceOrder.parse(body)

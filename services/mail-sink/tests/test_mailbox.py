@@ -1,0 +1,20 @@
+from email.message import EmailMessage
+
+from mail_sink.mailbox import Mailbox
+
+
+def test_stored_mail_is_listed_with_headers_and_body(tmp_path):
+    box = Mailbox(tmp_path)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@x", "b@y", "Hello"
+    msg.set_content("body text")
+    box.store(msg.as_bytes())
+    [listed] = box.messages()
+    assert (listed["from"], listed["to"], listed["subject"]) == ("a@x", "b@y", "Hello")
+    assert listed["body"].strip() == "body text"
+
+
+def test_a_new_mailbox_continues_numbering(tmp_path):
+    Mailbox(tmp_path).store(b"Subject: one\r\n\r\nx")
+    Mailbox(tmp_path).store(b"Subject: two\r\n\r\ny")
+    assert [m["subject"] for m in Mailbox(tmp_path).messages()] == ["one", "two"]

@@ -1,0 +1,51 @@
+
+from festflow_contracts import events
+from notification_hub.connections import Connections
+from notification_hub.notifications import notification_for
+
+
+def test_ticket_sold_becomes_a_confirmation_for_the_buyer():
+    event = events.new_event(events.TICKET_SOLD, "/t", {
+        "order_id": "o1", "username": "guest", "items": [{"quantity": 2}, {"quantity": 1}], "total_cents": 12345})
+    username, note = notification_for(event)
+    assert username == "guest"
+    assert note["kind"] == "order.confirmed" and note["order_id"] == "o1"
+    assert note["message"] == "3 tickets confirmed, total €123.45"
+
+
+def test_rejection_carries_the_reason():
+    event = events.new_event(events.ORDER_REJECTED, "/t", {"order_id": "o1", "username": "guest", "reason": "sold out"})
+    assert notification_for(event)[1]["message"] == "sold out"
+
+
+def test_other_events_notify_nobody():
+    assert notification_for(events.new_event(events.TICKET_CHANGED, "/t", {"id": "x"})) is None
+
+
+class FakeSocket:
+    def __init__(self, fail=False):
+        self.sent, self.fail = [], fail
+
+    async def send_json(self, message):
+        if self.fail:
+            raise RuntimeError("closed")
+        self.sent.append(message)
+
+
+async def test_messages_reach_only_the_users_own_sockets():
+    conns = Connections()
+    a1, a2, b = FakeSocket(), FakeSocket(), FakeSocket()
+    conns.add("alice", a1)
+    conns.add("alice", a2)
+    conns.add("bob", b)
+    assert await conns.send("alice", {"n": 1}) == 2
+    assert a1.sent == a2.sent == [{"n": 1}] and b.sent == []
+
+
+async def test_broken_sockets_are_dropped():
+    conns = Connections()
+    good, bad = FakeSocket(), FakeSocket(fail=True)
+    conns.add("alice", good)
+    conns.add("alice", bad)
+    assert await conns.send("alice", {}) == 1
+    assert conns.count() == 1

@@ -1,0 +1,27 @@
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from festflow_contracts.tokens import TokenVerifier
+from order_service.money import cents_to_str
+from order_service.security import TokenIssuer, check_password, hash_password
+
+
+def test_passwords_are_hashed_and_checked():
+    hashed = hash_password("festflow")
+    assert hashed != "festflow" and hashed.startswith("$2")
+    assert check_password("festflow", hashed) and not check_password("wrong", hashed)
+
+
+def test_issued_tokens_verify_with_the_public_key_and_expire():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    identity = TokenVerifier(public).verify(TokenIssuer(private, 60).issue("admin", "admin", "a@x"))
+    assert identity.is_admin and identity.username == "admin"
+    assert TokenVerifier(public).identify(TokenIssuer(private, -1).issue("admin", "admin", "a@x")) is None
+
+
+def test_money_format():
+    assert [cents_to_str(c) for c in (0, 5, 8900, 123456)] == ["0.00", "0.05", "89.00", "1234.56"]
+    assert cents_to_str(None) is None

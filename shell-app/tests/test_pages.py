@@ -1,0 +1,70 @@
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def client():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JWT_PUBLIC_KEY", public)
+    mp.setenv("ORDER_API_URL", "http://127.0.0.1:9")  # nothing listens: login reports "unavailable"
+    from shell_app.main import app
+    with TestClient(app) as c:
+        yield c
+    mp.undo()
+
+
+INCLUDE = re.compile(r'<!--# include virtual="([^"]+)"(?: stub="([^"]+)")? -->')
+
+
+@pytest.mark.parametrize("path", ["/", "/my-orders"])
+def test_every_include_has_a_stub_defined_before_it(client, path):
+    html = client.get(path).text
+    includes = INCLUDE.findall(html)
+    assert includes
+    for virtual, stub in includes:
+        if virtual.endswith("/nav"):
+            continue  # the nav entry may be empty: no stub needed
+        assert stub, virtual
+        assert html.index(f'<!--# block name="{stub}" -->') < html.index(f'include virtual="{virtual}"')
+
+
+def test_every_included_fragment_is_listed_by_its_provider():
+    from shell_app.main import NAV_FRAGMENT, PAGES
+    paths = [p for fragments in PAGES.values() for p, _ in fragments] + [NAV_FRAGMENT[0]]
+    providers = {"catalog": "mf-catalog", "cart": "mf-cart", "admin": "mf-admin"}
+    for path in paths:
+        provider = providers[path.split("/")[1]]
+        assert f"`{path}`" in (REPO_ROOT / provider / "CONTRACT.md").read_text(), path
+
+
+def test_dashboard_sends_anonymous_visitors_to_login(client):
+    resp = client.get("/dashboard", follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/login?next=/dashboard"
+
+
+def test_login_rejects_open_redirects_and_reports_missing_fields(client):
+    resp = client.post("/shell/login", data={"username": "", "password": "", "next": "//evil.example"},
+                       follow_redirects=False)
+    assert resp.headers["location"] == "/login?error=missing&next=/"
+
+
+def test_login_when_the_api_is_down_says_so(client):
+    resp = client.post("/shell/login", data={"username": "guest", "password": "x"}, follow_redirects=False)
+    assert resp.headers["location"].startswith("/login?error=unavailable")
+    page = client.get(resp.headers["location"]).text
+    assert "Login is unavailable right now" in page
+
+
+def test_htmx_is_served_as_a_static_file(client):
+    resp = client.get("/shell/static/htmx-2.0.11.min.js")
+    assert resp.status_code == 200 and "htmx" in resp.text[:200]
