@@ -19,6 +19,7 @@ status:
 	@$(UV) run --frozen python -m festflow_devstack status
 
 test: install
+	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen pytest
 
 unit:

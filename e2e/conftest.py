@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from e2e_helpers import login
 from festflow_devstack.profiles import get_profile
 from festflow_devstack.stack import Stack

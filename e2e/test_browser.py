@@ -1,7 +1,8 @@
 """Playwright in Debian's Chromium against the real stack, through the gateway."""
 import pytest
-from e2e_helpers import eventually, mails_for
 from playwright.sync_api import Page, expect
+
+from e2e_helpers import eventually, mails_for
 
 pytestmark = pytest.mark.stack
 

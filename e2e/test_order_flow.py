@@ -8,6 +8,7 @@ import aio_pika
 import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer
+
 from e2e_helpers import bearer, eventually, mails_for, place_order, stock_of, wait_status
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE, ORDER_EVENTS_TOPIC

@@ -2,6 +2,7 @@
 import uuid
 
 import pytest
+
 from e2e_helpers import bearer, eventually, mails_for, place_order, stock_of, wait_status
 
 pytestmark = pytest.mark.stack

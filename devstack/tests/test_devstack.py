@@ -1,4 +1,5 @@
 import pytest
+
 from festflow_devstack.infra import gateway_values, render_template
 from festflow_devstack.profiles import BASE_PORTS, REPO_ROOT, TEST_PORT_SHIFT, get_profile
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 
 HERE = Path(__file__).parent

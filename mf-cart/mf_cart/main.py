@@ -11,8 +11,8 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 
+from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from mf_cart.cart import COOKIE, Cart
 
 HERE = Path(__file__).parent

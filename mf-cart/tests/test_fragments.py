@@ -48,8 +48,9 @@ def setup():
 def _login(client, private):
     import time
 
-    from festflow_contracts.tokens import AUDIENCE, ISSUER
     from jose import jwt
+
+    from festflow_contracts.tokens import AUDIENCE, ISSUER
     token = jwt.encode({"sub": "guest", "role": "client", "iss": ISSUER, "aud": AUDIENCE,
                         "exp": int(time.time()) + 60}, private, algorithm="RS256")
     client.cookies.set("festflow_token", token)

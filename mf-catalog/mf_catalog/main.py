@@ -11,11 +11,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sse_starlette.sse import EventSourceResponse
+
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
-from sse_starlette.sse import EventSourceResponse
-
 from mf_catalog.stock_feed import StockFeed
 
 HERE = Path(__file__).parent

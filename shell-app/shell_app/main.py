@@ -14,6 +14,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 
 HERE = Path(__file__).parent

@@ -1,4 +1,5 @@
 import pytest
+
 from festflow_contracts import events
 
 

@@ -1,8 +1,9 @@
 import time
 
 import pytest
-from festflow_contracts.tokens import AUDIENCE, ISSUER, InvalidToken, TokenVerifier, bearer_token
 from jose import jwt
+
+from festflow_contracts.tokens import AUDIENCE, ISSUER, InvalidToken, TokenVerifier, bearer_token
 
 
 def _token(private, **overrides):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from email_function.handler import EmailSettings, SentLog, handle
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
-
-from email_function.handler import EmailSettings, SentLog, handle
 
 log = logging.getLogger("email_function")
 

@@ -3,6 +3,7 @@ import socket
 
 import pytest
 from aiosmtpd.controller import Controller
+
 from email_function.handler import EmailSettings, SqliteSentLog, build_message, handle
 from festflow_contracts import events
 

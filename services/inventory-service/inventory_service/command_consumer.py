@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
-from festflow_contracts.amqp import declare_order_commands
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_contracts.amqp import declare_order_commands
 from inventory_service.reservation import InvalidCommand, Outcome, PlaceOrder, place_order
 
 log = logging.getLogger("inventory_service.consumer")

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from festflow_contracts import events
-from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from festflow_contracts import events
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from inventory_service.db import order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+
 from festflow_contracts import events
 from inventory_service import db
 from inventory_service.reservation import InvalidCommand, PlaceOrder, place_order

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
+
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
 from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier
-
 from notification_hub.connections import Connections
 from notification_hub.notifications import notification_for
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 
 

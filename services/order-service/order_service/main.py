@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
 from festflow_contracts.tokens import TokenVerifier
-
 from order_service import db
 from order_service.config import Settings
 from order_service.inventory_client import InventoryClient

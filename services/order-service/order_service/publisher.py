@@ -8,6 +8,7 @@ import asyncio
 import logging
 
 import aio_pika
+
 from festflow_contracts.amqp import declare_order_commands
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE
 from festflow_contracts.events import encode

@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from festflow_contracts import events
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_contracts import events
 from order_service.db import orders
 
 log = logging.getLogger("order_service.read_model")

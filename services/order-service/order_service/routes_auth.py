@@ -5,9 +5,9 @@ import asyncio
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request, Response
-from festflow_contracts.tokens import COOKIE_NAME
 from pydantic import BaseModel, Field
 
+from festflow_contracts.tokens import COOKIE_NAME
 from order_service.db import users
 from order_service.deps import CurrentUser
 from order_service.security import check_password

@@ -10,10 +10,10 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from festflow_contracts import events
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
+from festflow_contracts import events
 from order_service.db import orders
 from order_service.deps import CurrentUser
 from order_service.inventory_client import CatalogUnavailable

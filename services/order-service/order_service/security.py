@@ -5,10 +5,10 @@ import time
 
 import bcrypt
 import sqlalchemy as sa
-from festflow_contracts.tokens import ALGORITHM, AUDIENCE, ISSUER
 from jose import jwt
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_contracts.tokens import ALGORITHM, AUDIENCE, ISSUER
 from order_service.db import users
 
 DEMO_USERS = [

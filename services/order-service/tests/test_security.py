@@ -1,5 +1,6 @@
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
 from festflow_contracts.tokens import TokenVerifier
 from order_service.money import cents_to_str
 from order_service.security import TokenIssuer, check_password, hash_password

@@ -1,0 +1,2 @@
+-- One database per service that owns data; the default database (orders) is created by the image.
+CREATE DATABASE inventory OWNER festflow;

@@ -1,0 +1,69 @@
+"""docker-compose.yml cannot run here (no Docker engine); this keeps it consistent with the local run."""
+import re
+
+import pytest
+import yaml
+
+from festflow_devstack.apps import APPS, app_environments
+from festflow_devstack.profiles import BASE_PORTS, REPO_ROOT, get_profile
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_DIRS = {
+    "order-service": "services/order-service", "inventory-service": "services/inventory-service",
+    "email-function": "services/email-function", "notification-hub": "services/notification-hub",
+    "shell-app": "shell-app", "mf-catalog": "mf-catalog", "mf-cart": "mf-cart", "mf-admin": "mf-admin",
+}
+
+
+def test_every_app_is_built_from_its_own_dockerfile():
+    for name, directory in APP_DIRS.items():
+        assert SERVICES[name]["build"]["dockerfile"] == f"{directory}/Dockerfile"
+        assert (REPO_ROOT / directory / "Dockerfile").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(APP_DIRS))
+def test_apps_get_the_same_settings_as_the_local_run(name, tmp_path):
+    local = app_environments(get_profile("dev"), tmp_path / "k", tmp_path / "p")[name]
+    assert set(local) - {"FESTFLOW_ENV"} <= set(SERVICES[name]["environment"]), name
+
+
+@pytest.mark.parametrize("name", sorted(APP_DIRS))
+def test_apps_listen_where_the_local_run_and_the_gateway_expect(name):
+    asgi, port_name, _ = APPS[name]
+    port = BASE_PORTS[port_name]
+    dockerfile = (REPO_ROOT / APP_DIRS[name] / "Dockerfile").read_text()
+    assert f"EXPOSE {port}" in dockerfile and f'"{asgi}"' in dockerfile
+    env = SERVICES[name]["environment"]
+    assert env["APP_PORT"] == str(port)
+
+
+def test_users_ports_are_published():
+    published = {p.split(":")[0] for s in SERVICES.values() for p in s.get("ports", [])}
+    assert {"3000", "8000", "15672", "5672", "9092", "8025"} <= published
+
+
+def test_gateway_gets_every_template_name():
+    template = (REPO_ROOT / "gateway" / "nginx.conf.template").read_text()
+    names = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template))
+    gateway_env = set(SERVICES["gateway"]["environment"])
+    dockerfile_env = set(re.findall(r"([A-Z_]+)=", (REPO_ROOT / "gateway" / "Dockerfile").read_text()))
+    assert names <= gateway_env | dockerfile_env
+
+
+def test_dependencies_exist_and_long_running_services_have_healthchecks():
+    for name, service in SERVICES.items():
+        for dep, spec in (service.get("depends_on") or {}).items():
+            assert dep in SERVICES, (name, dep)
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in SERVICES[dep], dep
+    for name in [*APP_DIRS, "rabbitmq", "kafka", "postgres", "gateway"]:
+        assert "healthcheck" in SERVICES[name], name
+
+
+def test_official_images_for_infrastructure():
+    assert SERVICES["rabbitmq"]["image"].startswith("rabbitmq:") and "management" in SERVICES["rabbitmq"]["image"]
+    assert SERVICES["kafka"]["image"] == "apache/kafka:3.9.1"
+    assert SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert SERVICES["postgres"]["image"].startswith("postgres:")
