@@ -1,5 +1,5 @@
 """The real stack for integration and end-to-end tests: the `test` profile of festflow_devstack
-(every port shifted by 30000, fresh data), started once per session, stopped at the end."""
+(its own ports, fresh data), started once per session, stopped at the end."""
 from __future__ import annotations
 
 import httpx

@@ -1,8 +1,9 @@
 """Where a stack lives and which ports it uses.
 
 Two profiles: `dev` (what `make run` starts, on the ports users expect) and `test`
-(what `make test` starts: same layout, every port shifted by 30000, its own data, wiped at start),
-so the test suite can run while a developer's stack is up.
+(what `make test` starts: same layout on its own ports, its own data, wiped at start),
+so the test suite can run while a developer's stack is up. Every port stays below Linux's ephemeral
+range (32768 and up), where an outgoing connection could already hold it.
 """
 from __future__ import annotations
 
@@ -32,7 +33,11 @@ BASE_PORTS = {
     "kafka_controller": 9093,
 }
 
-TEST_PORT_SHIFT = 30000
+# the test stack: 10000 above the dev ports, RabbitMQ's three one above theirs
+TEST_PORTS = {name: port + 10000 for name, port in BASE_PORTS.items()} | {
+    "amqp": 5673, "rabbit_mgmt": 15673, "rabbit_dist": 25673,
+}
+EPHEMERAL_PORTS_START = 32768
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,5 @@ def get_profile(name: str | None = None) -> Profile:
     if name == "dev":
         return Profile("dev", run_root / "dev", dict(BASE_PORTS), fresh=False)
     if name == "test":
-        ports = {k: v + TEST_PORT_SHIFT for k, v in BASE_PORTS.items()}
-        return Profile("test", run_root / "test", ports, fresh=True)
+        return Profile("test", run_root / "test", dict(TEST_PORTS), fresh=True)
     raise ValueError(f"unknown profile {name!r} (expected dev or test)")
