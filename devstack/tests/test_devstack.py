@@ -1,7 +1,7 @@
 import pytest
 
 from festflow_devstack.infra import gateway_values, render_template
-from festflow_devstack.profiles import BASE_PORTS, REPO_ROOT, TEST_PORT_SHIFT, get_profile
+from festflow_devstack.profiles import EPHEMERAL_PORTS_START, REPO_ROOT, get_profile
 
 
 def test_template_substitutes_only_capitalised_names():
