@@ -49,3 +49,13 @@ def wait_status(api: httpx.Client, token: str, order_id: str, status: str, timeo
         order = api.get(f"/api/orders/{order_id}", headers=bearer(token)).json()
         return order if order["status"] == status else None
     return eventually(probe, timeout, what=f"order {order_id} to be {status}")
+
+
+def run_async(coro):
+    """Runs a coroutine to completion in a thread of its own: Playwright's sync API keeps an event loop
+    running in the test thread once a browser is open, where asyncio.run() is refused."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

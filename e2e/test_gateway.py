@@ -7,6 +7,8 @@ import httpx
 import pytest
 import websockets
 
+from e2e_helpers import run_async
+
 pytestmark = pytest.mark.stack
 
 
@@ -63,7 +65,7 @@ def test_websocket_is_proxied_and_authenticated(gateway, guest_token):
                 await asyncio.wait_for(ws.recv(), 5)
         return closed.value
 
-    closed = asyncio.run(run())
+    closed = run_async(run())
     assert closed.rcvd.code == 4401
 
 

@@ -2,6 +2,7 @@
 order status, email function (SMTP sink) and notification hub (WebSocket through the gateway)."""
 import asyncio
 import json
+import time
 import uuid
 
 import aio_pika
@@ -9,7 +10,7 @@ import pytest
 import websockets
 from aiokafka import AIOKafkaConsumer
 
-from e2e_helpers import bearer, eventually, mails_for, place_order, stock_of, wait_status
+from e2e_helpers import bearer, eventually, mails_for, place_order, run_async, stock_of, wait_status
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE, ORDER_EVENTS_TOPIC
 
@@ -30,7 +31,7 @@ def test_order_is_confirmed_mailed_and_pushed(api, profile, gateway, guest_token
             note = json.loads(await asyncio.wait_for(ws.recv(), 15))
             return order, note
 
-    order, note = asyncio.run(run())
+    order, note = run_async(run())
     assert note["kind"] == "order.confirmed" and note["order_id"] == order["order_id"]
     confirmed = wait_status(api, guest_token, order["order_id"], "CONFIRMED")
     assert confirmed["total"] == "90.00"
@@ -59,7 +60,7 @@ def test_event_reaches_kafka_in_the_cloudevents_envelope(api, profile, guest_tok
         finally:
             await consumer.stop()
 
-    record, event = asyncio.run(run())
+    record, event = run_async(run())
     assert record.key.decode() == event["data"]["order_id"]
     assert event["type"] == "festflow.ticket.sold.v1" and event["specversion"] == "1.0"
     assert event["source"] == "/festflow/inventory-service"
@@ -83,10 +84,10 @@ def test_redelivered_command_is_applied_once(api, profile, guest_token):
                                      delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
                     routing_key=ORDER_COMMANDS_QUEUE)
 
-    asyncio.run(publish_twice())
+    run_async(publish_twice())
     eventually(lambda: mails_for(profile, order_id), what="the confirmation mail")
     assert stock_of(api, "vip-weekend") == before - 1
-    asyncio.run(asyncio.sleep(1))  # the second delivery has long been consumed by now
+    time.sleep(1)  # the second delivery has long been consumed by now
     assert stock_of(api, "vip-weekend") == before - 1
     assert len(mails_for(profile, order_id)) == 1
 
@@ -107,7 +108,7 @@ def test_malformed_command_goes_to_the_dead_letter_queue(profile):
                         return message.body
                     await asyncio.sleep(0.1)
 
-    assert asyncio.run(run()) == b"{not json"
+    assert run_async(run()) == b"{not json"
 
 
 def test_my_orders_lists_own_orders_newest_first(api, guest_token):
