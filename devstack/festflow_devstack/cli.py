@@ -20,7 +20,9 @@ def cmd_run(profile) -> int:
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
+    # set both explicitly: a process started in the background may inherit SIGINT as ignored
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     write_own_pid(profile)
     try:
         stack.start()
