@@ -8,6 +8,7 @@ import sys
 import time
 
 from festflow_devstack import apps, probes
+from festflow_devstack.infra import stop_epmd
 from festflow_devstack.profiles import get_profile
 from festflow_devstack.stack import Stack, pid_path, write_own_pid
 from festflow_devstack.supervisor import StackError, stop_recorded
@@ -49,6 +50,9 @@ def cmd_run(profile) -> int:
     except KeyboardInterrupt:
         stopping = True
     finally:
+        # a second Ctrl-C (or the signal uv forwards) must not cut the shutdown short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\n==> stopping FestFlow", flush=True)
         stack.stop()
         pid_path(profile).unlink(missing_ok=True)
@@ -70,6 +74,7 @@ def cmd_stop(profile) -> int:
             pass
         pidfile.unlink(missing_ok=True)
     stopped = stop_recorded(profile.run_dir)
+    stop_epmd()
     if stopped:
         print(f"stopped leftover processes: {', '.join(stopped)}")
     print("FestFlow stopped")

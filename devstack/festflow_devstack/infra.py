@@ -49,12 +49,13 @@ def rabbitmq(profile: Profile) -> Component:
             f"http://127.0.0.1:{ports['rabbit_mgmt']}/api/health/checks/alarms", "guest", "guest"
         )
 
-    def after_stop() -> None:
-        # the Erlang port mapper outlives the node; it refuses to die while other nodes live
-        subprocess.run(["epmd", "-kill"], capture_output=True, check=False)
-
     return Component("rabbitmq", [RABBITMQ_SERVER], ready, env=env, prepare=prepare,
-                     after_stop=after_stop, timeout=90)
+                     after_stop=stop_epmd, timeout=90)
+
+
+def stop_epmd() -> None:
+    """The Erlang port mapper outlives the RabbitMQ node; it refuses to die while other nodes live."""
+    subprocess.run(["epmd", "-kill"], capture_output=True, check=False)
 
 
 def kafka_libs() -> Path:
