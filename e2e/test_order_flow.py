@@ -116,3 +116,46 @@ def test_my_orders_lists_own_orders_newest_first(api, guest_token):
     second = place_order(api, guest_token, [("camping-pass", 1)]).json()["order_id"]
     ids = [o["order_id"] for o in api.get("/api/orders", headers=bearer(guest_token)).json()]
     assert ids.index(second) < ids.index(first)
+
+
+def test_each_buyer_is_told_only_of_their_own_orders(api, gateway, guest_token, admin_token):
+    base = gateway.replace("http://", "ws://") + "/ws/notifications?token="
+
+    async def run():
+        async with websockets.connect(base + guest_token) as guest_ws, \
+                websockets.connect(base + admin_token) as admin_ws:
+            for ws in (guest_ws, admin_ws):
+                assert json.loads(await ws.recv())["kind"] == "hello"
+            theirs = await asyncio.to_thread(place_order, api, admin_token, [("camping-pass", 1)])
+            mine = await asyncio.to_thread(place_order, api, guest_token, [("camping-pass", 1)])
+            guest_note = json.loads(await asyncio.wait_for(guest_ws.recv(), 15))
+            admin_note = json.loads(await asyncio.wait_for(admin_ws.recv(), 15))
+            # nothing else arrives for either of them
+            for ws in (guest_ws, admin_ws):
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 1.0)
+            return mine.json()["order_id"], theirs.json()["order_id"], guest_note, admin_note
+
+    guest_order, admin_order, guest_note, admin_note = run_async(run())
+    assert guest_note["order_id"] == guest_order and guest_note["kind"] == "order.confirmed"
+    assert admin_note["order_id"] == admin_order and admin_note["kind"] == "order.confirmed"
+
+
+def test_rejection_reaches_the_bell_with_its_reason(api, gateway, guest_token, admin_token):
+    # sell VIP down below 10 (admin buys), then the guest asks for 10
+    left = stock_of(api, "vip-weekend")
+    while left >= 10:
+        wait_status(api, admin_token, place_order(api, admin_token, [("vip-weekend", 10)]).json()["order_id"],
+                    "CONFIRMED")
+        left -= 10
+    url = gateway.replace("http://", "ws://") + f"/ws/notifications?token={guest_token}"
+
+    async def run():
+        async with websockets.connect(url) as ws:
+            await ws.recv()
+            resp = await asyncio.to_thread(place_order, api, guest_token, [("vip-weekend", 10)])
+            return resp.json()["order_id"], json.loads(await asyncio.wait_for(ws.recv(), 15))
+
+    order_id, note = run_async(run())
+    assert note["kind"] == "order.rejected" and note["order_id"] == order_id
+    assert "VIP Weekend" in note["message"]
