@@ -88,3 +88,23 @@ def test_anonymous_checkout_asks_to_log_in(page: Page):
     page.locator('.catalog [data-ticket-id="camping-pass"]').get_by_role("button", name="Add to cart").click()
     expect(page.locator("#cart")).to_contain_text("Log in to check out.")
     expect(page.get_by_role("button", name="CHECKOUT")).to_have_count(0)
+
+
+def test_cart_quantity_remove_and_logout(page: Page):
+    log_in(page, "guest", "festflow")
+    page.locator('.catalog [data-ticket-id="vip-weekend"]').get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#cart")).to_contain_text("Added 1 × VIP Weekend.")
+    quantity = page.get_by_label("Quantity of VIP Weekend")
+    quantity.fill("3")
+    quantity.dispatch_event("change")
+    expect(page.locator('#cart [data-role="total"]')).to_have_text("747.00")
+    quantity.fill("11")
+    quantity.dispatch_event("change")
+    # the browser's own validation (max=10) stops the request; the server would refuse it too (unit-tested)
+    assert quantity.evaluate("el => el.validity.rangeOverflow") is True
+    expect(page.locator('#cart [data-role="total"]')).to_have_text("747.00")
+    page.get_by_role("button", name="Remove VIP Weekend").click()
+    expect(page.locator("#cart")).to_contain_text("Your cart is empty.")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    expect(page.locator("#shell-bell")).to_have_count(0)
