@@ -59,3 +59,12 @@ def run_async(coro):
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def new_ticket_type(api: httpx.Client, admin_token: str, price: str = "20.00", stock: int = 30) -> dict:
+    """A ticket type of the test's own, so that tests changing prices or stock do not disturb others."""
+    name = f"Test Pass {uuid.uuid4().hex[:8]}"
+    resp = api.post("/api/admin/tickets", headers=bearer(admin_token),
+                    json={"name": name, "price": price, "stock": stock})
+    assert resp.status_code == 201, resp.text
+    return resp.json()

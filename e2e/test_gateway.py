@@ -6,6 +6,7 @@ import re
 import httpx
 import pytest
 import websockets
+from websockets.exceptions import ConnectionClosed
 
 from e2e_helpers import run_async
 
@@ -60,7 +61,7 @@ def test_websocket_is_proxied_and_authenticated(gateway, guest_token):
         async with websockets.connect(f"{ws_url}?token={guest_token}") as ws:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert hello == {"kind": "hello", "username": "guest"}
-        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        with pytest.raises(ConnectionClosed) as closed:
             async with websockets.connect(ws_url) as ws:  # no token
                 await asyncio.wait_for(ws.recv(), 5)
         return closed.value

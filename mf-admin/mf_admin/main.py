@@ -1,31 +1,72 @@
-"""Fragments (see CONTRACT.md): /admin/fragments/v1/nav, /admin/fragments/v1/dashboard,
-/admin/fragments/v1/ticket-editor. Only the admin role, read from the verified token, gets admin content."""
+"""Fragments (see CONTRACT.md): /admin/fragments/v1/nav, /dashboard, /sales, /ticket-editor.
+HTMX actions: POST /admin/tickets, /admin/tickets/{id}, /admin/tickets/{id}/active. SSE: /admin/sse/updates.
+Only the admin role, read from the verified token, gets admin content; the order API checks it again."""
 from __future__ import annotations
 
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from sse_starlette.sse import EventSourceResponse
 
+from festflow_contracts import events
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.event_stream import Subscription
+from festflow_contracts.fanout import Fanout
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from mf_admin import sales_chart
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def _money(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+templates.env.filters["money"] = _money
+
+
+def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
+    """What an open dashboard hears: stock after a sale or a change of a ticket type."""
+    data = event["data"]
+    if event["type"] == events.TICKET_SOLD:
+        return {"kind": "sold", "tickets": data.get("stock", [])}
+    if event["type"] == events.ORDER_REJECTED:
+        return {"kind": "rejected", "tickets": []}
+    if event["type"] == events.TICKET_CHANGED:
+        return {"kind": "changed", "tickets": [{"ticket_id": data["id"], "stock": data["stock"]}]}
+    return None
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
-                                      timeout=3.0)
+                                      timeout=5.0)
+    app.state.updates = updates = Fanout()
+
+    async def on_event(event: dict) -> None:
+        update = dashboard_update(event)
+        if update:
+            updates.publish(update)
+
+    app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
+                                    group_id=None, from_beginning=False)
+    app.state.events.start()
     try:
         yield
     finally:
+        await app.state.events.stop()
         await app.state.api.aclose()
 
 
@@ -37,8 +78,9 @@ def _identity(request: Request):
     return request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
 
 
-def _refuse(request: Request, identity) -> HTMLResponse | None:
+def _refuse(request: Request) -> HTMLResponse | None:
     """The "not allowed" fragment for clients, a login prompt for anonymous visitors, None for admins."""
+    identity = _identity(request)
     if identity is None:
         return templates.TemplateResponse(request, "refused.html", {"reason": "login"}, status_code=401)
     if not identity.is_admin:
@@ -46,37 +88,134 @@ def _refuse(request: Request, identity) -> HTMLResponse | None:
     return None
 
 
+def _auth(request: Request) -> dict[str, str]:
+    return {"Authorization": f"Bearer {request.cookies.get(COOKIE_NAME, '')}"}
+
+
+async def _api(request: Request, method: str, path: str, json: dict | None = None) -> tuple[int, Any]:
+    try:
+        resp = await request.app.state.api.request(method, path, json=json, headers=_auth(request))
+    except httpx.HTTPError:
+        return 503, {"detail": "the order service cannot be reached right now"}
+    try:
+        return resp.status_code, resp.json()
+    except ValueError:
+        return resp.status_code, {"detail": f"error {resp.status_code}"}
+
+
+def reasons(body: Any) -> list[str]:
+    """Readable reasons from an API error body: {"detail": "…"} or a validation list."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):
+        out = []
+        for item in detail:
+            msg = str(item.get("msg", item)).removeprefix("Value error, ")
+            field = item.get("loc", [""])[-1]
+            out.append(msg if str(field) in msg else f"{field}: {msg}")
+        return out
+    return [str(detail or "something went wrong")]
+
+
+def _html(request: Request, template: str, context: dict[str, Any], **kwargs) -> HTMLResponse:
+    return templates.TemplateResponse(request, template, context, headers={"Cache-Control": "no-store"}, **kwargs)
+
+
 @app.get("/healthz")
 async def healthz():
-    return {"status": "ok"}
+    ok = app.state.events.ready
+    return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"}},
+                        status_code=200 if ok else 503)
 
 
 @app.get("/admin/fragments/v1/nav", response_class=HTMLResponse)
 async def nav(request: Request):
-    return templates.TemplateResponse(request, "nav.html", {"identity": _identity(request)},
-                                      headers={"Cache-Control": "no-store"})
+    return _html(request, "nav.html", {"identity": _identity(request)})
+
+
+async def _sales_context(request: Request) -> dict[str, Any]:
+    status, stats = await _api(request, "GET", "/api/admin/stats")
+    if status != 200:
+        return {"stats": None, "error": "; ".join(reasons(stats))}
+    chart = Markup(sales_chart.render(stats["series"]["points"], stats["series"]["bucket_seconds"]))
+    return {"stats": stats, "chart": chart, "error": None}
 
 
 @app.get("/admin/fragments/v1/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request):
-    identity = _identity(request)
-    refused = _refuse(request, identity)
-    if refused:
-        return refused
-    tickets, error = [], None
-    try:
-        resp = await request.app.state.api.get("/api/tickets")
-        resp.raise_for_status()
-        tickets = resp.json()
-    except httpx.HTTPError:
-        error = "Ticket data is unavailable right now."
-    return templates.TemplateResponse(request, "dashboard.html", {"tickets": tickets, "error": error},
-                                      headers={"Cache-Control": "no-store"})
+    return _refuse(request) or _html(request, "dashboard.html", await _sales_context(request))
+
+
+@app.get("/admin/fragments/v1/sales", response_class=HTMLResponse)
+async def sales(request: Request):
+    return _refuse(request) or _html(request, "sales.html", await _sales_context(request))
+
+
+async def _editor(request: Request, message: str | None = None, errors: list[str] | None = None,
+                  draft: dict | None = None, status_code: int = 200) -> HTMLResponse:
+    status, tickets = await _api(request, "GET", "/api/admin/tickets")
+    if status != 200:
+        errors = (errors or []) + reasons(tickets)
+        tickets = []
+    return _html(request, "ticket_editor.html", {"tickets": tickets, "message": message, "errors": errors or [],
+                                                 "draft": draft or {}}, status_code=status_code)
 
 
 @app.get("/admin/fragments/v1/ticket-editor", response_class=HTMLResponse)
 async def ticket_editor(request: Request):
-    refused = _refuse(request, _identity(request))
+    return _refuse(request) or await _editor(request)
+
+
+@app.post("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
+async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), price: str = Form(""),
+                      stock: str = Form(""), stock_seen: str = Form("")):
+    """SAVE CHANGES of one row: answers the row, saved (with what happened meanwhile) or with the reasons."""
+    refused = _refuse(request)
     if refused:
         return refused
-    return await dashboard(request)
+    body = {"name": name, "price": price, "stock": stock, "stock_seen": stock_seen}
+    status, result = await _api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}", body)
+    if status == 200:
+        note = "Saved."
+        if result.get("sold_meanwhile"):
+            note += f" {result['sold_meanwhile']} sold while you edited: STOCK is now {result['stock']}."
+        return _html(request, "ticket_row.html", {"t": result, "message": note, "errors": []})
+    draft = {"id": ticket_id, "name": name, "price": price, "stock": stock, "stock_seen": stock_seen,
+             "active": True}
+    _, current = await _api(request, "GET", "/api/admin/tickets")
+    live = next((t for t in current if isinstance(current, list) and t["id"] == ticket_id), None)
+    return _html(request, "ticket_row.html", {"t": live or draft, "draft": draft, "errors": reasons(result)},
+                 status_code=200)
+
+
+@app.post("/admin/tickets/{ticket_id}/active", response_class=HTMLResponse)
+async def set_active(request: Request, ticket_id: str, active: str = Form("false")):
+    """Retire (active=false) or put back on sale (active=true)."""
+    refused = _refuse(request)
+    if refused:
+        return refused
+    on_sale = active == "true"
+    status, result = await _api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}",
+                                {"active": on_sale})
+    if status != 200:
+        return await _editor(request, errors=reasons(result))
+    return await _editor(request, message=f"{result['name']} is {'on sale again' if on_sale else 'retired'}.")
+
+
+@app.post("/admin/tickets", response_class=HTMLResponse)
+async def create_ticket(request: Request, name: str = Form(""), price: str = Form(""), stock: str = Form("")):
+    refused = _refuse(request)
+    if refused:
+        return refused
+    status, result = await _api(request, "POST", "/api/admin/tickets", {"name": name, "price": price, "stock": stock})
+    if status != 201:
+        return await _editor(request, errors=reasons(result), draft={"name": name, "price": price, "stock": stock})
+    return await _editor(request, message=f"{result['name']} added: €{result['price']}, stock {result['stock']}.")
+
+
+@app.get("/admin/sse/updates")
+async def updates(request: Request):
+    """Server-sent `update` events {"kind": "sold"|"rejected"|"changed", "tickets": [{"ticket_id","stock"}]}."""
+    identity = _identity(request)
+    if identity is None or not identity.is_admin:
+        return JSONResponse({"detail": "admin role required"}, status_code=403)
+    return EventSourceResponse(request.app.state.updates.sse_events("update"), ping=15)

@@ -1,7 +1,6 @@
 """Fragments (see CONTRACT.md): /catalog/fragments/v1/ticket-list. Static: /catalog/static/."""
 from __future__ import annotations
 
-import json
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,8 +14,9 @@ from sse_starlette.sse import EventSourceResponse
 
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
+from festflow_contracts.fanout import Fanout
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
-from mf_catalog.stock_feed import StockFeed
+from mf_catalog.stock_feed import stock_update
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -27,9 +27,15 @@ async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
                                       timeout=3.0)
-    app.state.feed = feed = StockFeed()
+    app.state.feed = feed = Fanout()
+
+    async def on_event(event: dict) -> None:
+        update = stock_update(event)
+        if update:
+            feed.publish(update)
+
     app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), feed.on_event,
+                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
                                     group_id=None, from_beginning=False)
     app.state.events.start()
     try:
@@ -53,18 +59,7 @@ async def healthz():
 @app.get("/catalog/sse/stock")
 async def stock_stream(request: Request):
     """Server-sent events `stock`: {"tickets": [{"ticket_id", "stock"}]} whenever stock changes."""
-    feed: StockFeed = request.app.state.feed
-
-    async def updates():
-        queue = feed.subscribe()
-        try:
-            yield {"event": "ready", "data": "{}"}
-            while True:
-                yield {"event": "stock", "data": json.dumps(await queue.get())}
-        finally:
-            feed.unsubscribe(queue)
-
-    return EventSourceResponse(updates(), ping=15)
+    return EventSourceResponse(request.app.state.feed.sse_events("stock"), ping=15)
 
 
 @app.get("/catalog/fragments/v1/ticket-list", response_class=HTMLResponse)

@@ -11,7 +11,7 @@
       return;
     }
     update.tickets.forEach(function (t) {
-      document.querySelectorAll('[data-ticket-id="' + t.ticket_id + '"] [data-role="stock"]').forEach(function (el) {
+      document.querySelectorAll('.catalog [data-ticket-id="' + t.ticket_id + '"] [data-role="stock"]').forEach(function (el) {
         el.textContent = String(t.stock);
       });
     });

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from email_function import kafka_trigger
 from email_function.handler import EmailSettings, SqliteSentLog
+from festflow_contracts.log_feed import LogFeed
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -24,14 +25,17 @@ def _sent_log_path() -> str:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = EmailSettings.from_env()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    log_feed = LogFeed("email-function", bootstrap, ("email_function", "uvicorn.error"))
+    log_feed.start()
     app.state.settings = settings
-    app.state.events = kafka_trigger.subscribe(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                                               settings, SqliteSentLog(_sent_log_path()))
+    app.state.events = kafka_trigger.subscribe(bootstrap, settings, SqliteSentLog(_sent_log_path()))
     app.state.events.start()
     try:
         yield
     finally:
         await app.state.events.stop()
+        await log_feed.stop()
 
 
 app = FastAPI(title="FestFlow email function", lifespan=lifespan)

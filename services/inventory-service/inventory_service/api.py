@@ -1,18 +1,25 @@
 """The inventory's internal HTTP API (not routed by the gateway): health and the ticket catalog."""
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from inventory_service.db import tickets
+from inventory_service.sales_stats import sales_stats
+from inventory_service.ticket_admin import (
+    TicketCreate,
+    TicketError,
+    TicketPatch,
+    create_ticket,
+    ticket_view,
+    update_ticket,
+)
 
 router = APIRouter()
-
-
-def _ticket(row) -> dict:
-    return {"id": row["id"], "name": row["name"], "price_cents": row["price_cents"], "stock": row["stock"],
-            "version": row["version"], "active": row["active"]}
+log = logging.getLogger("inventory_service.tickets")
 
 
 @router.get("/healthz")
@@ -40,7 +47,7 @@ async def list_tickets(request: Request, include_retired: bool = False):
         query = query.where(tickets.c.active)
     async with request.app.state.engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
-    return [_ticket(row) for row in rows]
+    return [ticket_view(row) for row in rows]
 
 
 @router.get("/internal/tickets/{ticket_id}")
@@ -49,4 +56,33 @@ async def get_ticket(request: Request, ticket_id: str):
         row = (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
     if row is None:
         raise HTTPException(404, f"no ticket {ticket_id!r}")
-    return _ticket(row)
+    return ticket_view(row)
+
+
+@router.post("/internal/tickets", status_code=201)
+async def add_ticket(request: Request, new: TicketCreate):
+    try:
+        ticket = await create_ticket(request.app.state.engine, new)
+    except TicketError as exc:
+        raise HTTPException(exc.status, exc.detail) from exc
+    log.info("ticket type %s created: price %d cents, stock %d", ticket["id"], ticket["price_cents"], ticket["stock"])
+    request.app.state.relay.notify()
+    return ticket
+
+
+@router.patch("/internal/tickets/{ticket_id}")
+async def change_ticket(request: Request, ticket_id: str, patch: TicketPatch):
+    try:
+        ticket = await update_ticket(request.app.state.engine, ticket_id, patch)
+    except TicketError as exc:
+        log.warning("change to ticket type %s refused: %s", ticket_id, exc.detail)
+        raise HTTPException(exc.status, exc.detail) from exc
+    log.info("ticket type %s changed: price %d cents, stock %d%s", ticket_id, ticket["price_cents"], ticket["stock"],
+             "" if ticket["active"] else ", retired")
+    request.app.state.relay.notify()
+    return ticket
+
+
+@router.get("/internal/stats")
+async def stats(request: Request):
+    return await sales_stats(request.app.state.engine)

@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.log_feed import LogFeed
+from festflow_contracts.topics import ensure_topics
 from inventory_service import db
 from inventory_service.api import router
 from inventory_service.command_consumer import CommandConsumer
 from inventory_service.config import Settings
-from inventory_service.kafka_topics import ensure_topics
 from inventory_service.outbox_relay import OutboxRelay
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -22,10 +24,12 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = Settings.from_env()
+    log_feed = LogFeed("inventory-service", settings.kafka_bootstrap, ("inventory_service", "uvicorn.error"))
+    log_feed.start()
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     await db.seed(engine)
-    await ensure_topics(settings.kafka_bootstrap)
+    await ensure_topics(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC))
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
                                 linger_ms=0)
     await producer.start()
@@ -43,6 +47,7 @@ async def lifespan(app: FastAPI):
             await relay_task
         await producer.stop()
         await engine.dispose()
+        await log_feed.stop()
 
 
 app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)

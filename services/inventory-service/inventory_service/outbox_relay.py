@@ -44,6 +44,7 @@ class OutboxRelay:
                 outbox.update().where(outbox.c.seq.in_([row.seq for row in rows])).values(published=True)
             )
         self.published += len(rows)
+        log.info("published %d event(s) to Kafka", len(rows))
         return len(rows)
 
     async def run(self) -> None:

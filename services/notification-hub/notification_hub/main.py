@@ -9,10 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
 from festflow_contracts.event_stream import Subscription
+from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier
 from notification_hub.connections import Connections
+from notification_hub.log_stream import LogStream
 from notification_hub.notifications import notification_for
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -30,13 +32,22 @@ async def lifespan(app: FastAPI):
             delivered = await connections.send(username, note)
             log.info("%s for %s pushed to %d page(s)", note["kind"], username, delivered)
 
-    app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                                    (ORDER_EVENTS_TOPIC,), push, group_id=None, from_beginning=False)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    log_feed = LogFeed("notification-hub", bootstrap, ("notification_hub", "uvicorn.error"))
+    log_feed.start()
+    app.state.events = Subscription(bootstrap, (ORDER_EVENTS_TOPIC,), push, group_id=None, from_beginning=False)
+    app.state.logs = LogStream()
+    # every instance reads the last hour of logs (the topic's retention) so a reload shows history
+    app.state.log_events = Subscription(bootstrap, (SYSTEM_LOGS_TOPIC,), app.state.logs.on_event,
+                                        group_id=None, from_beginning=True)
     app.state.events.start()
+    app.state.log_events.start()
     try:
         yield
     finally:
         await app.state.events.stop()
+        await app.state.log_events.stop()
+        await log_feed.stop()
 
 
 app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
@@ -44,29 +55,60 @@ app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
 
 @app.get("/healthz")
 async def healthz():
-    ok = app.state.events.ready
-    return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"},
+    checks = {"kafka": "ok" if app.state.events.ready else "down",
+              "log feed": "ok" if app.state.log_events.ready else "down"}
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks,
                          "connections": app.state.connections.count()}, status_code=200 if ok else 503)
 
 
-@app.websocket("/ws/notifications")
-async def notifications(ws: WebSocket):
+async def _authenticate(ws: WebSocket, admin_only: bool = False):
+    """The caller's identity, or None after closing with 4401 (no valid token) or 4403 (not an admin).
+    The socket is accepted first so the page can tell these codes apart from a network failure."""
     token = ws.cookies.get(COOKIE_NAME) or ws.query_params.get("token")
+    await ws.accept()
     try:
         identity = ws.app.state.verifier.verify(token)
     except InvalidToken:
-        # accept, then close with an application code the page can tell apart from a network failure
-        await ws.accept()
         await ws.close(code=4401, reason="authentication required")
-        return
-    await ws.accept()
-    connections = ws.app.state.connections
-    connections.add(identity.username, ws)
-    await ws.send_json({"kind": "hello", "username": identity.username})
+        return None
+    if admin_only and not identity.is_admin:
+        await ws.close(code=4403, reason="admin role required")
+        return None
+    return identity
+
+
+async def _hold_open(ws: WebSocket) -> None:
     try:
         while True:
             await ws.receive_text()  # the client only keeps the socket open
     except WebSocketDisconnect:
         pass
+
+
+@app.websocket("/ws/logs")
+async def logs(ws: WebSocket):
+    """Admins only: the recent log records of every service, then each new one as it happens."""
+    if await _authenticate(ws, admin_only=True) is None:
+        return
+    stream: LogStream = ws.app.state.logs
+    await ws.send_json({"kind": "history", "records": stream.history()})
+    stream.watchers.add(ws)
+    try:
+        await _hold_open(ws)
+    finally:
+        stream.watchers.discard(ws)
+
+
+@app.websocket("/ws/notifications")
+async def notifications(ws: WebSocket):
+    identity = await _authenticate(ws)
+    if identity is None:
+        return
+    connections = ws.app.state.connections
+    connections.add(identity.username, ws)
+    await ws.send_json({"kind": "hello", "username": identity.username})
+    try:
+        await _hold_open(ws)
     finally:
         connections.remove(identity.username, ws)

@@ -20,6 +20,12 @@ class InventoryClient:
             raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
         return resp.json()
 
+    async def call(self, method: str, path: str, json: dict | None = None) -> httpx.Response:
+        try:
+            return await self.http.request(method, path, json=json)
+        except httpx.HTTPError as exc:
+            raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
+
     async def healthy(self) -> bool:
         try:
             return (await self.http.get("/healthz")).status_code == 200

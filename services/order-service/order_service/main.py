@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse
 
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
+from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import TokenVerifier
 from order_service import db
 from order_service.config import Settings
 from order_service.inventory_client import InventoryClient
 from order_service.publisher import CommandPublisher
 from order_service.read_model import OrderStatusProjection
+from order_service.routes_admin import router as admin_router
 from order_service.routes_auth import router as auth_router
 from order_service.routes_orders import router as orders_router
 from order_service.routes_tickets import router as tickets_router
@@ -27,6 +29,8 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     settings = Settings.from_env()
+    log_feed = LogFeed("order-service", settings.kafka_bootstrap, ("order_service", "uvicorn.error"))
+    log_feed.start()
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     await seed_demo_users(engine)
@@ -48,6 +52,7 @@ async def lifespan(app: FastAPI):
         await state.publisher.close()
         await state.inventory.close()
         await engine.dispose()
+        await log_feed.stop()
 
 
 app = FastAPI(
@@ -59,6 +64,7 @@ app = FastAPI(
 app.include_router(auth_router)
 app.include_router(tickets_router)
 app.include_router(orders_router)
+app.include_router(admin_router)
 
 
 @app.get("/healthz", tags=["health"])

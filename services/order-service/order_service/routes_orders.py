@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from order_service.money import cents_to_str
 from order_service.publisher import BrokerUnavailable
 
 router = APIRouter(prefix="/api", tags=["orders"])
+log = logging.getLogger("order_service.orders")
 SOURCE = "/festflow/order-service"
 
 
@@ -111,11 +113,14 @@ async def _send_command(state, order: dict, email: str) -> None:
     try:
         await state.publisher.publish(command, message_id=order["order_id"])
     except BrokerUnavailable as exc:
+        log.warning("order %s from %s not accepted: %s", order["order_id"][:8], order["username"], exc)
         # the order row stays, unsent: a retry with the same Idempotency-Key sends it again
         raise HTTPException(503, f"order not accepted: {exc}; retry with the same Idempotency-Key") from exc
     async with state.engine.begin() as conn:
         await conn.execute(orders.update().where(orders.c.order_id == order["order_id"]).values(command_sent=True))
     order["command_sent"] = True
+    log.info("order %s from %s accepted (%s), sent to the inventory", order["order_id"][:8], order["username"],
+             ", ".join(f"{i['quantity']} x {i['ticket_id']}" for i in order["items"]))
 
 
 @router.get("/orders")

@@ -1,0 +1,30 @@
+"""Creating the Kafka topics with their settings, by whichever side gets there first."""
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
+
+TOPICS: dict[str, dict[str, str]] = {
+    ORDER_EVENTS_TOPIC: {},
+    CATALOG_EVENTS_TOPIC: {},
+    # the live log feed is for watching, not for keeping: an hour of history at most
+    SYSTEM_LOGS_TOPIC: {"retention.ms": str(3600 * 1000), "segment.ms": str(600 * 1000)},
+}
+
+
+async def ensure_topics(bootstrap: str, names: tuple[str, ...], partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=TOPICS[name])
+                  for name in names if name not in existing]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()

@@ -1,0 +1,108 @@
+"""mf-admin at unit level: the chart, error reasons, access control, with the order API faked."""
+import time
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+from jose import jwt
+
+from festflow_contracts import events
+from festflow_contracts.tokens import AUDIENCE, ISSUER
+from mf_admin.main import dashboard_update, reasons
+from mf_admin.sales_chart import grid_step, render
+
+STATS = {"tickets_sold": 7, "revenue": "500.00", "revenue_cents": 50000, "orders_confirmed": 3, "orders_rejected": 1,
+         "stock": [{"id": "vip", "name": "VIP", "stock": 43, "active": True}],
+         "series": {"bucket_seconds": 5, "points": [{"t": "2026-07-01T12:00:00Z", "tickets": 2},
+                                                    {"t": "2026-07-01T12:00:05Z", "tickets": 7}]}}
+
+
+@pytest.mark.parametrize("value,step", [(1, 1), (4, 1), (5, 2), (7, 2), (9, 5), (100, 25), (101, 50), (1999, 500)])
+def test_grid_steps_are_round_and_cover_the_value(value, step):
+    assert grid_step(value) == step and grid_step(value) * 4 >= value
+
+
+def test_chart_has_axes_labels_and_the_latest_total():
+    svg = render(STATS["series"]["points"], 5)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "Tickets sold" in svg and "Time (UTC, 5 s steps)" in svg
+    assert ">12:00:00<" in svg and ">12:00:05<" in svg
+    assert 'data-role="chart-total">7<' in svg and "admin_chart-area" in svg
+
+
+def test_empty_chart_says_so():
+    assert "No sales yet" in render([], 5)
+
+
+def test_validation_lists_become_readable_reasons():
+    body = {"detail": [{"loc": ["body", "price"], "msg": "Value error, price may have at most two decimals"},
+                       {"loc": ["body", "stock"], "msg": "Input should be a valid integer"}]}
+    assert reasons(body) == ["price may have at most two decimals", "stock: Input should be a valid integer"]
+    assert reasons({"detail": "stock changed, reload"}) == ["stock changed, reload"]
+
+
+def test_dashboard_hears_sales_and_changes_only():
+    sold = events.new_event(events.TICKET_SOLD, "/t", {"stock": [{"ticket_id": "vip", "stock": 3}]})
+    assert dashboard_update(sold) == {"kind": "sold", "tickets": [{"ticket_id": "vip", "stock": 3}]}
+    changed = events.new_event(events.TICKET_CHANGED, "/t", {"id": "vip", "stock": 9})
+    assert dashboard_update(changed)["tickets"] == [{"ticket_id": "vip", "stock": 9}]
+    assert dashboard_update(events.new_event(events.LOG_RECORD, "/t", {})) is None
+
+
+@pytest.fixture(scope="module")
+def keys():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+@pytest.fixture
+def client(keys):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JWT_PUBLIC_KEY", keys[1])
+    mp.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
+    from mf_admin.main import app
+    with TestClient(app) as c:
+        app.state.api = httpx.AsyncClient(
+            transport=httpx.MockTransport(lambda r: httpx.Response(200, json=STATS)), base_url="http://api")
+        yield c
+    mp.undo()
+
+
+def _cookie(keys, role):
+    token = jwt.encode({"sub": role, "role": role, "iss": ISSUER, "aud": AUDIENCE, "exp": int(time.time()) + 60},
+                       keys[0], algorithm="RS256")
+    return {"Cookie": f"festflow_token={token}"}
+
+
+@pytest.mark.parametrize("path", ["/admin/fragments/v1/dashboard", "/admin/fragments/v1/sales",
+                                  "/admin/fragments/v1/ticket-editor"])
+def test_only_admins_get_admin_fragments(client, keys, path):
+    anonymous = client.get(path)
+    assert anonymous.status_code == 401 and "Please log in" in anonymous.text
+    buyer = client.get(path, headers=_cookie(keys, "client"))
+    assert buyer.status_code == 403 and "Not allowed" in buyer.text
+    assert client.get(path, headers=_cookie(keys, "admin")).status_code == 200
+
+
+def test_admin_actions_and_updates_are_refused_to_buyers(client, keys):
+    buyer = _cookie(keys, "client")
+    assert client.post("/admin/tickets/vip", data={"price": "1"}, headers=buyer).status_code == 403
+    assert client.post("/admin/tickets", data={"name": "x"}, headers=buyer).status_code == 403
+    assert client.get("/admin/sse/updates", headers=buyer).status_code == 403
+
+
+def test_dashboard_shows_kpis_and_chart(client, keys):
+    html = client.get("/admin/fragments/v1/dashboard", headers=_cookie(keys, "admin")).text
+    assert 'data-kpi="tickets-sold">7<' in html and 'data-kpi="revenue">€500.00<' in html
+    assert 'data-kpi="orders-rejected">1<' in html and "<svg" in html and 'id="admin-logs"' in html
+
+
+def test_nav_link_only_for_admins(client, keys):
+    assert "ADMIN DASHBOARD" in client.get("/admin/fragments/v1/nav", headers=_cookie(keys, "admin")).text
+    assert "ADMIN DASHBOARD" not in client.get("/admin/fragments/v1/nav", headers=_cookie(keys, "client")).text

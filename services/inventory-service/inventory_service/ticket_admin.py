@@ -1,0 +1,196 @@
+"""Organisers' changes to the catalog: create, edit (name, price, stock) and retire ticket types.
+
+Each change is one transaction that also writes a TICKET_CHANGED event to the outbox, so every open
+catalog hears of it.
+
+Stale forms: a stock edit that carries `stock_seen` (the stock the organiser's form showed) is applied
+as the change the organiser made, `stock + (new - seen)`, in one conditional UPDATE. Tickets sold
+meanwhile stay sold; the answer says what the stock is now. Only when that change would take the stock
+below zero is it refused ("stock changed, reload"). Without `stock_seen` the stock is set as given.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC
+from inventory_service.db import outbox, tickets
+
+SOURCE = "/festflow/inventory-service"
+MAX_STOCK = 1_000_000
+MAX_PRICE_CENTS = 100_000_000
+
+
+class TicketError(Exception):
+    def __init__(self, status: int, detail: str):
+        self.status, self.detail = status, detail
+
+
+def parse_price_cents(value: Any) -> int:
+    """A price in euros (string or number) with at most two decimals, >= 0, as integer cents."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError("price must be a number, like 89 or 89.50")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("price must be a number, like 89 or 89.50") from None
+    if not amount.is_finite():
+        raise ValueError("price must be a number, like 89 or 89.50")
+    if amount < 0:
+        raise ValueError("price must be 0 or more")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("price may have at most two decimals")
+    cents = int(amount * 100)
+    if cents > MAX_PRICE_CENTS:
+        raise ValueError("price is too high")
+    return cents
+
+
+def _check_stock(value: Any, field: str = "stock") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        else:
+            raise ValueError(f"{field} must be a whole number, 0 or more")
+    if value < 0:
+        raise ValueError(f"{field} must be a whole number, 0 or more")
+    if value > MAX_STOCK:
+        raise ValueError(f"{field} is too high (at most {MAX_STOCK})")
+    return value
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("name must not be empty")
+    if len(value.strip()) > 120:
+        raise ValueError("name is too long (at most 120 characters)")
+    return value.strip()
+
+
+class TicketCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Any
+    price: Any
+    stock: Any
+    id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return _check_name(v)
+
+    @field_validator("price")
+    @classmethod
+    def _price(cls, v):
+        return parse_price_cents(v)
+
+    @field_validator("stock")
+    @classmethod
+    def _stock(cls, v):
+        return _check_stock(v)
+
+
+class TicketPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Any = None
+    price: Any = None
+    stock: Any = None
+    stock_seen: Any = None
+    active: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v):
+        return None if v is None else _check_name(v)
+
+    @field_validator("price")
+    @classmethod
+    def _price(cls, v):
+        return None if v is None else parse_price_cents(v)
+
+    @field_validator("stock")
+    @classmethod
+    def _stock(cls, v):
+        return None if v is None else _check_stock(v)
+
+    @field_validator("stock_seen")
+    @classmethod
+    def _seen(cls, v):
+        return None if v is None else _check_stock(v, "stock_seen")
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64] or "ticket"
+
+
+def ticket_view(row) -> dict[str, Any]:
+    return {"id": row["id"], "name": row["name"], "price_cents": row["price_cents"], "stock": row["stock"],
+            "version": row["version"], "active": row["active"]}
+
+
+async def _load(conn: AsyncConnection, ticket_id: str):
+    return (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
+
+
+async def _announce(conn: AsyncConnection, ticket: dict[str, Any], change: str) -> None:
+    price = ticket["price_cents"]
+    event = events.new_event(events.TICKET_CHANGED, SOURCE, subject=ticket["id"], data={
+        **ticket, "price": f"{price // 100}.{price % 100:02d}", "change": change})
+    await conn.execute(outbox.insert().values(event_id=event["id"], topic=CATALOG_EVENTS_TOPIC, key=ticket["id"],
+                                              payload=events.encode(event).decode()))
+
+
+async def create_ticket(engine: AsyncEngine, new: TicketCreate) -> dict[str, Any]:
+    ticket_id = new.id or slug(new.name)
+    async with engine.begin() as conn:
+        if await _load(conn, ticket_id) is not None:
+            raise TicketError(409, f"a ticket type with id {ticket_id!r} exists already")
+        await conn.execute(tickets.insert().values(id=ticket_id, name=new.name, price_cents=new.price,
+                                                   stock=new.stock, version=1, active=True))
+        ticket = ticket_view(await _load(conn, ticket_id))
+        await _announce(conn, ticket, "created")
+    return ticket
+
+
+async def update_ticket(engine: AsyncEngine, ticket_id: str, patch: TicketPatch) -> dict[str, Any]:
+    """Applies the patch; returns the ticket as it is now, with `sold_meanwhile` for a stale stock edit."""
+    if patch.stock_seen is not None and patch.stock is None:
+        raise TicketError(422, "stock_seen goes with stock")
+    async with engine.begin() as conn:
+        before = await _load(conn, ticket_id)
+        if before is None:
+            raise TicketError(404, f"no ticket type {ticket_id!r}")
+        values: dict[str, Any] = {}
+        if patch.name is not None:
+            values["name"] = patch.name
+        if patch.price is not None:
+            values["price_cents"] = patch.price
+        if patch.active is not None:
+            values["active"] = patch.active
+        condition = tickets.c.id == ticket_id
+        sold_meanwhile = 0
+        if patch.stock is not None:
+            if patch.stock_seen is None:
+                values["stock"] = patch.stock
+            else:
+                delta = patch.stock - patch.stock_seen
+                values["stock"] = tickets.c.stock + delta
+                condition = sa.and_(condition, tickets.c.stock + delta >= 0)
+                sold_meanwhile = max(0, patch.stock_seen - before["stock"])
+        if not values:
+            raise TicketError(422, "nothing to change: give name, price, stock or active")
+        result = await conn.execute(sa.update(tickets).where(condition)
+                                    .values(**values, version=tickets.c.version + 1))
+        if result.rowcount == 0:
+            raise TicketError(409, f"stock changed, reload: only {before['stock']} left now, "
+                                   f"so taking away {patch.stock_seen - patch.stock} is not possible")
+        ticket = ticket_view(await _load(conn, ticket_id))
+        change = "retired" if patch.active is False else "restored" if patch.active else "updated"
+        await _announce(conn, ticket, change)
+    return {**ticket, "sold_meanwhile": sold_meanwhile}

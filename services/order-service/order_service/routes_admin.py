@@ -1,0 +1,67 @@
+"""Admin API for organisers and their scripts (admin bearer token only): ticket types and sales figures.
+The inventory service owns tickets; these routes check the role and pass the change on."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from order_service.deps import AdminUser
+from order_service.inventory_client import CatalogUnavailable
+from order_service.money import cents_to_str
+
+router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+def admin_ticket(t: dict) -> dict:
+    view = {"id": t["id"], "name": t["name"], "price": cents_to_str(t["price_cents"]),
+            "price_cents": t["price_cents"], "stock": t["stock"], "active": t["active"], "version": t["version"]}
+    if "sold_meanwhile" in t:
+        view["sold_meanwhile"] = t["sold_meanwhile"]
+    return view
+
+
+async def _forward(request: Request, method: str, path: str, body: dict | None = None):
+    try:
+        resp = await request.app.state.inventory.call(method, path, body)
+    except CatalogUnavailable as exc:
+        raise HTTPException(503, str(exc)) from exc
+    if resp.status_code >= 400:
+        # the inventory's reasons (validation, conflicts) are the caller's to read
+        return None, JSONResponse(resp.json(), status_code=resp.status_code)
+    return resp.json(), None
+
+
+@router.get("/tickets")
+async def list_tickets(request: Request, _admin: AdminUser):
+    """Every ticket type, retired ones included. Prices are decimal strings in euros."""
+    data, error = await _forward(request, "GET", "/internal/tickets?include_retired=true")
+    return error or [admin_ticket(t) for t in data]
+
+
+@router.post("/tickets", status_code=201)
+async def create_ticket(request: Request, _admin: AdminUser, body: dict[str, Any] = Body(...)):
+    """Create a ticket type: `{"name", "price": "39.90", "stock": 100, "id"?}`."""
+    data, error = await _forward(request, "POST", "/internal/tickets", body)
+    return error or JSONResponse(admin_ticket(data), status_code=201)
+
+
+@router.patch("/tickets/{ticket_id}")
+async def change_ticket(request: Request, ticket_id: str, _admin: AdminUser, body: dict[str, Any] = Body(...)):
+    """Change `name`, `price`, `stock` or `active` (false retires the type). With `stock_seen` (the stock
+    the caller last saw) a stock change is applied relative to it, keeping sales made meanwhile; it is
+    refused with 409 "stock changed, reload" only when it would take the stock below zero."""
+    data, error = await _forward(request, "PATCH", f"/internal/tickets/{quote(ticket_id, safe='')}", body)
+    return error or admin_ticket(data)
+
+
+@router.get("/stats")
+async def stats(request: Request, _admin: AdminUser):
+    """KPIs and tickets sold over time (cumulative), for the dashboard."""
+    data, error = await _forward(request, "GET", "/internal/stats")
+    if error:
+        return error
+    data["revenue"] = cents_to_str(data["revenue_cents"])
+    return data
