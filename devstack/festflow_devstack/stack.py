@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from festflow_contracts.tokens import write_keypair
 from festflow_devstack import apps, infra
-from festflow_devstack.keys import ensure_keypair
 from festflow_devstack.profiles import Profile
 from festflow_devstack.supervisor import Supervisor, stop_recorded
 
@@ -22,7 +22,7 @@ class Stack:
         if profile.fresh and profile.run_dir.exists():
             shutil.rmtree(profile.run_dir)
         profile.run_dir.mkdir(parents=True, exist_ok=True)
-        private_key, public_key = ensure_keypair(profile.run_dir / "keys")
+        private_key, public_key = write_keypair(profile.run_dir / "keys")
         self.env = apps.app_environments(profile, private_key, public_key)
         try:
             self.supervisor.start_stage(

@@ -3,13 +3,11 @@ import time
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from jose import jwt
 
 from festflow_contracts import events
-from festflow_contracts.tokens import AUDIENCE, ISSUER
+from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
 from mf_admin.main import dashboard_update, reasons
 from mf_admin.sales_chart import grid_step, render
 
@@ -53,11 +51,7 @@ def test_dashboard_hears_sales_and_changes_only():
 
 @pytest.fixture(scope="module")
 def keys():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private, public = generate_keypair()
     return private, public
 
 

@@ -3,9 +3,9 @@ import json
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+
+from festflow_contracts.tokens import generate_keypair
 
 TICKETS = [{"id": "vip", "name": "VIP Weekend", "price": "249.00", "price_cents": 24900, "stock": 5}]
 
@@ -30,11 +30,7 @@ class FakeOrderApi:
 
 @pytest.fixture
 def setup():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    private, public = generate_keypair()
     mp = pytest.MonkeyPatch()
     mp.setenv("JWT_PUBLIC_KEY", public)
     from mf_cart.main import app

@@ -1,16 +1,14 @@
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+
+from festflow_contracts.tokens import generate_keypair
 
 
 @pytest.fixture
 def client():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     mp = pytest.MonkeyPatch()
-    mp.setenv("JWT_PUBLIC_KEY", key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+    mp.setenv("JWT_PUBLIC_KEY", generate_keypair()[1])
     mp.setenv("ORDER_API_URL", "http://127.0.0.1:9")
     from mf_catalog.main import app
     with TestClient(app) as c:

@@ -2,18 +2,16 @@ import re
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+
+from festflow_contracts.tokens import generate_keypair
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def client():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    _, public = generate_keypair()
     mp = pytest.MonkeyPatch()
     mp.setenv("JWT_PUBLIC_KEY", public)
     mp.setenv("ORDER_API_URL", "http://127.0.0.1:9")  # nothing listens: login reports "unavailable"

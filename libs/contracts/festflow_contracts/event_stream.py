@@ -109,9 +109,15 @@ class Subscription:
         return self.ready
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
+
+
+async def cancel_and_wait(task: asyncio.Task | None) -> None:
+    """Cancels a background task and waits until it has finished."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from festflow_contracts import events
 from festflow_contracts.channels import SYSTEM_LOGS_TOPIC
+from festflow_contracts.event_stream import cancel_and_wait
 from festflow_contracts.topics import ensure_topics
 
 QUEUE_SIZE = 1000
@@ -86,9 +87,4 @@ class LogFeed:
         if self.handler:
             for name in self.loggers:
                 logging.getLogger(name).removeHandler(self.handler)
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)

@@ -82,3 +82,28 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def generate_keypair() -> tuple[str, str]:
+    """A new RS256 key pair as PEM text: (private, public). For deployment set-up and tests."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def write_keypair(directory: Path) -> tuple[Path, Path]:
+    """jwt-private.pem and jwt-public.pem in directory, made unless both are there already."""
+    private_path, public_path = directory / "jwt-private.pem", directory / "jwt-public.pem"
+    if not (private_path.exists() and public_path.exists()):
+        directory.mkdir(parents=True, exist_ok=True)
+        private, public = generate_keypair()
+        private_path.write_text(private)
+        private_path.chmod(0o600)
+        public_path.write_text(public)
+    return private_path, public_path

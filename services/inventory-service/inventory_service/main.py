@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from contextlib import asynccontextmanager
 
@@ -10,6 +9,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.event_stream import cancel_and_wait
 from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.topics import ensure_topics
 from inventory_service import db
@@ -42,9 +42,7 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         await consumer.close()
-        relay_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay_task
+        await cancel_and_wait(relay_task)
         await producer.stop()
         await engine.dispose()
         await log_feed.stop()

@@ -11,15 +11,6 @@ from inventory_service import db
 from inventory_service.reservation import InvalidCommand, PlaceOrder, place_order
 
 
-@pytest.fixture
-async def engine(tmp_path):
-    engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}")
-    await db.create_schema(engine)
-    await db.seed(engine)
-    yield engine
-    await engine.dispose()
-
-
 def command(*items, order_id=None):
     return PlaceOrder.parse({"type": events.PLACE_ORDER, "data": {
         "order_id": order_id or str(uuid.uuid4()), "username": "guest", "email": "g@x",

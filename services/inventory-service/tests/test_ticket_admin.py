@@ -21,15 +21,6 @@ from inventory_service.ticket_admin import (
 )
 
 
-@pytest.fixture
-async def engine(tmp_path):
-    engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}")
-    await db.create_schema(engine)
-    await db.seed(engine)
-    yield engine
-    await engine.dispose()
-
-
 async def buy(engine, ticket_id, quantity):
     return await place_order(engine, PlaceOrder.parse({"type": events.PLACE_ORDER, "data": {
         "order_id": str(uuid.uuid4()), "username": "guest",

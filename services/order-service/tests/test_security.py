@@ -1,7 +1,5 @@
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from festflow_contracts.tokens import TokenVerifier
+from festflow_contracts.tokens import TokenVerifier, generate_keypair
 from order_service.money import cents_to_str
 from order_service.security import TokenIssuer, check_password, hash_password
 
@@ -13,11 +11,7 @@ def test_passwords_are_hashed_and_checked():
 
 
 def test_issued_tokens_verify_with_the_public_key_and_expire():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private, public = generate_keypair()
     identity = TokenVerifier(public).verify(TokenIssuer(private, 60).issue("admin", "admin", "a@x"))
     assert identity.is_admin and identity.username == "admin"
     assert TokenVerifier(public).identify(TokenIssuer(private, -1).issue("admin", "admin", "a@x")) is None
