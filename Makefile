@@ -23,7 +23,7 @@ test: install
 	@$(UV) run --frozen pytest
 
 unit:
-	@$(UV) run --frozen pytest -m "not stack"
+	@$(UV) run --frozen pytest -m "not stack and not postgres"
 
 bench: install
 	@$(UV) run --frozen python bench/checkout_bench.py

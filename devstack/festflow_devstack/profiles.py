@@ -31,6 +31,7 @@ BASE_PORTS = {
     "rabbit_dist": 25672,
     "kafka": 9092,
     "kafka_controller": 9093,
+    "postgres": 5432,  # only the tests that run on PostgreSQL start it
 }
 
 # the test stack: 10000 above the dev ports, RabbitMQ's three one above theirs

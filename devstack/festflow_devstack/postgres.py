@@ -1,0 +1,60 @@
+"""A throwaway PostgreSQL cluster from Debian's package, for the tests that run on PostgreSQL.
+
+As root the server runs as the `postgres` user (it refuses root); data lives under the run folder.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from festflow_devstack import probes
+from festflow_devstack.supervisor import Component, StackError
+
+USER = "festflow"
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise StackError("PostgreSQL is not installed: run scripts/install.sh (make install)")
+    return found[-1]
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return argv
+    return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", *argv]
+
+
+def postgres(base: Path, port: int) -> Component:
+    data = base / "data"
+
+    def prepare() -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(base, "postgres", "postgres")
+        if not (data / "PG_VERSION").exists():
+            done = subprocess.run(_as_postgres([_bin("initdb"), "-D", str(data), "-U", USER, "-A", "trust",
+                                                "-E", "UTF8", "--no-sync"]), capture_output=True, text=True)
+            if done.returncode != 0:
+                raise StackError(f"initdb failed:\n{done.stdout}{done.stderr}")
+
+    argv = _as_postgres([_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(base),
+                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"])
+
+    def ready() -> bool:
+        return probes.tcp_open(port) and subprocess.run(
+            [_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", USER], capture_output=True).returncode == 0
+
+    return Component("postgres", argv, ready, prepare=prepare, timeout=60)
+
+
+def create_database(port: int, name: str) -> str:
+    """Creates database `name` (dropping an old one) and returns its SQLAlchemy asyncpg URL."""
+    for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
+        subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True, capture_output=True)
+    return f"postgresql+asyncpg://{USER}@127.0.0.1:{port}/{name}"

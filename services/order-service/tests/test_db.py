@@ -1,0 +1,58 @@
+"""The order service's tables and status projection, on SQLite and on a real PostgreSQL server."""
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from festflow_contracts import events
+from order_service import db
+from order_service.read_model import OrderStatusProjection
+from order_service.security import check_password, seed_demo_users
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def engine(request, tmp_path):
+    url = (f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    engine = db.make_engine(url)
+    await db.create_schema(engine)
+    yield engine
+    await engine.dispose()
+
+
+def _order(order_id, key="k1"):
+    return {"order_id": order_id, "username": "guest", "idempotency_key": key, "request_hash": "h",
+            "status": "PENDING", "items": [{"ticket_id": "vip", "quantity": 2}], "command_sent": True,
+            "created_at": "2026-07-01T12:00:00Z", "updated_at": "2026-07-01T12:00:00Z"}
+
+
+async def test_demo_users_are_seeded_once_with_hashed_passwords(engine):
+    await seed_demo_users(engine)
+    await seed_demo_users(engine)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(db.users))).mappings().all()
+    assert sorted((r["username"], r["role"]) for r in rows) == [("admin", "admin"), ("guest", "client")]
+    guest = next(r for r in rows if r["username"] == "guest")
+    assert guest["password_hash"] != "festflow" and check_password("festflow", guest["password_hash"])
+
+
+async def test_one_order_per_idempotency_key(engine):
+    async with engine.begin() as conn:
+        await conn.execute(db.orders.insert().values(**_order("o1")))
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(db.orders.insert().values(**_order("o2")))
+
+
+async def test_status_projection_confirms_and_rejects(engine):
+    async with engine.begin() as conn:
+        await conn.execute(db.orders.insert().values(**_order("o1", "k1")))
+        await conn.execute(db.orders.insert().values(**_order("o2", "k2")))
+    projection = OrderStatusProjection(engine)
+    items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
+    await projection.apply(events.new_event(events.TICKET_SOLD, "/t", {"order_id": "o1", "items": items,
+                                                                         "total_cents": 200}))
+    await projection.apply(events.new_event(events.ORDER_REJECTED, "/t", {"order_id": "o2", "reason": "sold out"}))
+    async with engine.connect() as conn:
+        rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
+    assert (rows["o1"]["status"], rows["o1"]["total_cents"], rows["o1"]["items"]) == ("CONFIRMED", 200, items)
+    assert (rows["o2"]["status"], rows["o2"]["reason"]) == ("REJECTED", "sold out")
