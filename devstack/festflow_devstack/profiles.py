@@ -38,6 +38,10 @@ BASE_PORTS = {
 TEST_PORTS = {name: port + 10000 for name, port in BASE_PORTS.items()} | {
     "amqp": 5673, "rabbit_mgmt": 15673, "rabbit_dist": 25673,
 }
+# the benchmark's stack: 20000 above the dev ports, RabbitMQ's three two above theirs
+BENCH_PORTS = {name: port + 20000 for name, port in BASE_PORTS.items()} | {
+    "amqp": 5674, "rabbit_mgmt": 15674, "rabbit_dist": 25674,
+}
 EPHEMERAL_PORTS_START = 32768
 
 
@@ -71,4 +75,6 @@ def get_profile(name: str | None = None) -> Profile:
         return Profile("dev", run_root / "dev", dict(BASE_PORTS), fresh=False)
     if name == "test":
         return Profile("test", run_root / "test", dict(TEST_PORTS), fresh=True)
-    raise ValueError(f"unknown profile {name!r} (expected dev or test)")
+    if name == "bench":
+        return Profile("bench", run_root / "bench", dict(BENCH_PORTS), fresh=True)
+    raise ValueError(f"unknown profile {name!r} (expected dev, test or bench)")

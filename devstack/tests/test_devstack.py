@@ -24,10 +24,10 @@ def test_gateway_template_renders_with_every_name_it_uses(tmp_path):
 
 
 def test_profiles_keep_user_ports_and_shift_test_ports():
-    dev, test = get_profile("dev"), get_profile("test")
+    dev, test, bench = get_profile("dev"), get_profile("test"), get_profile("bench")
     assert (dev.ports["gateway"], dev.ports["order"], dev.ports["rabbit_mgmt"]) == (3000, 8000, 15672)
-    assert set(test.ports) == set(dev.ports)
-    every = list(dev.ports.values()) + list(test.ports.values())
+    assert set(test.ports) == set(dev.ports) == set(bench.ports)
+    every = list(dev.ports.values()) + list(test.ports.values()) + list(bench.ports.values())
     assert len(set(every)) == len(every)  # no port used twice: both stacks can run at once
     assert max(every) < EPHEMERAL_PORTS_START
     assert test.fresh and not dev.fresh

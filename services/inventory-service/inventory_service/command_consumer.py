@@ -56,10 +56,10 @@ class CommandConsumer:
         if outcome.status == "DUPLICATE":
             log.info("order %s was already processed; redelivery ignored", command.order_id)
         else:
+            stock = ", ".join(f"stock of {s['ticket_id']} is now {s['stock']}"
+                              for s in (outcome.event or {}).get("data", {}).get("stock", []))
             log.info("order %s consumed: %s%s", command.order_id[:8], outcome.status,
-                     f" ({outcome.reason})" if outcome.reason else "")
-            for left in (outcome.event or {}).get("data", {}).get("stock", []):
-                log.info("stock of %s is now %d", left["ticket_id"], left["stock"])
+                     f" ({outcome.reason})" if outcome.reason else f"; {stock}")
         self.on_outcome(outcome)
 
     async def close(self) -> None:

@@ -56,7 +56,10 @@ sa.Index("outbox_unpublished", outbox.c.published, outbox.c.seq)
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection per process: transactions queue fairly in the pool instead of racing for SQLite's
+        # write lock and sleeping in its busy handler (which made each commit cost milliseconds under load).
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                     pool_timeout=60)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_connect(dbapi_conn, _record):

@@ -28,6 +28,8 @@ async def _forward(request: Request, method: str, path: str, body: dict | None =
         resp = await request.app.state.inventory.call(method, path, body)
     except CatalogUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
+    if method != "GET":
+        request.app.state.inventory.forget_on_sale()
     if resp.status_code >= 400:
         # the inventory's reasons (validation, conflicts) are the caller's to read
         return None, JSONResponse(resp.json(), status_code=resp.status_code)

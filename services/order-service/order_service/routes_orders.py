@@ -58,7 +58,7 @@ async def _validate(request: Request, body: OrderIn) -> None:
             raise HTTPException(
                 422, f"at most {settings.max_quantity_per_item} of one ticket per order ({item.ticket_id})")
     try:
-        on_sale = {t["id"] for t in await request.app.state.inventory.tickets()}
+        on_sale = await request.app.state.inventory.on_sale(ids)
     except CatalogUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     unknown = [i for i in ids if i not in on_sale]
@@ -77,9 +77,14 @@ async def place_order(
     canonical = json.dumps(body.model_dump(), sort_keys=True)
     request_hash = hashlib.sha256(canonical.encode()).hexdigest()
 
-    existing = await _find_by_key(state.engine, identity.username, idempotency_key)
-    if existing is None:
+    try:
         await _validate(request, body)
+    except HTTPException:
+        # a retry of an order accepted earlier is answered with that order, even if it would not pass now
+        existing = await _find_by_key(state.engine, identity.username, idempotency_key)
+        if existing is None:
+            raise
+    else:
         now = events.now_iso()
         row = {"order_id": str(uuid.uuid4()), "username": identity.username, "idempotency_key": idempotency_key,
                "request_hash": request_hash, "status": "PENDING", "reason": None,
@@ -89,7 +94,7 @@ async def place_order(
             async with state.engine.begin() as conn:
                 await conn.execute(orders.insert().values(**row))
             existing = row
-        except IntegrityError:  # the same key raced in from a concurrent retry
+        except IntegrityError:  # the key was used before (a retry): answer with that order
             existing = await _find_by_key(state.engine, identity.username, idempotency_key)
     if existing["request_hash"] != request_hash:
         raise HTTPException(409, "this Idempotency-Key was already used for a different order")
