@@ -125,3 +125,31 @@ def test_anonymous_visitor_is_sent_to_login_and_back(page: Page):
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url("/dashboard")
     expect(page.locator("svg.admin_chart")).to_be_visible()
+
+
+def test_retired_type_leaves_an_open_catalog_and_can_come_back(browser, gateway, api, admin_token):
+    ticket = new_ticket_type(api, admin_token)
+    admin, buyer = browser.new_context(base_url=gateway), browser.new_context(base_url=gateway)
+    try:
+        shop = buyer.new_page()
+        shop.goto("/")
+        expect(shop.locator("body")).to_have_attribute("data-catalog-live", "true")
+        entry = shop.locator(f'.catalog [data-ticket-id="{ticket["id"]}"]')
+        expect(entry).to_be_visible()
+        shop.evaluate("window.__sameDocument = true")
+
+        editor = admin.new_page()
+        log_in(editor, "admin", "admin123")
+        editor.goto("/dashboard/tickets")
+        editor.once("dialog", lambda dialog: dialog.accept())  # "Retire …?" confirmation
+        editor.locator(f"#admin-ticket-{ticket['id']}").get_by_role("button", name="Retire").click()
+        expect(editor.locator(".admin_editor > .admin_message")).to_have_text(f"{ticket['name']} is retired.")
+        expect(entry).to_have_count(0)
+        assert shop.evaluate("window.__sameDocument") is True
+
+        editor.locator(f"#admin-ticket-{ticket['id']}").get_by_role("button", name="Put back on sale").click()
+        expect(editor.locator(".admin_editor > .admin_message")).to_have_text(f"{ticket['name']} is on sale again.")
+        expect(entry).to_be_visible()
+    finally:
+        admin.close()
+        buyer.close()
