@@ -1,0 +1,65 @@
+"""The stack runner's promises: it names the part that failed and its log, and leaves nothing running."""
+import sys
+
+import pytest
+
+from festflow_devstack.supervisor import Component, StackError, Supervisor, stop_recorded
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped by whoever inherited it."""
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_part_that_exits_is_named_with_its_log(tmp_path):
+    supervisor = Supervisor(tmp_path, quiet=True)
+    crash = Component("broken-part", _python("import sys; print('cannot bind port'); sys.exit(3)"), lambda: False)
+    with pytest.raises(StackError) as failed:
+        supervisor.start_stage("test", [crash])
+    message = str(failed.value)
+    assert "broken-part exited with code 3" in message
+    assert str(tmp_path / "logs" / "broken-part.log") in message and "cannot bind port" in message
+
+
+def test_a_part_that_never_gets_healthy_times_out_with_its_log(tmp_path):
+    supervisor = Supervisor(tmp_path, quiet=True)
+    slow = Component("slow-part", _python("import time; print('still warming up'); time.sleep(30)"), lambda: False,
+                     timeout=0.5)
+    try:
+        with pytest.raises(StackError, match=r"slow-part did not become healthy within 0s; log: .*slow-part.log"):
+            supervisor.start_stage("test", [slow])
+    finally:
+        supervisor.stop_all()
+    assert slow.process.poll() is not None
+
+
+def test_stop_ends_whole_process_groups_and_forgets_them(tmp_path):
+    supervisor = Supervisor(tmp_path, quiet=True)
+    marker = tmp_path / "child.pid"
+    # a parent that starts a child of its own: both must go
+    code = ("import subprocess, sys, time; "
+            "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+            f"open({str(marker)!r}, 'w').write(str(c.pid)); time.sleep(60)")
+    part = Component("parent", _python(code), lambda: marker.exists())
+    supervisor.start_stage("test", [part])
+    child = int(marker.read_text())
+    supervisor.stop_all()
+    assert not _running(child)
+    assert not (tmp_path / "pids" / "parent.pid").exists()
+
+
+def test_stop_recorded_ends_a_stack_started_by_another_process(tmp_path):
+    supervisor = Supervisor(tmp_path, quiet=True)
+    part = Component("orphan", _python("import time; time.sleep(60)"), lambda: True)
+    supervisor.start_stage("test", [part])
+    assert stop_recorded(tmp_path) == ["orphan"]
+    part.process.wait(timeout=5)
+    assert part.process.returncode is not None
