@@ -28,11 +28,6 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-def _money(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-templates.env.filters["money"] = _money
 
 
 def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:

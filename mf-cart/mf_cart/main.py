@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from festflow_contracts.money import cents_to_str
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from mf_cart.cart import COOKIE, Cart
 
@@ -61,7 +62,7 @@ async def _render_cart(request: Request, cart: Cart, message: str | None = None,
             subtotal = ticket["price_cents"] * qty
             total += subtotal
             lines.append({"id": ticket_id, "name": ticket["name"], "price": ticket["price"], "quantity": qty,
-                          "subtotal": f"{subtotal // 100}.{subtotal % 100:02d}", "on_sale": True})
+                          "subtotal": cents_to_str(subtotal), "on_sale": True})
         else:
             lines.append({"id": ticket_id, "name": ticket_id, "price": None, "quantity": qty,
                           "subtotal": None, "on_sale": catalog is None})
@@ -75,7 +76,7 @@ async def _render_cart(request: Request, cart: Cart, message: str | None = None,
         except httpx.HTTPError:
             pass
     response = templates.TemplateResponse(request, "cart.html", {
-        "identity": identity, "lines": lines, "total": f"{total // 100}.{total % 100:02d}",
+        "identity": identity, "lines": lines, "total": cents_to_str(total),
         "message": message, "error": error, "catalog_down": catalog is None, "last_order": last_order,
     }, headers={"Cache-Control": "no-store"})
     response.set_cookie(COOKIE, cart.dump(), max_age=COOKIE_AGE, httponly=True, samesite="lax", path="/")

@@ -16,6 +16,7 @@ from email.utils import formatdate
 from typing import Any, Protocol
 
 from festflow_contracts import events
+from festflow_contracts.money import euros
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,6 @@ class SqliteSentLog:
             self._db.execute("INSERT OR IGNORE INTO sent VALUES (?, datetime('now'))", (event_id,))
 
 
-def _money(cents: int) -> str:
-    return f"€{cents // 100}.{cents % 100:02d}"
-
-
 def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessage | None:
     data = event["data"]
     if not data.get("email"):
@@ -75,11 +72,11 @@ def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessag
     msg["X-FestFlow-Event"] = event["type"]
     if event["type"] == events.TICKET_SOLD:
         msg["Subject"] = f"Your FestFlow tickets - order {order_id[:8]} confirmed"
-        lines = [f"  {item['quantity']} x {item['name']} at {_money(item['unit_price_cents'])}"
+        lines = [f"  {item['quantity']} x {item['name']} at {euros(item['unit_price_cents'])}"
                  for item in data["items"]]
         msg.set_content(
             f"Hello {data['username']},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
-            + f"\n\nTotal: {_money(data['total_cents'])}\n\nSee you at the festival!\nFestFlow\n"
+            + f"\n\nTotal: {euros(data['total_cents'])}\n\nSee you at the festival!\nFestFlow\n"
         )
     elif event["type"] == events.ORDER_REJECTED:
         msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"

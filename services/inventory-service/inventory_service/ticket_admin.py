@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC
+from festflow_contracts.money import cents_to_str
 from inventory_service.db import outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
@@ -139,9 +140,8 @@ async def _load(conn: AsyncConnection, ticket_id: str):
 
 
 async def _announce(conn: AsyncConnection, ticket: dict[str, Any], change: str) -> None:
-    price = ticket["price_cents"]
     event = events.new_event(events.TICKET_CHANGED, SOURCE, subject=ticket["id"], data={
-        **ticket, "price": f"{price // 100}.{price % 100:02d}", "change": change})
+        **ticket, "price": cents_to_str(ticket["price_cents"]), "change": change})
     await conn.execute(outbox.insert().values(event_id=event["id"], topic=CATALOG_EVENTS_TOPIC, key=ticket["id"],
                                               payload=events.encode(event).decode()))
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from festflow_contracts import events
-
-
-def _money(cents: int) -> str:
-    return f"€{cents // 100}.{cents % 100:02d}"
+from festflow_contracts.money import euros
 
 
 def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -21,7 +18,7 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
         return username, {
             "id": event["id"], "kind": "order.confirmed", "order_id": data["order_id"], "time": event["time"],
             "title": "Order confirmed",
-            "message": f"{count} ticket{'s' if count != 1 else ''} confirmed, total {_money(data['total_cents'])}",
+            "message": f"{count} ticket{'s' if count != 1 else ''} confirmed, total {euros(data['total_cents'])}",
         }
     if event["type"] == events.ORDER_REJECTED:
         return username, {

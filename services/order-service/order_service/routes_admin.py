@@ -8,9 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from festflow_contracts.money import cents_to_str
 from order_service.deps import AdminUser
 from order_service.inventory_client import CatalogUnavailable
-from order_service.money import cents_to_str
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from festflow_contracts import events
+from festflow_contracts.money import cents_to_str
 from order_service.db import orders
 from order_service.deps import CurrentUser
 from order_service.inventory_client import CatalogUnavailable
-from order_service.money import cents_to_str
 from order_service.publisher import BrokerUnavailable
 
 router = APIRouter(prefix="/api", tags=["orders"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
+from festflow_contracts.money import cents_to_str
 from order_service.inventory_client import CatalogUnavailable
-from order_service.money import cents_to_str
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 

@@ -1,6 +1,6 @@
 
+from festflow_contracts.money import cents_to_str
 from festflow_contracts.tokens import TokenVerifier, generate_keypair
-from order_service.money import cents_to_str
 from order_service.security import TokenIssuer, check_password, hash_password
 
 
