@@ -52,9 +52,11 @@ async def _tickets(request: Request) -> dict[str, dict] | None:
 
 
 async def _render_cart(request: Request, cart: Cart, message: str | None = None, error: str | None = None,
-                       last_order_id: str | None = None, trigger: str | None = None) -> HTMLResponse:
+                       last_order_id: str | None = None, trigger: str | None = None,
+                       catalog: dict[str, dict] | None = None) -> HTMLResponse:
+    """The cart fragment; `catalog` when the caller has fetched the tickets already."""
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
-    catalog = await _tickets(request)
+    catalog = catalog if catalog is not None else await _tickets(request)
     lines, total = [], 0
     for ticket_id, qty in cart.items.items():
         ticket = (catalog or {}).get(ticket_id)
@@ -106,14 +108,15 @@ async def add_item(request: Request, ticket_id: str = Form(""), quantity: str = 
     qty = _quantity(quantity)
     catalog = await _tickets(request)
     if qty is None:
-        return await _render_cart(request, cart, error="Quantity must be a whole number.")
+        return await _render_cart(request, cart, error="Quantity must be a whole number.", catalog=catalog)
     if catalog is not None and ticket_id not in catalog:
-        return await _render_cart(request, cart, error="That ticket is not on sale.")
+        return await _render_cart(request, cart, error="That ticket is not on sale.", catalog=catalog)
     error = cart.add(ticket_id, qty)
     if error:
-        return await _render_cart(request, cart, error=error)
+        return await _render_cart(request, cart, error=error, catalog=catalog)
     name = catalog[ticket_id]["name"] if catalog else ticket_id
-    return await _render_cart(request, cart, message=f"Added {qty} × {name}.", trigger="cart:updated")
+    return await _render_cart(request, cart, message=f"Added {qty} × {name}.", trigger="cart:updated",
+                              catalog=catalog)
 
 
 @app.post("/cart/items/{ticket_id}/quantity", response_class=HTMLResponse)

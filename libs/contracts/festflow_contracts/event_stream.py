@@ -102,12 +102,6 @@ class Subscription:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"subscription:{','.join(self._args[1])}")
 
-    async def wait_ready(self, timeout: float) -> bool:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self.ready and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        return self.ready
-
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
 

@@ -14,10 +14,6 @@ class Fanout:
     def __init__(self):
         self._subscribers: set[asyncio.Queue] = set()
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._subscribers)
-
     def publish(self, update: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
             try:

@@ -11,7 +11,6 @@ class Settings:
     amqp_url: str
     kafka_bootstrap: str
     prefetch: int
-    service_name: str = "inventory-service"
 
     @classmethod
     def from_env(cls) -> Settings:

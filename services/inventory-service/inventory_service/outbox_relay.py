@@ -23,7 +23,6 @@ class OutboxRelay:
         self.engine = engine
         self.producer = producer
         self.wakeup = asyncio.Event()
-        self.published = 0
 
     def notify(self) -> None:
         self.wakeup.set()
@@ -43,7 +42,6 @@ class OutboxRelay:
             await conn.execute(
                 outbox.update().where(outbox.c.seq.in_([row.seq for row in rows])).values(published=True)
             )
-        self.published += len(rows)
         log.info("published %d event(s) to Kafka", len(rows))
         return len(rows)
 
