@@ -1,10 +1,18 @@
 """Fragments (see CONTRACT.md): /cart/fragments/v1/cart, /cart/fragments/v1/my-orders.
-HTMX actions: POST /cart/items, /cart/items/{id}/quantity, /cart/items/{id}/remove, /cart/checkout."""
+HTMX actions: POST /cart/items, /cart/items/{id}/quantity, /cart/items/{id}/remove, /cart/checkout.
+
+The cart itself is kept by the order API (`/api/cart`): a logged-in buyer's belongs to their account,
+an anonymous visitor's to the random token in the `festflow_cart` cookie, merged into the account at
+login. This app only renders it and forwards the buyer's actions; rendering never writes anything.
+"""
 from __future__ import annotations
 
 import os
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI, Form, Request
@@ -12,21 +20,22 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from festflow_contracts.money import cents_to_str
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
-from mf_cart.cart import COOKIE, Cart
+from mf_cart import cart_page
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-LAST_ORDER_COOKIE = "festflow_last_order"
+CART_COOKIE = "festflow_cart"  # an anonymous visitor's cart token (a UUID)
 COOKIE_AGE = 7 * 24 * 3600
+# below the gateway's 5 s for /cart/, so this app always answers before the gateway gives up
+API_TIMEOUT = 4.0
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
-                                      timeout=8.0)
+                                      timeout=API_TIMEOUT)
     try:
         yield
     finally:
@@ -37,12 +46,36 @@ app = FastAPI(title="FestFlow cart micro-frontend", lifespan=lifespan, docs_url=
 app.mount("/cart/static", StaticFiles(directory=HERE / "static"), name="static")
 
 
-def _auth(request: Request) -> dict[str, str]:
-    token = request.cookies.get(COOKIE_NAME)
-    return {"Authorization": f"Bearer {token}"} if token else {}
+class ApiDown(Exception):
+    pass
 
 
-async def _tickets(request: Request) -> dict[str, dict] | None:
+def _cart_token(request: Request) -> str | None:
+    raw = request.cookies.get(CART_COOKIE, "")
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        return None
+
+
+def _headers(request: Request, token: str | None = None) -> dict[str, str]:
+    headers = {}
+    if jwt := request.cookies.get(COOKIE_NAME):
+        headers["Authorization"] = f"Bearer {jwt}"
+    if token := token or _cart_token(request):
+        headers["X-Cart-Token"] = token
+    return headers
+
+
+async def _call(request: Request, method: str, path: str, token: str | None = None,
+                json: dict[str, Any] | None = None) -> httpx.Response:
+    try:
+        return await request.app.state.api.request(method, path, json=json, headers=_headers(request, token))
+    except httpx.HTTPError as exc:
+        raise ApiDown(str(exc)) from exc
+
+
+async def _catalog(request: Request) -> dict[str, dict] | None:
     try:
         resp = await request.app.state.api.get("/api/tickets")
         resp.raise_for_status()
@@ -51,116 +84,37 @@ async def _tickets(request: Request) -> dict[str, dict] | None:
     return {t["id"]: t for t in resp.json()}
 
 
-async def _render_cart(request: Request, cart: Cart, message: str | None = None, error: str | None = None,
-                       last_order_id: str | None = None, trigger: str | None = None,
-                       catalog: dict[str, dict] | None = None) -> HTMLResponse:
-    """The cart fragment; `catalog` when the caller has fetched the tickets already."""
+EMPTY_CART = {"version": 0, "items": [], "notice": None, "last_order": None}
+
+
+async def _render(request: Request, cart: dict[str, Any] | None = None, *, message: str | None = None,
+                  error: str | None = None, line_errors: dict[str, str] | None = None,
+                  trigger: str | None = None, set_token: str | None = None, focus: bool = False) -> HTMLResponse:
+    """The cart fragment. `cart` is the order API's answer to the action, or None to fetch it now."""
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
-    catalog = catalog if catalog is not None else await _tickets(request)
-    lines, total = [], 0
-    for ticket_id, qty in cart.items.items():
-        ticket = (catalog or {}).get(ticket_id)
-        if ticket:
-            subtotal = ticket["price_cents"] * qty
-            total += subtotal
-            lines.append({"id": ticket_id, "name": ticket["name"], "price": ticket["price"], "quantity": qty,
-                          "subtotal": cents_to_str(subtotal), "on_sale": True})
-        else:
-            lines.append({"id": ticket_id, "name": ticket_id, "price": None, "quantity": qty,
-                          "subtotal": None, "on_sale": catalog is None})
-    last_order = None
-    last_order_id = last_order_id or request.cookies.get(LAST_ORDER_COOKIE)
-    if identity and last_order_id:
-        try:
-            resp = await request.app.state.api.get(f"/api/orders/{last_order_id}", headers=_auth(request))
-            if resp.status_code == 200:
-                last_order = resp.json()
-        except httpx.HTTPError:
-            pass
+    unavailable = False
+    if cart is None:
+        cart = EMPTY_CART
+        if identity or _cart_token(request):
+            try:
+                resp = await _call(request, "GET", "/api/cart")
+                if resp.status_code == 200:
+                    cart = resp.json()
+                elif resp.status_code != 401:
+                    unavailable = True
+            except ApiDown:
+                unavailable = True
+    page = cart_page.build(cart, await _catalog(request) if cart["items"] else {})
     response = templates.TemplateResponse(request, "cart.html", {
-        "identity": identity, "lines": lines, "total": cents_to_str(total),
-        "message": message, "error": error, "catalog_down": catalog is None, "last_order": last_order,
+        "identity": identity, "page": page, "message": message, "line_errors": line_errors or {},
+        "error": error or ("Your cart cannot be loaded right now; try again in a moment." if unavailable else None),
+        "focus": focus,
     }, headers={"Cache-Control": "no-store"})
-    response.set_cookie(COOKIE, cart.dump(), max_age=COOKIE_AGE, httponly=True, samesite="lax", path="/")
+    if set_token:
+        response.set_cookie(CART_COOKIE, set_token, max_age=COOKIE_AGE, httponly=True, samesite="lax", path="/")
     if trigger:
         response.headers["HX-Trigger"] = trigger
     return response
-
-
-@app.get("/healthz")
-async def healthz():
-    return {"status": "ok"}
-
-
-@app.get("/cart/fragments/v1/cart", response_class=HTMLResponse)
-async def cart_fragment(request: Request):
-    return await _render_cart(request, Cart.parse(request.cookies.get(COOKIE)))
-
-
-def _quantity(raw: str) -> int | None:
-    raw = raw.strip()
-    return int(raw) if raw.isdigit() else None
-
-
-@app.post("/cart/items", response_class=HTMLResponse)
-async def add_item(request: Request, ticket_id: str = Form(""), quantity: str = Form("1")):
-    cart = Cart.parse(request.cookies.get(COOKIE))
-    qty = _quantity(quantity)
-    catalog = await _tickets(request)
-    if qty is None:
-        return await _render_cart(request, cart, error="Quantity must be a whole number.", catalog=catalog)
-    if catalog is not None and ticket_id not in catalog:
-        return await _render_cart(request, cart, error="That ticket is not on sale.", catalog=catalog)
-    error = cart.add(ticket_id, qty)
-    if error:
-        return await _render_cart(request, cart, error=error, catalog=catalog)
-    name = catalog[ticket_id]["name"] if catalog else ticket_id
-    return await _render_cart(request, cart, message=f"Added {qty} × {name}.", trigger="cart:updated",
-                              catalog=catalog)
-
-
-@app.post("/cart/items/{ticket_id}/quantity", response_class=HTMLResponse)
-async def set_quantity(request: Request, ticket_id: str, quantity: str = Form("")):
-    cart = Cart.parse(request.cookies.get(COOKIE))
-    qty = _quantity(quantity)
-    error = "Quantity must be a whole number." if qty is None else cart.set_quantity(ticket_id, qty)
-    return await _render_cart(request, cart, error=error, trigger=None if error else "cart:updated")
-
-
-@app.post("/cart/items/{ticket_id}/remove", response_class=HTMLResponse)
-async def remove_item(request: Request, ticket_id: str):
-    cart = Cart.parse(request.cookies.get(COOKIE))
-    cart.remove(ticket_id)
-    return await _render_cart(request, cart, trigger="cart:updated")
-
-
-@app.post("/cart/checkout", response_class=HTMLResponse)
-async def checkout(request: Request):
-    cart = Cart.parse(request.cookies.get(COOKIE))
-    if request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME)) is None:
-        return await _render_cart(request, cart, error="Please log in to check out.")
-    if not cart.items:
-        return await _render_cart(request, cart, error="Your cart is empty.")
-    body = {"items": [{"ticket_id": t, "quantity": q} for t, q in cart.items.items()]}
-    try:
-        resp = await request.app.state.api.post(
-            "/api/orders", json=body, headers={**_auth(request), "Idempotency-Key": cart.key})
-    except httpx.HTTPError:
-        return await _render_cart(request, cart, error="We could not reach the order service. "
-                                                        "Your cart is kept; please try again.")
-    if resp.status_code == 202:
-        order = resp.json()
-        cart.renew()
-        response = await _render_cart(
-            request, cart, message=f"Order {order['order_id'][:8]} placed: waiting for confirmation.",
-            last_order_id=order["order_id"], trigger="order:placed")
-        response.set_cookie(LAST_ORDER_COOKIE, order["order_id"], max_age=COOKIE_AGE, httponly=True,
-                            samesite="lax", path="/")
-        return response
-    if resp.status_code == 401:
-        return await _render_cart(request, cart, error="Your session has expired; please log in again.")
-    detail = _detail(resp)
-    return await _render_cart(request, cart, error=f"Checkout failed: {detail}")
 
 
 def _detail(resp: httpx.Response) -> str:
@@ -173,16 +127,103 @@ def _detail(resp: httpx.Response) -> str:
     return str(detail or f"error {resp.status_code}")
 
 
+def _quantity(raw: str) -> int | None:
+    raw = raw.strip()
+    if raw.startswith("-") and raw[1:].isdigit():
+        return -int(raw[1:])
+    return int(raw) if raw.isdigit() and len(raw) <= 6 else None
+
+
+UNREACHABLE = "We could not reach the order service; your cart is unchanged. Please try again."
+
+
+@app.get("/healthz")
+async def healthz():
+    return {"status": "ok"}
+
+
+@app.get("/cart/fragments/v1/cart", response_class=HTMLResponse)
+async def cart_fragment(request: Request):
+    return await _render(request)
+
+
+@app.post("/cart/items", response_class=HTMLResponse)
+async def add_item(request: Request, ticket_id: str = Form(""), quantity: str = Form("1")):
+    qty = _quantity(quantity)
+    if qty is None:
+        return await _render(request, error="Quantity must be a whole number.")
+    identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
+    new_token = None if identity or _cart_token(request) else str(uuid.uuid4())
+    try:
+        resp = await _call(request, "POST", "/api/cart/items", token=new_token,
+                           json={"ticket_id": ticket_id, "quantity": qty})
+    except ApiDown:
+        return await _render(request, error=UNREACHABLE)
+    if resp.status_code != 200:
+        return await _render(request, error=_detail(resp), set_token=new_token)
+    cart = resp.json()
+    name = next((i["name"] for i in cart["items"] if i["ticket_id"] == ticket_id), ticket_id)
+    return await _render(request, cart, message=f"Added {qty} × {name}.", trigger="cart:updated",
+                         set_token=new_token)
+
+
+@app.post("/cart/items/{ticket_id}/quantity", response_class=HTMLResponse)
+async def set_quantity(request: Request, ticket_id: str, quantity: str = Form("")):
+    qty = _quantity(quantity)
+    if qty is None:
+        return await _render(request, line_errors={ticket_id: "Enter a whole number from 0 to 10."})
+    try:
+        resp = await _call(request, "PUT", f"/api/cart/items/{quote(ticket_id, safe='')}", json={"quantity": qty})
+    except ApiDown:
+        return await _render(request, error=UNREACHABLE)
+    if resp.status_code != 200:
+        return await _render(request, line_errors={ticket_id: _detail(resp)})
+    return await _render(request, resp.json(), trigger="cart:updated",
+                         message="Removed from your cart." if qty == 0 else None)
+
+
+@app.post("/cart/items/{ticket_id}/remove", response_class=HTMLResponse)
+async def remove_item(request: Request, ticket_id: str):
+    try:
+        resp = await _call(request, "DELETE", f"/api/cart/items/{quote(ticket_id, safe='')}")
+    except ApiDown:
+        return await _render(request, error=UNREACHABLE)
+    if resp.status_code != 200:
+        return await _render(request, error=_detail(resp))
+    return await _render(request, resp.json(), message="Removed from your cart.", trigger="cart:updated")
+
+
+@app.post("/cart/checkout", response_class=HTMLResponse)
+async def checkout(request: Request, version: str = Form("")):
+    if request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME)) is None:
+        return await _render(request, error="Please log in to check out.", focus=True)
+    if not version.isdigit():
+        return await _render(request, error="Your cart changed; check it and try again.", focus=True)
+    try:
+        resp = await _call(request, "POST", "/api/cart/checkout", json={"version": int(version)})
+    except ApiDown:
+        return await _render(request, error="We could not reach the order service, so we do not know yet "
+                                            "whether your order was placed. Check the cart again in a moment.",
+                             focus=True)
+    if resp.status_code == 202:
+        order = resp.json()
+        return await _render(request, message=f"Order {order['order_id'][:8]} placed: waiting for confirmation.",
+                             trigger="order:placed", focus=True)
+    if resp.status_code == 401:
+        return await _render(request, error="Your session has expired; please log in again.", focus=True)
+    return await _render(request, error=f"Checkout failed: {_detail(resp)}", focus=True)
+
+
 @app.get("/cart/fragments/v1/my-orders", response_class=HTMLResponse)
 async def my_orders(request: Request):
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
     orders, error = [], None
     if identity:
         try:
-            resp = await request.app.state.api.get("/api/orders", headers=_auth(request))
+            resp = await _call(request, "GET", "/api/orders")
             resp.raise_for_status()
             orders = resp.json()
-        except httpx.HTTPError:
+        except (ApiDown, httpx.HTTPError):
             error = "Your orders cannot be loaded right now."
     return templates.TemplateResponse(request, "my_orders.html",
                                       {"identity": identity, "orders": orders, "error": error},

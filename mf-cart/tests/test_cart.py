@@ -1,45 +1,31 @@
-import uuid
+"""The cart page set against the live catalog: prices, totals, and lines that cannot be bought."""
+from mf_cart.cart_page import build
 
-from mf_cart.cart import MAX_LINES, MAX_QUANTITY, Cart
-
-
-def test_round_trip_through_the_cookie_format():
-    cart = Cart()
-    assert cart.add("vip-weekend", 2) is None
-    assert cart.add("camping-pass", 1) is None
-    again = Cart.parse(cart.dump())
-    assert again.items == {"vip-weekend": 2, "camping-pass": 1} and again.key == cart.key
+CATALOG = {
+    "vip": {"id": "vip", "name": "VIP Weekend", "price": "249.00", "price_cents": 24900, "stock": 2},
+    "camping": {"id": "camping", "name": "Camping Pass", "price": "45.00", "price_cents": 4500, "stock": 0},
+}
 
 
-def test_adding_the_same_ticket_adds_up_to_the_limit():
-    cart = Cart()
-    cart.add("vip", 6)
-    assert cart.add("vip", 5) == f"At most {MAX_QUANTITY} of one ticket per order."
-    assert cart.items["vip"] == 6
-    assert cart.add("vip", 4) is None and cart.items["vip"] == 10
+def cart(*items):
+    return {"version": 3, "notice": None, "last_order": None,
+            "items": [{"ticket_id": t, "name": n, "quantity": q} for t, n, q in items]}
 
 
-def test_bad_input_is_refused_with_a_reason():
-    cart = Cart()
-    assert cart.add("vip", 0) == "Quantity must be at least 1."
-    assert cart.add("<script>", 1) == "That ticket does not exist."
-    assert cart.set_quantity("vip", 2) == "That ticket is not in your cart."
-    for i in range(MAX_LINES):
-        assert cart.add(f"t{i}", 1) is None
-    assert "at most" in cart.add("one-more", 1)
+def test_lines_get_prices_and_the_total_from_the_catalog():
+    page = build(cart(("vip", "VIP Weekend", 2)), CATALOG)
+    assert [(line.price, line.subtotal, line.problem) for line in page.lines] == [("249.00", "498.00", None)]
+    assert page.total == "498.00" and page.blocked is None and page.version == 3
 
 
-def test_tampered_cookies_are_cleaned():
-    key = str(uuid.uuid4())
-    cart = Cart.parse(f"ok:2,bad id:1,neg:-1,big:99,zero:0,:3|{key}")
-    assert cart.items == {"ok": 2} and cart.key == key
-    assert Cart.parse("garbage").items == {}
-    assert Cart.parse("a:1|not-a-uuid").key != "not-a-uuid"
+def test_not_enough_left_sold_out_and_retired_lines_block_checkout_with_the_reason():
+    page = build(cart(("vip", "VIP Weekend", 3), ("camping", "Camping Pass", 1), ("gone", "Old Pass", 1)), CATALOG)
+    assert [line.problem for line in page.lines] == ["only 2 left", "sold out", "no longer on sale"]
+    assert page.lines[2].name == "Old Pass"  # a retired type keeps its name, never its id
+    assert page.blocked == ("Fix your cart to check out (VIP Weekend: only 2 left; Camping Pass: sold out; "
+                            "Old Pass: no longer on sale).")
 
 
-def test_renew_empties_and_draws_a_new_checkout_key():
-    cart = Cart()
-    cart.add("vip", 1)
-    old = cart.key
-    cart.renew()
-    assert cart.items == {} and cart.key != old
+def test_an_unknown_catalog_blocks_checkout_without_inventing_problems():
+    page = build(cart(("vip", "VIP Weekend", 1)), None)
+    assert page.lines[0].problem is None and "cannot be checked" in page.blocked

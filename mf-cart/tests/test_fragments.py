@@ -1,31 +1,65 @@
 """mf-cart's fragments and actions, with the order API replaced by an in-process fake (unit level)."""
 import json
+import time
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from jose import jwt
 
-from festflow_contracts.tokens import generate_keypair
+from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
 
 TICKETS = [{"id": "vip", "name": "VIP Weekend", "price": "249.00", "price_cents": 24900, "stock": 5}]
 
 
 class FakeOrderApi:
+    """Just enough of /api/cart and /api/orders: one cart per caller (account or token)."""
+
     def __init__(self):
-        self.orders = []
-        self.order_status = 202
+        self.carts: dict[str, dict] = {}
+        self.checkouts: list[tuple[str, dict]] = []
+        self.checkout_status = 202
+        self.down = False
+
+    def _owner(self, request: httpx.Request) -> str | None:
+        if "authorization" in request.headers:
+            return "guest"
+        return request.headers.get("x-cart-token")
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/api/tickets":
+        if self.down:
+            raise httpx.ConnectError("refused")
+        path = request.url.path
+        if path == "/api/tickets":
             return httpx.Response(200, json=TICKETS)
-        if request.url.path == "/api/orders" and request.method == "POST":
-            self.orders.append((request.headers.get("Idempotency-Key"), json.loads(request.content)))
-            if self.order_status != 202:
-                return httpx.Response(self.order_status, json={"detail": "message broker is not connected"})
+        owner = self._owner(request)
+        if path.startswith("/api/cart") and owner is None:
+            return httpx.Response(401, json={"detail": "log in"})
+        cart = self.carts.setdefault(owner, {"version": 0, "items": [], "notice": None, "last_order": None})
+        body = json.loads(request.content) if request.content else {}
+        if path == "/api/cart" and request.method == "GET":
+            return httpx.Response(200, json=cart)
+        if path == "/api/cart/items" and request.method == "POST":
+            if body["quantity"] > 10:
+                return httpx.Response(422, json={"detail": "At most 10 of one ticket per order."})
+            cart["items"].append({"ticket_id": body["ticket_id"], "name": "VIP Weekend",
+                                  "quantity": body["quantity"]})
+            cart["version"] += 1
+            return httpx.Response(200, json=cart)
+        if path.startswith("/api/cart/items/") and request.method == "PUT":
+            if not 0 <= body["quantity"] <= 10:
+                return httpx.Response(422, json={"detail": "Quantity must be between 1 and 10."})
+            cart["items"][0]["quantity"] = body["quantity"]
+            cart["version"] += 1
+            return httpx.Response(200, json=cart)
+        if path == "/api/cart/checkout":
+            self.checkouts.append((owner, body))
+            if self.checkout_status != 202:
+                return httpx.Response(self.checkout_status, json={"detail": "ticket catalog unavailable"})
+            cart["items"], cart["version"] = [], cart["version"] + 1
+            cart["last_order"] = {"order_id": "12345678-aaaa", "status": "PENDING", "reason": None}
             return httpx.Response(202, json={"order_id": "12345678-aaaa", "status": "PENDING"})
-        if request.url.path.startswith("/api/orders/"):
-            return httpx.Response(200, json={"order_id": "12345678-aaaa", "status": "PENDING", "reason": None})
-        return httpx.Response(404)
+        return httpx.Response(404, json={"detail": "not found"})
 
 
 @pytest.fixture
@@ -42,55 +76,81 @@ def setup():
 
 
 def _login(client, private):
-    import time
-
-    from jose import jwt
-
-    from festflow_contracts.tokens import AUDIENCE, ISSUER
     token = jwt.encode({"sub": "guest", "role": "client", "iss": ISSUER, "aud": AUDIENCE,
                         "exp": int(time.time()) + 60}, private, algorithm="RS256")
     client.cookies.set("festflow_token", token)
 
 
-def test_add_shows_the_line_and_total_and_announces_it(setup):
-    client, _, _ = setup
+def test_an_anonymous_add_gets_a_cart_token_and_shows_the_line_and_total(setup):
+    client, fake, _ = setup
     resp = client.post("/cart/items", data={"ticket_id": "vip", "quantity": "2"})
     assert resp.headers["HX-Trigger"] == "cart:updated"
     assert "Added 2 × VIP Weekend." in resp.text and 'data-role="total">498.00' in resp.text
+    token = client.cookies.get("festflow_cart")
+    assert token in fake.carts and fake.carts[token]["items"][0]["quantity"] == 2
+    assert "Log in</a> to check out." in resp.text
 
 
-def test_bad_quantity_and_unknown_ticket_give_messages(setup):
+def test_rendering_never_writes_the_cart(setup):
+    client, fake, private = setup
+    _login(client, private)
+    client.post("/cart/items", data={"ticket_id": "vip", "quantity": "2"})
+    version = fake.carts["guest"]["version"]
+    for _ in range(3):
+        client.get("/cart/fragments/v1/cart")
+    assert fake.carts["guest"]["version"] == version
+
+
+@pytest.mark.parametrize("typed", ["-1", "11", "two", ""])
+def test_a_bad_quantity_gets_a_message_beside_its_line_and_changes_nothing(setup, typed):
+    client, fake, private = setup
+    _login(client, private)
+    client.post("/cart/items", data={"ticket_id": "vip", "quantity": "2"})
+    resp = client.post("/cart/items/vip/quantity", data={"quantity": typed})
+    assert 'class="cart_line-error"' in resp.text and 'aria-invalid="true"' in resp.text
+    assert 'value="2"' in resp.text and 'data-role="total">498.00' in resp.text  # box and total agree
+    assert fake.carts["guest"]["items"][0]["quantity"] == 2
+
+
+def test_bad_add_quantity_and_refusals_give_messages(setup):
     client, _, _ = setup
     assert "whole number" in client.post("/cart/items", data={"ticket_id": "vip", "quantity": "two"}).text
-    assert "not on sale" in client.post("/cart/items", data={"ticket_id": "nope", "quantity": "1"}).text
+    assert "At most 10" in client.post("/cart/items", data={"ticket_id": "vip", "quantity": "11"}).text
 
 
 def test_anonymous_checkout_asks_to_log_in(setup):
     client, fake, _ = setup
     client.post("/cart/items", data={"ticket_id": "vip", "quantity": "1"})
-    assert "Please log in to check out." in client.post("/cart/checkout").text
-    assert fake.orders == []
+    assert "Please log in to check out." in client.post("/cart/checkout", data={"version": "1"}).text
+    assert fake.checkouts == []
 
 
-def test_checkout_sends_the_cart_with_its_key_then_empties_it(setup):
+def test_checkout_names_the_version_shown_and_shows_the_outcome(setup):
     client, fake, private = setup
     _login(client, private)
-    client.post("/cart/items", data={"ticket_id": "vip", "quantity": "2"})
-    key = client.cookies.get("festflow_cart").split("|")[1]
-    resp = client.post("/cart/checkout")
+    page = client.post("/cart/items", data={"ticket_id": "vip", "quantity": "2"}).text
+    assert '"version": "1"' in page
+    resp = client.post("/cart/checkout", data={"version": "1"})
     assert resp.headers["HX-Trigger"] == "order:placed"
+    assert fake.checkouts == [("guest", {"version": 1})]
     assert "Order 12345678 placed: waiting for confirmation." in resp.text
-    assert fake.orders == [(key, {"items": [{"ticket_id": "vip", "quantity": 2}]})]
-    assert "Your cart is empty." in resp.text
+    assert "Your cart is empty." in resp.text and 'data-status="PENDING"' in resp.text
+    assert 'data-focus="true"' in resp.text
 
 
-def test_failed_checkout_keeps_cart_and_key_for_a_safe_retry(setup):
+def test_a_failed_checkout_says_why_and_keeps_the_cart(setup):
     client, fake, private = setup
     _login(client, private)
-    fake.order_status = 503
+    fake.checkout_status = 503
     client.post("/cart/items", data={"ticket_id": "vip", "quantity": "1"})
-    client.post("/cart/checkout")
-    resp = client.post("/cart/checkout")
-    assert "Checkout failed: message broker is not connected" in resp.text
-    assert fake.orders[0][0] == fake.orders[1][0]  # same Idempotency-Key both times
-    assert "VIP Weekend" in resp.text
+    resp = client.post("/cart/checkout", data={"version": "1"})
+    assert "Checkout failed: ticket catalog unavailable" in resp.text and "VIP Weekend" in resp.text
+
+
+def test_an_unreachable_order_api_is_said_plainly(setup):
+    client, fake, private = setup
+    _login(client, private)
+    client.post("/cart/items", data={"ticket_id": "vip", "quantity": "1"})
+    fake.down = True
+    assert "could not reach the order service" in client.post("/cart/checkout", data={"version": "1"}).text
+    assert "cannot be loaded right now" in client.get("/cart/fragments/v1/cart").text

@@ -1,4 +1,5 @@
-"""The order service's database: users and orders (its read model of order status).
+"""The order service's database: users, orders (its read model of order status), the command outbox
+and the buyers' carts.
 
 SQLite (default) or PostgreSQL, chosen by DATABASE_URL.
 """
@@ -32,6 +33,38 @@ orders = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),
+)
+
+# The transactional outbox: an order's command is written in the same transaction as the order row and
+# relayed to RabbitMQ afterwards, so a 202 never depends on the broker being up at that moment.
+command_outbox = sa.Table(
+    "command_outbox", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(80), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("sent_at", sa.String(40), index=True),
+)
+
+# A buyer's cart: `u:<username>` for an account, `a:<uuid>` for an anonymous visitor. `version` grows
+# with every change; a checkout names the version it saw, which also makes its Idempotency-Key.
+carts = sa.Table(
+    "carts", metadata,
+    sa.Column("cart_id", sa.String(80), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("notice", sa.String(400)),
+    sa.Column("last_order_id", sa.String(64), index=True),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+cart_lines = sa.Table(
+    "cart_lines", metadata,
+    sa.Column("cart_id", sa.String(80), sa.ForeignKey("carts.cart_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),  # as it was when added: a retired type keeps its name
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
 )
 
 

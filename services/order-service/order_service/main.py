@@ -1,6 +1,7 @@
-"""Order service: FastAPI REST API (docs at /docs), RabbitMQ command publisher, Kafka status projection."""
+"""Order service: FastAPI REST API (docs at /docs), command outbox relayed to RabbitMQ, Kafka status projection."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -9,16 +10,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import Subscription
+from festflow_contracts.event_stream import Subscription, cancel_and_wait
 from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import TokenVerifier
 from order_service import db
+from order_service.command_relay import CommandRelay
 from order_service.config import Settings
 from order_service.inventory_client import InventoryClient
+from order_service.ordering import Limits
 from order_service.publisher import CommandPublisher
 from order_service.read_model import OrderStatusProjection
 from order_service.routes_admin import router as admin_router
 from order_service.routes_auth import router as auth_router
+from order_service.routes_cart import router as cart_router
 from order_service.routes_orders import router as orders_router
 from order_service.routes_tickets import router as tickets_router
 from order_service.security import TokenIssuer, seed_demo_users
@@ -36,19 +40,23 @@ async def lifespan(app: FastAPI):
     await seed_demo_users(engine)
     state = app.state
     state.settings, state.engine = settings, engine
+    state.limits = Limits(settings.max_quantity_per_item, settings.max_items_per_order)
     state.issuer = TokenIssuer(settings.private_key_pem, settings.token_ttl_seconds)
     state.verifier = TokenVerifier(settings.public_key_pem)
     state.inventory = InventoryClient(settings.inventory_url)
     state.publisher = CommandPublisher(settings.amqp_url)
     await state.publisher.start()
+    state.relay = CommandRelay(engine, state.publisher)
+    relay_task = asyncio.create_task(state.relay.run(), name="command-relay")
     state.events = Subscription(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC,),
-                                OrderStatusProjection(engine).apply,
+                                OrderStatusProjection(engine, state.limits).apply,
                                 group_id="order-service-status", from_beginning=True)
     state.events.start()
     try:
         yield
     finally:
         await state.events.stop()
+        await cancel_and_wait(relay_task)
         await state.publisher.close()
         await state.inventory.close()
         await engine.dispose()
@@ -64,6 +72,7 @@ app = FastAPI(
 app.include_router(auth_router)
 app.include_router(tickets_router)
 app.include_router(orders_router)
+app.include_router(cart_router)
 app.include_router(admin_router)
 
 

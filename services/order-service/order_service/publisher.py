@@ -1,6 +1,7 @@
 """Publishes order commands to RabbitMQ: persistent messages on a durable queue, with publisher confirms.
 
 `publish` returns only once the broker has confirmed the message; otherwise it raises BrokerUnavailable.
+The command relay calls it for the outbox's rows; no request waits on it.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import aio_pika
 
 from festflow_contracts.amqp import declare_order_commands
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE
-from festflow_contracts.events import encode
 
 log = logging.getLogger("order_service.publisher")
 
@@ -55,12 +55,12 @@ class CommandPublisher:
         return bool(self.connection and not self.connection.is_closed and self.channel
                     and not self.channel.is_closed)
 
-    async def publish(self, command: dict, message_id: str) -> None:
+    async def publish(self, body: bytes, message_id: str, type_: str) -> None:
         if not self.healthy:
             raise BrokerUnavailable("message broker is not connected")
         message = aio_pika.Message(
-            encode(command), message_id=message_id, content_type="application/json",
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=command["type"],
+            body, message_id=message_id, content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type=type_,
         )
         try:
             await asyncio.wait_for(

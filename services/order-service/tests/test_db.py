@@ -9,16 +9,6 @@ from order_service.read_model import OrderStatusProjection
 from order_service.security import check_password, seed_demo_users
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def engine(request, tmp_path):
-    url = (f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}" if request.param == "sqlite"
-           else request.getfixturevalue("postgres_url"))
-    engine = db.make_engine(url)
-    await db.create_schema(engine)
-    yield engine
-    await engine.dispose()
-
-
 def _order(order_id, key="k1"):
     return {"order_id": order_id, "username": "guest", "idempotency_key": key, "request_hash": "h",
             "status": "PENDING", "items": [{"ticket_id": "vip", "quantity": 2}], "command_sent": True,

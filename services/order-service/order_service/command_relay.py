@@ -1,0 +1,94 @@
+"""Relays the command outbox to RabbitMQ: unsent rows in order, published with confirms, then marked sent.
+
+At-least-once: a crash between the broker's confirm and the mark re-sends a command; the inventory
+deduplicates on the order id. While the broker is away the relay waits with exponential backoff and
+jitter, and says so once when the outage starts and once when it ends.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from festflow_contracts import events
+from order_service.db import command_outbox, orders
+
+log = logging.getLogger("order_service.command_relay")
+
+
+class Publisher(Protocol):
+    async def publish(self, body: bytes, message_id: str, type_: str) -> None: ...
+
+
+class CommandRelay:
+    def __init__(self, engine: AsyncEngine, publisher: Publisher, batch: int = 500,
+                 backoff_start: float = 0.2, backoff_max: float = 10.0):
+        self.engine = engine
+        self.publisher = publisher
+        self.batch = batch
+        self.backoff_start = backoff_start
+        self.backoff_max = backoff_max
+        self.wakeup = asyncio.Event()
+
+    def notify(self) -> None:
+        """A new command was committed: relay it now rather than at the next poll."""
+        self.wakeup.set()
+
+    async def relay_pending(self) -> int:
+        """Sends one batch of unsent commands; returns how many were sent. Raises if the broker failed
+        (the commands it did confirm are marked sent first)."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                sa.select(command_outbox.c.seq, command_outbox.c.message_id, command_outbox.c.type,
+                          command_outbox.c.payload)
+                .where(command_outbox.c.sent_at.is_(None)).order_by(command_outbox.c.seq).limit(self.batch)
+            )).all()
+        if not rows:
+            return 0
+        results = await asyncio.gather(
+            *(self.publisher.publish(row.payload.encode(), row.message_id, row.type) for row in rows),
+            return_exceptions=True)
+        sent = [row for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)]
+        if sent:
+            now = events.now_iso()
+            async with self.engine.begin() as conn:
+                await conn.execute(command_outbox.update()
+                                   .where(command_outbox.c.seq.in_([row.seq for row in sent])).values(sent_at=now))
+                await conn.execute(orders.update()
+                                   .where(orders.c.order_id.in_([row.message_id for row in sent]))
+                                   .values(command_sent=True))
+        failure = next((result for result in results if isinstance(result, BaseException)), None)
+        if failure is not None:
+            raise failure
+        return len(sent)
+
+    async def run(self) -> None:
+        delay = self.backoff_start
+        outage = False
+        while True:
+            self.wakeup.clear()
+            try:
+                sent = await self.relay_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not outage:
+                    log.warning("cannot relay order commands to RabbitMQ (%s); they wait in the outbox", exc)
+                    outage = True
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, self.backoff_max)
+                continue
+            if outage:
+                log.info("relaying order commands to RabbitMQ again")
+                outage = False
+            delay = self.backoff_start
+            if sent == self.batch:
+                continue
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+            except TimeoutError:
+                pass

@@ -1,0 +1,141 @@
+"""Placing an order: the use case behind `POST /api/orders` and the cart's checkout.
+
+The order row and its command are written in one transaction (the command into the outbox); the
+command relay sends it to RabbitMQ afterwards. So once `place_order` returns, the order is durable and
+its command will reach the inventory whatever the broker is doing at this moment, and the buyer can
+always see the order. Errors are domain errors; the routes map them to HTTP.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events
+from festflow_contracts.tokens import Identity
+from order_service.db import command_outbox, orders
+
+SOURCE = "/festflow/order-service"
+
+
+class OrderRefused(Exception):
+    """The order cannot be placed as asked; `status` is the HTTP status that says so."""
+    status = 422
+
+
+class InvalidOrder(OrderRefused):
+    status = 422
+
+
+class KeyReused(OrderRefused):
+    status = 409
+
+
+class Catalog(Protocol):
+    async def on_sale(self, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The tickets among these that are on sale, by id (raises CatalogUnavailable)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_quantity_per_item: int = 10
+    max_items_per_order: int = 10
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    ticket_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Placed:
+    order: dict[str, Any]
+    created: bool  # False: an earlier order with the same key, returned as it is
+
+
+# runs inside the transaction that writes the order (the cart empties itself there)
+AlsoInTransaction = Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]
+
+
+def check_limits(lines: Sequence[OrderLine], limits: Limits) -> None:
+    if not lines:
+        raise InvalidOrder("an order needs at least 1 item")
+    if len(lines) > limits.max_items_per_order:
+        raise InvalidOrder(f"at most {limits.max_items_per_order} ticket types per order")
+    ids = [line.ticket_id for line in lines]
+    if len(set(ids)) != len(ids):
+        raise InvalidOrder("each ticket may appear only once in an order; use quantity")
+    for line in lines:
+        if line.quantity < 1:
+            raise InvalidOrder(f"quantity must be at least 1 ({line.ticket_id})")
+        if line.quantity > limits.max_quantity_per_item:
+            raise InvalidOrder(f"at most {limits.max_quantity_per_item} of one ticket per order ({line.ticket_id})")
+
+
+def request_hash(lines: Sequence[OrderLine]) -> str:
+    canonical = json.dumps({"items": [{"quantity": line.quantity, "ticket_id": line.ticket_id} for line in lines]},
+                           sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def find_by_key(engine: AsyncEngine, username: str, key: str) -> dict[str, Any] | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(orders).where(
+            orders.c.username == username, orders.c.idempotency_key == key))).mappings().first()
+    return dict(row) if row else None
+
+
+async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity, key: str,
+                      lines: Sequence[OrderLine], also: AlsoInTransaction | None = None) -> Placed:
+    """Accepts the order durably, or raises OrderRefused (or CatalogUnavailable from the catalog).
+
+    A retry with the same key gets the first order back, even if that order would not pass now; the
+    same key with different lines is KeyReused."""
+    check_limits(lines, limits)
+    wanted = request_hash(lines)
+    on_sale = await catalog.on_sale([line.ticket_id for line in lines])
+    unknown = [line.ticket_id for line in lines if line.ticket_id not in on_sale]
+    if unknown:
+        existing = await find_by_key(engine, buyer.username, key)
+        if existing is None:
+            raise InvalidOrder(f"unknown ticket: {', '.join(unknown)}")
+        return _same_order(existing, wanted)
+    now = events.now_iso()
+    order = {"order_id": str(uuid.uuid4()), "username": buyer.username, "idempotency_key": key,
+             "request_hash": wanted, "status": "PENDING", "reason": None,
+             "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"],
+                        "quantity": line.quantity} for line in lines],
+             "total_cents": None, "command_sent": False, "created_at": now, "updated_at": now}
+    command = events.new_event(events.PLACE_ORDER, SOURCE, subject=order["order_id"], data={
+        "order_id": order["order_id"], "username": buyer.username, "email": buyer.email,
+        "items": [{"ticket_id": line.ticket_id, "quantity": line.quantity} for line in lines],
+    })
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(orders.insert().values(**order))
+            await conn.execute(command_outbox.insert().values(
+                message_id=order["order_id"], type=events.PLACE_ORDER, payload=events.encode(command).decode(),
+                created_at=now))
+            if also is not None:
+                await also(conn, order)
+    except IntegrityError:
+        # the key was used before, perhaps by a concurrent retry: answer with that order
+        existing = await find_by_key(engine, buyer.username, key)
+        if existing is None:
+            raise
+        return _same_order(existing, wanted)
+    return Placed(order, created=True)
+
+
+def _same_order(existing: dict[str, Any], wanted_hash: str) -> Placed:
+    if existing["request_hash"] != wanted_hash:
+        raise KeyReused("this Idempotency-Key was already used for a different order")
+    return Placed(existing, created=False)

@@ -1,0 +1,107 @@
+"""The buyer's cart: GET /api/cart, POST /api/cart/items, PUT and DELETE /api/cart/items/{id},
+POST /api/cart/checkout. A logged-in caller works on their account's cart; an anonymous one on the cart
+of the token in `X-Cart-Token` (a UUID the client makes). A logged-in caller who also sends a token
+has that anonymous cart merged into theirs."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from festflow_contracts.tokens import COOKIE_NAME, Identity, bearer_token
+from order_service import carts
+from order_service.deps import CurrentUser
+from order_service.inventory_client import CatalogUnavailable
+from order_service.ordering import OrderRefused
+from order_service.routes_orders import accepted, refused
+
+router = APIRouter(prefix="/api/cart", tags=["cart"])
+
+
+class AddIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticket_id: str = Field(min_length=1, max_length=64)
+    quantity: StrictInt = 1
+
+
+class QuantityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity: StrictInt
+
+
+class CheckoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: StrictInt = Field(ge=0, description="the cart version the buyer saw (from GET /api/cart)")
+
+
+def cart_json(cart: carts.CartView) -> dict:
+    return {"version": cart.version, "notice": cart.notice, "last_order": cart.last_order,
+            "items": [{"ticket_id": line.ticket_id, "name": line.name, "quantity": line.quantity}
+                      for line in cart.lines]}
+
+
+async def cart_id(request: Request, authorization: Annotated[str | None, Header()] = None,
+                  x_cart_token: Annotated[str | None, Header()] = None) -> str:
+    """Whose cart this request is about; merges an anonymous cart into the caller's account first."""
+    state = request.app.state
+    identity: Identity | None = state.verifier.identify(bearer_token(authorization)
+                                                        or request.cookies.get(COOKIE_NAME))
+    try:
+        anonymous = carts.anonymous_cart(x_cart_token) if x_cart_token else None
+    except OrderRefused as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if identity is None:
+        if anonymous is None:
+            raise HTTPException(401, "log in, or send an X-Cart-Token (a UUID) for an anonymous cart",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return anonymous
+    account = carts.user_cart(identity.username)
+    if anonymous is not None:
+        await carts.merge(state.engine, state.limits, anonymous, account)
+    return account
+
+
+CartId = Annotated[str, Depends(cart_id)]
+
+
+@router.get("")
+async def get_cart(request: Request, cart: CartId):
+    return cart_json(await carts.view(request.app.state.engine, cart))
+
+
+@router.post("/items")
+async def add_item(request: Request, cart: CartId, body: AddIn):
+    state = request.app.state
+    try:
+        return cart_json(await carts.add(state.engine, state.inventory, state.limits, cart, body.ticket_id,
+                                         body.quantity))
+    except (OrderRefused, CatalogUnavailable) as exc:
+        raise refused(exc) from exc
+
+
+@router.put("/items/{ticket_id}")
+async def set_quantity(request: Request, cart: CartId, ticket_id: str, body: QuantityIn):
+    """Sets a line's quantity; 0 removes the line."""
+    state = request.app.state
+    try:
+        return cart_json(await carts.set_quantity(state.engine, state.limits, cart, ticket_id, body.quantity))
+    except OrderRefused as exc:
+        raise refused(exc) from exc
+
+
+@router.delete("/items/{ticket_id}")
+async def remove_item(request: Request, cart: CartId, ticket_id: str):
+    return cart_json(await carts.remove(request.app.state.engine, cart, ticket_id))
+
+
+@router.post("/checkout", status_code=202)
+async def checkout(request: Request, identity: CurrentUser, body: CheckoutIn, _cart: CartId):
+    """Places the order for the cart as it was at `version` and empties the cart; 409 if the cart has
+    changed since. Checking out the same version again answers with the same order."""
+    state = request.app.state
+    try:
+        placed = await carts.checkout(state.engine, state.inventory, state.limits, identity, body.version)
+    except (OrderRefused, CatalogUnavailable) as exc:
+        raise refused(exc) from exc
+    return accepted(request, placed)
