@@ -27,3 +27,17 @@ def test_broker_down_still_accepts_orders_durably_and_they_complete_when_it_is_b
     # the relay sends the command once the broker is back, and the worker has reconnected too
     wait_status(api, guest_token, order["order_id"], "CONFIRMED", timeout=45)
     assert stock_of(api, "camping-pass") == before - 1
+
+
+def test_inventory_down_checkout_still_accepts_from_the_local_catalog(api, stack, guest_token):
+    before = stock_of(api, "general-admission")
+    stack.supervisor.stop_one("inventory-service")
+    try:
+        resp = place_order(api, guest_token, [("general-admission", 1)])
+        assert resp.status_code == 202, resp.text  # no HTTP call to the inventory on the order path
+        unknown = place_order(api, guest_token, [("no-such-ticket", 1)])
+        assert unknown.status_code == 422 and "unknown ticket" in unknown.json()["detail"]
+    finally:
+        stack.supervisor.restart("inventory-service")
+    wait_status(api, guest_token, resp.json()["order_id"], "CONFIRMED", timeout=45)
+    assert stock_of(api, "general-admission") == before - 1

@@ -10,6 +10,9 @@ from typing import Any
 
 from festflow_contracts.money import cents_to_str
 
+CATALOG_DOWN = ("Prices and availability cannot be shown right now. You can still check out: "
+                "your order will be confirmed or rejected in a moment.")
+
 
 @dataclass(frozen=True)
 class PageLine:
@@ -32,9 +35,8 @@ class CartPage:
 
     @property
     def blocked(self) -> str | None:
-        """Why CHECKOUT is disabled, or None."""
-        if self.catalog_down:
-            return "Ticket availability cannot be checked right now; try again in a moment."
+        """Why CHECKOUT is disabled, or None. With the catalog unknown nothing is known to be wrong: the
+        order service still takes the order, and the inventory confirms or rejects it."""
         problems = [f"{line.name}: {line.problem}" for line in self.lines if line.problem]
         if problems:
             return "Fix your cart to check out (" + "; ".join(problems) + ")."

@@ -108,7 +108,7 @@ async def _render(request: Request, cart: dict[str, Any] | None = None, *, messa
     response = templates.TemplateResponse(request, "cart.html", {
         "identity": identity, "page": page, "message": message, "line_errors": line_errors or {},
         "error": error or ("Your cart cannot be loaded right now; try again in a moment." if unavailable else None),
-        "focus": focus,
+        "focus": focus, "catalog_down": cart_page.CATALOG_DOWN,
     }, headers={"Cache-Control": "no-store"})
     if set_token:
         response.set_cookie(CART_COOKIE, set_token, max_age=COOKIE_AGE, httponly=True, samesite="lax", path="/")

@@ -68,13 +68,19 @@ cart_lines = sa.Table(
 )
 
 
+# The timeout budget, innermost first: a request waits at most this long for the database, the cart
+# micro-frontend waits 4 s for this service, the gateway 5 s for the cart and 15 s for /api/. So this
+# service answers (503 with Retry-After) before anything in front of it gives up.
+DB_WAIT_SECONDS = 3.0
+
+
 def make_engine(url: str) -> AsyncEngine:
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_size=10, max_overflow=10)
+        return create_async_engine(url, pool_size=10, max_overflow=10, pool_timeout=DB_WAIT_SECONDS)
     # One connection per process: transactions queue fairly in the pool instead of racing for SQLite's
     # write lock and sleeping in its busy handler (which made each commit cost milliseconds under load).
     engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                 pool_timeout=60)
+                                 pool_timeout=DB_WAIT_SECONDS)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_connect(dbapi_conn, _record):

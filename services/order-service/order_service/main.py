@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription, cancel_and_wait
 from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import TokenVerifier
 from order_service import db
+from order_service.catalog import CatalogReadModel
 from order_service.command_relay import CommandRelay
 from order_service.config import Settings
 from order_service.inventory_client import InventoryClient
@@ -44,6 +45,11 @@ async def lifespan(app: FastAPI):
     state.issuer = TokenIssuer(settings.private_key_pem, settings.token_ttl_seconds)
     state.verifier = TokenVerifier(settings.public_key_pem)
     state.inventory = InventoryClient(settings.inventory_url)
+    state.catalog = CatalogReadModel(state.inventory)
+    catalog_task = asyncio.create_task(state.catalog.load_until_done(), name="catalog-snapshot")
+    state.catalog_events = Subscription(settings.kafka_bootstrap, (CATALOG_EVENTS_TOPIC,), state.catalog.apply,
+                                        group_id=None, from_beginning=True)
+    state.catalog_events.start()
     state.publisher = CommandPublisher(settings.amqp_url)
     await state.publisher.start()
     state.relay = CommandRelay(engine, state.publisher)
@@ -56,6 +62,8 @@ async def lifespan(app: FastAPI):
         yield
     finally:
         await state.events.stop()
+        await state.catalog_events.stop()
+        await cancel_and_wait(catalog_task)
         await cancel_and_wait(relay_task)
         await state.publisher.close()
         await state.inventory.close()
@@ -76,6 +84,13 @@ app.include_router(cart_router)
 app.include_router(admin_router)
 
 
+@app.exception_handler(sa.exc.TimeoutError)
+async def database_busy(_request: Request, _exc: sa.exc.TimeoutError):
+    """The database queue was longer than the request's budget."""
+    return JSONResponse({"detail": "the order service is busy; retry in a moment with the same Idempotency-Key "
+                                   "(a retry never buys twice)"}, status_code=503, headers={"Retry-After": "1"})
+
+
 @app.get("/healthz", tags=["health"])
 async def healthz(request: Request):
     state = request.app.state
@@ -89,6 +104,7 @@ async def healthz(request: Request):
     checks["rabbitmq"] = "ok" if state.publisher.healthy else "down"
     checks["kafka"] = "ok" if state.events.ready else "down"
     checks["inventory"] = "ok" if await state.inventory.healthy() else "down"
+    checks["catalog"] = "ok" if state.catalog.loaded else "not loaded"
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                         status_code=200 if healthy else 503)

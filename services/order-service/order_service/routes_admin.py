@@ -28,12 +28,14 @@ async def _forward(request: Request, method: str, path: str, body: dict | None =
         resp = await request.app.state.inventory.call(method, path, body)
     except CatalogUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
-    if method != "GET":
-        request.app.state.inventory.forget_on_sale()
     if resp.status_code >= 400:
         # the inventory's reasons (validation, conflicts) are the caller's to read
         return None, JSONResponse(resp.json(), status_code=resp.status_code)
-    return resp.json(), None
+    data = resp.json()
+    if method != "GET" and isinstance(data, dict) and "version" in data:
+        # this instance sells a new or changed type at once; the others hear of it on Kafka
+        request.app.state.catalog.apply_ticket(data)
+    return data, None
 
 
 @router.get("/tickets")

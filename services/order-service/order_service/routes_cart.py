@@ -74,7 +74,7 @@ async def get_cart(request: Request, cart: CartId):
 async def add_item(request: Request, cart: CartId, body: AddIn):
     state = request.app.state
     try:
-        return cart_json(await carts.add(state.engine, state.inventory, state.limits, cart, body.ticket_id,
+        return cart_json(await carts.add(state.engine, state.catalog, state.limits, cart, body.ticket_id,
                                          body.quantity))
     except (OrderRefused, CatalogUnavailable) as exc:
         raise refused(exc) from exc
@@ -101,7 +101,7 @@ async def checkout(request: Request, identity: CurrentUser, body: CheckoutIn, _c
     changed since. Checking out the same version again answers with the same order."""
     state = request.app.state
     try:
-        placed = await carts.checkout(state.engine, state.inventory, state.limits, identity, body.version)
+        placed = await carts.checkout(state.engine, state.catalog, state.limits, identity, body.version)
     except (OrderRefused, CatalogUnavailable) as exc:
         raise refused(exc) from exc
     return accepted(request, placed)

@@ -63,7 +63,7 @@ async def place_order(
     state = request.app.state
     lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
     try:
-        placed = await ordering.place_order(state.engine, state.inventory, state.limits, identity,
+        placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
                                             idempotency_key, lines)
     except (OrderRefused, CatalogUnavailable) as exc:
         raise refused(exc) from exc

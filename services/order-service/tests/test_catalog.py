@@ -1,0 +1,70 @@
+"""The order service's read model of what is on sale: snapshot plus events, newest version wins, and
+no call to the inventory per order."""
+import pytest
+
+from festflow_contracts import events
+from order_service.catalog import CatalogReadModel
+from order_service.inventory_client import CatalogUnavailable
+
+
+def ticket(ticket_id="vip", version=1, active=True, name="VIP Weekend"):
+    return {"id": ticket_id, "name": name, "price_cents": 24900, "stock": 50, "version": version,
+            "active": active}
+
+
+class FakeInventory:
+    def __init__(self, tickets):
+        self.tickets_ = tickets
+        self.calls = 0
+        self.down = False
+
+    async def tickets(self, include_retired=False):
+        self.calls += 1
+        if self.down:
+            raise CatalogUnavailable("ticket catalog unavailable (ConnectError)")
+        return list(self.tickets_)
+
+
+def changed(t):
+    return events.new_event(events.TICKET_CHANGED, "/t", {**t, "price": "249.00", "change": "updated"})
+
+
+async def test_orders_are_checked_without_asking_the_inventory_each_time():
+    inventory = FakeInventory([ticket()])
+    catalog = CatalogReadModel(inventory)
+    await catalog.load_until_done()
+    for _ in range(5):
+        assert list(await catalog.on_sale(["vip"])) == ["vip"]
+    assert inventory.calls == 1
+    inventory.down = True
+    assert list(await catalog.on_sale(["vip"])) == ["vip"]  # the inventory away: checkout goes on
+
+
+async def test_events_keep_it_current_and_an_older_version_never_wins():
+    catalog = CatalogReadModel(FakeInventory([ticket(version=5)]))
+    await catalog.refresh()
+    await catalog.apply(changed(ticket(version=3, active=False)))  # an old event replayed from the topic
+    assert "vip" in await catalog.on_sale(["vip"])
+    await catalog.apply(changed(ticket(version=6, active=False)))  # retired now
+    assert await catalog.on_sale(["vip"]) == {}
+    await catalog.apply(changed(ticket("new", version=1, name="New Pass")))
+    assert (await catalog.on_sale(["new"]))["new"]["name"] == "New Pass"
+
+
+async def test_an_unknown_id_takes_a_new_snapshot_at_most_once_a_second():
+    inventory = FakeInventory([ticket()])
+    catalog = CatalogReadModel(inventory, refresh_interval=60)
+    await catalog.refresh()
+    inventory.tickets_.append(ticket("made-elsewhere"))
+    assert await catalog.on_sale(["made-elsewhere"]) == {}  # refreshed a moment ago: no new call
+    catalog.refresh_interval = 0
+    assert "made-elsewhere" in await catalog.on_sale(["made-elsewhere"])
+    assert inventory.calls == 2
+
+
+async def test_before_the_first_snapshot_orders_are_refused_as_unavailable():
+    inventory = FakeInventory([ticket()])
+    inventory.down = True
+    catalog = CatalogReadModel(inventory)
+    with pytest.raises(CatalogUnavailable, match="not loaded yet"):
+        await catalog.on_sale(["vip"])
