@@ -118,13 +118,15 @@ async def hub_memory(profile, stack: Stack, sockets: int) -> dict:
     async with httpx.AsyncClient(base_url=profile.url("gateway")) as http:
         token = (await http.post("/api/auth/login", json={"username": "guest", "password": "festflow"})).json()
     pid = stack.supervisor.component("notification-hub").process.pid
-    url = f"ws://127.0.0.1:{profile.ports['notify']}/ws/notifications?token={token['access_token']}"
+    url = f"ws://127.0.0.1:{profile.ports['notify']}/ws/notifications"
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
     await asyncio.sleep(1)
     before = rss_kib(pid)
     opened = []
     for batch in range(0, sockets, 100):
         count = min(100, sockets - batch)
-        conns = await asyncio.gather(*(websockets.connect(url, compression=None) for _ in range(count)))
+        conns = await asyncio.gather(*(websockets.connect(url, compression=None, additional_headers=auth)
+                                       for _ in range(count)))
         for ws in conns:
             await ws.recv()  # hello: the server side is fully set up
         opened.extend(conns)

@@ -51,6 +51,13 @@ def wait_status(api: httpx.Client, token: str, order_id: str, status: str, timeo
     return eventually(probe, timeout, what=f"order {order_id} to be {status}")
 
 
+def open_socket(gateway: str, path: str, token: str | None = None, **kwargs):
+    """A WebSocket through the gateway, authenticated by a header (never a token in the URL)."""
+    import websockets
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return websockets.connect(gateway.replace("http://", "ws://") + path, additional_headers=headers, **kwargs)
+
+
 def run_async(coro):
     """Runs a coroutine to completion in a thread of its own: Playwright's sync API keeps an event loop
     running in the test thread once a browser is open, where asyncio.run() is refused."""

@@ -5,10 +5,9 @@ import re
 
 import httpx
 import pytest
-import websockets
 from websockets.exceptions import ConnectionClosed
 
-from e2e_helpers import run_async
+from e2e_helpers import open_socket, run_async
 
 pytestmark = pytest.mark.stack
 
@@ -55,14 +54,12 @@ def test_a_micro_frontend_that_is_down_yields_its_stub_and_the_page_lives(api, s
 
 
 def test_websocket_is_proxied_and_authenticated(gateway, guest_token):
-    ws_url = gateway.replace("http://", "ws://") + "/ws/notifications"
-
     async def run():
-        async with websockets.connect(f"{ws_url}?token={guest_token}") as ws:
+        async with open_socket(gateway, "/ws/notifications", guest_token) as ws:
             hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert hello == {"kind": "hello", "username": "guest"}
         with pytest.raises(ConnectionClosed) as closed:
-            async with websockets.connect(ws_url) as ws:  # no token
+            async with open_socket(gateway, f"/ws/notifications?token={guest_token}") as ws:  # not in the URL
                 await asyncio.wait_for(ws.recv(), 5)
         return closed.value
 

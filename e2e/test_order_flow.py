@@ -7,10 +7,9 @@ import uuid
 
 import aio_pika
 import pytest
-import websockets
 from aiokafka import AIOKafkaConsumer
 
-from e2e_helpers import bearer, eventually, mails_for, place_order, run_async, stock_of, wait_status
+from e2e_helpers import bearer, eventually, mails_for, open_socket, place_order, run_async, stock_of, wait_status
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE, ORDER_EVENTS_TOPIC
 
@@ -28,10 +27,8 @@ async def note_for(ws, order_id: str, timeout: float = 15) -> dict:
 
 def test_order_is_confirmed_mailed_and_pushed(api, profile, gateway, guest_token):
     before = stock_of(api, "camping-pass")
-    ws_url = gateway.replace("http://", "ws://") + f"/ws/notifications?token={guest_token}"
-
     async def run():
-        async with websockets.connect(ws_url) as ws:
+        async with open_socket(gateway, "/ws/notifications", guest_token) as ws:
             assert json.loads(await ws.recv())["kind"] == "hello"
             resp = await asyncio.to_thread(place_order, api, guest_token, [("camping-pass", 2)])
             assert resp.status_code == 202, resp.text
@@ -127,8 +124,6 @@ def test_my_orders_lists_own_orders_newest_first(api, guest_token):
 
 
 def test_each_buyer_is_told_only_of_their_own_orders(api, gateway, guest_token, admin_token):
-    base = gateway.replace("http://", "ws://") + "/ws/notifications?token="
-
     async def collect(ws, seconds):
         """Every notification that arrives within the window (earlier tests' orders may still arrive too)."""
         notes = []
@@ -142,8 +137,8 @@ def test_each_buyer_is_told_only_of_their_own_orders(api, gateway, guest_token, 
         return notes
 
     async def run():
-        async with websockets.connect(base + guest_token) as guest_ws, \
-                websockets.connect(base + admin_token) as admin_ws:
+        async with open_socket(gateway, "/ws/notifications", guest_token) as guest_ws, \
+                open_socket(gateway, "/ws/notifications", admin_token) as admin_ws:
             for ws in (guest_ws, admin_ws):
                 assert json.loads(await ws.recv())["kind"] == "hello"
             theirs = await asyncio.to_thread(place_order, api, admin_token, [("camping-pass", 1)])
@@ -167,10 +162,8 @@ def test_rejection_reaches_the_bell_with_its_reason(api, gateway, guest_token, a
         wait_status(api, admin_token, place_order(api, admin_token, [("vip-weekend", 10)]).json()["order_id"],
                     "CONFIRMED")
         left -= 10
-    url = gateway.replace("http://", "ws://") + f"/ws/notifications?token={guest_token}"
-
     async def run():
-        async with websockets.connect(url) as ws:
+        async with open_socket(gateway, "/ws/notifications", guest_token) as ws:
             await ws.recv()
             resp = await asyncio.to_thread(place_order, api, guest_token, [("vip-weekend", 10)])
             order_id = resp.json()["order_id"]

@@ -60,7 +60,12 @@ def test_invalid_orders_are_refused_with_a_reason(api, guest_token, items, statu
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"items": "many"}', b'{"items": [], "extra": 1}',
-                                  b'{"items": [{"ticket_id": "camping-pass", "quantity": "lots"}]}'])
+                                  b'{"items": [{"ticket_id": "camping-pass", "quantity": "lots"}]}',
+                                  b'{"items": [{"ticket_id": "camping-pass", "quantity": "2"}]}',
+                                  b'{"items": [{"ticket_id": "camping-pass", "quantity": true}]}',
+                                  b'{"items": [{"ticket_id": "camping-pass", "quantity": NaN}]}',
+                                  b'{"items": [{"ticket_id": "camping-pass", "quantity": 1e400}]}',
+                                  b'{"items": [{"ticket_id": "\\ud800", "quantity": 1}]}'])
 def test_malformed_bodies_are_422(api, guest_token, body):
     resp = api.post("/api/orders", content=body, headers={**bearer(guest_token), "Idempotency-Key": "m",
                                                           "Content-Type": "application/json"})

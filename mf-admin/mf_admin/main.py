@@ -22,6 +22,7 @@ from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
 from festflow_contracts.fanout import Fanout
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_admin import sales_chart
 
 HERE = Path(__file__).parent
@@ -66,6 +67,7 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="FestFlow admin micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+app.add_middleware(SameOriginMiddleware, streams=("/admin/sse/",))
 app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_cart import cart_page
 
 HERE = Path(__file__).parent
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="FestFlow cart micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+app.add_middleware(SameOriginMiddleware)
 app.mount("/cart/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

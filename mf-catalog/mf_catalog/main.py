@@ -16,6 +16,7 @@ from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription
 from festflow_contracts.fanout import Fanout
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_catalog.stock_feed import stock_update
 
 HERE = Path(__file__).parent
@@ -46,6 +47,7 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="FestFlow catalog micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+app.add_middleware(SameOriginMiddleware, streams=("/catalog/sse/",))
 app.mount("/catalog/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

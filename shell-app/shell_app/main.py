@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.same_origin import SameOriginMiddleware
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="FestFlow shell", lifespan=lifespan, docs_url=None, redoc_url=None)
+app.add_middleware(SameOriginMiddleware)
 app.mount("/shell/static", StaticFiles(directory=HERE / "static"), name="static")
 
 

@@ -12,6 +12,7 @@ from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import cancel_and_wait
 from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.topics import ensure_topics
+from festflow_runtime.http_errors import install_error_handlers
 from inventory_service import db
 from inventory_service.api import router
 from inventory_service.command_consumer import CommandConsumer
@@ -49,4 +50,5 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)
+install_error_handlers(app)
 app.include_router(router)

@@ -69,6 +69,10 @@ def _check_stock(value: Any, field: str = "stock") -> int:
 def _check_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("name must not be empty")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("name must be plain text (it contains an invalid character)") from None
     if len(value.strip()) > 120:
         raise ValueError("name is too long (at most 120 characters)")
     return value.strip()

@@ -1,5 +1,5 @@
-"""WebSocket endpoint /ws/notifications (authenticated by the festflow_token cookie or ?token=),
-fed by a Kafka consumer of order events."""
+"""WebSocket endpoint /ws/notifications, fed by a Kafka consumer of order events. Authenticated by the
+festflow_token cookie or an Authorization header, never a token in the URL (access logs would keep it)."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
 from festflow_contracts.event_stream import Subscription
 from festflow_contracts.log_feed import LogFeed
-from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier
+from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier, bearer_token
+from festflow_runtime.same_origin import SameOriginMiddleware
 from notification_hub.connections import Connections
 from notification_hub.log_stream import LogStream
 from notification_hub.notifications import notification_for
@@ -51,6 +52,7 @@ async def lifespan(app: FastAPI):
 
 
 app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
+app.add_middleware(SameOriginMiddleware)  # a page of another origin cannot open a socket
 
 
 @app.get("/healthz")
@@ -65,7 +67,7 @@ async def healthz():
 async def _authenticate(ws: WebSocket, admin_only: bool = False):
     """The caller's identity, or None after closing with 4401 (no valid token) or 4403 (not an admin).
     The socket is accepted first so the page can tell these codes apart from a network failure."""
-    token = ws.cookies.get(COOKIE_NAME) or ws.query_params.get("token")
+    token = ws.cookies.get(COOKIE_NAME) or bearer_token(ws.headers.get("authorization"))
     await ws.accept()
     try:
         identity = ws.app.state.verifier.verify(token)

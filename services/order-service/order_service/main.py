@@ -13,6 +13,8 @@ from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.event_stream import Subscription, cancel_and_wait
 from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import TokenVerifier
+from festflow_runtime.http_errors import install_error_handlers
+from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel
 from order_service.command_relay import CommandRelay
@@ -77,6 +79,8 @@ app = FastAPI(
                 "(`price`, `total`) and in integer cents (`price_cents`, `total_cents`).",
     lifespan=lifespan,
 )
+app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
+install_error_handlers(app)
 app.include_router(auth_router)
 app.include_router(tickets_router)
 app.include_router(orders_router)

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api/cart", tags=["cart"])
 
 class AddIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticket_id: str = Field(min_length=1, max_length=64)
+    ticket_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     quantity: StrictInt = 1
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from festflow_contracts.money import cents_to_str
 from order_service import ordering
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/api", tags=["orders"])
 
 class OrderItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticket_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1)
+    ticket_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    quantity: StrictInt = Field(ge=1)
 
 
 class OrderIn(BaseModel):
