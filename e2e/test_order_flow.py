@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer
 
 from e2e_helpers import bearer, eventually, mails_for, open_socket, place_order, run_async, stock_of, wait_status
 from festflow_contracts import events
-from festflow_contracts.channels import ORDER_COMMANDS_QUEUE, ORDER_EVENTS_TOPIC
+from festflow_contracts.amqp import DELIVERY_LIMIT, ORDER_COMMANDS_ARGS
+from festflow_contracts.channels import ORDER_COMMANDS_DLQ, ORDER_COMMANDS_QUEUE, ORDER_EVENTS_TOPIC
 
 pytestmark = pytest.mark.stack
 
@@ -97,23 +98,66 @@ def test_redelivered_command_is_applied_once(api, profile, guest_token):
     assert len(mails_for(profile, order_id)) == 1
 
 
-def test_malformed_command_goes_to_the_dead_letter_queue(profile):
+POISON = events.encode(events.new_event(events.PLACE_ORDER, "/test", {
+    "order_id": str(uuid.uuid4()), "username": "guest", "email": "g@x",
+    "items": [{"ticket_id": "vip-weekend", "quantity": 2**63}]}))
+
+
+@pytest.mark.parametrize("body", [b"{not json", POISON])
+def test_malformed_command_goes_to_the_dead_letter_queue(profile, body):
     async def run():
         connection = await aio_pika.connect(profile.amqp_url)
         async with connection:
             channel = await connection.channel()
-            await channel.default_exchange.publish(aio_pika.Message(b"{not json"),
-                                                   routing_key=ORDER_COMMANDS_QUEUE)
-            dlq = await channel.get_queue("festflow.order-commands.dead", ensure=False)
+            message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+            await channel.default_exchange.publish(message, routing_key=ORDER_COMMANDS_QUEUE)
+            dlq = await channel.get_queue(ORDER_COMMANDS_DLQ, ensure=False)
             async with asyncio.timeout(10):
                 while True:
                     message = await dlq.get(fail=False)
                     if message is not None:
                         await message.ack()
-                        return message.body
+                        if message.body == body:
+                            return message.body
                     await asyncio.sleep(0.1)
 
-    assert run_async(run()) == b"{not json"
+    assert run_async(run()) == body
+
+
+def test_the_command_queue_dead_letters_a_command_that_keeps_failing(profile):
+    """The queue's own arguments on the real broker: a consumer that keeps returning a command sees it at
+    most DELIVERY_LIMIT + 1 times, then it is in the dead-letter queue (no endless loop)."""
+    name = f"festflow.test-poison.{uuid.uuid4().hex[:8]}"
+
+    async def run():
+        connection = await aio_pika.connect(profile.amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            dead = await channel.declare_queue(name + ".dead", durable=True)
+            queue = await channel.declare_queue(name, durable=True, arguments={
+                **ORDER_COMMANDS_ARGS, "x-dead-letter-routing-key": name + ".dead"})
+            await channel.default_exchange.publish(
+                aio_pika.Message(b"poison", delivery_mode=aio_pika.DeliveryMode.PERSISTENT), routing_key=name)
+            deliveries = 0
+            try:
+                async with asyncio.timeout(20):
+                    while True:
+                        message = await queue.get(fail=False)
+                        if message is not None:
+                            deliveries += 1
+                            await message.nack(requeue=True)
+                            continue
+                        parked = await dead.get(fail=False)
+                        if parked is not None:
+                            await parked.ack()
+                            return deliveries, parked.body
+                        await asyncio.sleep(0.05)
+            finally:
+                await queue.delete(if_unused=False, if_empty=False)
+                await dead.delete(if_unused=False, if_empty=False)
+
+    deliveries, body = run_async(run())
+    assert body == b"poison" and DELIVERY_LIMIT <= deliveries <= DELIVERY_LIMIT + 1
 
 
 def test_my_orders_lists_own_orders_newest_first(api, guest_token):

@@ -1,6 +1,9 @@
 """The order-command queue, declared identically by its producer and its consumer.
 
-Durable, with a dead-letter queue for commands that can never succeed. Messages are persistent.
+A durable quorum queue. A command that can never succeed is dead-lettered at once by its consumer; one
+that keeps failing (a poison message) is dead-lettered by RabbitMQ after DELIVERY_LIMIT deliveries,
+so nothing loops forever. Dead-lettering is at-least-once: nothing is dropped on the way.
+Messages are persistent.
 """
 from __future__ import annotations
 
@@ -8,9 +11,15 @@ from typing import Any
 
 from festflow_contracts.channels import ORDER_COMMANDS_DLQ, ORDER_COMMANDS_QUEUE
 
+DELIVERY_LIMIT = 5
+
 ORDER_COMMANDS_ARGS = {
+    "x-queue-type": "quorum",
+    "x-delivery-limit": DELIVERY_LIMIT,
     "x-dead-letter-exchange": "",
     "x-dead-letter-routing-key": ORDER_COMMANDS_DLQ,
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
 }
 
 

@@ -1,7 +1,8 @@
 """Names of the queues and topics the services talk over."""
 
 # RabbitMQ: commands from the order service to the inventory service (durable queue, persistent messages)
-ORDER_COMMANDS_QUEUE = "festflow.order-commands"
+# (a quorum queue: its name changed with its type, since RabbitMQ cannot change a queue's type in place)
+ORDER_COMMANDS_QUEUE = "festflow.order-commands.v2"
 ORDER_COMMANDS_DLQ = "festflow.order-commands.dead"
 
 # Kafka: domain events emitted by the inventory service, keyed by order id

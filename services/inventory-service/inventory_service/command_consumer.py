@@ -1,4 +1,9 @@
-"""Consumes order commands from RabbitMQ; acknowledges each only after its transaction commits."""
+"""Consumes order commands from RabbitMQ; acknowledges each only after its transaction commits.
+
+A malformed command is dead-lettered at once. Any other failure returns the command to the queue,
+whose delivery limit dead-letters it if it keeps failing. Only the same order id already recorded
+counts as a duplicate: any other integrity error is a failure, never a silent ack.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -12,15 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts.amqp import declare_order_commands
-from inventory_service.reservation import InvalidCommand, Outcome, PlaceOrder, place_order
+from inventory_service.reservation import InvalidCommand, Outcome, PlaceOrder, already_processed, place_order
 
 log = logging.getLogger("inventory_service.consumer")
 
 
 class CommandConsumer:
     def __init__(self, engine: AsyncEngine, amqp_url: str, prefetch: int,
-                 on_outcome: Callable[[Outcome], None]):
+                 on_outcome: Callable[[Outcome], None], retry_pause: float = 0.5):
         self.engine = engine
+        self.retry_pause = retry_pause
         self.amqp_url = amqp_url
         self.prefetch = prefetch
         self.on_outcome = on_outcome
@@ -44,12 +50,15 @@ class CommandConsumer:
             await message.reject(requeue=False)
             return
         try:
-            outcome = await place_order(self.engine, command)
-        except IntegrityError:
-            outcome = Outcome(command.order_id, "DUPLICATE")
+            try:
+                outcome = await place_order(self.engine, command)
+            except IntegrityError:
+                if not await already_processed(self.engine, command.order_id):
+                    raise
+                outcome = Outcome(command.order_id, "DUPLICATE")
         except Exception:
             log.exception("order %s failed; returning it to the queue", command.order_id)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(self.retry_pause)
             await message.nack(requeue=True)
             return
         await message.ack()

@@ -19,6 +19,7 @@ from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from inventory_service.db import order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
+MAX_QUANTITY = 1000  # far above any order limit; a quantity like 2**63 is malformed, not a big order
 
 
 class InvalidCommand(ValueError):
@@ -31,6 +32,12 @@ class Item:
     quantity: int
 
 
+def _whole_number(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidCommand(f"quantity must be a whole number, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class PlaceOrder:
     order_id: str
@@ -41,17 +48,17 @@ class PlaceOrder:
     @classmethod
     def parse(cls, body: dict[str, Any]) -> PlaceOrder:
         try:
-            if body.get("type") != events.PLACE_ORDER:
-                raise InvalidCommand(f"unexpected command type {body.get('type')!r}")
+            if not isinstance(body, dict) or body.get("type") != events.PLACE_ORDER:
+                raise InvalidCommand("not a place-order command")
             data = body["data"]
-            items = tuple(Item(str(i["ticket_id"]), int(i["quantity"])) for i in data["items"])
+            items = tuple(Item(str(i["ticket_id"]), _whole_number(i["quantity"])) for i in data["items"])
             command = cls(str(data["order_id"]), str(data["username"]), str(data.get("email", "")), items)
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, InvalidCommand):
                 raise
             raise InvalidCommand(f"malformed command: {exc!r}") from exc
-        if not command.items or any(i.quantity < 1 for i in command.items):
-            raise InvalidCommand("an order needs items with quantity >= 1")
+        if not command.items or any(not 1 <= i.quantity <= MAX_QUANTITY for i in command.items):
+            raise InvalidCommand(f"an order needs items with a quantity from 1 to {MAX_QUANTITY}")
         if len({i.ticket_id for i in command.items}) != len(command.items):
             raise InvalidCommand("an order lists a ticket twice")
         return command
@@ -96,9 +103,14 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
         total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
         event = _sold_event(command, lines, total, remaining)
         # a concurrent transaction recording the same order id makes this insert fail (IntegrityError):
-        # the whole transaction, stock included, rolls back and the caller treats it as a duplicate
+        # the whole transaction, stock included, rolls back and the caller checks it is a duplicate
         await _record(conn, command, "CONFIRMED", None, total, lines, processed_at, event)
         return Outcome(command.order_id, "CONFIRMED", None, event)
+
+
+async def already_processed(engine: AsyncEngine, order_id: str) -> bool:
+    async with engine.connect() as conn:
+        return await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == order_id)) is not None
 
 
 async def _price_lines(conn: AsyncConnection, command: PlaceOrder) -> list[dict[str, Any]] | str:
