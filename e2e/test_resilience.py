@@ -1,4 +1,5 @@
 """What happens when a broker goes away and comes back, with the real servers."""
+import time
 import uuid
 
 import pytest
@@ -41,3 +42,24 @@ def test_inventory_down_checkout_still_accepts_from_the_local_catalog(api, stack
         stack.supervisor.restart("inventory-service")
     wait_status(api, guest_token, resp.json()["order_id"], "CONFIRMED", timeout=45)
     assert stock_of(api, "general-admission") == before - 1
+
+
+def test_kafka_away_checkout_goes_on_logs_stay_quiet_and_apps_stop_fast(api, stack, profile, guest_token):
+    logs = profile.run_dir / "logs"
+    sizes = {name: (logs / f"{name}.log").stat().st_size for name in ("email-function", "inventory-service")}
+    stack.supervisor.stop_one("kafka")
+    try:
+        resp = place_order(api, guest_token, [("camping-pass", 1)])
+        assert resp.status_code == 202, resp.text
+        time.sleep(8)
+        started = time.monotonic()
+        stack.supervisor.stop_one("email-function")
+        stopped_in = time.monotonic() - started
+        grown = {name: (logs / f"{name}.log").stat().st_size - size for name, size in sizes.items()}
+    finally:
+        stack.supervisor.restart("kafka")
+        stack.supervisor.restart("email-function")
+    assert stopped_in < 10, f"the email function took {stopped_in:.1f} s to stop while Kafka was away"
+    # about 8 s of outage: a few lines per client, not thousands a second
+    assert all(size < 20_000 for size in grown.values()), grown
+    wait_status(api, guest_token, resp.json()["order_id"], "CONFIRMED", timeout=60)

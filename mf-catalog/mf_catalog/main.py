@@ -13,9 +13,9 @@ from fastapi.templating import Jinja2Templates
 from sse_starlette.sse import EventSourceResponse
 
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import Subscription
-from festflow_contracts.fanout import Fanout
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.event_stream import Subscription
+from festflow_runtime.fanout import Fanout
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_catalog.stock_feed import stock_update
 

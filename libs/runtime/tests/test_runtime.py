@@ -74,3 +74,23 @@ def test_validation_errors_with_unencodable_input_are_still_422():
     resp = client.post("/x", content=b'{"quantity": NaN, "name": "\\ud800"}',
                        headers={"content-type": "application/json"})
     assert resp.status_code == 422 and resp.json()["detail"][0]["loc"] == ["body", "quantity"]
+
+
+def test_broker_client_logs_are_let_through_once_a_minute_with_a_count():
+    import logging
+
+    from festflow_runtime.broker_logs import RepeatLimit
+
+    now = [0.0]
+    limit = RepeatLimit(window=60, clock=lambda: now[0])
+
+    def record(name, msg):
+        return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, (), None)
+
+    first = record("aiokafka.conn", "Unable connect to node with id %s")
+    assert limit.filter(first)
+    assert not any(limit.filter(record("aiokafka.conn", "Unable connect to node with id %s")) for _ in range(999))
+    assert limit.filter(record("order_service", "an app's own line"))  # never limited
+    now[0] = 61
+    later = record("aiokafka.conn", "Unable connect to node with id %s")
+    assert limit.filter(later) and "999 more like it" in later.msg

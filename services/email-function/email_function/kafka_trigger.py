@@ -6,7 +6,7 @@ import logging
 
 from email_function.handler import EmailSettings, SentLog, handle
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import Subscription
+from festflow_runtime.event_stream import Subscription
 
 log = logging.getLogger("email_function")
 

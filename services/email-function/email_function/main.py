@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from email_function import kafka_trigger
 from email_function.handler import EmailSettings, SqliteSentLog
-from festflow_contracts.log_feed import LogFeed
+from festflow_runtime.log_feed import LogFeed
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

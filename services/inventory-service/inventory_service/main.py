@@ -9,10 +9,11 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import cancel_and_wait
-from festflow_contracts.log_feed import LogFeed
-from festflow_contracts.topics import ensure_topics
+from festflow_runtime.broker_logs import limit_broker_client_logs
+from festflow_runtime.event_stream import cancel_and_wait, stop_within
 from festflow_runtime.http_errors import install_error_handlers
+from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.topics import ensure_topics
 from inventory_service import db
 from inventory_service.api import router
 from inventory_service.command_consumer import CommandConsumer
@@ -31,8 +32,9 @@ async def lifespan(app: FastAPI):
     await db.create_schema(engine)
     await db.seed(engine)
     await ensure_topics(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC))
+    limit_broker_client_logs()
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
-                                linger_ms=0)
+                                linger_ms=0, retry_backoff_ms=500)
     await producer.start()
     relay = OutboxRelay(engine, producer)
     relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
@@ -44,7 +46,7 @@ async def lifespan(app: FastAPI):
     finally:
         await consumer.close()
         await cancel_and_wait(relay_task)
-        await producer.stop()
+        await stop_within(producer.stop())
         await engine.dispose()
         await log_feed.stop()
 

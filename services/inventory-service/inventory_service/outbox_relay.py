@@ -1,11 +1,13 @@
 """Publishes outbox rows to Kafka in order (idempotent producer, keyed by order), then marks them sent.
 
-At-least-once: a crash between send and mark re-sends; consumers deduplicate on the event id.
+At-least-once: a crash between send and mark re-sends; consumers deduplicate on the event id. While
+Kafka is away the relay backs off (exponentially, with jitter) and says so once, and once when it is back.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
@@ -16,6 +18,7 @@ from inventory_service.db import outbox
 log = logging.getLogger("inventory_service.outbox")
 
 BATCH = 200
+BACKOFF_START, BACKOFF_MAX = 0.2, 10.0
 
 
 class OutboxRelay:
@@ -42,20 +45,30 @@ class OutboxRelay:
             await conn.execute(
                 outbox.update().where(outbox.c.seq.in_([row.seq for row in rows])).values(published=True)
             )
-        log.info("published %d event(s) to Kafka", len(rows))
+        log.debug("published %d event(s) to Kafka", len(rows))
         return len(rows)
 
     async def run(self) -> None:
+        delay, outage = BACKOFF_START, False
         while True:
+            self.wakeup.clear()  # before reading: a notify during the batch wakes the next wait at once
             try:
-                if await self.publish_pending() == BATCH:
-                    continue
+                sent = await self.publish_pending()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox relay failed; retrying")
-                await asyncio.sleep(1)
-            self.wakeup.clear()
+            except Exception as exc:
+                if not outage:
+                    log.warning("cannot publish events to Kafka (%r); they wait in the outbox", exc)
+                    outage = True
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            if outage:
+                log.info("publishing events to Kafka again")
+                outage = False
+            delay = BACKOFF_START
+            if sent == BATCH:
+                continue
             try:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
             except TimeoutError:

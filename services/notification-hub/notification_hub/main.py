@@ -10,9 +10,9 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
-from festflow_contracts.event_stream import Subscription
-from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier, bearer_token
+from festflow_runtime.event_stream import Subscription
+from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.same_origin import SameOriginMiddleware
 from notification_hub.connections import Connections
 from notification_hub.log_stream import LogStream

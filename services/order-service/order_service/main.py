@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
-from festflow_contracts.event_stream import Subscription, cancel_and_wait
-from festflow_contracts.log_feed import LogFeed
 from festflow_contracts.tokens import TokenVerifier
+from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
+from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel

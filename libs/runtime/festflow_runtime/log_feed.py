@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaProducer
 
 from festflow_contracts import events
 from festflow_contracts.channels import SYSTEM_LOGS_TOPIC
-from festflow_contracts.event_stream import cancel_and_wait
-from festflow_contracts.topics import ensure_topics
+from festflow_runtime.event_stream import cancel_and_wait, stop_within
+from festflow_runtime.topics import ensure_topics
 
 QUEUE_SIZE = 1000
 
@@ -81,7 +81,7 @@ class LogFeed:
             except Exception:
                 await asyncio.sleep(2)
             finally:
-                await producer.stop()
+                await stop_within(producer.stop())
 
     async def stop(self) -> None:
         if self.handler:

@@ -1,0 +1,115 @@
+"""The Kafka consuming loop against a fake consumer (the stack tests use the real broker): commit after
+the handler, retry a failing record from its offset, park it after a bounded number of attempts."""
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import TopicPartition
+
+from festflow_contracts import events
+from festflow_runtime.event_stream import consume_events
+
+TP = TopicPartition("festflow.order-events", 0)
+
+
+@dataclass
+class Record:
+    offset: int
+    value: bytes
+    topic: str = TP.topic
+    partition: int = 0
+    key: bytes = b"k"
+
+
+class Drained(Exception):
+    pass
+
+
+class FakeConsumer:
+    def __init__(self, values):
+        self.records = [Record(i, v) for i, v in enumerate(values)]
+        self.position = 0
+        self.committed: dict = {}
+
+    async def getmany(self, timeout_ms, max_records):
+        if self.position >= len(self.records):
+            raise Drained
+        batch = self.records[self.position:]
+        self.position = len(self.records)
+        return {TP: batch}
+
+    def seek(self, tp, offset):
+        self.position = offset
+
+    async def commit(self, offsets):
+        self.committed.update(offsets)
+
+
+def event(n):
+    return events.encode(events.new_event(events.TICKET_SOLD, "/t", {"n": n}))
+
+
+async def run(consumer, handler, **kwargs):
+    parked = []
+
+    async def park(record, reason):
+        parked.append((record.offset, reason))
+
+    with pytest.raises(Drained):
+        await consume_events(consumer, handler, park, retry_pause=0, **kwargs)
+    return parked
+
+
+async def test_each_event_is_handled_once_and_committed_after():
+    seen = []
+
+    async def handler(e):
+        seen.append(e["data"]["n"])
+
+    consumer = FakeConsumer([event(1), event(2)])
+    assert await run(consumer, handler) == []
+    assert seen == [1, 2] and consumer.committed == {TP: 2}
+
+
+async def test_a_failing_record_is_retried_then_parked_and_the_partition_moves_on():
+    seen = []
+
+    async def handler(e):
+        seen.append(e["data"]["n"])
+        if e["data"]["n"] == 1:
+            raise RuntimeError("the mail server says no")
+
+    consumer = FakeConsumer([event(1), event(2)])
+    parked = await run(consumer, handler, max_attempts=3)
+    assert seen == [1, 1, 1, 2]  # three attempts, then the next record
+    assert [offset for offset, _ in parked] == [0] and "failed 3 times" in parked[0][1]
+    assert consumer.committed == {TP: 2}
+
+
+async def test_a_record_that_fails_once_is_not_parked():
+    calls = []
+
+    async def handler(e):
+        calls.append(e["id"])
+        if len(calls) == 1:
+            raise RuntimeError("for now")
+
+    consumer = FakeConsumer([event(1)])
+    assert await run(consumer, handler) == [] and len(calls) == 2
+
+
+async def test_an_undecodable_record_is_parked_at_once():
+    async def handler(e):
+        raise AssertionError("never called")
+
+    consumer = FakeConsumer([b"{not json"])
+    parked = await run(consumer, handler)
+    assert parked[0][0] == 0 and "undecodable" in parked[0][1] and consumer.committed == {TP: 1}
+
+
+async def test_fan_out_consumers_commit_nothing():
+    async def handler(e):
+        pass
+
+    consumer = FakeConsumer([event(1)])
+    await run(consumer, handler, commit=False)
+    assert consumer.committed == {}
