@@ -20,6 +20,7 @@ def pytest_collection_modifyitems(items):
 def stack():
     stack = Stack(get_profile("test"), quiet=True)
     stack.start()
+    stack.supervisor.watch()  # parts heal as under `make run`
     yield stack
     stack.stop()
 

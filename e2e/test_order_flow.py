@@ -216,3 +216,70 @@ def test_rejection_reaches_the_bell_with_its_reason(api, gateway, guest_token, a
     order_id, note = run_async(run())
     assert note["kind"] == "order.rejected" and note["order_id"] == order_id
     assert "VIP Weekend" in note["message"]
+
+
+async def notes_within(ws, seconds: float) -> list[dict]:
+    notes = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        try:
+            notes.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
+        except TimeoutError:
+            break
+    return notes
+
+
+def test_a_bell_that_reconnects_gets_what_it_missed_exactly_once(api, stack, gateway, guest_token):
+    async def first():
+        async with open_socket(gateway, "/ws/notifications", guest_token) as ws:
+            await ws.recv()  # hello
+            order_id = (await asyncio.to_thread(place_order, api, guest_token, [("camping-pass", 1)])).json()
+            return await note_for(ws, order_id["order_id"])
+
+    seen = run_async(first())
+    stack.supervisor.stop_one("notification-hub")
+    try:
+        missed = [place_order(api, guest_token, [("camping-pass", 1)]).json()["order_id"] for _ in range(3)]
+        for order_id in missed:
+            wait_status(api, guest_token, order_id, "CONFIRMED")
+    finally:
+        stack.supervisor.restart("notification-hub")
+
+    async def second():
+        async with open_socket(gateway, "/ws/notifications", guest_token) as ws:
+            await ws.recv()  # hello
+            await ws.send(json.dumps({"kind": "resume", "last_event_id": seen["id"]}))
+            return await notes_within(ws, 4)
+
+    notes = run_async(second())
+    got = [n["order_id"] for n in notes]
+    assert all(got.count(order_id) == 1 for order_id in missed), got
+    assert seen["order_id"] not in got
+
+
+def test_an_event_delivered_twice_rings_the_bell_once(api, profile, gateway, guest_token):
+    order_id = place_order(api, guest_token, [("camping-pass", 1)]).json()["order_id"]
+    wait_status(api, guest_token, order_id, "CONFIRMED")
+    again = events.new_event(events.TICKET_SOLD, "/test", {
+        "order_id": order_id, "username": "guest", "email": "guest@festflow.local",
+        "items": [{"ticket_id": "camping-pass", "name": "Camping Pass", "quantity": 1, "unit_price_cents": 4500}],
+        "total_cents": 4500, "stock": []})
+
+    async def run():
+        from aiokafka import AIOKafkaProducer
+        async with open_socket(gateway, "/ws/notifications", guest_token) as ws:
+            await ws.recv()
+            producer = AIOKafkaProducer(bootstrap_servers=profile.kafka_bootstrap)
+            await producer.start()
+            try:
+                for _ in range(2):  # as a relay that crashed between send and mark would
+                    await producer.send_and_wait(ORDER_EVENTS_TOPIC, events.encode(again), key=order_id.encode())
+            finally:
+                await producer.stop()
+            return await notes_within(ws, 4)
+
+    notes = run_async(run())
+    assert [n["id"] for n in notes].count(again["id"]) == 1
+    time.sleep(1)  # the email function has had the copies by now
+    assert len(mails_for(profile, order_id)) == 1  # one mail per order outcome, however many events say it

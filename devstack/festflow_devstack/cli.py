@@ -38,14 +38,9 @@ def cmd_run(profile) -> int:
         print(f"    {label:<36} {url}")
     print("    demo accounts: admin/admin123 (admin), guest/festflow (client)")
     print("==> Ctrl-C or `make stop` ends it\n", flush=True)
-    reported: set[str] = set()
+    stack.supervisor.watch()  # a part that exits is reported and started again
     try:
         while True:
-            dead = stack.supervisor.check_alive()
-            if dead and dead.name not in reported:
-                reported.add(dead.name)
-                print(f"!! {dead.name} exited (code {dead.process.returncode}); log: {dead.log_path}",
-                      flush=True)
             time.sleep(1)
     except KeyboardInterrupt:
         stopping = True

@@ -1,8 +1,13 @@
-"""Starts components in stages, waits until each is healthy, and stops them all again.
+"""Starts components in stages, waits until each is healthy, restarts a part that exits, and stops
+them all again.
 
-Each component runs in its own process group with its output in `<run_dir>/logs/<name>.log`;
-its process-group id is recorded in `<run_dir>/pids/<name>.pid` so that `stop` can end a stack
-started by another process.
+Each component runs in its own process group with its output in `<run_dir>/logs/<name>.log`; its
+process-group id and start time are recorded in `<run_dir>/pids/<name>.pid` so that `stop` can end a
+stack started by another process, and only that: a recorded id whose process now has another start
+time belongs to someone else (the id was reused) and is left alone.
+
+Healing (`watch()`): a part that exits is started again after a backoff (1 s, doubling up to 30 s),
+at most RESTART_LIMIT times within RESTART_WINDOW seconds; every exit and restart is reported.
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +40,10 @@ class Component:
     after_stop: Callable[[], None] | None = None
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    held: bool = False  # stopped on purpose (stop_one): not to be healed
+    restarts: list[float] = field(default_factory=list)  # when it was restarted by the watchdog
+    restart_at: float | None = None
+    awaiting_ready: bool = False
 
 
 def _say(msg: str) -> None:
@@ -47,13 +57,29 @@ def log_tail(path: Path, lines: int = 25) -> str:
         return "(no log)"
 
 
+RESTART_LIMIT = 5
+RESTART_WINDOW = 300.0
+BACKOFF_START, BACKOFF_MAX = 1.0, 30.0
+
+
+def start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc/<pid>/stat field 22), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 class Supervisor:
-    def __init__(self, run_dir: Path, quiet: bool = False):
+    def __init__(self, run_dir: Path, quiet: bool = False, say: Callable[[str], None] | None = None):
         self.run_dir = run_dir
         self.logs_dir = run_dir / "logs"
         self.pids_dir = run_dir / "pids"
         self.started: list[Component] = []
         self.quiet = quiet
+        self.say = say or _say  # what the watchdog reports goes here (printed even when quiet)
+        self._lock = threading.RLock()
+        self._watching: threading.Event | None = None
 
     def _print(self, msg: str) -> None:
         if not self.quiet:
@@ -63,20 +89,26 @@ class Supervisor:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.pids_dir.mkdir(parents=True, exist_ok=True)
         self._print(f"==> starting {stage}: {', '.join(c.name for c in components)}")
-        for comp in components:
-            if comp.prepare:
-                comp.prepare()
-            comp.log_path = self.logs_dir / f"{comp.name}.log"
-            log = open(comp.log_path, "ab")
-            env = {**os.environ, **comp.env}
-            comp.process = subprocess.Popen(
-                comp.argv, cwd=comp.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )
-            log.close()
-            (self.pids_dir / f"{comp.name}.pid").write_text(str(comp.process.pid))
-            self.started.append(comp)
+        with self._lock:
+            for comp in components:
+                if comp.prepare:
+                    comp.prepare()
+                self._spawn(comp)
+                comp.held = False
+                self.started.append(comp)
         self._wait_ready(components)
+
+    def _spawn(self, comp: Component) -> None:
+        comp.log_path = self.logs_dir / f"{comp.name}.log"
+        log = open(comp.log_path, "ab")
+        env = {**os.environ, **comp.env}
+        comp.process = subprocess.Popen(
+            comp.argv, cwd=comp.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+        pid = comp.process.pid
+        (self.pids_dir / f"{comp.name}.pid").write_text(f"{pid} {start_time(pid) or ''}".strip())
 
     def _wait_ready(self, components: list[Component]) -> None:
         t0 = time.monotonic()
@@ -113,8 +145,11 @@ class Supervisor:
         return next(c for c in self.started if c.name == name)
 
     def stop_one(self, name: str) -> None:
-        """Stops one component (its whole process group), e.g. to test how the others cope."""
+        """Stops one component (its whole process group), e.g. to test how the others cope. It stays
+        stopped (the watchdog leaves it alone) until `restart`."""
         comp = self.component(name)
+        with self._lock:
+            comp.held = True
         if comp.process and comp.process.poll() is None:
             _signal_group(comp.process.pid, signal.SIGTERM)
             try:
@@ -129,8 +164,57 @@ class Supervisor:
     def restart(self, name: str) -> None:
         comp = self.component(name)
         self.stop_one(name)
-        self.started.remove(comp)
+        with self._lock:
+            self.started.remove(comp)
         self.start_stage(f"{name} again", [comp])
+
+    def kill(self, name: str) -> None:
+        """kill -9 of one component's whole group, as a crash would: the watchdog brings it back."""
+        _signal_group(self.component(name).process.pid, signal.SIGKILL)
+
+    # --- healing ---
+    def watch(self, interval: float = 0.5) -> None:
+        """Starts the watchdog thread that restarts parts that exit (until stop_all)."""
+        if self._watching is not None:
+            return
+        self._watching = threading.Event()
+        threading.Thread(target=self._watch, args=(self._watching, interval), name="festflow-watchdog",
+                         daemon=True).start()
+
+    def _watch(self, stop: threading.Event, interval: float) -> None:
+        while not stop.wait(interval):
+            self.heal_once()
+
+    def heal_once(self, now: float | None = None) -> None:
+        """One look at every part: report exits, restart what is due, report what is up again."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for comp in list(self.started):
+                if comp.held or comp.process is None:
+                    continue
+                if comp.process.poll() is None:
+                    if comp.awaiting_ready and _probe(comp):
+                        comp.awaiting_ready = False
+                        self.say(f"    up again {comp.name}")
+                    continue
+                if comp.restart_at is None:
+                    comp.restarts = [t for t in comp.restarts if now - t < RESTART_WINDOW]
+                    code = comp.process.returncode
+                    if len(comp.restarts) >= RESTART_LIMIT:
+                        comp.held = True
+                        self.say(f"!! {comp.name} exited (code {code}) again: {RESTART_LIMIT} restarts within "
+                                 f"{RESTART_WINDOW:.0f} s, so it stays down; log: {comp.log_path}")
+                        continue
+                    delay = min(BACKOFF_START * 2 ** len(comp.restarts), BACKOFF_MAX)
+                    comp.restart_at = now + delay
+                    self.say(f"!! {comp.name} exited (code {code}); restarting in {delay:.0f} s "
+                             f"(restart {len(comp.restarts) + 1} of at most {RESTART_LIMIT}); log: {comp.log_path}")
+                elif now >= comp.restart_at:
+                    comp.restart_at = None
+                    comp.restarts.append(now)
+                    self._spawn(comp)
+                    comp.awaiting_ready = True
+                    self.say(f"    restarted {comp.name} (pid {comp.process.pid})")
 
     def check_alive(self) -> Component | None:
         for comp in self.started:
@@ -139,6 +223,12 @@ class Supervisor:
         return None
 
     def stop_all(self) -> None:
+        if self._watching is not None:
+            self._watching.set()
+            self._watching = None
+        with self._lock:
+            for comp in self.started:
+                comp.held = True
         for comp in reversed(self.started):
             if comp.process and comp.process.poll() is None:
                 _signal_group(comp.process.pid, signal.SIGTERM)
@@ -166,26 +256,44 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
 
 
+def _probe(comp: Component) -> bool:
+    try:
+        return bool(comp.ready())
+    except Exception:
+        return False
+
+
+def read_pidfile(pidfile: Path) -> int | None:
+    """The recorded process group, if it is still ours: its leader is gone (what is left of the group
+    can only be ours, a group id is not reused while it has members) or has the recorded start time."""
+    try:
+        pgid_text, _, started = pidfile.read_text().strip().partition(" ")
+        pgid = int(pgid_text)
+    except (OSError, ValueError):
+        return None
+    now_started = start_time(pgid)
+    if now_started is not None and started and now_started != started:
+        return None  # the id now belongs to another process
+    return pgid
+
+
 def stop_recorded(run_dir: Path) -> list[str]:
     """Ends every process group recorded under run_dir/pids (a stack started elsewhere)."""
     pids_dir = run_dir / "pids"
     stopped = []
     if not pids_dir.is_dir():
         return stopped
-    pidfiles = sorted(pids_dir.glob("*.pid"))
-    for pidfile in pidfiles:
-        try:
-            pgid = int(pidfile.read_text().strip())
-        except ValueError:
+    groups: dict[Path, int] = {}
+    for pidfile in sorted(pids_dir.glob("*.pid")):
+        pgid = read_pidfile(pidfile)
+        if pgid is None:
+            pidfile.unlink(missing_ok=True)
             continue
+        groups[pidfile] = pgid
         if _signal_group(pgid, signal.SIGTERM):
             stopped.append(pidfile.stem)
     deadline = time.monotonic() + 20
-    for pidfile in pidfiles:
-        try:
-            pgid = int(pidfile.read_text().strip())
-        except (ValueError, OSError):
-            continue
+    for pidfile, pgid in groups.items():
         while time.monotonic() < deadline and _group_alive(pgid):
             time.sleep(0.2)
         _signal_group(pgid, signal.SIGKILL)

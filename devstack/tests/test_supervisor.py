@@ -63,3 +63,55 @@ def test_stop_recorded_ends_a_stack_started_by_another_process(tmp_path):
     assert stop_recorded(tmp_path) == ["orphan"]
     part.process.wait(timeout=5)
     assert part.process.returncode is not None
+
+
+def test_a_part_that_exits_is_reported_and_restarted_with_backoff_up_to_a_limit(tmp_path, monkeypatch):
+    from festflow_devstack import supervisor as sup
+    said = []
+    supervisor = Supervisor(tmp_path, quiet=True, say=said.append)
+    part = Component("flaky-part", _python("import time; time.sleep(60)"), lambda: True)
+    supervisor.start_stage("test", [part])
+    try:
+        now = 1000.0
+        for restart in range(1, sup.RESTART_LIMIT + 1):
+            old = part.process.pid
+            supervisor.kill("flaky-part")
+            part.process.wait()
+            supervisor.heal_once(now)
+            assert f"restarting in {min(2 ** (restart - 1), 30)} s (restart {restart} of at most 5)" in said[-1]
+            supervisor.heal_once(now + 0.1)  # not due yet
+            assert part.process.pid == old
+            now += 32
+            supervisor.heal_once(now)
+            assert part.process.pid != old and "restarted flaky-part" in said[-1]
+            supervisor.heal_once(now)
+            assert said[-1] == "    up again flaky-part"
+        supervisor.kill("flaky-part")
+        part.process.wait()
+        supervisor.heal_once(now)
+        assert "5 restarts within 300 s, so it stays down" in said[-1]
+        supervisor.heal_once(now + 100)
+        assert part.process.poll() is not None  # left down
+    finally:
+        supervisor.stop_all()
+
+
+def test_a_part_stopped_on_purpose_is_not_healed(tmp_path):
+    said = []
+    supervisor = Supervisor(tmp_path, quiet=True, say=said.append)
+    part = Component("held-part", _python("import time; time.sleep(60)"), lambda: True)
+    supervisor.start_stage("test", [part])
+    supervisor.stop_one("held-part")
+    supervisor.heal_once()
+    assert said == [] and part.process.poll() is not None
+    supervisor.stop_all()
+
+
+def test_a_recorded_pid_that_now_belongs_to_another_process_is_left_alone(tmp_path):
+    import os
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    # this very test process, recorded with a start time that is not its own: a reused pid
+    (pids / "imposter.pid").write_text(f"{os.getpgid(0)} 1")
+    assert stop_recorded(tmp_path) == []
+    assert _running(os.getpid())

@@ -89,14 +89,20 @@ def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessag
     return msg
 
 
+def mail_key(event: dict[str, Any]) -> str:
+    """What one mail is about: an order's outcome, whichever event (or copy of it) brings it."""
+    return f"order-outcome:{event['data'].get('order_id')}"
+
+
 def handle(event: dict[str, Any], settings: EmailSettings, sent_log: SentLog) -> EmailMessage | None:
-    """Sends the mail for an order event; returns it, or None when there is nothing (more) to send."""
-    if event["type"] not in (events.TICKET_SOLD, events.ORDER_REJECTED) or sent_log.seen(event["id"]):
+    """Sends the mail for an order event; returns it, or None when there is nothing (more) to send.
+    One mail per order outcome: the same event again, or another event with the same outcome, sends none."""
+    if event["type"] not in (events.TICKET_SOLD, events.ORDER_REJECTED) or sent_log.seen(mail_key(event)):
         return None
     message = build_message(event, settings)
     if message is None:
         return None
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
         smtp.send_message(message)
-    sent_log.record(event["id"])
+    sent_log.record(mail_key(event))
     return message

@@ -4,7 +4,7 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 
-from email_function.handler import EmailSettings, SqliteSentLog, build_message, handle
+from email_function.handler import EmailSettings, SqliteSentLog, build_message, handle, mail_key
 from festflow_contracts import events
 
 
@@ -49,6 +49,8 @@ def test_confirmation_mail_is_sent_once(smtp, sent_log):
     event = sold_event()
     assert handle(event, settings, sent_log) is not None
     assert handle(event, settings, sent_log) is None  # the same event again: no second mail
+    copy = {**event, "id": "another-event-id"}
+    assert handle(copy, settings, sent_log) is None  # the same outcome in another event: none either
     assert len(inbox.messages) == 1
     envelope = inbox.messages[0]
     assert envelope.rcpt_tos == ["guest@festflow.local"]
@@ -77,7 +79,7 @@ def test_unreachable_smtp_raises_and_records_nothing(sent_log):
     event = sold_event()
     with pytest.raises(OSError):
         handle(event, settings, sent_log)
-    assert not sent_log.seen(event["id"])  # so the trigger retries it
+    assert not sent_log.seen(mail_key(event))  # so the trigger retries it
 
 
 def test_message_id_is_derived_from_the_event():

@@ -2,6 +2,7 @@
 festflow_token cookie or an Authorization header, never a token in the URL (access logs would keep it)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.same_origin import SameOriginMiddleware
 from notification_hub.connections import Connections
+from notification_hub.history import NotificationHistory
 from notification_hub.log_stream import LogStream
 from notification_hub.notifications import notification_for
 
@@ -26,17 +28,19 @@ log = logging.getLogger("notification_hub")
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
     app.state.connections = connections = Connections()
+    app.state.history = history = NotificationHistory()
+
     async def push(event: dict) -> None:
         found = notification_for(event)
-        if found:
+        if found and history.add(*found):  # an event delivered twice is pushed once
             username, note = found
-            delivered = await connections.send(username, note)
-            log.info("%s for %s pushed to %d page(s)", note["kind"], username, delivered)
+            await connections.send(username, note)
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     log_feed = LogFeed("notification-hub", bootstrap, ("notification_hub", "uvicorn.error"))
     log_feed.start()
-    app.state.events = Subscription(bootstrap, (ORDER_EVENTS_TOPIC,), push, group_id=None, from_beginning=False)
+    # from the start of the topic: a hub that was down still learns what happened meanwhile
+    app.state.events = Subscription(bootstrap, (ORDER_EVENTS_TOPIC,), push, group_id=None, from_beginning=True)
     app.state.logs = LogStream()
     # every instance reads the last hour of logs (the topic's retention) so a reload shows history
     app.state.log_events = Subscription(bootstrap, (SYSTEM_LOGS_TOPIC,), app.state.logs.on_event,
@@ -80,10 +84,22 @@ async def _authenticate(ws: WebSocket, admin_only: bool = False):
     return identity
 
 
-async def _hold_open(ws: WebSocket) -> None:
+async def _hold_open(ws: WebSocket, username: str | None = None) -> None:
+    """Keeps the socket open; a page of `username` may send {"kind": "resume", "last_event_id": ...} and
+    gets the notifications it missed."""
     try:
         while True:
-            await ws.receive_text()  # the client only keeps the socket open
+            text = await ws.receive_text()
+            if username is None:
+                continue
+            try:
+                message = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("kind") == "resume":
+                last = message.get("last_event_id")
+                for note in ws.app.state.history.since(username, last if isinstance(last, str) else None):
+                    await ws.send_json(note)
     except WebSocketDisconnect:
         pass
 
@@ -111,6 +127,6 @@ async def notifications(ws: WebSocket):
     connections.add(identity.username, ws)
     await ws.send_json({"kind": "hello", "username": identity.username})
     try:
-        await _hold_open(ws)
+        await _hold_open(ws, identity.username)
     finally:
         connections.remove(identity.username, ws)

@@ -49,3 +49,21 @@ async def test_broken_sockets_are_dropped():
     conns.add("alice", bad)
     assert await conns.send("alice", {}) == 1
     assert conns.count() == 1
+
+
+def _note(i, time="2026-12-01T12:00:00.000Z"):
+    return {"id": f"e{i}", "kind": "order.confirmed", "order_id": f"o{i}", "time": time}
+
+
+def test_history_keeps_each_event_once_and_replays_what_a_page_missed():
+    from datetime import UTC, datetime
+
+    from notification_hub.history import NotificationHistory
+    now = datetime(2026, 12, 1, 13, tzinfo=UTC)
+    history = NotificationHistory(per_buyer=3)
+    assert all(history.add("alice", _note(i), now) for i in range(4))
+    assert not history.add("alice", _note(3), now)  # the same event again: pushed once
+    assert [n["id"] for n in history.since("alice", "e2")] == ["e3"]
+    assert [n["id"] for n in history.since("alice", "e0")] == ["e1", "e2", "e3"]  # e0 fell out: all that is kept
+    assert history.since("alice", None) == [] and history.since("bob", "e1") == []
+    assert not history.add("alice", _note(9, "2026-11-01T00:00:00Z"), now)  # older than the horizon

@@ -1,6 +1,8 @@
 // The notification bell: a WebSocket to the notification hub (authenticated by the HttpOnly cookie).
-// Each notification is listed, counted as unread, and announced to the micro-frontends as the
-// `order:updated` event on <body>, so fragments that listen for it refresh themselves.
+// Each notification is listed, counted as unread, announced to screen readers, and announced to the
+// micro-frontends as the `order:updated` event on <body>, so fragments that listen for it refresh.
+// The id of the last notification seen is kept in localStorage: on every (re)connect the page asks the
+// hub for what it missed since, and a notification that arrives twice is shown once.
 (function () {
   "use strict";
   const bell = document.getElementById("shell-bell");
@@ -10,6 +12,9 @@
   const list = document.getElementById("shell-bell-list");
   const count = document.getElementById("shell-bell-count");
   const empty = panel.querySelector(".shell_bell-empty");
+  const live = document.getElementById("shell-bell-live");
+  const lastKey = "festflow_bell_last:" + (document.body.dataset.user || "");
+  const seen = new Set();
   let unread = 0;
   let retry = 500;
 
@@ -26,6 +31,9 @@
   });
 
   function show(note) {
+    if (seen.has(note.id)) return;
+    seen.add(note.id);
+    try { localStorage.setItem(lastKey, note.id); } catch (e) { /* private mode: no replay */ }
     const item = document.createElement("li");
     item.className = note.kind.replace(".", "-");
     item.dataset.orderId = note.order_id;
@@ -39,13 +47,20 @@
     list.prepend(item);
     empty.hidden = true;
     setUnread(unread + 1);
+    live.textContent = note.title + ": " + note.message;
     document.body.dispatchEvent(new CustomEvent("order:updated", { bubbles: true, detail: note }));
   }
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
     const ws = new WebSocket(scheme + location.host + "/ws/notifications");
-    ws.onopen = function () { retry = 500; bell.dataset.connected = "true"; };
+    ws.onopen = function () {
+      retry = 500;
+      let last = null;
+      try { last = localStorage.getItem(lastKey); } catch (e) { /* private mode */ }
+      ws.send(JSON.stringify({ kind: "resume", last_event_id: last }));
+      bell.dataset.connected = "true";
+    };
     ws.onmessage = function (msg) {
       const note = JSON.parse(msg.data);
       if (note.kind === "hello") return;
