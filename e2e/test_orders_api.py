@@ -125,3 +125,59 @@ def test_users_see_only_their_own_orders(api, guest_token, admin_token):
     assert api.get(f"/api/orders/{mine}", headers=bearer(admin_token)).status_code == 404
     assert mine not in [o["order_id"] for o in api.get("/api/orders", headers=bearer(admin_token)).json()]
     assert api.get(f"/api/orders/{uuid.uuid4()}", headers=bearer(guest_token)).status_code == 404
+
+
+def test_a_token_is_refused_everywhere_after_logout(api, gateway):
+    import asyncio
+
+    from websockets.exceptions import ConnectionClosed
+
+    from e2e_helpers import login, open_socket, run_async
+    token = login(api, "guest", "festflow")
+    api.cookies.clear()
+    assert api.get("/api/orders", headers=bearer(token)).status_code == 200
+    assert api.post("/api/auth/logout", headers=bearer(token)).status_code == 204
+    refused = api.get("/api/orders", headers=bearer(token))
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+    def page_forgets_the_login():
+        return "Log out" not in api.get("/", headers={"Cookie": f"festflow_token={token}"}).text
+    eventually(page_forgets_the_login, what="the shell to hear of the logout")
+
+    async def socket():
+        async with open_socket(gateway, "/ws/notifications", token) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), 5)
+
+    def hub_refuses():
+        try:
+            run_async(socket())
+        except ConnectionClosed as closed:
+            return closed.rcvd is not None and closed.rcvd.code == 4401
+        except TimeoutError:
+            return False
+        return False
+    eventually(hub_refuses, what="the hub to refuse the logged-out token")
+
+
+def test_repeated_failed_logins_slow_down_then_lock_the_name_with_a_reason(api):
+    name = f"nobody-{uuid.uuid4().hex[:8]}"
+    codes = [api.post("/api/auth/login", json={"username": name, "password": "x"}) for _ in range(10)]
+    assert [r.status_code for r in codes[:9]] == [401] * 9
+    locked = codes[9]
+    assert locked.status_code == 429 and "locked until" in locked.json()["detail"]
+    assert int(locked.headers["Retry-After"]) > 0
+
+
+def test_unknown_and_known_users_take_as_long(api):
+    import statistics
+    import time
+
+    def timed(body):
+        started = time.perf_counter()
+        api.post("/api/auth/login", json=body)
+        return time.perf_counter() - started
+
+    known = [timed({"username": "guest", "password": "festflow"}) for _ in range(5)]
+    unknown = [timed({"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "festflow"}) for _ in range(5)]
+    assert statistics.median(unknown) > 0.5 * statistics.median(known), (known, unknown)

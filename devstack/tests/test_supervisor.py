@@ -108,10 +108,16 @@ def test_a_part_stopped_on_purpose_is_not_healed(tmp_path):
 
 
 def test_a_recorded_pid_that_now_belongs_to_another_process_is_left_alone(tmp_path):
-    import os
-    pids = tmp_path / "pids"
-    pids.mkdir()
-    # this very test process, recorded with a start time that is not its own: a reused pid
-    (pids / "imposter.pid").write_text(f"{os.getpgid(0)} 1")
-    assert stop_recorded(tmp_path) == []
-    assert _running(os.getpid())
+    import subprocess
+    # a process of someone else's (its own session and group), recorded under a start time not its own,
+    # as a pid file left from before a reboot would be once the id is reused
+    other = subprocess.Popen(_python("import time; time.sleep(60)"), start_new_session=True)
+    try:
+        pids = tmp_path / "pids"
+        pids.mkdir()
+        (pids / "imposter.pid").write_text(f"{other.pid} 1")
+        assert stop_recorded(tmp_path) == []
+        assert _running(other.pid)
+    finally:
+        other.kill()
+        other.wait()

@@ -22,6 +22,7 @@ from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
+from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_admin import sales_chart
 
@@ -46,6 +47,8 @@ def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
+    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    revocations.start()  # logged-out tokens are refused here too
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
                                       timeout=5.0)
     app.state.updates = updates = Fanout()
@@ -62,6 +65,7 @@ async def lifespan(app: FastAPI):
     try:
         yield
     finally:
+        await revocations.stop()
         await app.state.events.stop()
         await app.state.api.aclose()
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_cart import cart_page
 
@@ -35,11 +36,14 @@ API_TIMEOUT = 4.0
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
+    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    revocations.start()  # logged-out tokens are refused here too
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
                                       timeout=API_TIMEOUT)
     try:
         yield
     finally:
+        await revocations.stop()
         await app.state.api.aclose()
 
 

@@ -16,6 +16,7 @@ from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
+from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_catalog.stock_feed import stock_update
 
@@ -26,6 +27,8 @@ templates = Jinja2Templates(directory=HERE / "templates")
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
+    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    revocations.start()  # logged-out tokens are refused here too
     app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
                                       timeout=3.0)
     app.state.feed = feed = Fanout()
@@ -42,6 +45,7 @@ async def lifespan(app: FastAPI):
     try:
         yield
     finally:
+        await revocations.stop()
         await app.state.events.stop()
         await app.state.api.aclose()
 

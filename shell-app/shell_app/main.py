@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import FastAPI, Form, Request
@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 
 HERE = Path(__file__).parent
@@ -35,11 +36,14 @@ NAV_FRAGMENT = ("/admin/fragments/v1/nav", "")
 @asynccontextmanager
 async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier.from_env()
+    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    revocations.start()  # logged-out tokens are refused here too
     app.state.http = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
                                        timeout=5.0)
     try:
         yield
     finally:
+        await revocations.stop()
         await app.state.http.aclose()
 
 
@@ -95,21 +99,35 @@ def _admin_page(request: Request, page: str, title: str):
 
 
 @app.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str = "/", error: str | None = None):
-    return _page(request, "login", "Log in", next=_safe_next(next), error=error)
+async def login_page(request: Request, next: str = "/", error: str | None = None, username: str = "",
+                     until: str = ""):
+    return _page(request, "login", "Log in", next=_safe_next(next), error=error, username=username[:64],
+                 until=until[:8])
+
+
+def _login_failed(error: str, target: str, username: str, **extra: str) -> RedirectResponse:
+    """Back to the login page with the reason, keeping what the visitor typed as username."""
+    return RedirectResponse("/login?" + urlencode({"error": error, "next": target, "username": username[:64],
+                                                   **extra}), status_code=303)
 
 
 @app.post("/shell/login")
 async def login(username: str = Form(""), password: str = Form(""), next: str = Form("/")):
     target = _safe_next(next)
     if not username or not password:
-        return RedirectResponse(f"/login?error=missing&next={quote(target)}", status_code=303)
+        return _login_failed("missing", target, username)
     try:
         resp = await app.state.http.post("/api/auth/login", json={"username": username, "password": password})
     except httpx.HTTPError:
-        return RedirectResponse(f"/login?error=unavailable&next={quote(target)}", status_code=303)
+        return _login_failed("unavailable", target, username)
+    if resp.status_code == 429:
+        detail = resp.json().get("detail", "")
+        until = detail.split("locked until ", 1)[-1][:8] if "locked until " in detail else ""
+        return _login_failed("locked", target, username, until=until)
+    if resp.status_code == 503:
+        return _login_failed("unavailable", target, username)
     if resp.status_code != 200:
-        return RedirectResponse(f"/login?error=wrong&next={quote(target)}", status_code=303)
+        return _login_failed("wrong", target, username)
     body = resp.json()
     redirect = RedirectResponse(target, status_code=303)
     redirect.set_cookie(COOKIE_NAME, body["access_token"], max_age=body["expires_in"], httponly=True,
@@ -119,7 +137,14 @@ async def login(username: str = Form(""), password: str = Form(""), next: str = 
 
 
 @app.post("/shell/logout")
-async def logout():
+async def logout(request: Request):
+    """Revokes the token (every app refuses it from now on) and drops the cookie."""
+    token = request.cookies.get(COOKIE_NAME)
+    if token:
+        try:
+            await app.state.http.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
+        except httpx.HTTPError:
+            pass  # the cookie goes all the same; the token expires on its own
     redirect = RedirectResponse("/", status_code=303)
     redirect.delete_cookie(COOKIE_NAME, path="/")
     return redirect

@@ -53,7 +53,7 @@ def test_dashboard_sends_anonymous_visitors_to_login(client):
 def test_login_rejects_open_redirects_and_reports_missing_fields(client):
     resp = client.post("/shell/login", data={"username": "", "password": "", "next": "//evil.example"},
                        follow_redirects=False)
-    assert resp.headers["location"] == "/login?error=missing&next=/"
+    assert resp.headers["location"] == "/login?error=missing&next=%2F&username="
 
 
 def test_login_when_the_api_is_down_says_so(client):
@@ -61,6 +61,7 @@ def test_login_when_the_api_is_down_says_so(client):
     assert resp.headers["location"].startswith("/login?error=unavailable")
     page = client.get(resp.headers["location"]).text
     assert "Login is unavailable right now" in page
+    assert 'value="guest"' in page  # what was typed stays
 
 
 def test_htmx_is_served_as_a_static_file(client):

@@ -9,5 +9,7 @@ ORDER_COMMANDS_DLQ = "festflow.order-commands.dead"
 ORDER_EVENTS_TOPIC = "festflow.order-events"
 # Kafka: ticket catalog changes (price, stock, new and retired types), keyed by ticket id
 CATALOG_EVENTS_TOPIC = "festflow.catalog-events"
+# Kafka: revoked tokens (logout), keyed by token id (`jti`); every app that verifies tokens reads it
+AUTH_EVENTS_TOPIC = "festflow.auth-events"
 # Kafka: structured log records from every service, for the admin's live logs
 SYSTEM_LOGS_TOPIC = "festflow.system-logs"

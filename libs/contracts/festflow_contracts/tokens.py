@@ -5,6 +5,7 @@ Keys come from `JWT_PUBLIC_KEY` (PEM text) or `JWT_PUBLIC_KEY_FILE` (a path).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,8 @@ class Identity:
     username: str
     role: str
     email: str
+    token_id: str = ""  # the token's jti, what a logout revokes
+    expires: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -46,6 +49,15 @@ def load_key(env_name: str) -> str:
 class TokenVerifier:
     def __init__(self, public_key_pem: str):
         self._key = public_key_pem
+        self._revoked: dict[str, int] = {}  # jti -> exp: logged-out tokens, until they would expire anyway
+
+    def revoke(self, jti: str, exp: int) -> None:
+        """From now on the token with this id is refused (a logout, heard from the order service)."""
+        now = int(time.time())
+        if exp > now:
+            self._revoked[jti] = exp
+        if len(self._revoked) > 1000:
+            self._revoked = {j: e for j, e in self._revoked.items() if e > now}
 
     @classmethod
     def from_env(cls) -> TokenVerifier:
@@ -61,10 +73,13 @@ class TokenVerifier:
             )
         except JWTError as exc:
             raise InvalidToken(str(exc)) from exc
+        if claims.get("jti") in self._revoked:
+            raise InvalidToken("token was revoked (logged out)")
         role = claims.get("role")
         if role not in ROLES:
             raise InvalidToken("unknown role")
-        return Identity(username=claims["sub"], role=role, email=claims.get("email", ""))
+        return Identity(username=claims["sub"], role=role, email=claims.get("email", ""),
+                        token_id=claims.get("jti", ""), expires=int(claims["exp"]))
 
     def identify(self, token: str | None) -> Identity | None:
         """The caller's identity, or None for an anonymous visitor (no or invalid token)."""

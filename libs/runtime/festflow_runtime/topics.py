@@ -4,13 +4,15 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
+from festflow_contracts.channels import AUTH_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
 
 TOPICS: dict[str, dict[str, str]] = {
     ORDER_EVENTS_TOPIC: {},
     CATALOG_EVENTS_TOPIC: {},
     # the live log feed is for watching, not for keeping: an hour of history at most
     SYSTEM_LOGS_TOPIC: {"retention.ms": str(3600 * 1000), "segment.ms": str(600 * 1000)},
+    # a revocation matters while the token could still be used: a day covers every token's lifetime
+    AUTH_EVENTS_TOPIC: {"retention.ms": str(24 * 3600 * 1000), "segment.ms": str(3600 * 1000)},
 }
 
 

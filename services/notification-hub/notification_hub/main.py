@@ -14,6 +14,7 @@ from festflow_contracts.channels import ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
 from festflow_contracts.tokens import COOKIE_NAME, InvalidToken, TokenVerifier, bearer_token
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from notification_hub.connections import Connections
 from notification_hub.history import NotificationHistory
@@ -26,7 +27,6 @@ log = logging.getLogger("notification_hub")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.verifier = TokenVerifier.from_env()
     app.state.connections = connections = Connections()
     app.state.history = history = NotificationHistory()
 
@@ -37,6 +37,9 @@ async def lifespan(app: FastAPI):
             await connections.send(username, note)
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    app.state.verifier = TokenVerifier.from_env()
+    revocations = subscribe_revocations(bootstrap, app.state.verifier)
+    revocations.start()  # logged-out tokens are refused here too
     log_feed = LogFeed("notification-hub", bootstrap, ("notification_hub", "uvicorn.error"))
     log_feed.start()
     # from the start of the topic: a hub that was down still learns what happened meanwhile
@@ -50,6 +53,7 @@ async def lifespan(app: FastAPI):
     try:
         yield
     finally:
+        await revocations.stop()
         await app.state.events.stop()
         await app.state.log_events.stop()
         await log_feed.stop()

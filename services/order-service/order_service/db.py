@@ -35,6 +35,15 @@ orders = sa.Table(
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),
 )
 
+# Failed logins per username (known or not): slow-down and lockout, see login.py
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", sa.String(40)),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
 # The transactional outbox: an order's command is written in the same transaction as the order row and
 # relayed to RabbitMQ afterwards, so a 202 never depends on the broker being up at that moment.
 command_outbox = sa.Table(

@@ -14,6 +14,7 @@ from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel
@@ -23,6 +24,7 @@ from order_service.inventory_client import InventoryClient
 from order_service.ordering import Limits
 from order_service.publisher import CommandPublisher
 from order_service.read_model import OrderStatusProjection
+from order_service.revocation_publisher import RevocationPublisher
 from order_service.routes_admin import router as admin_router
 from order_service.routes_auth import router as auth_router
 from order_service.routes_cart import router as cart_router
@@ -54,6 +56,10 @@ async def lifespan(app: FastAPI):
     state.catalog_events.start()
     state.publisher = CommandPublisher(settings.amqp_url)
     await state.publisher.start()
+    state.revocations = RevocationPublisher(settings.kafka_bootstrap)
+    revocations_task = asyncio.create_task(state.revocations.run(), name="revocations")
+    state.revoked = subscribe_revocations(settings.kafka_bootstrap, state.verifier)
+    state.revoked.start()
     state.relay = CommandRelay(engine, state.publisher)
     relay_task = asyncio.create_task(state.relay.run(), name="command-relay")
     state.events = Subscription(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC,),
@@ -67,6 +73,8 @@ async def lifespan(app: FastAPI):
         await state.catalog_events.stop()
         await cancel_and_wait(catalog_task)
         await cancel_and_wait(relay_task)
+        await state.revoked.stop()
+        await cancel_and_wait(revocations_task)
         await state.publisher.close()
         await state.inventory.close()
         await engine.dispose()

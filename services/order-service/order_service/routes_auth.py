@@ -1,16 +1,15 @@
 """POST /api/auth/login, POST /api/auth/logout, GET /api/auth/me."""
 from __future__ import annotations
 
-import asyncio
+from datetime import UTC, datetime
+from typing import Annotated
 
-import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from festflow_contracts.tokens import COOKIE_NAME
-from order_service.db import users
+from festflow_contracts.tokens import COOKIE_NAME, bearer_token
 from order_service.deps import CurrentUser
-from order_service.security import check_password
+from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenticate
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -22,12 +21,18 @@ class Credentials(BaseModel):
 
 @router.post("/login")
 async def login(credentials: Credentials, request: Request, response: Response):
+    """A token for the account (also set as an HttpOnly cookie). Wrong credentials are 401; after
+    repeated failures the account is locked for a while (429 with the time it opens and Retry-After)."""
     state = request.app.state
-    async with state.engine.connect() as conn:
-        user = (await conn.execute(sa.select(users).where(users.c.username == credentials.username))).mappings().first()
-    ok = user is not None and await asyncio.to_thread(check_password, credentials.password, user["password_hash"])
-    if not ok:
-        raise HTTPException(401, "wrong username or password")
+    try:
+        user = await authenticate(state.engine, credentials.username, credentials.password)
+    except AccountLocked as exc:
+        retry = max(1, int((exc.until - datetime.now(UTC)).total_seconds()))
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(retry)}) from exc
+    except LoginBusy as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
+    except LoginRefused as exc:
+        raise HTTPException(401, str(exc)) from exc
     token = state.issuer.issue(user["username"], user["role"], user["email"])
     response.set_cookie(COOKIE_NAME, token, max_age=state.issuer.ttl_seconds, httponly=True, samesite="lax",
                         secure=state.settings.cookie_secure, path="/")
@@ -36,7 +41,13 @@ async def login(credentials: Credentials, request: Request, response: Response):
 
 
 @router.post("/logout", status_code=204)
-async def logout(response: Response):
+async def logout(request: Request, response: Response, authorization: Annotated[str | None, Header()] = None):
+    """Ends the session: the token (bearer or cookie) is refused from now on by every app."""
+    state = request.app.state
+    identity = state.verifier.identify(bearer_token(authorization) or request.cookies.get(COOKIE_NAME))
+    if identity is not None and identity.token_id:
+        state.verifier.revoke(identity.token_id, identity.expires)
+        state.revocations.revoke(identity.token_id, identity.expires)
     response.delete_cookie(COOKIE_NAME, path="/")
 
 

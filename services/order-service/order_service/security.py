@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import bcrypt
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ class TokenIssuer:
     def issue(self, username: str, role: str, email: str) -> str:
         now = int(time.time())
         claims = {"sub": username, "role": role, "email": email, "iss": ISSUER, "aud": AUDIENCE,
-                  "iat": now, "exp": now + self.ttl_seconds}
+                  "iat": now, "exp": now + self.ttl_seconds, "jti": uuid.uuid4().hex}
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
 

@@ -1,0 +1,23 @@
+"""Logged-out tokens, heard by every app that verifies tokens: a Subscription to the auth events that
+tells the app's TokenVerifier which token ids to refuse from now on."""
+from __future__ import annotations
+
+from typing import Any
+
+from festflow_contracts import events
+from festflow_contracts.channels import AUTH_EVENTS_TOPIC
+from festflow_contracts.tokens import TokenVerifier
+from festflow_runtime.event_stream import Subscription
+
+
+def revocation_handler(verifier: TokenVerifier):
+    async def apply(event: dict[str, Any]) -> None:
+        if event["type"] == events.TOKEN_REVOKED:
+            verifier.revoke(str(event["data"]["jti"]), int(event["data"]["exp"]))
+    return apply
+
+
+def subscribe_revocations(bootstrap: str, verifier: TokenVerifier) -> Subscription:
+    """From the start of the topic (a day of revocations): every instance knows every logout."""
+    return Subscription(bootstrap, (AUTH_EVENTS_TOPIC,), revocation_handler(verifier), group_id=None,
+                        from_beginning=True)

@@ -1,0 +1,93 @@
+"""Logging in (service layer): slow-down then lockout per username, the same work for unknown users."""
+from datetime import UTC, datetime, timedelta
+
+import bcrypt
+import pytest
+
+from order_service import db
+from order_service.login import AccountLocked, LoginPolicy, LoginRefused, authenticate
+
+POLICY = LoginPolicy(slow_after=2, lock_after=4, lock_seconds=60, slow_seconds=0)
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+
+class Checks:
+    """Real bcrypt at its lowest cost, counting which hashes were checked."""
+
+    def __init__(self):
+        self.hashes: list[str] = []
+
+    async def __call__(self, password, password_hash):
+        self.hashes.append(password_hash)
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+
+
+@pytest.fixture
+async def users(engine):
+    async with engine.begin() as conn:
+        await conn.execute(db.users.insert().values(
+            username="guest", role="client", email="g@x",
+            password_hash=bcrypt.hashpw(b"festflow", bcrypt.gensalt(rounds=4)).decode()))
+    return engine
+
+
+async def test_the_right_password_logs_in_and_clears_failures(users):
+    checks, clock = Checks(), Clock()
+    with pytest.raises(LoginRefused, match="wrong username or password"):
+        await authenticate(users, "guest", "nope", POLICY, checks, clock)
+    assert (await authenticate(users, "guest", "festflow", POLICY, checks, clock))["username"] == "guest"
+    for _ in range(POLICY.lock_after - 1):  # the count started again from zero
+        with pytest.raises(LoginRefused) as refused:
+            await authenticate(users, "guest", "nope", POLICY, checks, clock)
+        assert not isinstance(refused.value, AccountLocked)
+
+
+async def test_repeated_failures_lock_the_account_even_for_the_right_password_until_it_opens(users):
+    checks, clock = Checks(), Clock()
+    for _ in range(POLICY.lock_after - 1):
+        with pytest.raises(LoginRefused):
+            await authenticate(users, "guest", "nope", POLICY, checks, clock)
+    with pytest.raises(AccountLocked) as locked:
+        await authenticate(users, "guest", "nope", POLICY, checks, clock)
+    assert locked.value.status == 429 and "locked until 20:01:00 UTC" in str(locked.value)
+    checked = len(checks.hashes)
+    with pytest.raises(AccountLocked):
+        await authenticate(users, "guest", "festflow", POLICY, checks, clock)
+    assert len(checks.hashes) == checked  # a locked account costs no bcrypt at all
+    clock.now += timedelta(seconds=61)
+    assert (await authenticate(users, "guest", "festflow", POLICY, checks, clock))["username"] == "guest"
+
+
+async def test_an_unknown_username_costs_a_bcrypt_check_and_answers_the_same(users):
+    checks, clock = Checks(), Clock()
+    with pytest.raises(LoginRefused) as unknown:
+        await authenticate(users, "nobody", "festflow", POLICY, checks, clock)
+    with pytest.raises(LoginRefused) as wrong:
+        await authenticate(users, "guest", "wrong", POLICY, checks, clock)
+    assert str(unknown.value) == str(wrong.value) and len(checks.hashes) == 2
+    for _ in range(POLICY.lock_after - 1):
+        with pytest.raises(LoginRefused):
+            await authenticate(users, "nobody", "x", POLICY, checks, clock)
+    with pytest.raises(AccountLocked):  # unknown names lock like known ones: nothing to tell them apart
+        await authenticate(users, "nobody", "x", POLICY, checks, clock)
+
+
+async def test_slow_down_after_a_few_failures(users, monkeypatch):
+    slept = []
+
+    async def sleep(seconds):
+        slept.append(seconds)
+
+    monkeypatch.setattr("order_service.login.asyncio.sleep", sleep)
+    policy = LoginPolicy(slow_after=2, lock_after=10, lock_seconds=60, slow_seconds=1.0)
+    for _ in range(4):
+        with pytest.raises(LoginRefused):
+            await authenticate(users, "guest", "nope", policy, Checks(), Clock())
+    assert slept == [1.0, 1.0]  # the 3rd and 4th failures wait
