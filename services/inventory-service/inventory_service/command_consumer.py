@@ -1,8 +1,10 @@
 """Consumes order commands from RabbitMQ; acknowledges each only after its transaction commits.
 
-A malformed command is dead-lettered at once. Any other failure returns the command to the queue,
-whose delivery limit dead-letters it if it keeps failing. Only the same order id already recorded
-counts as a duplicate: any other integrity error is a failure, never a silent ack.
+A malformed command is dead-lettered at once. Any other failure returns the command to the queue, up
+to the queue's delivery limit; at the last delivery the command is dead-lettered. Either way an order
+the command names is recorded REJECTED with a reason first, so it never stays PENDING. Only the same
+order id already recorded counts as a duplicate: any other integrity error is a failure, never a
+silent ack.
 """
 from __future__ import annotations
 
@@ -16,8 +18,24 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festflow_contracts.amqp import declare_order_commands
-from inventory_service.reservation import InvalidCommand, Outcome, PlaceOrder, already_processed, place_order
+from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
+from inventory_service.reservation import (
+    InvalidCommand,
+    Outcome,
+    PlaceOrder,
+    already_processed,
+    place_order,
+    reject_unprocessable,
+    sender_of,
+)
+
+
+def deliveries(message: AbstractIncomingMessage) -> int:
+    """How often the quorum queue delivered this message before (its x-delivery-count header)."""
+    try:
+        return int((message.headers or {}).get("x-delivery-count", 0))
+    except (TypeError, ValueError):
+        return 0
 
 log = logging.getLogger("inventory_service.consumer")
 
@@ -44,10 +62,13 @@ class CommandConsumer:
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         try:
-            command = PlaceOrder.parse(json.loads(message.body))
+            body = json.loads(message.body)
+            command = PlaceOrder.parse(body)
         except (InvalidCommand, ValueError) as exc:
             log.error("dead-lettering malformed command %s: %s", message.message_id, exc)
-            await message.reject(requeue=False)
+            sender = sender_of(body) if isinstance(exc, InvalidCommand) else None
+            await self._give_up(message, sender, "this order could not be processed (it was malformed); "
+                                                 "you have not been charged")
             return
         try:
             try:
@@ -57,6 +78,11 @@ class CommandConsumer:
                     raise
                 outcome = Outcome(command.order_id, "DUPLICATE")
         except Exception:
+            if deliveries(message) + 1 >= DELIVERY_LIMIT:  # the last delivery the queue allows
+                log.exception("order %s failed at its last delivery; rejecting it", command.order_id)
+                await self._give_up(message, (command.order_id, command.username, command.email),
+                                    "this order could not be processed; you have not been charged")
+                return
             log.exception("order %s failed; returning it to the queue", command.order_id)
             await asyncio.sleep(self.retry_pause)
             await message.nack(requeue=True)
@@ -70,6 +96,20 @@ class CommandConsumer:
             log.info("order %s consumed: %s%s", command.order_id[:8], outcome.status,
                      f" ({outcome.reason})" if outcome.reason else f"; {stock}")
         self.on_outcome(outcome)
+
+    async def _give_up(self, message: AbstractIncomingMessage, sender: tuple[str, str, str] | None,
+                       reason: str) -> None:
+        """Dead-letters the command; its order, if it names one, is REJECTED with the reason first, so
+        no buyer waits on a PENDING order forever."""
+        if sender is not None:
+            try:
+                outcome = await reject_unprocessable(self.engine, *sender, reason)
+            except Exception:
+                log.exception("cannot record the rejection of order %s", sender[0])
+            else:
+                if outcome.status == "REJECTED":
+                    self.on_outcome(outcome)
+        await message.reject(requeue=False)
 
     async def close(self) -> None:
         if self.connection:

@@ -108,6 +108,31 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
         return Outcome(command.order_id, "CONFIRMED", None, event)
 
 
+def sender_of(body: Any) -> tuple[str, str, str] | None:
+    """(order id, username, email) of a command too broken to place, if it says at least that much."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return None
+    order_id, username = data.get("order_id"), data.get("username")
+    if not (isinstance(order_id, str) and isinstance(username, str) and order_id and username):
+        return None
+    email = data.get("email")
+    return order_id, username, email if isinstance(email, str) else ""
+
+
+async def reject_unprocessable(engine: AsyncEngine, order_id: str, username: str, email: str,
+                               reason: str) -> Outcome:
+    """An order whose command cannot be placed (malformed, or failing at every delivery) is told so:
+    REJECTED with the reason, so it never stays PENDING. A no-op for an order already processed."""
+    command = PlaceOrder(order_id, username, email, ())
+    async with engine.begin() as conn:
+        if await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == order_id)) is not None:
+            return Outcome(order_id, "DUPLICATE")
+        event = _rejected_event(command, reason)
+        await _record(conn, command, "REJECTED", reason, 0, [], events.now_iso(), event)
+    return Outcome(order_id, "REJECTED", reason, event)
+
+
 async def already_processed(engine: AsyncEngine, order_id: str) -> bool:
     async with engine.connect() as conn:
         return await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == order_id)) is not None

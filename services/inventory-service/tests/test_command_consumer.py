@@ -4,6 +4,7 @@ import json
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 from festflow_contracts import events
 from inventory_service import db
@@ -11,9 +12,10 @@ from inventory_service.command_consumer import CommandConsumer
 
 
 class FakeMessage:
-    def __init__(self, body: bytes):
+    def __init__(self, body: bytes, delivered_before: int = 0):
         self.body = body
         self.message_id = "m"
+        self.headers = {"x-delivery-count": delivered_before} if delivered_before else {}
         self.verdict: tuple | None = None
 
     async def ack(self):
@@ -40,8 +42,8 @@ def consumer(engine):
     return consumer
 
 
-async def handle(consumer, body):
-    message = FakeMessage(body)
+async def handle(consumer, body, delivered_before=0):
+    message = FakeMessage(body, delivered_before)
     await consumer.handle(message)
     return message.verdict
 
@@ -56,7 +58,20 @@ async def test_a_placed_order_is_acked_and_reported(consumer):
                                   command_body(quantity="2")])
 async def test_what_can_never_succeed_is_dead_lettered_not_requeued(consumer, body):
     assert await handle(consumer, body) == ("reject", False)
-    assert consumer.outcomes == []
+    # an order the command names is told it was rejected, so it does not stay PENDING
+    assert [o.status for o in consumer.outcomes] in ([], ["REJECTED"])
+
+
+async def test_a_malformed_command_that_names_its_order_rejects_that_order(consumer, engine):
+    order_id = str(uuid.uuid4())
+    assert await handle(consumer, command_body(order_id, quantity=2**63)) == ("reject", False)
+    [outcome] = consumer.outcomes
+    assert (outcome.order_id, outcome.status) == (order_id, "REJECTED") and "could not be processed" in outcome.reason
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(db.orders).where(db.orders.c.order_id == order_id))).mappings().one()
+        payloads = (await conn.execute(sa.select(db.outbox.c.payload))).scalars().all()
+    assert row["status"] == "REJECTED"
+    assert [events.decode(p)["type"] for p in payloads] == [events.ORDER_REJECTED]
 
 
 async def test_a_redelivered_command_is_acked_as_a_duplicate_and_changes_nothing(consumer):
@@ -81,3 +96,16 @@ async def test_a_failure_for_now_returns_the_command_to_the_queue(consumer, engi
     await engine.dispose()
     consumer.engine = db.make_engine("sqlite+aiosqlite:////nonexistent-dir/inventory.db")
     assert await handle(consumer, command_body()) == ("nack", True)
+
+
+async def test_a_command_failing_at_its_last_delivery_rejects_its_order(consumer, monkeypatch):
+    from festflow_contracts.amqp import DELIVERY_LIMIT
+
+    async def broken(engine, command):
+        raise RuntimeError("always")
+
+    monkeypatch.setattr("inventory_service.command_consumer.place_order", broken)
+    order_id = str(uuid.uuid4())
+    assert await handle(consumer, command_body(order_id), delivered_before=DELIVERY_LIMIT - 2) == ("nack", True)
+    assert await handle(consumer, command_body(order_id), delivered_before=DELIVERY_LIMIT - 1) == ("reject", False)
+    assert [(o.order_id, o.status) for o in consumer.outcomes] == [(order_id, "REJECTED")]

@@ -12,6 +12,7 @@ from typing import Any
 
 PER_BUYER = 500
 HORIZON_HOURS = 24
+RESUME_MARGIN = timedelta(minutes=5)
 
 
 class NotificationHistory:
@@ -35,11 +36,22 @@ class NotificationHistory:
             notes.popitem(last=False)
         return True
 
-    def since(self, username: str, last_id: str | None) -> list[dict[str, Any]]:
-        """What came after `last_id`; everything kept if that id is unknown (too old, or from before a
-        restart of a hub that keeps nothing), and nothing for a page that has seen nothing yet."""
-        if not last_id:
-            return []
+    def since(self, username: str, last_id: str | None, last_time: str | None = None) -> list[dict[str, Any]]:
+        """What a page that last saw `last_id` (at event time `last_time`) may have missed: every note
+        from RESUME_MARGIN before that moment on. Events from different partitions reach the hub in no
+        fixed order (and in another order after a restart), so the page gets a little more than it
+        missed and drops, by id, what it has shown already. Nothing for a page that has seen nothing."""
         notes = list(self._by_user.get(username, {}).values())
-        ids = [note["id"] for note in notes]
-        return notes[ids.index(last_id) + 1:] if last_id in ids else notes
+        known = self._by_user.get(username, {}).get(last_id or "")
+        moment = _parse(known["time"]) if known else _parse(last_time)
+        if moment is None:
+            return [] if not last_id else notes  # an id the hub no longer knows, without its time: all kept
+        cutoff = moment - RESUME_MARGIN
+        return [note for note in notes if (_parse(note.get("time")) or cutoff) >= cutoff]
+
+
+def _parse(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    except (AttributeError, ValueError):
+        return None

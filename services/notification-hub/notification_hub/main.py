@@ -89,8 +89,8 @@ async def _authenticate(ws: WebSocket, admin_only: bool = False):
 
 
 async def _hold_open(ws: WebSocket, username: str | None = None) -> None:
-    """Keeps the socket open; a page of `username` may send {"kind": "resume", "last_event_id": ...} and
-    gets the notifications it missed."""
+    """Keeps the socket open; a page of `username` may send {"kind": "resume", "last_event_id": ...,
+    "last_event_time": ...} and gets the notifications it may have missed (it drops those it has)."""
     try:
         while True:
             text = await ws.receive_text()
@@ -101,8 +101,9 @@ async def _hold_open(ws: WebSocket, username: str | None = None) -> None:
             except ValueError:
                 continue
             if isinstance(message, dict) and message.get("kind") == "resume":
-                last = message.get("last_event_id")
-                for note in ws.app.state.history.since(username, last if isinstance(last, str) else None):
+                last, when = message.get("last_event_id"), message.get("last_event_time")
+                for note in ws.app.state.history.since(username, last if isinstance(last, str) else None,
+                                                        when if isinstance(when, str) else None):
                     await ws.send_json(note)
     except WebSocketDisconnect:
         pass

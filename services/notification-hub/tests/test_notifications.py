@@ -55,15 +55,18 @@ def _note(i, time="2026-12-01T12:00:00.000Z"):
     return {"id": f"e{i}", "kind": "order.confirmed", "order_id": f"o{i}", "time": time}
 
 
-def test_history_keeps_each_event_once_and_replays_what_a_page_missed():
+def test_history_keeps_each_event_once_and_replays_what_a_page_may_have_missed():
     from datetime import UTC, datetime
 
     from notification_hub.history import NotificationHistory
     now = datetime(2026, 12, 1, 13, tzinfo=UTC)
-    history = NotificationHistory(per_buyer=3)
-    assert all(history.add("alice", _note(i), now) for i in range(4))
-    assert not history.add("alice", _note(3), now)  # the same event again: pushed once
-    assert [n["id"] for n in history.since("alice", "e2")] == ["e3"]
-    assert [n["id"] for n in history.since("alice", "e0")] == ["e1", "e2", "e3"]  # e0 fell out: all that is kept
+    history = NotificationHistory(per_buyer=4)
+    for i, minute in enumerate((0, 20, 30, 31)):
+        assert history.add("alice", _note(i, f"2026-12-01T12:{minute:02d}:00Z"), now)
+    assert not history.add("alice", _note(3, "2026-12-01T12:31:00Z"), now)  # the same event again: once
+    # from 5 minutes before the last note the page saw: a little more than it missed, never less
+    assert [n["id"] for n in history.since("alice", "e2")] == ["e2", "e3"]
+    assert [n["id"] for n in history.since("alice", "gone", "2026-12-01T12:19:00Z")] == ["e1", "e2", "e3"]
+    assert len(history.since("alice", "gone")) == 4  # an id without a time: all that is kept
     assert history.since("alice", None) == [] and history.since("bob", "e1") == []
     assert not history.add("alice", _note(9, "2026-11-01T00:00:00Z"), now)  # older than the horizon

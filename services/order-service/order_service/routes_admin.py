@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from festflow_contracts.money import cents_to_str
+from order_service.accounts import NewAccounts, create_accounts
 from order_service.deps import AdminUser
 from order_service.inventory_client import CatalogUnavailable
 
@@ -69,3 +70,10 @@ async def stats(request: Request, _admin: AdminUser):
         return error
     data["revenue"] = cents_to_str(data["revenue_cents"])
     return data
+
+
+@router.post("/users", status_code=201)
+async def create_users(request: Request, _admin: AdminUser, body: NewAccounts):
+    """Create buyer (or organiser) accounts in bulk, at most 1000 a call: `{"users": [{"username",
+    "email", "password", "role"?}]}`. Names already taken are listed under `existing` and left as they are."""
+    return await create_accounts(request.app.state.engine, body.users)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -71,11 +71,14 @@ async def place_order(
 
 
 @router.get("/orders")
-async def my_orders(request: Request, identity: CurrentUser):
+async def my_orders(request: Request, identity: CurrentUser,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+    """The caller's orders, newest first, `limit` at a time from `offset`."""
     async with request.app.state.engine.connect() as conn:
         rows = (await conn.execute(
             sa.select(orders).where(orders.c.username == identity.username)
-            .order_by(orders.c.created_at.desc()).limit(100))).mappings().all()
+            .order_by(orders.c.created_at.desc(), orders.c.order_id).limit(limit).offset(offset))).mappings().all()
     return [order_view(row) for row in rows]
 
 

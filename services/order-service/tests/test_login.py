@@ -91,3 +91,14 @@ async def test_slow_down_after_a_few_failures(users, monkeypatch):
         with pytest.raises(LoginRefused):
             await authenticate(users, "guest", "nope", policy, Checks(), Clock())
     assert slept == [1.0, 1.0]  # the 3rd and 4th failures wait
+
+
+async def test_bulk_accounts_log_in_and_taken_names_are_skipped(users):
+    from order_service.accounts import NewAccount, create_accounts
+    result = await create_accounts(users, [
+        NewAccount(username="buyer-1", email="b1@x.test", password="secret-one"),
+        NewAccount(username="guest", email="g@x.test", password="not-this-one"),
+        NewAccount(username="buyer-1", email="again@x.test", password="secret-two")])
+    assert result == {"created": ["buyer-1"], "existing": ["guest", "buyer-1"]}
+    assert (await authenticate(users, "buyer-1", "secret-one", POLICY, Checks(), Clock()))["email"] == "b1@x.test"
+    assert (await authenticate(users, "guest", "festflow", POLICY, Checks(), Clock()))["username"] == "guest"

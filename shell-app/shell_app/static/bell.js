@@ -1,8 +1,8 @@
 // The notification bell: a WebSocket to the notification hub (authenticated by the HttpOnly cookie).
 // Each notification is listed, counted as unread, announced to screen readers, and announced to the
 // micro-frontends as the `order:updated` event on <body>, so fragments that listen for it refresh.
-// The id of the last notification seen is kept in localStorage: on every (re)connect the page asks the
-// hub for what it missed since, and a notification that arrives twice is shown once.
+// The ids of the notifications shown, and the newest one's time, are kept in localStorage: on every
+// (re)connect the page asks the hub for what it may have missed since, and shows each notification once.
 (function () {
   "use strict";
   const bell = document.getElementById("shell-bell");
@@ -13,8 +13,9 @@
   const count = document.getElementById("shell-bell-count");
   const empty = panel.querySelector(".shell_bell-empty");
   const live = document.getElementById("shell-bell-live");
-  const lastKey = "festflow_bell_last:" + (document.body.dataset.user || "");
-  const seen = new Set();
+  const storeKey = "festflow_bell:" + (document.body.dataset.user || "");
+  const stored = load();
+  const seen = new Set(stored.ids);  // shown on this or an earlier page: never shown twice
   let unread = 0;
   let retry = 500;
 
@@ -30,10 +31,25 @@
     if (!panel.hidden) setUnread(0);
   });
 
+  function load() {
+    try {
+      const value = JSON.parse(localStorage.getItem(storeKey) || "{}");
+      return { ids: Array.isArray(value.ids) ? value.ids : [], last: value.last || null, time: value.time || null };
+    } catch (e) {
+      return { ids: [], last: null, time: null };  // private mode or a damaged value: no replay
+    }
+  }
+
+  function remember(note) {
+    stored.ids = stored.ids.concat([note.id]).slice(-200);
+    if (!stored.time || note.time > stored.time) { stored.time = note.time; stored.last = note.id; }
+    try { localStorage.setItem(storeKey, JSON.stringify(stored)); } catch (e) { /* private mode */ }
+  }
+
   function show(note) {
     if (seen.has(note.id)) return;
     seen.add(note.id);
-    try { localStorage.setItem(lastKey, note.id); } catch (e) { /* private mode: no replay */ }
+    remember(note);
     const item = document.createElement("li");
     item.className = note.kind.replace(".", "-");
     item.dataset.orderId = note.order_id;
@@ -56,9 +72,7 @@
     const ws = new WebSocket(scheme + location.host + "/ws/notifications");
     ws.onopen = function () {
       retry = 500;
-      let last = null;
-      try { last = localStorage.getItem(lastKey); } catch (e) { /* private mode */ }
-      ws.send(JSON.stringify({ kind: "resume", last_event_id: last }));
+      ws.send(JSON.stringify({ kind: "resume", last_event_id: stored.last, last_event_time: stored.time }));
       bell.dataset.connected = "true";
     };
     ws.onmessage = function (msg) {
