@@ -40,8 +40,7 @@ def stock_of(api: httpx.Client, ticket_id: str) -> int:
 
 
 def mails_for(profile, order_id: str) -> list[dict]:
-    messages = httpx.get(profile.url("mail_http", "/api/messages"), timeout=5).json()
-    return [m for m in messages if m["headers"].get("X-FestFlow-Order") == order_id]
+    return httpx.get(profile.url("mail_http", "/api/messages"), params={"order": order_id}, timeout=10).json()
 
 
 def wait_status(api: httpx.Client, token: str, order_id: str, status: str, timeout: float = 15) -> dict:

@@ -94,3 +94,9 @@ def test_every_service_reports_healthy_dependencies(profile):
 
 def test_page_has_no_unresolved_template_markers(api):
     assert not re.search(r"\{\{|\{%", api.get("/").text)
+
+
+def test_the_inventorys_internal_api_refuses_callers_without_the_service_token(profile, api):
+    resp = httpx.patch(profile.url("inventory", "/internal/tickets/camping-pass"), json={"price": "0.01"}, timeout=5)
+    assert resp.status_code == 401
+    assert {t["id"]: t["price"] for t in api.get("/api/tickets").json()}["camping-pass"] != "0.01"

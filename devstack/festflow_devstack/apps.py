@@ -2,6 +2,7 @@
 variables that docker-compose.yml gives its container."""
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from festflow_devstack import probes
@@ -13,8 +14,19 @@ def _sqlite(profile: Profile, name: str) -> str:
     return f"sqlite+aiosqlite:///{profile.run_dir / 'data' / name}"
 
 
+def internal_token(keys_dir: Path) -> str:
+    """The service token of the inventory's internal API: random, made once per stack, kept with the keys."""
+    path = keys_dir / "internal-api-token"
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def app_environments(profile: Profile, private_key: Path, public_key: Path) -> dict[str, dict[str, str]]:
     p = profile.ports
+    token = internal_token(private_key.parent)
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
         "JWT_PUBLIC_KEY_FILE": str(public_key),
@@ -23,10 +35,10 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path) -> d
     order_api = profile.url("order")
     return {
         "inventory-service": {**common, "DATABASE_URL": _sqlite(profile, "inventory.db"),
-                              "AMQP_URL": profile.amqp_url},
+                              "AMQP_URL": profile.amqp_url, "INTERNAL_API_TOKEN": token},
         "order-service": {**common, "DATABASE_URL": _sqlite(profile, "orders.db"),
                           "AMQP_URL": profile.amqp_url, "JWT_PRIVATE_KEY_FILE": str(private_key),
-                          "INVENTORY_URL": profile.url("inventory")},
+                          "INVENTORY_URL": profile.url("inventory"), "INTERNAL_API_TOKEN": token},
         "email-function": {**common, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p["smtp"]),
                            "EMAIL_SENT_LOG_URL": _sqlite(profile, "email-sent.db")},
         "notification-hub": {**common},

@@ -38,9 +38,21 @@ def test_apps_listen_where_the_local_run_and_the_gateway_expect(name):
     assert env["APP_PORT"] == str(port)
 
 
-def test_users_ports_are_published():
-    published = {p.split(":")[0] for s in SERVICES.values() for p in s.get("ports", [])}
-    assert {"3000", "8000", "15672", "5672", "9092", "8025"} <= published
+def test_users_ports_are_published_and_the_brokers_are_not():
+    published = {p.split(":")[0] for svc in SERVICES.values() for p in svc.get("ports", [])}
+    assert {"3000", "8000", "15672", "8025"} <= published
+    assert not published & {"5672", "9092", "5432", "8001"}  # brokers, database, internal API
+
+
+def test_brokers_databases_and_internal_apis_are_on_the_internal_network_only():
+    import yaml
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
+    assert compose["networks"]["backend"]["internal"] is True
+    for name in ("kafka", "postgres", "inventory-service", "email-function", "notification-hub"):
+        assert SERVICES[name]["networks"] == ["backend"], name
+    assert "guest" not in SERVICES["order-service"]["environment"]["AMQP_URL"]
+    assert SERVICES["order-service"]["environment"]["INTERNAL_API_TOKEN"] == \
+        SERVICES["inventory-service"]["environment"]["INTERNAL_API_TOKEN"]
 
 
 def test_gateway_gets_every_template_name():

@@ -17,8 +17,9 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 
-from festflow_contracts import events
+from festflow_contracts import messages
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.messages import OrderRejected, TicketChanged, TicketSold
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
@@ -34,13 +35,13 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
     """What an open dashboard hears: stock after a sale or a change of a ticket type."""
-    data = event["data"]
-    if event["type"] == events.TICKET_SOLD:
-        return {"kind": "sold", "tickets": data.get("stock", [])}
-    if event["type"] == events.ORDER_REJECTED:
+    message = messages.parse_any(event)
+    if isinstance(message, TicketSold):
+        return {"kind": "sold", "tickets": [s.model_dump() for s in message.stock]}
+    if isinstance(message, OrderRejected):
         return {"kind": "rejected", "tickets": []}
-    if event["type"] == events.TICKET_CHANGED:
-        return {"kind": "changed", "tickets": [{"ticket_id": data["id"], "stock": data["stock"]}]}
+    if isinstance(message, TicketChanged):
+        return {"kind": "changed", "tickets": [{"ticket_id": message.id, "stock": message.stock}]}
     return None
 
 

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from jose import jwt
 
 from festflow_contracts import events
+from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
 from mf_admin.main import dashboard_update, reasons
 from mf_admin.sales_chart import grid_step, render
@@ -42,10 +43,11 @@ def test_validation_lists_become_readable_reasons():
 
 
 def test_dashboard_hears_sales_and_changes_only():
-    sold = events.new_event(events.TICKET_SOLD, "/t", {"stock": [{"ticket_id": "vip", "stock": 3}]})
+    sold = sample(events.TICKET_SOLD, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
     assert dashboard_update(sold) == {"kind": "sold", "tickets": [{"ticket_id": "vip", "stock": 3}]}
-    changed = events.new_event(events.TICKET_CHANGED, "/t", {"id": "vip", "stock": 9})
+    changed = sample(events.TICKET_CHANGED, id="vip", stock=9)
     assert dashboard_update(changed)["tickets"] == [{"ticket_id": "vip", "stock": 9}]
+    assert dashboard_update(sample(events.ORDER_REJECTED)) == {"kind": "rejected", "tickets": []}
     assert dashboard_update(events.new_event(events.LOG_RECORD, "/t", {})) is None
 
 

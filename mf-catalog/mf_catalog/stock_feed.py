@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from festflow_contracts import events
+from festflow_contracts import messages
+from festflow_contracts.messages import TicketChanged, TicketSold
 
 
 def stock_update(event: dict[str, Any]) -> dict[str, Any] | None:
     """{"tickets": [{"ticket_id", "stock", ...}], "reload"?} for events that change what the catalog shows."""
-    data = event["data"]
-    if event["type"] == events.TICKET_SOLD:
-        return {"tickets": [{"ticket_id": s["ticket_id"], "stock": s["stock"]} for s in data.get("stock", [])]}
-    if event["type"] == events.TICKET_CHANGED:
-        return {"tickets": [{"ticket_id": data["id"], "stock": data["stock"], "price": data.get("price"),
-                             "active": data.get("active", True)}], "reload": True}
+    message = messages.parse_any(event)
+    if isinstance(message, TicketSold):
+        return {"tickets": [{"ticket_id": s.ticket_id, "stock": s.stock} for s in message.stock]}
+    if isinstance(message, TicketChanged):
+        return {"tickets": [{"ticket_id": message.id, "stock": message.stock, "price": message.price,
+                             "active": message.active}], "reload": True}
     return None

@@ -33,3 +33,15 @@ def test_api_down_shows_a_message_and_retries(client):
     c, _ = client  # ORDER_API_URL points at a closed port
     html = c.get("/catalog/fragments/v1/ticket-list").text
     assert "Tickets cannot be loaded right now" in html and "every 5s" in html
+
+
+def test_an_open_catalog_hears_stock_after_a_sale_and_changes_of_a_type():
+    from festflow_contracts import events
+    from festflow_contracts.fixtures import sample
+    from mf_catalog.stock_feed import stock_update
+    sold = sample(events.TICKET_SOLD, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
+    assert stock_update(sold) == {"tickets": [{"ticket_id": "vip", "stock": 3}]}
+    changed = stock_update(sample(events.TICKET_CHANGED, id="vip", stock=9, price="12.00", active=False))
+    assert changed == {"tickets": [{"ticket_id": "vip", "stock": 9, "price": "12.00", "active": False}],
+                       "reload": True}
+    assert stock_update(sample(events.ORDER_REJECTED)) is None

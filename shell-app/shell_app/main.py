@@ -112,7 +112,7 @@ def _login_failed(error: str, target: str, username: str, **extra: str) -> Redir
 
 
 @app.post("/shell/login")
-async def login(username: str = Form(""), password: str = Form(""), next: str = Form("/")):
+async def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/")):
     target = _safe_next(next)
     if not username or not password:
         return _login_failed("missing", target, username)
@@ -132,7 +132,8 @@ async def login(username: str = Form(""), password: str = Form(""), next: str = 
     redirect = RedirectResponse(target, status_code=303)
     redirect.set_cookie(COOKIE_NAME, body["access_token"], max_age=body["expires_in"], httponly=True,
                         samesite="lax", path="/",
-                        secure=os.environ.get("COOKIE_SECURE", "false").lower() == "true")
+                        secure=os.environ.get("COOKIE_SECURE", "false").lower() == "true"
+                        or request.headers.get("x-forwarded-proto") == "https")  # served over HTTPS
     return redirect
 
 

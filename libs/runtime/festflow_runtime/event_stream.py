@@ -19,6 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from festflow_contracts.events import InvalidEvent, decode
+from festflow_contracts.messages import InvalidMessage
 from festflow_runtime.broker_logs import limit_broker_client_logs
 
 log = logging.getLogger("festflow.event_stream")
@@ -68,6 +69,9 @@ async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, park: Par
                     await handler(event)
                 except asyncio.CancelledError:
                     raise
+                except InvalidMessage as exc:  # not what its type says: no retry can help
+                    log.warning("parking %s %s: %s", event["type"], event["id"], exc)
+                    await park(record, f"invalid: {exc}"[:500])
                 except Exception as exc:
                     tries = attempts.get((tp, record.offset), 0) + 1
                     if tries < max_attempts:

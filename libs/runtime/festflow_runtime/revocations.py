@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
 from festflow_contracts.channels import AUTH_EVENTS_TOPIC
+from festflow_contracts.messages import TokenRevoked
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription
 
@@ -13,7 +14,8 @@ from festflow_runtime.event_stream import Subscription
 def revocation_handler(verifier: TokenVerifier):
     async def apply(event: dict[str, Any]) -> None:
         if event["type"] == events.TOKEN_REVOKED:
-            verifier.revoke(str(event["data"]["jti"]), int(event["data"]["exp"]))
+            revoked = messages.parse(event, TokenRevoked)
+            verifier.revoke(revoked.jti, revoked.exp)
     return apply
 
 

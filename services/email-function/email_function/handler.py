@@ -15,7 +15,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
+from festflow_contracts.messages import OrderRejected, TicketSold
 from festflow_contracts.money import euros
 
 
@@ -59,33 +60,30 @@ class SqliteSentLog:
 
 
 def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessage | None:
-    data = event["data"]
-    if not data.get("email"):
+    outcome = messages.parse_any(event)
+    if not isinstance(outcome, TicketSold | OrderRejected) or not outcome.email:
         return None
-    order_id = data["order_id"]
+    order_id = outcome.order_id
     msg = EmailMessage()
     msg["From"] = settings.mail_from
-    msg["To"] = data["email"]
+    msg["To"] = outcome.email
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{event['id']}@festflow.local>"
     msg["X-FestFlow-Order"] = order_id
     msg["X-FestFlow-Event"] = event["type"]
-    if event["type"] == events.TICKET_SOLD:
+    if isinstance(outcome, TicketSold):
         msg["Subject"] = f"Your FestFlow tickets - order {order_id[:8]} confirmed"
-        lines = [f"  {item['quantity']} x {item['name']} at {euros(item['unit_price_cents'])}"
-                 for item in data["items"]]
+        lines = [f"  {item.quantity} x {item.name} at {euros(item.unit_price_cents)}" for item in outcome.items]
         msg.set_content(
-            f"Hello {data['username']},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
-            + f"\n\nTotal: {euros(data['total_cents'])}\n\nSee you at the festival!\nFestFlow\n"
-        )
-    elif event["type"] == events.ORDER_REJECTED:
-        msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"
-        msg.set_content(
-            f"Hello {data['username']},\n\nwe could not complete your order {order_id}: {data['reason']}.\n"
-            "You have not been charged.\n\nFestFlow\n"
+            f"Hello {outcome.username},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
+            + f"\n\nTotal: {euros(outcome.total_cents)}\n\nSee you at the festival!\nFestFlow\n"
         )
     else:
-        return None
+        msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"
+        msg.set_content(
+            f"Hello {outcome.username},\n\nwe could not complete your order {order_id}: {outcome.reason}.\n"
+            "You have not been charged.\n\nFestFlow\n"
+        )
     return msg
 
 

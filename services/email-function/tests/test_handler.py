@@ -6,6 +6,7 @@ from aiosmtpd.controller import Controller
 
 from email_function.handler import EmailSettings, SqliteSentLog, build_message, handle, mail_key
 from festflow_contracts import events
+from festflow_contracts.fixtures import sample
 
 
 class Inbox:
@@ -38,10 +39,10 @@ def sent_log(tmp_path):
 
 
 def sold_event():
-    return events.new_event(events.TICKET_SOLD, "/test", {
-        "order_id": "0f0e0d0c-1111-2222-3333-444455556666", "username": "guest", "email": "guest@festflow.local",
-        "items": [{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2, "unit_price_cents": 24900}],
-        "total_cents": 49800, "stock": []})
+    return sample(events.TICKET_SOLD,  # the inventory's recorded sample, about an order of our own
+                  order_id="0f0e0d0c-1111-2222-3333-444455556666", username="guest", email="guest@festflow.local",
+                  items=[{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2, "unit_price_cents": 24900}],
+                  total_cents=49800)
 
 
 def test_confirmation_mail_is_sent_once(smtp, sent_log):
@@ -61,16 +62,15 @@ def test_confirmation_mail_is_sent_once(smtp, sent_log):
 
 def test_rejection_mail_carries_the_reason(smtp, sent_log):
     inbox, settings = smtp
-    event = events.new_event(events.ORDER_REJECTED, "/test", {
-        "order_id": "abc", "username": "guest", "email": "guest@festflow.local", "items": [],
-        "reason": "VIP Weekend is sold out"})
+    event = sample(events.ORDER_REJECTED, order_id="abc", username="guest", email="guest@festflow.local",
+                   reason="VIP Weekend is sold out")
     handle(event, settings, sent_log)
     assert "VIP Weekend is sold out" in inbox.messages[0].content.decode()
 
 
 def test_other_events_send_nothing(smtp, sent_log):
     inbox, settings = smtp
-    assert handle(events.new_event(events.TICKET_CHANGED, "/t", {"id": "x"}), settings, sent_log) is None
+    assert handle(sample(events.TICKET_CHANGED), settings, sent_log) is None
     assert inbox.messages == []
 
 

@@ -1,10 +1,12 @@
 """The inventory's internal HTTP API (not routed by the gateway): health and the ticket catalog."""
 from __future__ import annotations
 
+import hmac
 import logging
+from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from inventory_service.db import tickets
@@ -18,7 +20,16 @@ from inventory_service.ticket_admin import (
     update_ticket,
 )
 
+
+def internal_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """/internal/* is for FestFlow's own services: they send the shared service token."""
+    expected = request.app.state.internal_token
+    if expected and not hmac.compare_digest(authorization or "", f"Bearer {expected}"):
+        raise HTTPException(401, "this internal API needs the service token", headers={"WWW-Authenticate": "Bearer"})
+
+
 router = APIRouter()
+internal = APIRouter(dependencies=[Depends(internal_caller)])
 log = logging.getLogger("inventory_service.tickets")
 
 
@@ -40,7 +51,7 @@ async def healthz(request: Request):
                         status_code=200 if healthy else 503)
 
 
-@router.get("/internal/tickets")
+@internal.get("/internal/tickets")
 async def list_tickets(request: Request, include_retired: bool = False):
     query = sa.select(tickets).order_by(tickets.c.price_cents)
     if not include_retired:
@@ -50,7 +61,7 @@ async def list_tickets(request: Request, include_retired: bool = False):
     return [ticket_view(row) for row in rows]
 
 
-@router.get("/internal/tickets/{ticket_id}")
+@internal.get("/internal/tickets/{ticket_id}")
 async def get_ticket(request: Request, ticket_id: str):
     async with request.app.state.engine.connect() as conn:
         row = (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
@@ -59,7 +70,7 @@ async def get_ticket(request: Request, ticket_id: str):
     return ticket_view(row)
 
 
-@router.post("/internal/tickets", status_code=201)
+@internal.post("/internal/tickets", status_code=201)
 async def add_ticket(request: Request, new: TicketCreate):
     try:
         ticket = await create_ticket(request.app.state.engine, new)
@@ -70,7 +81,7 @@ async def add_ticket(request: Request, new: TicketCreate):
     return ticket
 
 
-@router.patch("/internal/tickets/{ticket_id}")
+@internal.patch("/internal/tickets/{ticket_id}")
 async def change_ticket(request: Request, ticket_id: str, patch: TicketPatch):
     try:
         ticket = await update_ticket(request.app.state.engine, ticket_id, patch)
@@ -83,6 +94,6 @@ async def change_ticket(request: Request, ticket_id: str, patch: TicketPatch):
     return ticket
 
 
-@router.get("/internal/stats")
+@internal.get("/internal/stats")
 async def stats(request: Request):
     return await sales_stats(request.app.state.engine)

@@ -22,8 +22,8 @@ from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from inventory_service.reservation import (
     InvalidCommand,
     Outcome,
-    PlaceOrder,
     already_processed,
+    parse_command,
     place_order,
     reject_unprocessable,
     sender_of,
@@ -63,7 +63,7 @@ class CommandConsumer:
     async def handle(self, message: AbstractIncomingMessage) -> None:
         try:
             body = json.loads(message.body)
-            command = PlaceOrder.parse(body)
+            command = parse_command(body)
         except (InvalidCommand, ValueError) as exc:
             log.error("dead-lettering malformed command %s: %s", message.message_id, exc)
             sender = sender_of(body) if isinstance(exc, InvalidCommand) else None

@@ -11,6 +11,7 @@ class Settings:
     amqp_url: str
     kafka_bootstrap: str
     prefetch: int
+    internal_token: str  # what callers of /internal/* must send as a bearer token ("" leaves it open)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -19,4 +20,5 @@ class Settings:
             amqp_url=os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"),
             kafka_bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             prefetch=int(os.environ.get("AMQP_PREFETCH", "64")),
+            internal_token=os.environ.get("INTERNAL_API_TOKEN", ""),
         )

@@ -15,7 +15,7 @@ from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.topics import ensure_topics
 from inventory_service import db
-from inventory_service.api import router
+from inventory_service.api import internal, router
 from inventory_service.command_consumer import CommandConsumer
 from inventory_service.config import Settings
 from inventory_service.outbox_relay import OutboxRelay
@@ -40,6 +40,7 @@ async def lifespan(app: FastAPI):
     relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
     consumer = CommandConsumer(engine, settings.amqp_url, settings.prefetch, lambda _outcome: relay.notify())
     await consumer.start()
+    app.state.internal_token = settings.internal_token
     app.state.engine, app.state.producer, app.state.consumer, app.state.relay = engine, producer, consumer, relay
     try:
         yield
@@ -54,3 +55,4 @@ async def lifespan(app: FastAPI):
 app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)
 install_error_handlers(app)
 app.include_router(router)
+app.include_router(internal)

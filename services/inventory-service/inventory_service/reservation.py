@@ -14,54 +14,29 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from festflow_contracts.messages import OrderRejected, PlaceOrder, RejectedItem, SoldLine, StockLevel, TicketSold
 from inventory_service.db import order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
-MAX_QUANTITY = 1000  # far above any order limit; a quantity like 2**63 is malformed, not a big order
 
 
 class InvalidCommand(ValueError):
     """The command can never succeed (malformed); it goes to the dead-letter queue."""
 
 
-@dataclass(frozen=True)
-class Item:
-    ticket_id: str
-    quantity: int
-
-
-def _whole_number(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidCommand(f"quantity must be a whole number, not {value!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class PlaceOrder:
-    order_id: str
-    username: str
-    email: str
-    items: tuple[Item, ...]
-
-    @classmethod
-    def parse(cls, body: dict[str, Any]) -> PlaceOrder:
-        try:
-            if not isinstance(body, dict) or body.get("type") != events.PLACE_ORDER:
-                raise InvalidCommand("not a place-order command")
-            data = body["data"]
-            items = tuple(Item(str(i["ticket_id"]), _whole_number(i["quantity"])) for i in data["items"])
-            command = cls(str(data["order_id"]), str(data["username"]), str(data.get("email", "")), items)
-        except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, InvalidCommand):
-                raise
-            raise InvalidCommand(f"malformed command: {exc!r}") from exc
-        if not command.items or any(not 1 <= i.quantity <= MAX_QUANTITY for i in command.items):
-            raise InvalidCommand(f"an order needs items with a quantity from 1 to {MAX_QUANTITY}")
-        if len({i.ticket_id for i in command.items}) != len(command.items):
-            raise InvalidCommand("an order lists a ticket twice")
-        return command
+def parse_command(body: Any) -> PlaceOrder:
+    """The place-order command of a message body, or InvalidCommand with the reason (dead-lettered)."""
+    if not isinstance(body, dict):
+        raise InvalidCommand("not a place-order command")
+    try:
+        command = messages.parse(body, PlaceOrder)
+    except messages.InvalidMessage as exc:
+        raise InvalidCommand(f"malformed command: {exc}") from None
+    if len({i.ticket_id for i in command.items}) != len(command.items):
+        raise InvalidCommand("an order lists a ticket twice")
+    return command
 
 
 @dataclass(frozen=True)
@@ -98,13 +73,15 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
         except _Rejected as rejected:
             await savepoint.rollback()
             event = _rejected_event(command, rejected.reason)
-            await _record(conn, command, "REJECTED", rejected.reason, 0, [], processed_at, event)
+            await _record(conn, command.order_id, command.username, "REJECTED", rejected.reason, 0, [],
+                          processed_at, event)
             return Outcome(command.order_id, "REJECTED", rejected.reason, event)
         total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
         event = _sold_event(command, lines, total, remaining)
         # a concurrent transaction recording the same order id makes this insert fail (IntegrityError):
         # the whole transaction, stock included, rolls back and the caller checks it is a duplicate
-        await _record(conn, command, "CONFIRMED", None, total, lines, processed_at, event)
+        await _record(conn, command.order_id, command.username, "CONFIRMED", None, total, lines, processed_at,
+                      event)
         return Outcome(command.order_id, "CONFIRMED", None, event)
 
 
@@ -124,12 +101,12 @@ async def reject_unprocessable(engine: AsyncEngine, order_id: str, username: str
                                reason: str) -> Outcome:
     """An order whose command cannot be placed (malformed, or failing at every delivery) is told so:
     REJECTED with the reason, so it never stays PENDING. A no-op for an order already processed."""
-    command = PlaceOrder(order_id, username, email, ())
     async with engine.begin() as conn:
         if await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == order_id)) is not None:
             return Outcome(order_id, "DUPLICATE")
-        event = _rejected_event(command, reason)
-        await _record(conn, command, "REJECTED", reason, 0, [], events.now_iso(), event)
+        event = messages.envelope(OrderRejected(order_id=order_id, username=username, email=email, reason=reason),
+                                  SOURCE, subject=order_id)
+        await _record(conn, order_id, username, "REJECTED", reason, 0, [], events.now_iso(), event)
     return Outcome(order_id, "REJECTED", reason, event)
 
 
@@ -174,30 +151,30 @@ async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any]) -> str:
     return f"only {left} {line['name']} left, {line['quantity']} requested"
 
 
-async def _record(conn: AsyncConnection, command: PlaceOrder, status: str, reason: str | None, total: int,
-                  lines: list[dict[str, Any]], processed_at: str, event: dict[str, Any]) -> None:
+async def _record(conn: AsyncConnection, order_id: str, username: str, status: str, reason: str | None,
+                  total: int, lines: list[dict[str, Any]], processed_at: str, event: dict[str, Any]) -> None:
     await conn.execute(orders.insert().values(
-        order_id=command.order_id, username=command.username, status=status, reason=reason,
+        order_id=order_id, username=username, status=status, reason=reason,
         total_cents=total, processed_at=processed_at,
     ))
     if lines:
-        await conn.execute(order_items.insert(), [{"order_id": command.order_id, **line} for line in lines])
+        await conn.execute(order_items.insert(), [{"order_id": order_id, **line} for line in lines])
     await conn.execute(outbox.insert().values(
-        event_id=event["id"], topic=ORDER_EVENTS_TOPIC, key=command.order_id,
+        event_id=event["id"], topic=ORDER_EVENTS_TOPIC, key=order_id,
         payload=events.encode(event).decode(),
     ))
 
 
 def _sold_event(command: PlaceOrder, lines, total: int, remaining) -> dict[str, Any]:
-    return events.new_event(events.TICKET_SOLD, SOURCE, subject=command.order_id, data={
-        "order_id": command.order_id, "username": command.username, "email": command.email,
-        "items": lines, "total_cents": total, "stock": remaining,
-    })
+    return messages.envelope(TicketSold(
+        order_id=command.order_id, username=command.username, email=command.email,
+        items=tuple(SoldLine(**line) for line in lines), total_cents=total,
+        stock=tuple(StockLevel(**level) for level in remaining),
+    ), SOURCE, subject=command.order_id)
 
 
 def _rejected_event(command: PlaceOrder, reason: str) -> dict[str, Any]:
-    return events.new_event(events.ORDER_REJECTED, SOURCE, subject=command.order_id, data={
-        "order_id": command.order_id, "username": command.username, "email": command.email,
-        "items": [{"ticket_id": i.ticket_id, "quantity": i.quantity} for i in command.items],
-        "reason": reason,
-    })
+    return messages.envelope(OrderRejected(
+        order_id=command.order_id, username=command.username, email=command.email,
+        items=tuple(RejectedItem(ticket_id=i.ticket_id, quantity=i.quantity) for i in command.items), reason=reason,
+    ), SOURCE, subject=command.order_id)

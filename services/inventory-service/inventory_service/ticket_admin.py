@@ -18,9 +18,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC
+from festflow_contracts.messages import TicketChanged
 from festflow_contracts.money import cents_to_str
+from festflow_runtime.text import plain_text
 from inventory_service.db import outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
@@ -70,8 +72,8 @@ def _check_name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("name must not be empty")
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
+        plain_text(value)
+    except ValueError:
         raise ValueError("name must be plain text (it contains an invalid character)") from None
     if len(value.strip()) > 120:
         raise ValueError("name is too long (at most 120 characters)")
@@ -144,8 +146,8 @@ async def _load(conn: AsyncConnection, ticket_id: str):
 
 
 async def _announce(conn: AsyncConnection, ticket: dict[str, Any], change: str) -> None:
-    event = events.new_event(events.TICKET_CHANGED, SOURCE, subject=ticket["id"], data={
-        **ticket, "price": cents_to_str(ticket["price_cents"]), "change": change})
+    event = messages.envelope(TicketChanged(**ticket, price=cents_to_str(ticket["price_cents"]), change=change),
+                              SOURCE, subject=ticket["id"])
     await conn.execute(outbox.insert().values(event_id=event["id"], topic=CATALOG_EVENTS_TOPIC, key=ticket["id"],
                                               payload=events.encode(event).decode()))
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from festflow_contracts import events
 from inventory_service import db
 from inventory_service.outbox_relay import OutboxRelay
-from inventory_service.reservation import PlaceOrder, place_order
+from inventory_service.reservation import parse_command, place_order
 
 
 class FakeProducer:
@@ -26,7 +26,7 @@ class FakeProducer:
 
 
 def command():
-    return PlaceOrder.parse({"type": events.PLACE_ORDER, "data": {
+    return parse_command({"type": events.PLACE_ORDER, "data": {
         "order_id": str(uuid.uuid4()), "username": "guest", "email": "g@x",
         "items": [{"ticket_id": "camping-pass", "quantity": 1}]}})
 

@@ -6,13 +6,13 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from festflow_contracts import events
+from festflow_contracts import events, fixtures
 from inventory_service import db
-from inventory_service.reservation import InvalidCommand, PlaceOrder, place_order
+from inventory_service.reservation import InvalidCommand, parse_command, place_order
 
 
 def command(*items, order_id=None):
-    return PlaceOrder.parse({"type": events.PLACE_ORDER, "data": {
+    return parse_command({"type": events.PLACE_ORDER, "data": {
         "order_id": order_id or str(uuid.uuid4()), "username": "guest", "email": "g@x",
         "items": [{"ticket_id": t, "quantity": q} for t, q in items]}})
 
@@ -37,6 +37,7 @@ async def test_confirmed_order_takes_stock_and_writes_ticket_sold(engine):
     assert event["type"] == events.TICKET_SOLD
     assert event["data"]["total_cents"] == 2 * 24900 + 3 * 4500
     assert {s["ticket_id"]: s["stock"] for s in event["data"]["stock"]} == {"vip-weekend": 48, "camping-pass": 197}
+    fixtures.record(event)  # the sample every consumer's tests handle
 
 
 async def test_short_stock_rejects_the_whole_order_and_changes_nothing(engine):
@@ -47,6 +48,7 @@ async def test_short_stock_rejects_the_whole_order_and_changes_nothing(engine):
     assert await stock(engine, "vip-weekend") == 50
     [event] = await outbox_events(engine)
     assert event["type"] == events.ORDER_REJECTED and event["data"]["reason"] == outcome.reason
+    fixtures.record(event)  # the sample every consumer's tests handle
 
 
 async def test_sold_out_reason(engine):
@@ -88,4 +90,10 @@ async def test_concurrent_orders_never_oversell(engine):
 ])
 def test_malformed_commands_are_invalid(body):
     with pytest.raises(InvalidCommand):
-        PlaceOrder.parse(body)
+        parse_command(body)
+
+
+def test_the_order_services_command_sample_is_understood():
+    from festflow_contracts.fixtures import sample
+    command = parse_command(sample(events.PLACE_ORDER))
+    assert command.items and command.items[0].quantity >= 1 and command.username and command.email

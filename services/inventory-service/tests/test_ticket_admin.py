@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from festflow_contracts import events
+from festflow_contracts import events, fixtures
 from inventory_service import db
-from inventory_service.reservation import PlaceOrder, place_order
+from inventory_service.reservation import parse_command, place_order
 from inventory_service.sales_stats import cumulative_series, sales_stats
 from inventory_service.ticket_admin import (
     TicketCreate,
@@ -22,7 +22,7 @@ from inventory_service.ticket_admin import (
 
 
 async def buy(engine, ticket_id, quantity):
-    return await place_order(engine, PlaceOrder.parse({"type": events.PLACE_ORDER, "data": {
+    return await place_order(engine, parse_command({"type": events.PLACE_ORDER, "data": {
         "order_id": str(uuid.uuid4()), "username": "guest",
         "items": [{"ticket_id": ticket_id, "quantity": quantity}]}}))
 
@@ -63,6 +63,7 @@ async def test_edit_price_name_and_stock_announces_the_change(engine):
     [event] = await catalog_events(engine)
     assert event["type"] == events.TICKET_CHANGED
     assert event["data"]["price"] == "99.50" and event["data"]["stock"] == 70
+    fixtures.record(event)  # the sample every consumer's tests handle
 
 
 async def test_new_orders_use_the_new_price(engine):

@@ -1,4 +1,5 @@
-"""Mail kept as one .eml file per message, named by arrival order."""
+"""Mail kept as one .eml file per message, named by arrival order; each is parsed once (when it
+arrives, or when the mailbox opens) and listed from memory, by order when asked."""
 from __future__ import annotations
 
 import email
@@ -14,23 +15,30 @@ class Mailbox:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._counter = itertools.count(len(list(directory.glob("*.eml"))) + 1)
+        paths = sorted(directory.glob("*.eml"))
+        self._counter = itertools.count(len(paths) + 1)
+        self._messages = [_parse(path.stem, path.read_bytes()) for path in paths]
 
     def store(self, raw: bytes) -> str:
         with self._lock:
             name = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter):06d}"
             (self.directory / f"{name}.eml").write_bytes(raw)
+            self._messages.append(_parse(name, raw))
         return name
 
-    def messages(self) -> list[dict]:
-        result = []
-        for path in sorted(self.directory.glob("*.eml")):
-            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            body = msg.get_body(preferencelist=("plain", "html"))
-            result.append({
-                "id": path.stem, "from": msg["From"], "to": msg["To"], "subject": msg["Subject"],
-                "date": msg["Date"], "message_id": msg["Message-ID"],
-                "headers": {k: str(v) for k, v in msg.items()},
-                "body": body.get_content() if body else "",
-            })
-        return result
+    def messages(self, order: str | None = None) -> list[dict]:
+        """Every message in arrival order; with `order`, those about that FestFlow order only."""
+        with self._lock:
+            kept = list(self._messages)
+        return [m for m in kept if order is None or m["headers"].get("X-FestFlow-Order") == order]
+
+
+def _parse(name: str, raw: bytes) -> dict:
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    body = msg.get_body(preferencelist=("plain", "html"))
+    return {
+        "id": name, "from": msg["From"], "to": msg["To"], "subject": msg["Subject"],
+        "date": msg["Date"], "message_id": msg["Message-ID"],
+        "headers": {k: str(v) for k, v in msg.items()},
+        "body": body.get_content() if body else "",
+    }

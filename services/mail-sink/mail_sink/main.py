@@ -44,8 +44,9 @@ async def healthz():
 
 
 @app.get("/api/messages")
-async def messages(request: Request):
-    return request.app.state.mailbox.messages()
+async def messages(request: Request, order: str | None = None):
+    """Every message, or with `?order=<order id>` those about that order."""
+    return request.app.state.mailbox.messages(order)
 
 
 @app.get("/", response_class=HTMLResponse)

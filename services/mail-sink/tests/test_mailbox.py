@@ -18,3 +18,11 @@ def test_a_new_mailbox_continues_numbering(tmp_path):
     Mailbox(tmp_path).store(b"Subject: one\r\n\r\nx")
     Mailbox(tmp_path).store(b"Subject: two\r\n\r\ny")
     assert [m["subject"] for m in Mailbox(tmp_path).messages()] == ["one", "two"]
+
+
+def test_messages_about_one_order(tmp_path):
+    box = Mailbox(tmp_path)
+    box.store(b"Subject: a\r\nX-FestFlow-Order: o1\r\n\r\nx")
+    box.store(b"Subject: b\r\nX-FestFlow-Order: o2\r\n\r\ny")
+    assert [m["subject"] for m in box.messages("o2")] == ["b"]
+    assert [m["subject"] for m in Mailbox(tmp_path).messages("o1")] == ["a"]  # a reopened mailbox knows them

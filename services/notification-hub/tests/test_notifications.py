@@ -1,25 +1,37 @@
 
+import pytest
+
 from festflow_contracts import events
+from festflow_contracts.fixtures import sample
 from notification_hub.connections import Connections
 from notification_hub.notifications import notification_for
 
 
 def test_ticket_sold_becomes_a_confirmation_for_the_buyer():
-    event = events.new_event(events.TICKET_SOLD, "/t", {
-        "order_id": "o1", "username": "guest", "items": [{"quantity": 2}, {"quantity": 1}], "total_cents": 12345})
+    line = {"ticket_id": "vip", "name": "VIP", "unit_price_cents": 100}
+    event = sample(events.TICKET_SOLD, order_id="o1", username="guest", total_cents=12345,  # the inventory's sample
+                   items=[{**line, "quantity": 2}, {**line, "quantity": 1}])
     username, note = notification_for(event)
     assert username == "guest"
-    assert note["kind"] == "order.confirmed" and note["order_id"] == "o1"
+    assert note["kind"] == "order.confirmed" and note["order_id"] == "o1" and note["id"] == event["id"]
     assert note["message"] == "3 tickets confirmed, total €123.45"
 
 
 def test_rejection_carries_the_reason():
-    event = events.new_event(events.ORDER_REJECTED, "/t", {"order_id": "o1", "username": "guest", "reason": "sold out"})
+    event = sample(events.ORDER_REJECTED, order_id="o1", username="guest", reason="sold out")
     assert notification_for(event)[1]["message"] == "sold out"
 
 
 def test_other_events_notify_nobody():
-    assert notification_for(events.new_event(events.TICKET_CHANGED, "/t", {"id": "x"})) is None
+    assert notification_for(sample(events.TICKET_CHANGED)) is None
+
+
+def test_a_sold_event_without_its_buyer_is_refused_not_guessed():
+    from festflow_contracts.messages import InvalidMessage
+    event = sample(events.TICKET_SOLD)
+    del event["data"]["username"]
+    with pytest.raises(InvalidMessage, match="username"):
+        notification_for(event)
 
 
 class FakeSocket:

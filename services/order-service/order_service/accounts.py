@@ -6,9 +6,10 @@ import asyncio
 from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_runtime.text import plain_text
 from order_service.db import users
 from order_service.security import hash_password
 
@@ -23,10 +24,16 @@ class NewAccount(BaseModel):
     password: str = Field(min_length=8, max_length=200)
     role: Literal["client", "admin"] = "client"
 
+    @field_validator("email", "password")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return plain_text(value)
+
 
 class NewAccounts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     users: list[NewAccount] = Field(min_length=1, max_length=MAX_BATCH)
+
 
 
 async def create_accounts(engine: AsyncEngine, accounts: list[NewAccount]) -> dict[str, list[str]]:

@@ -14,7 +14,8 @@ import random
 import time
 from typing import Any, Protocol
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
+from festflow_contracts.messages import TicketChanged
 from order_service.inventory_client import CatalogUnavailable
 
 log = logging.getLogger("order_service.catalog")
@@ -42,7 +43,7 @@ class CatalogReadModel:
     async def apply(self, event: dict[str, Any]) -> None:
         """The Kafka handler for the catalog topic."""
         if event["type"] == events.TICKET_CHANGED:
-            self.apply_ticket(event["data"])
+            self.apply_ticket(messages.parse(event, TicketChanged).model_dump())
 
     async def refresh(self) -> None:
         """Takes a snapshot from the inventory (raises CatalogUnavailable)."""

@@ -19,6 +19,7 @@ class Settings:
     max_quantity_per_item: int
     max_items_per_order: int
     cookie_secure: bool
+    internal_token: str  # the service token of the inventory's internal API
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,4 +34,5 @@ class Settings:
             max_quantity_per_item=int(os.environ.get("MAX_QUANTITY_PER_ITEM", "10")),
             max_items_per_order=int(os.environ.get("MAX_ITEMS_PER_ORDER", "10")),
             cookie_secure=os.environ.get("COOKIE_SECURE", "false").lower() == "true",
+            internal_token=os.environ.get("INTERNAL_API_TOKEN", ""),
         )

@@ -11,8 +11,9 @@ class CatalogUnavailable(Exception):
 
 
 class InventoryClient:
-    def __init__(self, base_url: str):
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=3.0)
+    def __init__(self, base_url: str, token: str = ""):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=3.0, headers=headers)
 
     async def tickets(self, include_retired: bool = False) -> list[dict]:
         try:

@@ -48,7 +48,7 @@ async def lifespan(app: FastAPI):
     state.limits = Limits(settings.max_quantity_per_item, settings.max_items_per_order)
     state.issuer = TokenIssuer(settings.private_key_pem, settings.token_ttl_seconds)
     state.verifier = TokenVerifier(settings.public_key_pem)
-    state.inventory = InventoryClient(settings.inventory_url)
+    state.inventory = InventoryClient(settings.inventory_url, settings.internal_token)
     state.catalog = CatalogReadModel(state.inventory)
     catalog_task = asyncio.create_task(state.catalog.load_until_done(), name="catalog-snapshot")
     state.catalog_events = Subscription(settings.kafka_bootstrap, (CATALOG_EVENTS_TOPIC,), state.catalog.apply,

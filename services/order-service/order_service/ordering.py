@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
 from festflow_contracts.tokens import Identity
 from order_service.db import command_outbox, orders
 
@@ -114,10 +114,10 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
              "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"],
                         "quantity": line.quantity} for line in lines],
              "total_cents": None, "command_sent": False, "created_at": now, "updated_at": now}
-    command = events.new_event(events.PLACE_ORDER, SOURCE, subject=order["order_id"], data={
-        "order_id": order["order_id"], "username": buyer.username, "email": buyer.email,
-        "items": [{"ticket_id": line.ticket_id, "quantity": line.quantity} for line in lines],
-    })
+    command = messages.envelope(messages.PlaceOrder(
+        order_id=order["order_id"], username=buyer.username, email=buyer.email,
+        items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),
+    ), SOURCE, subject=order["order_id"])
     try:
         async with engine.begin() as conn:
             await conn.execute(orders.insert().values(**order))

@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festflow_contracts import events
+from festflow_contracts import messages
+from festflow_contracts.messages import OrderRejected, OrderStatus, TicketSold
 from order_service import carts
 from order_service.db import orders
 from order_service.ordering import Limits
@@ -24,20 +25,20 @@ class OrderStatusProjection:
         self.limits = limits or Limits()
 
     async def apply(self, event: dict[str, Any]) -> None:
-        data = event["data"]
-        if event["type"] == events.TICKET_SOLD:
-            values = {"status": "CONFIRMED", "reason": None, "total_cents": data["total_cents"],
-                      "items": data["items"]}
-        elif event["type"] == events.ORDER_REJECTED:
-            values = {"status": "REJECTED", "reason": data["reason"]}
+        outcome = messages.parse_any(event)
+        if isinstance(outcome, TicketSold):
+            values = {"status": OrderStatus.CONFIRMED, "reason": None, "total_cents": outcome.total_cents,
+                      "items": [line.model_dump() for line in outcome.items]}
+        elif isinstance(outcome, OrderRejected):
+            values = {"status": OrderStatus.REJECTED, "reason": outcome.reason}
         else:
             return
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                orders.update().where(orders.c.order_id == data["order_id"], orders.c.status == "PENDING")
+                orders.update().where(orders.c.order_id == outcome.order_id, orders.c.status == OrderStatus.PENDING)
                 .values(**values, updated_at=event["time"])
             )
-            if result.rowcount and values["status"] == "REJECTED":
-                await carts.order_rejected(conn, data["order_id"], data["reason"], self.limits)
+            if result.rowcount and isinstance(outcome, OrderRejected):
+                await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
         if result.rowcount:
-            log.debug("order %s is %s", data["order_id"], values["status"])
+            log.debug("order %s is %s", outcome.order_id, values["status"])

@@ -8,7 +8,7 @@ import random
 
 from aiokafka import AIOKafkaProducer
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
 from festflow_contracts.channels import AUTH_EVENTS_TOPIC
 from festflow_runtime.event_stream import stop_within
 
@@ -23,8 +23,7 @@ class RevocationPublisher:
 
     def revoke(self, jti: str, exp: int) -> None:
         try:
-            self.queue.put_nowait(events.new_event(events.TOKEN_REVOKED, SOURCE, {"jti": jti, "exp": exp},
-                                                   subject=jti))
+            self.queue.put_nowait(messages.envelope(messages.TokenRevoked(jti=jti, exp=exp), SOURCE, subject=jti))
         except asyncio.QueueFull:
             log.warning("revocation queue full; token %s is refused here only", jti[:8])
 

@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from festflow_contracts.tokens import COOKIE_NAME, bearer_token
+from festflow_runtime.text import plain_text
 from order_service.deps import CurrentUser
 from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenticate
 
@@ -17,6 +18,11 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+
+    @field_validator("username")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return plain_text(value)
 
 
 @router.post("/login")
@@ -35,7 +41,8 @@ async def login(credentials: Credentials, request: Request, response: Response):
         raise HTTPException(401, str(exc)) from exc
     token = state.issuer.issue(user["username"], user["role"], user["email"])
     response.set_cookie(COOKIE_NAME, token, max_age=state.issuer.ttl_seconds, httponly=True, samesite="lax",
-                        secure=state.settings.cookie_secure, path="/")
+                        secure=state.settings.cookie_secure or request.headers.get("x-forwarded-proto") == "https",
+                        path="/")
     return {"access_token": token, "token_type": "bearer", "expires_in": state.issuer.ttl_seconds,
             "username": user["username"], "role": user["role"]}
 

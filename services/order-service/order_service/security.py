@@ -18,12 +18,17 @@ DEMO_USERS = [
 ]
 
 
+def _secret(password: str) -> bytes:
+    """What bcrypt sees: at most its 72 bytes (bcrypt 5 refuses more), any text encodable."""
+    return password.encode("utf-8", "surrogatepass")[:72]
+
+
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    return bcrypt.hashpw(_secret(password), bcrypt.gensalt(rounds=10)).decode()
 
 
 def check_password(password: str, password_hash: str) -> bool:
-    return bcrypt.checkpw(password.encode(), password_hash.encode())
+    return bcrypt.checkpw(_secret(password), password_hash.encode())
 
 
 class TokenIssuer:

@@ -3,6 +3,7 @@ that no late refresh can undo, with its order's outcome coming back through the 
 import pytest
 
 from festflow_contracts import events
+from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import Identity
 from order_service import carts
 from order_service.carts import CartChanged, CartRefused
@@ -99,7 +100,8 @@ async def test_checkout_of_an_empty_cart_is_refused(engine, catalog):
 
 
 def outcome(type_, order_id, **data):
-    return events.new_event(type_, "/t", {"order_id": order_id, **data})
+    """The inventory's recorded sample of this outcome, about our order."""
+    return sample(type_, order_id=order_id, **data)
 
 
 async def test_a_rejected_order_puts_its_lines_back_with_the_reason_once(engine, catalog):

@@ -68,3 +68,12 @@ async def test_before_the_first_snapshot_orders_are_refused_as_unavailable():
     catalog = CatalogReadModel(inventory)
     with pytest.raises(CatalogUnavailable, match="not loaded yet"):
         await catalog.on_sale(["vip"])
+
+
+async def test_the_inventorys_ticket_changed_sample_updates_what_is_on_sale():
+    from festflow_contracts.fixtures import sample
+    catalog = CatalogReadModel(FakeInventory([]))
+    await catalog.refresh()
+    changed = sample(events.TICKET_CHANGED)
+    await catalog.apply(changed)
+    assert changed["data"]["id"] in await catalog.on_sale([changed["data"]["id"]])

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from festflow_contracts import events
+from festflow_contracts.fixtures import sample
 from order_service import db
 from order_service.read_model import OrderStatusProjection
 from order_service.security import check_password, seed_demo_users
@@ -39,9 +40,9 @@ async def test_status_projection_confirms_and_rejects(engine):
         await conn.execute(db.orders.insert().values(**_order("o2", "k2")))
     projection = OrderStatusProjection(engine)
     items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
-    await projection.apply(events.new_event(events.TICKET_SOLD, "/t", {"order_id": "o1", "items": items,
-                                                                         "total_cents": 200}))
-    await projection.apply(events.new_event(events.ORDER_REJECTED, "/t", {"order_id": "o2", "reason": "sold out"}))
+    sold = sample(events.TICKET_SOLD, order_id="o1", items=items, total_cents=200)
+    await projection.apply(sold)
+    await projection.apply(sample(events.ORDER_REJECTED, order_id="o2", reason="sold out"))
     async with engine.connect() as conn:
         rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
     assert (rows["o1"]["status"], rows["o1"]["total_cents"], rows["o1"]["items"]) == ("CONFIRMED", 200, items)

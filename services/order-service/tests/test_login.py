@@ -102,3 +102,22 @@ async def test_bulk_accounts_log_in_and_taken_names_are_skipped(users):
     assert result == {"created": ["buyer-1"], "existing": ["guest", "buyer-1"]}
     assert (await authenticate(users, "buyer-1", "secret-one", POLICY, Checks(), Clock()))["email"] == "b1@x.test"
     assert (await authenticate(users, "guest", "festflow", POLICY, Checks(), Clock()))["username"] == "guest"
+
+
+async def test_a_logout_sends_a_revocation_every_verifier_understands():
+    from festflow_contracts import fixtures
+    from festflow_contracts.tokens import TokenVerifier, generate_keypair
+    from festflow_runtime.revocations import revocation_handler
+    from order_service.revocation_publisher import RevocationPublisher
+    from order_service.security import TokenIssuer
+    private, public = generate_keypair()
+    token = TokenIssuer(private, 60).issue("guest", "client", "g@x")
+    verifier = TokenVerifier(public)
+    identity = verifier.verify(token)
+    publisher = RevocationPublisher("unused:9092")
+    publisher.revoke(identity.token_id, identity.expires)
+    event = publisher.queue.get_nowait()
+    fixtures.record(event)
+    await revocation_handler(verifier)(event)
+    with pytest.raises(Exception, match="revoked"):
+        verifier.verify(token)

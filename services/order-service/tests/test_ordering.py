@@ -5,7 +5,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from festflow_contracts import events
+from festflow_contracts import events, fixtures
 from festflow_contracts.tokens import Identity
 from order_service import db
 from order_service.inventory_client import CatalogUnavailable
@@ -31,6 +31,7 @@ async def test_an_accepted_order_and_its_command_are_committed_together(engine, 
     assert command["type"] == events.PLACE_ORDER == row["type"]
     assert command["data"] == {"order_id": placed.order["order_id"], "username": "guest",
                                "email": "guest@festflow.local", "items": [{"ticket_id": "vip", "quantity": 2}]}
+    fixtures.record(command)  # the sample the inventory's tests handle
 
 
 async def test_the_same_key_gives_the_same_order_and_one_command(engine, catalog):

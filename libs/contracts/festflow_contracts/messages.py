@@ -1,0 +1,128 @@
+"""Every command and event the apps send each other, typed once. Producers build these models and wrap
+them in the envelope (`envelope`); consumers parse an envelope's `data` once at the edge (`parse`) and
+work with the typed object. A field a newer producer adds is ignored; a missing or mistyped required
+field is an InvalidMessage with the reason (the consumer dead-letters or parks the record).
+
+
+CONTRACTS.md beside this library lists each message: its type, queue or topic, key, fields, producer
+and consumers.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
+from festflow_contracts import events
+
+
+class InvalidMessage(ValueError):
+    """The message is not what its type says: a required field is missing or of the wrong kind."""
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    TYPE: ClassVar[str]
+
+
+class OrderItem(Message):
+    ticket_id: str = Field(min_length=1, max_length=64)
+    quantity: StrictInt = Field(ge=1, le=1000)  # far above any order limit; 2**63 is malformed
+
+
+class PlaceOrder(Message):
+    TYPE: ClassVar[str] = events.PLACE_ORDER
+    order_id: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1)
+    email: str = ""
+    items: tuple[OrderItem, ...] = Field(min_length=1)
+
+
+class SoldLine(Message):
+    ticket_id: str
+    name: str
+    quantity: StrictInt
+    unit_price_cents: StrictInt
+
+
+class StockLevel(Message):
+    ticket_id: str
+    stock: StrictInt
+
+
+class TicketSold(Message):
+    TYPE: ClassVar[str] = events.TICKET_SOLD
+    order_id: str
+    username: str
+    email: str
+    items: tuple[SoldLine, ...]
+    total_cents: StrictInt
+    stock: tuple[StockLevel, ...] = ()
+
+
+class RejectedItem(Message):
+    ticket_id: str
+    quantity: int
+
+
+class OrderRejected(Message):
+    TYPE: ClassVar[str] = events.ORDER_REJECTED
+    order_id: str
+    username: str
+    email: str
+    items: tuple[RejectedItem, ...] = ()
+    reason: str
+
+
+class TicketChanged(Message):
+    TYPE: ClassVar[str] = events.TICKET_CHANGED
+    id: str
+    name: str
+    price_cents: StrictInt
+    price: str
+    stock: StrictInt
+    version: StrictInt
+    active: StrictBool
+    change: str  # created | updated | retired | restored
+
+
+class TokenRevoked(Message):
+    TYPE: ClassVar[str] = events.TOKEN_REVOKED
+    jti: str = Field(min_length=1)
+    exp: StrictInt
+
+
+ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
+BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
+                                                          TokenRevoked)}
+
+M = TypeVar("M", bound=Message)
+
+
+def envelope(message: Message, source: str, subject: str | None = None) -> dict[str, Any]:
+    """The message in FestFlow's event envelope, ready to encode."""
+    return events.new_event(message.TYPE, source, message.model_dump(mode="json"), subject=subject)
+
+
+def parse(event: dict[str, Any], model: type[M]) -> M:
+    """The envelope's data as `model` (whose type the envelope must have); raises InvalidMessage."""
+    if event.get("type") != model.TYPE:
+        raise InvalidMessage(f"expected {model.TYPE}, got {event.get('type')!r}")
+    try:
+        return model.model_validate(event.get("data"))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors())
+        raise InvalidMessage(f"{model.TYPE}: {problems}") from None
+
+
+def parse_any(event: dict[str, Any]) -> Message | None:
+    """The envelope's data as the model of its type, or None for a type no model knows (a newer one)."""
+    model = BY_TYPE.get(event.get("type", ""))
+    return None if model is None else parse(event, model)
