@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from festflow_contracts.events import InvalidEvent, decode
 from festflow_contracts.messages import InvalidMessage
+from festflow_runtime.backoff import Backoff
 from festflow_runtime.broker_logs import limit_broker_client_logs
 
 log = logging.getLogger("festflow.event_stream")
@@ -134,30 +134,24 @@ class Subscription:
 
     async def _run(self) -> None:
         bootstrap, topics, group_id, from_beginning = self._args
-        delay = self._backoff[0]
-        outage = False
+        backoff = Backoff(log, f"consuming {self._name} from Kafka", *self._backoff)
         while True:
             consumer = make_consumer(bootstrap, *topics, group_id=group_id, from_beginning=from_beginning)
+            failure: Exception | None = None
             try:
                 await consumer.start()
                 self.consumer = consumer
-                if outage:
-                    log.info("consumer of %s connected again", self._name)
-                    outage = False
-                delay = self._backoff[0]
+                backoff.succeeded()
                 await consume_events(consumer, self._handler, self._park, max_attempts=self._max_attempts,
                                      retry_pause=self._retry_pause, commit=group_id is not None)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not outage:
-                    log.warning("consumer of %s lost Kafka (%s); reconnecting with backoff", self._name, exc)
-                    outage = True
+                failure = exc
             finally:
                 self.consumer = None
                 await stop_within(consumer.stop())
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, self._backoff[1])
+            await backoff.failed(failure)
 
     def start(self) -> None:
         limit_broker_client_logs()

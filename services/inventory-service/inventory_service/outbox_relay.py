@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_runtime.backoff import Backoff
 from inventory_service.db import outbox
 
 log = logging.getLogger("inventory_service.outbox")
 
 BATCH = 200
-BACKOFF_START, BACKOFF_MAX = 0.2, 10.0
 
 
 class OutboxRelay:
@@ -49,7 +48,7 @@ class OutboxRelay:
         return len(rows)
 
     async def run(self) -> None:
-        delay, outage = BACKOFF_START, False
+        backoff = Backoff(log, "publishing events to Kafka (they wait in the outbox)")
         while True:
             self.wakeup.clear()  # before reading: a notify during the batch wakes the next wait at once
             try:
@@ -57,16 +56,9 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not outage:
-                    log.warning("cannot publish events to Kafka (%r); they wait in the outbox", exc)
-                    outage = True
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, BACKOFF_MAX)
+                await backoff.failed(exc)
                 continue
-            if outage:
-                log.info("publishing events to Kafka again")
-                outage = False
-            delay = BACKOFF_START
+            backoff.succeeded()
             if sent == BATCH:
                 continue
             try:

@@ -8,14 +8,13 @@ word: a type retired a moment ago is still refused there, and the order is rejec
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 from typing import Any, Protocol
 
 from festflow_contracts import events, messages
 from festflow_contracts.messages import TicketChanged
+from festflow_runtime.backoff import Backoff
 from order_service.inventory_client import CatalogUnavailable
 
 log = logging.getLogger("order_service.catalog")
@@ -52,20 +51,15 @@ class CatalogReadModel:
             self.apply_ticket(ticket)
         self.loaded = True
 
-    async def load_until_done(self, pause: float = 0.5, pause_max: float = 10.0) -> None:
+    async def load_until_done(self) -> None:
         """At start-up: the first snapshot, retried with backoff while the inventory is away."""
-        said = False
+        backoff = Backoff(log, "loading the ticket catalog from the inventory", start=0.5)
         while not self.loaded:
             try:
                 await self.refresh()
             except CatalogUnavailable as exc:
-                if not said:
-                    log.warning("cannot load the ticket catalog yet (%s); retrying", exc)
-                    said = True
-                await asyncio.sleep(pause * random.uniform(0.5, 1.0))
-                pause = min(pause * 2, pause_max)
-        if said:
-            log.info("ticket catalog loaded")
+                await backoff.failed(exc)
+        backoff.succeeded()
 
     async def on_sale(self, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Those of these tickets that are on sale, by id. An id not known here may be a type made a

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events
+from festflow_runtime.backoff import Backoff
 from order_service.db import command_outbox, orders
 
 log = logging.getLogger("order_service.command_relay")
@@ -67,8 +67,8 @@ class CommandRelay:
         return len(sent)
 
     async def run(self) -> None:
-        delay = self.backoff_start
-        outage = False
+        backoff = Backoff(log, "relaying order commands to RabbitMQ (they wait in the outbox)",
+                          self.backoff_start, self.backoff_max)
         while True:
             self.wakeup.clear()
             try:
@@ -76,16 +76,9 @@ class CommandRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not outage:
-                    log.warning("cannot relay order commands to RabbitMQ (%s); they wait in the outbox", exc)
-                    outage = True
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                delay = min(delay * 2, self.backoff_max)
+                await backoff.failed(exc)
                 continue
-            if outage:
-                log.info("relaying order commands to RabbitMQ again")
-                outage = False
-            delay = self.backoff_start
+            backoff.succeeded()
             if sent == self.batch:
                 continue
             try:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 
 from aiokafka import AIOKafkaProducer
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import AUTH_EVENTS_TOPIC
+from festflow_runtime.backoff import Backoff
 from festflow_runtime.event_stream import stop_within
 
 log = logging.getLogger("order_service.revocations")
@@ -28,12 +28,13 @@ class RevocationPublisher:
             log.warning("revocation queue full; token %s is refused here only", jti[:8])
 
     async def run(self) -> None:
-        delay = 0.5
+        backoff = Backoff(log, "sending revocations to Kafka", start=0.5, maximum=15.0)
         while True:
             producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True)
+            failure: Exception | None = None
             try:
                 await producer.start()
-                delay = 0.5
+                backoff.succeeded()
                 while True:
                     event = await self.queue.get()
                     try:
@@ -45,8 +46,7 @@ class RevocationPublisher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("cannot send revocations to Kafka (%r); retrying", exc)
+                failure = exc
             finally:
                 await stop_within(producer.stop())
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 2, 15.0)
+            await backoff.failed(failure)
