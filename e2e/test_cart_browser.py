@@ -103,3 +103,16 @@ def test_quantity_zero_removes_and_an_anonymous_cart_follows_the_buyer_in_but_no
     expect(page.locator("#cart .cart_empty")).to_be_visible()  # the next person on this browser
     assert api.get("/api/cart", headers=bearer(guest_token)).json()["items"][0]["quantity"] == 2
     api.delete("/api/cart/items/camping-pass", headers=bearer(guest_token))
+
+
+def test_a_failed_checkout_says_why_in_the_cart(page: Page, api, guest_token):
+    log_in(page, "guest", "festflow")
+    add_to_cart(page, "camping-pass", 1)
+    # the cart changes elsewhere (another tab) after this page showed it
+    assert api.post("/api/cart/items", headers=bearer(guest_token),
+                    json={"ticket_id": "camping-pass", "quantity": 1}).status_code == 200
+    page.get_by_role("button", name="CHECKOUT").click()
+    expect(page.locator("#cart .cart_error")).to_contain_text("Checkout failed: Your cart changed")
+    expect(page.get_by_label("Quantity of Camping Pass")).to_have_value("2")  # nothing was bought; all kept
+    expect(page.locator("#cart-outcome")).to_be_focused()
+    api.delete("/api/cart/items/camping-pass", headers=bearer(guest_token))

@@ -12,6 +12,7 @@ import aio_pika
 
 from festflow_contracts.amqp import declare_order_commands
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE
+from festflow_runtime.backoff import Backoff
 
 log = logging.getLogger("order_service.publisher")
 
@@ -42,13 +43,15 @@ class CommandPublisher:
         await declare_order_commands(self.channel)
 
     async def _connect_forever(self) -> None:
+        # once connected, aio-pika's robust connection reconnects by itself (every 5 s)
+        backoff = Backoff(log, "connecting to RabbitMQ", start=0.5, maximum=10.0)
         while True:
             try:
                 await self._connect()
-                log.info("connected to RabbitMQ")
+                backoff.succeeded()
                 return
-            except Exception:
-                await asyncio.sleep(2)
+            except Exception as exc:
+                await backoff.failed(exc)
 
     @property
     def healthy(self) -> bool:
