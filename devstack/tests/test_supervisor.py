@@ -1,5 +1,6 @@
 """The stack runner's promises: it names the part that failed and its log, and leaves nothing running."""
 import sys
+import time
 
 import pytest
 
@@ -52,6 +53,9 @@ def test_stop_ends_whole_process_groups_and_forgets_them(tmp_path):
     supervisor.start_stage("test", [part])
     child = int(marker.read_text())
     supervisor.stop_all()
+    deadline = time.monotonic() + 5  # a SIGKILLed process is gone a moment after the signal, not at once
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not _running(child)
     assert not (tmp_path / "pids" / "parent.pid").exists()
 

@@ -68,7 +68,9 @@ def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessag
     msg["From"] = settings.mail_from
     msg["To"] = outcome.email
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = f"<{event['id']}@festflow.local>"
+    # one Message-ID per order outcome: a mail sent again after a crash (between the SMTP send and its
+    # record) is the same message, which mail clients and the local sink show once
+    msg["Message-ID"] = f"<order-outcome.{order_id}@festflow.local>"
     msg["X-FestFlow-Order"] = order_id
     msg["X-FestFlow-Event"] = event["type"]
     if isinstance(outcome, TicketSold):

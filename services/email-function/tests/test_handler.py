@@ -82,7 +82,8 @@ def test_unreachable_smtp_raises_and_records_nothing(sent_log):
     assert not sent_log.seen(mail_key(event))  # so the trigger retries it
 
 
-def test_message_id_is_derived_from_the_event():
+def test_message_id_names_the_order_outcome_whichever_event_brings_it():
     event = sold_event()
     msg = build_message(event, EmailSettings("h", 1, "f@x"))
-    assert msg["Message-ID"] == f"<{event['id']}@festflow.local>"
+    again = build_message({**event, "id": "another-event"}, EmailSettings("h", 1, "f@x"))
+    assert msg["Message-ID"] == again["Message-ID"] == f"<order-outcome.{event['data']['order_id']}@festflow.local>"

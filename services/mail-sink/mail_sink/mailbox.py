@@ -19,11 +19,16 @@ class Mailbox:
         self._counter = itertools.count(len(paths) + 1)
         self._messages = [_parse(path.stem, path.read_bytes()) for path in paths]
 
-    def store(self, raw: bytes) -> str:
+    def store(self, raw: bytes) -> str | None:
+        """Keeps the message; one with a Message-ID already kept is the same message sent again (as a
+        mail client would, it is shown once): nothing is stored and None returned."""
+        parsed = _parse("", raw)
         with self._lock:
+            if parsed["message_id"] and any(m["message_id"] == parsed["message_id"] for m in self._messages):
+                return None
             name = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter):06d}"
             (self.directory / f"{name}.eml").write_bytes(raw)
-            self._messages.append(_parse(name, raw))
+            self._messages.append({**parsed, "id": name})
         return name
 
     def messages(self, order: str | None = None) -> list[dict]:

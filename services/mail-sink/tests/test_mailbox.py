@@ -26,3 +26,10 @@ def test_messages_about_one_order(tmp_path):
     box.store(b"Subject: b\r\nX-FestFlow-Order: o2\r\n\r\ny")
     assert [m["subject"] for m in box.messages("o2")] == ["b"]
     assert [m["subject"] for m in Mailbox(tmp_path).messages("o1")] == ["a"]  # a reopened mailbox knows them
+
+
+def test_the_same_message_sent_twice_is_kept_once(tmp_path):
+    box = Mailbox(tmp_path)
+    raw = b"Subject: a\r\nMessage-ID: <order-outcome.o1@festflow.local>\r\n\r\nx"
+    assert box.store(raw) is not None and box.store(raw) is None
+    assert len(box.messages()) == 1 and len(list(tmp_path.glob("*.eml"))) == 1
