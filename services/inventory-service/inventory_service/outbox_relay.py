@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_runtime.backoff import Backoff
+from festflow_runtime.relay_loop import run_relay
 from inventory_service.db import outbox
 
 log = logging.getLogger("inventory_service.outbox")
@@ -48,20 +49,5 @@ class OutboxRelay:
         return len(rows)
 
     async def run(self) -> None:
-        backoff = Backoff(log, "publishing events to Kafka (they wait in the outbox)")
-        while True:
-            self.wakeup.clear()  # before reading: a notify during the batch wakes the next wait at once
-            try:
-                sent = await self.publish_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await backoff.failed(exc)
-                continue
-            backoff.succeeded()
-            if sent == BATCH:
-                continue
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
+        await run_relay(self.publish_pending, self.wakeup, BATCH,
+                        Backoff(log, "publishing events to Kafka (they wait in the outbox)"))

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events
 from festflow_runtime.backoff import Backoff
+from festflow_runtime.relay_loop import run_relay
 from order_service.db import command_outbox, orders
 
 log = logging.getLogger("order_service.command_relay")
@@ -67,21 +68,6 @@ class CommandRelay:
         return len(sent)
 
     async def run(self) -> None:
-        backoff = Backoff(log, "relaying order commands to RabbitMQ (they wait in the outbox)",
-                          self.backoff_start, self.backoff_max)
-        while True:
-            self.wakeup.clear()
-            try:
-                sent = await self.relay_pending()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                await backoff.failed(exc)
-                continue
-            backoff.succeeded()
-            if sent == self.batch:
-                continue
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
+        await run_relay(self.relay_pending, self.wakeup, self.batch,
+                        Backoff(log, "relaying order commands to RabbitMQ (they wait in the outbox)",
+                                self.backoff_start, self.backoff_max))
