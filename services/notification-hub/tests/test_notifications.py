@@ -82,3 +82,15 @@ def test_history_keeps_each_event_once_and_replays_what_a_page_may_have_missed()
     assert len(history.since("alice", "gone")) == 4  # an id without a time: all that is kept
     assert history.since("alice", None) == [] and history.since("bob", "e1") == []
     assert not history.add("alice", _note(9, "2026-11-01T00:00:00Z"), now)  # older than the horizon
+
+
+def test_a_full_history_lets_the_oldest_by_time_go_not_the_last_to_arrive():
+    from datetime import UTC, datetime
+
+    from notification_hub.history import NotificationHistory
+    now = datetime(2026, 12, 1, 13, tzinfo=UTC)
+    history = NotificationHistory(per_buyer=2)
+    history.add("alice", _note(1, "2026-12-01T12:50:00Z"), now)  # the newest arrives first (another partition)
+    history.add("alice", _note(2, "2026-12-01T12:00:00Z"), now)
+    history.add("alice", _note(3, "2026-12-01T12:01:00Z"), now)
+    assert {n["id"] for n in history.since("alice", "gone", "2026-12-01T11:00:00Z")} == {"e1", "e3"}
