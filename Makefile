@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 UV := scripts/uv.sh
 
-.PHONY: install run stop status test unit bench lock
+.PHONY: install run stop status test unit typecheck bench lock
 
 install:
 	@scripts/install.sh
@@ -20,7 +20,11 @@ status:
 
 test: install
 	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen mypy
 	@$(UV) run --frozen pytest
+
+typecheck:
+	@$(UV) run --frozen mypy
 
 unit:
 	@$(UV) run --frozen pytest -m "not stack and not postgres"

@@ -40,8 +40,14 @@ kafka_dir="$root/.cache/kafka-$KAFKA_VERSION"
 if [ ! -f "$kafka_dir/.complete" ]; then
   echo "==> fetching Apache Kafka $KAFKA_VERSION jars from Maven Central"
   rm -rf "$kafka_dir"
-  mvn -B -q -f scripts/kafka/pom.xml -Dkafka.version="$KAFKA_VERSION" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs"
+  # Maven 3.8 writes colour codes even when quiet and not on a terminal: its output goes to a log,
+  # shown only when the fetch fails
+  if ! mvn -B -q -f scripts/kafka/pom.xml -Dkafka.version="$KAFKA_VERSION" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$kafka_dir/libs" \
+      >"$root/.cache/kafka-fetch.log" 2>&1; then
+    sed 's/\x1b\[[0-9;]*m//g' "$root/.cache/kafka-fetch.log" >&2
+    exit 1
+  fi
   touch "$kafka_dir/.complete"
 fi
 echo "==> all dependencies present"

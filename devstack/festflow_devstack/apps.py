@@ -52,23 +52,23 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path) -> d
 
 # name -> (ASGI app, port name, extra uvicorn flags)
 APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "mail-sink": ("mail_sink.main:app", "mail_http", ()),
-    "inventory-service": ("inventory_service.main:app", "inventory", ()),
-    "order-service": ("order_service.main:app", "order", ()),
-    "email-function": ("email_function.main:app", "email", ()),
+    "mail-sink": ("mail_sink.main:create_app", "mail_http", ()),
+    "inventory-service": ("inventory_service.main:create_app", "inventory", ()),
+    "order-service": ("order_service.main:create_app", "order", ()),
+    "email-function": ("email_function.main:create_app", "email", ()),
     # per-message deflate costs ~50 KiB per socket; the hub holds one socket per open page
-    "notification-hub": ("notification_hub.main:app", "notify", ("--ws-per-message-deflate", "false")),
-    "shell-app": ("shell_app.main:app", "shell", ()),
-    "mf-catalog": ("mf_catalog.main:app", "catalog", ()),
-    "mf-cart": ("mf_cart.main:app", "cart", ()),
-    "mf-admin": ("mf_admin.main:app", "admin", ()),
+    "notification-hub": ("notification_hub.main:create_app", "notify", ("--ws-per-message-deflate", "false")),
+    "shell-app": ("shell_app.main:create_app", "shell", ()),
+    "mf-catalog": ("mf_catalog.main:create_app", "catalog", ()),
+    "mf-cart": ("mf_cart.main:create_app", "cart", ()),
+    "mf-admin": ("mf_admin.main:create_app", "admin", ()),
 }
 
 
 def app_component(profile: Profile, name: str, env: dict[str, str]) -> Component:
     asgi, port_name, flags = APPS[name]
     port = profile.ports[port_name]
-    argv = python_module("uvicorn", asgi, "--host", "127.0.0.1", "--port", str(port),
+    argv = python_module("uvicorn", "--factory", asgi, "--host", "127.0.0.1", "--port", str(port),
                          "--no-access-log", *flags)
 
     def prepare() -> None:

@@ -116,6 +116,7 @@ class Supervisor:
         last_report = 0.0
         while waiting:
             for comp in list(waiting):
+                assert comp.process is not None and comp.log_path is not None, f"{comp.name} was never started"
                 code = comp.process.poll()
                 if code is not None:
                     raise StackError(
@@ -170,7 +171,9 @@ class Supervisor:
 
     def kill(self, name: str) -> None:
         """kill -9 of one component's whole group, as a crash would: the watchdog brings it back."""
-        _signal_group(self.component(name).process.pid, signal.SIGKILL)
+        process = self.component(name).process
+        assert process is not None, f"{name} was never started"
+        _signal_group(process.pid, signal.SIGKILL)
 
     # --- healing ---
     def watch(self, interval: float = 0.5) -> None:
@@ -280,7 +283,7 @@ def read_pidfile(pidfile: Path) -> int | None:
 def stop_recorded(run_dir: Path) -> list[str]:
     """Ends every process group recorded under run_dir/pids (a stack started elsewhere)."""
     pids_dir = run_dir / "pids"
-    stopped = []
+    stopped: list[str] = []
     if not pids_dir.is_dir():
         return stopped
     groups: dict[Path, int] = {}

@@ -3,14 +3,13 @@ HTMX actions: POST /admin/tickets, /admin/tickets/{id}, /admin/tickets/{id}/acti
 Only the admin role, read from the verified token, gets admin content; the order API checks it again."""
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -26,6 +25,7 @@ from festflow_runtime.fanout import Fanout
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_admin import sales_chart
+from mf_admin.settings import Settings
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -47,11 +47,12 @@ def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.verifier = TokenVerifier.from_env()
-    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    settings: Settings = app.state.settings
+    app.state.verifier = TokenVerifier(settings.public_key_pem())
+    revocations = subscribe_revocations(settings.kafka_bootstrap_servers, app.state.verifier)
     revocations.start()  # logged-out tokens are refused here too
-    app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
-                                      timeout=5.0)
+    app.state.api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=5.0,
+                                      transport=app.state.order_api_transport)
     app.state.updates = updates = Fanout()
 
     async def on_event(event: dict) -> None:
@@ -59,7 +60,7 @@ async def lifespan(app: FastAPI):
         if update:
             updates.publish(update)
 
-    app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+    app.state.events = Subscription(settings.kafka_bootstrap_servers,
                                     (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
                                     group_id=None, from_beginning=False)
     app.state.events.start()
@@ -71,9 +72,19 @@ async def lifespan(app: FastAPI):
         await app.state.api.aclose()
 
 
-app = FastAPI(title="FestFlow admin micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
-app.add_middleware(SameOriginMiddleware, streams=("/admin/sse/",))
-app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="static")
+router = APIRouter()
+
+
+def create_app(settings: Settings | None = None, *,
+               order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The app (run by `uvicorn --factory mf_admin.main:create_app`); tests pass a fake order API transport."""
+    app = FastAPI(title="FestFlow admin micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings or Settings()
+    app.state.order_api_transport = order_api_transport
+    app.add_middleware(SameOriginMiddleware, streams=("/admin/sse/",))
+    app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+    return app
 
 
 def _identity(request: Request):
@@ -122,14 +133,14 @@ def _html(request: Request, template: str, context: dict[str, Any], **kwargs) ->
     return templates.TemplateResponse(request, template, context, headers={"Cache-Control": "no-store"}, **kwargs)
 
 
-@app.get("/healthz")
-async def healthz():
-    ok = app.state.events.ready
+@router.get("/healthz")
+async def healthz(request: Request):
+    ok = request.app.state.events.ready
     return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"}},
                         status_code=200 if ok else 503)
 
 
-@app.get("/admin/fragments/v1/nav", response_class=HTMLResponse)
+@router.get("/admin/fragments/v1/nav", response_class=HTMLResponse)
 async def nav(request: Request):
     return _html(request, "nav.html", {"identity": _identity(request)})
 
@@ -142,12 +153,12 @@ async def _sales_context(request: Request) -> dict[str, Any]:
     return {"stats": stats, "chart": chart, "error": None}
 
 
-@app.get("/admin/fragments/v1/dashboard", response_class=HTMLResponse)
+@router.get("/admin/fragments/v1/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request):
     return _refuse(request) or _html(request, "dashboard.html", await _sales_context(request))
 
 
-@app.get("/admin/fragments/v1/sales", response_class=HTMLResponse)
+@router.get("/admin/fragments/v1/sales", response_class=HTMLResponse)
 async def sales(request: Request):
     return _refuse(request) or _html(request, "sales.html", await _sales_context(request))
 
@@ -162,12 +173,12 @@ async def _editor(request: Request, message: str | None = None, errors: list[str
                                                  "draft": draft or {}}, status_code=status_code)
 
 
-@app.get("/admin/fragments/v1/ticket-editor", response_class=HTMLResponse)
+@router.get("/admin/fragments/v1/ticket-editor", response_class=HTMLResponse)
 async def ticket_editor(request: Request):
     return _refuse(request) or await _editor(request)
 
 
-@app.post("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
+@router.post("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
 async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), price: str = Form(""),
                       stock: str = Form(""), stock_seen: str = Form("")):
     """SAVE CHANGES of one row: answers the row, saved (with what happened meanwhile) or with the reasons."""
@@ -189,7 +200,7 @@ async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), pr
                  status_code=200)
 
 
-@app.post("/admin/tickets/{ticket_id}/active", response_class=HTMLResponse)
+@router.post("/admin/tickets/{ticket_id}/active", response_class=HTMLResponse)
 async def set_active(request: Request, ticket_id: str, active: str = Form("false")):
     """Retire (active=false) or put back on sale (active=true)."""
     refused = _refuse(request)
@@ -203,7 +214,7 @@ async def set_active(request: Request, ticket_id: str, active: str = Form("false
     return await _editor(request, message=f"{result['name']} is {'on sale again' if on_sale else 'retired'}.")
 
 
-@app.post("/admin/tickets", response_class=HTMLResponse)
+@router.post("/admin/tickets", response_class=HTMLResponse)
 async def create_ticket(request: Request, name: str = Form(""), price: str = Form(""), stock: str = Form("")):
     refused = _refuse(request)
     if refused:
@@ -214,7 +225,7 @@ async def create_ticket(request: Request, name: str = Form(""), price: str = For
     return await _editor(request, message=f"{result['name']} added: €{result['price']}, stock {result['stock']}.")
 
 
-@app.get("/admin/sse/updates")
+@router.get("/admin/sse/updates")
 async def updates(request: Request):
     """Server-sent `update` events {"kind": "sold"|"rejected"|"changed", "tickets": [{"ticket_id","stock"}]}."""
     identity = _identity(request)

@@ -9,8 +9,9 @@ from jose import jwt
 from festflow_contracts import events
 from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
-from mf_admin.main import dashboard_update, reasons
+from mf_admin.main import create_app, dashboard_update, reasons
 from mf_admin.sales_chart import grid_step, render
+from mf_admin.settings import Settings
 
 STATS = {"tickets_sold": 7, "revenue": "500.00", "revenue_cents": 50000, "orders_confirmed": 3, "orders_rejected": 1,
          "stock": [{"id": "vip", "name": "VIP", "stock": 43, "active": True}],
@@ -59,15 +60,10 @@ def keys():
 
 @pytest.fixture
 def client(keys):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JWT_PUBLIC_KEY", keys[1])
-    mp.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")
-    from mf_admin.main import app
+    app = create_app(Settings(jwt_public_key=keys[1], kafka_bootstrap_servers="127.0.0.1:9"),
+                     order_api_transport=httpx.MockTransport(lambda r: httpx.Response(200, json=STATS)))
     with TestClient(app) as c:
-        app.state.api = httpx.AsyncClient(
-            transport=httpx.MockTransport(lambda r: httpx.Response(200, json=STATS)), base_url="http://api")
         yield c
-    mp.undo()
 
 
 def _cookie(keys, role):

@@ -62,5 +62,5 @@ def build(cart: dict[str, Any], catalog: dict[str, dict[str, Any]] | None) -> Ca
                    f"only {stock} left" if stock < quantity else None)
         page.lines.append(PageLine(item["ticket_id"], ticket["name"], quantity, ticket["price"],
                                    cents_to_str(subtotal), problem))
-    page.total = cents_to_str(total)
+    page.total = cents_to_str(total) or "0.00"
     return page

@@ -7,7 +7,6 @@ login. This app only renders it and forwards the buyer's actions; rendering neve
 """
 from __future__ import annotations
 
-import os
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -24,6 +23,7 @@ from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_cart import cart_page
+from mf_cart.settings import Settings
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -35,11 +35,12 @@ API_TIMEOUT = 4.0
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.verifier = TokenVerifier.from_env()
-    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    settings: Settings = app.state.settings
+    app.state.verifier = TokenVerifier(settings.public_key_pem())
+    revocations = subscribe_revocations(settings.kafka_bootstrap_servers, app.state.verifier)
     revocations.start()  # logged-out tokens are refused here too
-    app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
-                                      timeout=API_TIMEOUT)
+    app.state.api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=API_TIMEOUT,
+                                      transport=app.state.order_api_transport)
     try:
         yield
     finally:
@@ -47,9 +48,19 @@ async def lifespan(app: FastAPI):
         await app.state.api.aclose()
 
 
-app = FastAPI(title="FestFlow cart micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
-app.add_middleware(SameOriginMiddleware)
-app.mount("/cart/static", StaticFiles(directory=HERE / "static"), name="static")
+router = APIRouter()
+
+
+def create_app(settings: Settings | None = None, *,
+               order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The app (run by `uvicorn --factory mf_cart.main:create_app`); tests pass a fake order API transport."""
+    app = FastAPI(title="FestFlow cart micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings or Settings()
+    app.state.order_api_transport = order_api_transport
+    app.add_middleware(SameOriginMiddleware)
+    app.mount("/cart/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+    return app
 
 
 class ApiDown(Exception):
@@ -143,17 +154,17 @@ def _quantity(raw: str) -> int | None:
 UNREACHABLE = "We could not reach the order service; your cart is unchanged. Please try again."
 
 
-@app.get("/healthz")
+@router.get("/healthz")
 async def healthz():
     return {"status": "ok"}
 
 
-@app.get("/cart/fragments/v1/cart", response_class=HTMLResponse)
+@router.get("/cart/fragments/v1/cart", response_class=HTMLResponse)
 async def cart_fragment(request: Request):
     return await _render(request)
 
 
-@app.post("/cart/items", response_class=HTMLResponse)
+@router.post("/cart/items", response_class=HTMLResponse)
 async def add_item(request: Request, ticket_id: str = Form(""), quantity: str = Form("1")):
     qty = _quantity(quantity)
     if qty is None:
@@ -173,7 +184,7 @@ async def add_item(request: Request, ticket_id: str = Form(""), quantity: str = 
                          set_token=new_token)
 
 
-@app.post("/cart/items/{ticket_id}/quantity", response_class=HTMLResponse)
+@router.post("/cart/items/{ticket_id}/quantity", response_class=HTMLResponse)
 async def set_quantity(request: Request, ticket_id: str, quantity: str = Form("")):
     qty = _quantity(quantity)
     if qty is None:
@@ -188,7 +199,7 @@ async def set_quantity(request: Request, ticket_id: str, quantity: str = Form(""
                          message="Removed from your cart." if qty == 0 else None)
 
 
-@app.post("/cart/items/{ticket_id}/remove", response_class=HTMLResponse)
+@router.post("/cart/items/{ticket_id}/remove", response_class=HTMLResponse)
 async def remove_item(request: Request, ticket_id: str):
     try:
         resp = await _call(request, "DELETE", f"/api/cart/items/{quote(ticket_id, safe='')}")
@@ -199,7 +210,7 @@ async def remove_item(request: Request, ticket_id: str):
     return await _render(request, resp.json(), message="Removed from your cart.", trigger="cart:updated")
 
 
-@app.post("/cart/checkout", response_class=HTMLResponse)
+@router.post("/cart/checkout", response_class=HTMLResponse)
 async def checkout(request: Request, version: str = Form("")):
     if request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME)) is None:
         return await _render(request, error="Please log in to check out.", focus=True)
@@ -220,7 +231,7 @@ async def checkout(request: Request, version: str = Form("")):
     return await _render(request, error=f"Checkout failed: {_detail(resp)}", focus=True)
 
 
-@app.get("/cart/fragments/v1/my-orders", response_class=HTMLResponse)
+@router.get("/cart/fragments/v1/my-orders", response_class=HTMLResponse)
 async def my_orders(request: Request):
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
     orders, error = [], None

@@ -8,6 +8,8 @@ from fastapi.testclient import TestClient
 from jose import jwt
 
 from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
+from mf_cart.main import create_app
+from mf_cart.settings import Settings
 
 TICKETS = [{"id": "vip", "name": "VIP Weekend", "price": "249.00", "price_cents": 24900, "stock": 5}]
 
@@ -65,14 +67,11 @@ class FakeOrderApi:
 @pytest.fixture
 def setup():
     private, public = generate_keypair()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JWT_PUBLIC_KEY", public)
-    from mf_cart.main import app
     fake = FakeOrderApi()
+    app = create_app(Settings(jwt_public_key=public, kafka_bootstrap_servers="127.0.0.1:9"),
+                     order_api_transport=httpx.MockTransport(fake))
     with TestClient(app) as client:
-        app.state.api = httpx.AsyncClient(transport=httpx.MockTransport(fake), base_url="http://api")
         yield client, fake, private
-    mp.undo()
 
 
 def _login(client, private):

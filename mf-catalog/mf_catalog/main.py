@@ -1,12 +1,11 @@
 """Fragments (see CONTRACT.md): /catalog/fragments/v1/ticket-list. Static: /catalog/static/."""
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -18,6 +17,7 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from mf_catalog.settings import Settings
 from mf_catalog.stock_feed import stock_update
 
 HERE = Path(__file__).parent
@@ -26,11 +26,12 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.verifier = TokenVerifier.from_env()
-    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    settings: Settings = app.state.settings
+    app.state.verifier = TokenVerifier(settings.public_key_pem())
+    revocations = subscribe_revocations(settings.kafka_bootstrap_servers, app.state.verifier)
     revocations.start()  # logged-out tokens are refused here too
-    app.state.api = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
-                                      timeout=3.0)
+    app.state.api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=3.0,
+                                      transport=app.state.order_api_transport)
     app.state.feed = feed = Fanout()
 
     async def on_event(event: dict) -> None:
@@ -38,7 +39,7 @@ async def lifespan(app: FastAPI):
         if update:
             feed.publish(update)
 
-    app.state.events = Subscription(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+    app.state.events = Subscription(settings.kafka_bootstrap_servers,
                                     (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
                                     group_id=None, from_beginning=False)
     app.state.events.start()
@@ -50,25 +51,35 @@ async def lifespan(app: FastAPI):
         await app.state.api.aclose()
 
 
-app = FastAPI(title="FestFlow catalog micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
-app.add_middleware(SameOriginMiddleware, streams=("/catalog/sse/",))
-app.mount("/catalog/static", StaticFiles(directory=HERE / "static"), name="static")
+router = APIRouter()
 
 
-@app.get("/healthz")
-async def healthz():
-    ok = app.state.events.ready
+def create_app(settings: Settings | None = None, *,
+               order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The app (run by `uvicorn --factory mf_catalog.main:create_app`); tests pass a fake order API transport."""
+    app = FastAPI(title="FestFlow catalog micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings or Settings()
+    app.state.order_api_transport = order_api_transport
+    app.add_middleware(SameOriginMiddleware, streams=("/catalog/sse/",))
+    app.mount("/catalog/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+    return app
+
+
+@router.get("/healthz")
+async def healthz(request: Request):
+    ok = request.app.state.events.ready
     return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"}},
                         status_code=200 if ok else 503)
 
 
-@app.get("/catalog/sse/stock")
+@router.get("/catalog/sse/stock")
 async def stock_stream(request: Request):
     """Server-sent events `stock`: {"tickets": [{"ticket_id", "stock"}]} whenever stock changes."""
     return EventSourceResponse(request.app.state.feed.sse_events("stock"), ping=15)
 
 
-@app.get("/catalog/fragments/v1/ticket-list", response_class=HTMLResponse)
+@router.get("/catalog/fragments/v1/ticket-list", response_class=HTMLResponse)
 async def ticket_list(request: Request):
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
     error = None

@@ -1,37 +1,32 @@
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from festflow_contracts.tokens import generate_keypair
+from mf_catalog.main import create_app
+from mf_catalog.settings import Settings
 
 
-@pytest.fixture
-def client():
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JWT_PUBLIC_KEY", generate_keypair()[1])
-    mp.setenv("ORDER_API_URL", "http://127.0.0.1:9")
-    from mf_catalog.main import app
-    with TestClient(app) as c:
-        yield c, app
-    mp.undo()
+def _client(transport: httpx.AsyncBaseTransport | None = None) -> TestClient:
+    # without a transport the order API's address is a closed port
+    settings = Settings(jwt_public_key=generate_keypair()[1], order_api_url="http://127.0.0.1:9",
+                        kafka_bootstrap_servers="127.0.0.1:9")
+    return TestClient(create_app(settings, order_api_transport=transport))
 
 
-def test_tickets_are_listed_with_price_stock_and_sold_out_state(client):
-    c, app = client
+def test_tickets_are_listed_with_price_stock_and_sold_out_state():
     tickets = [{"id": "a", "name": "Day <Pass>", "price": "10.00", "price_cents": 1000, "stock": 3},
                {"id": "b", "name": "VIP", "price": "99.00", "price_cents": 9900, "stock": 0}]
-    app.state.api = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=tickets)),
-                                      base_url="http://api")
-    html = c.get("/catalog/fragments/v1/ticket-list").text
+    with _client(httpx.MockTransport(lambda r: httpx.Response(200, json=tickets))) as c:
+        html = c.get("/catalog/fragments/v1/ticket-list").text
     assert 'data-fragment="mf-catalog:ticket-list"' in html
     assert "Day &lt;Pass&gt;" in html  # escaped
     assert 'data-role="stock">3<' in html and "Sold out" in html
     assert html.count("disabled") == 1
 
 
-def test_api_down_shows_a_message_and_retries(client):
-    c, _ = client  # ORDER_API_URL points at a closed port
-    html = c.get("/catalog/fragments/v1/ticket-list").text
+def test_api_down_shows_a_message_and_retries():
+    with _client() as c:
+        html = c.get("/catalog/fragments/v1/ticket-list").text
     assert "Tickets cannot be loaded right now" in html and "every 5s" in html
 
 

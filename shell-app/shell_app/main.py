@@ -4,13 +4,12 @@ Pages: /, /login, /my-orders, /dashboard, /dashboard/tickets. Actions: POST /she
 """
 from __future__ import annotations
 
-import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import httpx
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -18,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from shell_app.settings import Settings
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -35,11 +35,12 @@ NAV_FRAGMENT = ("/admin/fragments/v1/nav", "")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    app.state.verifier = TokenVerifier.from_env()
-    revocations = subscribe_revocations(os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"), app.state.verifier)
+    settings: Settings = app.state.settings
+    app.state.verifier = TokenVerifier(settings.public_key_pem())
+    revocations = subscribe_revocations(settings.kafka_bootstrap_servers, app.state.verifier)
     revocations.start()  # logged-out tokens are refused here too
-    app.state.http = httpx.AsyncClient(base_url=os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000"),
-                                       timeout=5.0)
+    app.state.http = httpx.AsyncClient(base_url=settings.order_api_url, timeout=5.0,
+                                       transport=app.state.order_api_transport)
     try:
         yield
     finally:
@@ -47,9 +48,19 @@ async def lifespan(app: FastAPI):
         await app.state.http.aclose()
 
 
-app = FastAPI(title="FestFlow shell", lifespan=lifespan, docs_url=None, redoc_url=None)
-app.add_middleware(SameOriginMiddleware)
-app.mount("/shell/static", StaticFiles(directory=HERE / "static"), name="static")
+router = APIRouter()
+
+
+def create_app(settings: Settings | None = None, *,
+               order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The app (run by `uvicorn --factory shell_app.main:create_app`); tests pass a fake order API transport."""
+    app = FastAPI(title="FestFlow shell", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings or Settings()
+    app.state.order_api_transport = order_api_transport
+    app.add_middleware(SameOriginMiddleware)
+    app.mount("/shell/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(router)
+    return app
 
 
 def _page(request: Request, page: str, title: str, **extra) -> HTMLResponse:
@@ -66,27 +77,27 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
-@app.get("/healthz")
+@router.get("/healthz")
 async def healthz():
     return {"status": "ok"}
 
 
-@app.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
 async def home(request: Request):
     return _page(request, "home", "Tickets")
 
 
-@app.get("/my-orders", response_class=HTMLResponse)
+@router.get("/my-orders", response_class=HTMLResponse)
 async def my_orders(request: Request):
     return _page(request, "my_orders", "My orders")
 
 
-@app.get("/dashboard", response_class=HTMLResponse)
+@router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request):
     return _admin_page(request, "dashboard", "Admin dashboard")
 
 
-@app.get("/dashboard/tickets", response_class=HTMLResponse)
+@router.get("/dashboard/tickets", response_class=HTMLResponse)
 async def tickets(request: Request):
     return _admin_page(request, "tickets", "Tickets")
 
@@ -98,7 +109,7 @@ def _admin_page(request: Request, page: str, title: str):
     return _page(request, page, title)
 
 
-@app.get("/login", response_class=HTMLResponse)
+@router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/", error: str | None = None, username: str = "",
                      until: str = ""):
     return _page(request, "login", "Log in", next=_safe_next(next), error=error, username=username[:64],
@@ -111,13 +122,13 @@ def _login_failed(error: str, target: str, username: str, **extra: str) -> Redir
                                                    **extra}), status_code=303)
 
 
-@app.post("/shell/login")
+@router.post("/shell/login")
 async def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/")):
     target = _safe_next(next)
     if not username or not password:
         return _login_failed("missing", target, username)
     try:
-        resp = await app.state.http.post("/api/auth/login", json={"username": username, "password": password})
+        resp = await request.app.state.http.post("/api/auth/login", json={"username": username, "password": password})
     except httpx.HTTPError:
         return _login_failed("unavailable", target, username)
     if resp.status_code == 429:
@@ -132,18 +143,18 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     redirect = RedirectResponse(target, status_code=303)
     redirect.set_cookie(COOKIE_NAME, body["access_token"], max_age=body["expires_in"], httponly=True,
                         samesite="lax", path="/",
-                        secure=os.environ.get("COOKIE_SECURE", "false").lower() == "true"
+                        secure=request.app.state.settings.cookie_secure
                         or request.headers.get("x-forwarded-proto") == "https")  # served over HTTPS
     return redirect
 
 
-@app.post("/shell/logout")
+@router.post("/shell/logout")
 async def logout(request: Request):
     """Revokes the token (every app refuses it from now on) and drops the cookie."""
     token = request.cookies.get(COOKIE_NAME)
     if token:
         try:
-            await app.state.http.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
+            await request.app.state.http.post("/api/auth/logout", headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError:
             pass  # the cookie goes all the same; the token expires on its own
     redirect = RedirectResponse("/", status_code=303)

@@ -5,6 +5,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from festflow_contracts.tokens import generate_keypair
+from shell_app.main import create_app
+from shell_app.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -12,13 +14,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def client():
     _, public = generate_keypair()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JWT_PUBLIC_KEY", public)
-    mp.setenv("ORDER_API_URL", "http://127.0.0.1:9")  # nothing listens: login reports "unavailable"
-    from shell_app.main import app
+    # nothing listens on the order API's address: login reports "unavailable"
+    app = create_app(Settings(jwt_public_key=public, order_api_url="http://127.0.0.1:9",
+                              kafka_bootstrap_servers="127.0.0.1:9"))
     with TestClient(app) as c:
         yield c
-    mp.undo()
 
 
 INCLUDE = re.compile(r'<!--# include virtual="([^"]+)"(?: stub="([^"]+)")? -->')

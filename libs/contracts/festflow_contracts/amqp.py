@@ -23,7 +23,7 @@ ORDER_COMMANDS_ARGS = {
 }
 
 
-async def declare_order_commands(channel: Any):
+async def declare_order_commands(channel: Any) -> Any:
     """Declares the dead-letter queue and the command queue on an aio-pika channel; returns the latter."""
     await channel.declare_queue(ORDER_COMMANDS_DLQ, durable=True)
     return await channel.declare_queue(ORDER_COMMANDS_QUEUE, durable=True, arguments=ORDER_COMMANDS_ARGS)

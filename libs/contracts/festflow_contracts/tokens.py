@@ -1,10 +1,9 @@
 """JWT verification (RS256) shared by every service. Only the order service holds the private key.
 
-Keys come from `JWT_PUBLIC_KEY` (PEM text) or `JWT_PUBLIC_KEY_FILE` (a path).
+Each app reads the public key in its settings (JWT_PUBLIC_KEY or JWT_PUBLIC_KEY_FILE) and hands it here.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,17 +34,6 @@ class Identity:
         return self.role == "admin"
 
 
-def load_key(env_name: str) -> str:
-    """PEM text from ENV_NAME or from the file named by ENV_NAME_FILE."""
-    text = os.environ.get(env_name)
-    if text:
-        return text
-    path = os.environ.get(f"{env_name}_FILE")
-    if path:
-        return Path(path).read_text()
-    raise RuntimeError(f"set {env_name} or {env_name}_FILE")
-
-
 class TokenVerifier:
     def __init__(self, public_key_pem: str):
         self._key = public_key_pem
@@ -58,10 +46,6 @@ class TokenVerifier:
             self._revoked[jti] = exp
         if len(self._revoked) > 1000:
             self._revoked = {j: e for j, e in self._revoked.items() if e > now}
-
-    @classmethod
-    def from_env(cls) -> TokenVerifier:
-        return cls(load_key("JWT_PUBLIC_KEY"))
 
     def verify(self, token: str | None) -> Identity:
         if not token:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 WINDOW_SECONDS = 60.0
 CLIENT_LOGGERS = ("aiokafka", "aiormq", "aio_pika")
 
 
 class RepeatLimit(logging.Filter):
-    def __init__(self, window: float = WINDOW_SECONDS, clock=time.monotonic):
+    def __init__(self, window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window, self.clock = window, clock
         self._seen: dict[tuple[str, str], tuple[float, int]] = {}

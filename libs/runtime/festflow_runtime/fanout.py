@@ -11,8 +11,8 @@ QUEUE_SIZE = 100
 
 
 class Fanout:
-    def __init__(self):
-        self._subscribers: set[asyncio.Queue] = set()
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
 
     def publish(self, update: dict[str, Any]) -> None:
         for queue in list(self._subscribers):
@@ -23,7 +23,7 @@ class Fanout:
 
     async def sse_events(self, event_name: str) -> AsyncIterator[dict[str, str]]:
         """`ready` once, then one `event_name` event per update, for sse-starlette's EventSourceResponse."""
-        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_SIZE)
         self._subscribers.add(queue)
         try:
             yield {"event": "ready", "data": "{}"}

@@ -2,6 +2,7 @@
 tells the app's TokenVerifier which token ids to refuse from now on."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from festflow_contracts import events, messages
@@ -11,7 +12,7 @@ from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription
 
 
-def revocation_handler(verifier: TokenVerifier):
+def revocation_handler(verifier: TokenVerifier) -> Callable[[dict[str, Any]], Awaitable[None]]:
     async def apply(event: dict[str, Any]) -> None:
         if event["type"] == events.TOKEN_REVOKED:
             revoked = messages.parse(event, TokenRevoked)

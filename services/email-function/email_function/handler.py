@@ -6,34 +6,17 @@ The sent log remembers which events were mailed, so processing an event twice se
 """
 from __future__ import annotations
 
-import os
 import smtplib
 import sqlite3
 import threading
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
 
+from email_function.settings import Settings
 from festflow_contracts import events, messages
 from festflow_contracts.messages import OrderRejected, TicketSold
 from festflow_contracts.money import euros
-
-
-@dataclass(frozen=True)
-class EmailSettings:
-    smtp_host: str
-    smtp_port: int
-    mail_from: str
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls) -> EmailSettings:
-        return cls(
-            smtp_host=os.environ.get("SMTP_HOST", "127.0.0.1"),
-            smtp_port=int(os.environ.get("SMTP_PORT", "1025")),
-            mail_from=os.environ.get("MAIL_FROM", "FestFlow <tickets@festflow.local>"),
-        )
 
 
 class SentLog(Protocol):
@@ -59,7 +42,7 @@ class SqliteSentLog:
             self._db.execute("INSERT OR IGNORE INTO sent VALUES (?, datetime('now'))", (event_id,))
 
 
-def build_message(event: dict[str, Any], settings: EmailSettings) -> EmailMessage | None:
+def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | None:
     outcome = messages.parse_any(event)
     if not isinstance(outcome, TicketSold | OrderRejected) or not outcome.email:
         return None
@@ -94,7 +77,7 @@ def mail_key(event: dict[str, Any]) -> str:
     return f"order-outcome:{event['data'].get('order_id')}"
 
 
-def handle(event: dict[str, Any], settings: EmailSettings, sent_log: SentLog) -> EmailMessage | None:
+def handle(event: dict[str, Any], settings: Settings, sent_log: SentLog) -> EmailMessage | None:
     """Sends the mail for an order event; returns it, or None when there is nothing (more) to send.
     One mail per order outcome: the same event again, or another event with the same outcome, sends none."""
     if event["type"] not in (events.TICKET_SOLD, events.ORDER_REJECTED) or sent_log.seen(mail_key(event)):
@@ -102,7 +85,7 @@ def handle(event: dict[str, Any], settings: EmailSettings, sent_log: SentLog) ->
     message = build_message(event, settings)
     if message is None:
         return None
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout) as smtp:
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
         smtp.send_message(message)
     sent_log.record(mail_key(event))
     return message

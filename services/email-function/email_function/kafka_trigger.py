@@ -4,14 +4,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from email_function.handler import EmailSettings, SentLog, handle
+from email_function.handler import SentLog, handle
+from email_function.settings import Settings
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_runtime.event_stream import Subscription
 
 log = logging.getLogger("email_function")
 
 
-def make_invoker(settings: EmailSettings, sent_log: SentLog):
+def make_invoker(settings: Settings, sent_log: SentLog):
     async def invoke(event: dict) -> None:
         message = await asyncio.to_thread(handle, event, settings, sent_log)
         if message is not None:
@@ -19,7 +20,7 @@ def make_invoker(settings: EmailSettings, sent_log: SentLog):
     return invoke
 
 
-def subscribe(bootstrap: str, settings: EmailSettings, sent_log: SentLog) -> Subscription:
+def subscribe(bootstrap: str, settings: Settings, sent_log: SentLog) -> Subscription:
     """The trigger: consumer group `email-function`, from the earliest event not yet handled."""
     return Subscription(bootstrap, (ORDER_EVENTS_TOPIC,), make_invoker(settings, sent_log),
                         group_id="email-function", from_beginning=True)

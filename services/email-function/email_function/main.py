@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 from contextlib import asynccontextmanager
 
@@ -11,25 +10,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from email_function import kafka_trigger
-from email_function.handler import EmailSettings, SqliteSentLog
+from email_function.handler import SqliteSentLog
+from email_function.settings import Settings
 from festflow_runtime.log_feed import LogFeed
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _sent_log_path() -> str:
-    url = os.environ.get("EMAIL_SENT_LOG_URL", "sqlite+aiosqlite:///./email-sent.db")
-    return url.split("///", 1)[1]
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    settings = EmailSettings.from_env()
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    log_feed = LogFeed("email-function", bootstrap, ("email_function", "uvicorn.error"))
+    settings: Settings = app.state.settings
+    log_feed = LogFeed("email-function", settings.kafka_bootstrap_servers, ("email_function", "uvicorn.error"))
     log_feed.start()
-    app.state.settings = settings
-    app.state.events = kafka_trigger.subscribe(bootstrap, settings, SqliteSentLog(_sent_log_path()))
+    app.state.events = kafka_trigger.subscribe(settings.kafka_bootstrap_servers, settings,
+                                               SqliteSentLog(settings.sent_log_path()))
     app.state.events.start()
     try:
         yield
@@ -38,7 +32,12 @@ async def lifespan(app: FastAPI):
         await log_feed.stop()
 
 
-app = FastAPI(title="FestFlow email function", lifespan=lifespan)
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The function's trigger (run by `uvicorn --factory email_function.main:create_app`)."""
+    app = FastAPI(title="FestFlow email function", lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    return app
 
 
 def _smtp_reachable(host: str, port: int) -> bool:
@@ -49,7 +48,6 @@ def _smtp_reachable(host: str, port: int) -> bool:
         return False
 
 
-@app.get("/healthz")
 async def healthz(request: Request):
     s = request.app.state.settings
     checks = {

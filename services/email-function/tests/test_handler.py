@@ -4,7 +4,8 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 
-from email_function.handler import EmailSettings, SqliteSentLog, build_message, handle, mail_key
+from email_function.handler import SqliteSentLog, build_message, handle, mail_key
+from email_function.settings import Settings
 from festflow_contracts import events
 from festflow_contracts.fixtures import sample
 
@@ -29,7 +30,7 @@ def smtp():
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
-    yield inbox, EmailSettings("127.0.0.1", controller.port, "FestFlow <t@festflow.local>")
+    yield inbox, Settings(smtp_port=controller.port, mail_from="FestFlow <t@festflow.local>")
     controller.stop()
 
 
@@ -75,7 +76,7 @@ def test_other_events_send_nothing(smtp, sent_log):
 
 
 def test_unreachable_smtp_raises_and_records_nothing(sent_log):
-    settings = EmailSettings("127.0.0.1", _free_port(), "x@y", timeout=1)
+    settings = Settings(smtp_port=_free_port(), mail_from="x@y", smtp_timeout=1)
     event = sold_event()
     with pytest.raises(OSError):
         handle(event, settings, sent_log)
@@ -84,6 +85,6 @@ def test_unreachable_smtp_raises_and_records_nothing(sent_log):
 
 def test_message_id_names_the_order_outcome_whichever_event_brings_it():
     event = sold_event()
-    msg = build_message(event, EmailSettings("h", 1, "f@x"))
-    again = build_message({**event, "id": "another-event"}, EmailSettings("h", 1, "f@x"))
+    msg = build_message(event, Settings(smtp_host="h", smtp_port=1, mail_from="f@x"))
+    again = build_message({**event, "id": "another-event"}, Settings(smtp_host="h", smtp_port=1, mail_from="f@x"))
     assert msg["Message-ID"] == again["Message-ID"] == f"<order-outcome.{event['data']['order_id']}@festflow.local>"

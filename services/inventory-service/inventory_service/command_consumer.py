@@ -33,7 +33,7 @@ from inventory_service.reservation import (
 def deliveries(message: AbstractIncomingMessage) -> int:
     """How often the quorum queue delivered this message before (its x-delivery-count header)."""
     try:
-        return int((message.headers or {}).get("x-delivery-count", 0))
+        return int((message.headers or {}).get("x-delivery-count", 0))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return 0
 

@@ -6,8 +6,9 @@ BEGIN IMMEDIATE, so concurrent writers queue up instead of failing on a lock upg
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from festflow_runtime import database
 
 metadata = sa.MetaData()
 
@@ -55,28 +56,7 @@ sa.Index("outbox_unpublished", outbox.c.published, outbox.c.seq)
 
 
 def make_engine(url: str) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        # One connection per process: transactions queue fairly in the pool instead of racing for SQLite's
-        # write lock and sleeping in its busy handler (which made each commit cost milliseconds under load).
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                     pool_timeout=60)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_connect(dbapi_conn, _record):
-            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10)
+    return database.make_engine(url, foreign_keys=True)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

@@ -17,30 +17,29 @@ from festflow_runtime.topics import ensure_topics
 from inventory_service import db
 from inventory_service.api import internal, router
 from inventory_service.command_consumer import CommandConsumer
-from inventory_service.config import Settings
 from inventory_service.outbox_relay import OutboxRelay
+from inventory_service.settings import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    settings = Settings.from_env()
-    log_feed = LogFeed("inventory-service", settings.kafka_bootstrap, ("inventory_service", "uvicorn.error"))
+    settings: Settings = app.state.settings
+    log_feed = LogFeed("inventory-service", settings.kafka_bootstrap_servers, ("inventory_service", "uvicorn.error"))
     log_feed.start()
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     await db.seed(engine)
-    await ensure_topics(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC))
+    await ensure_topics(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC))
     limit_broker_client_logs()
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=True,
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True,
                                 linger_ms=0, retry_backoff_ms=500)
     await producer.start()
     relay = OutboxRelay(engine, producer)
     relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
-    consumer = CommandConsumer(engine, settings.amqp_url, settings.prefetch, lambda _outcome: relay.notify())
+    consumer = CommandConsumer(engine, settings.amqp_url, settings.amqp_prefetch, lambda _outcome: relay.notify())
     await consumer.start()
-    app.state.internal_token = settings.internal_token
     app.state.engine, app.state.producer, app.state.consumer, app.state.relay = engine, producer, consumer, relay
     try:
         yield
@@ -52,7 +51,11 @@ async def lifespan(app: FastAPI):
         await log_feed.stop()
 
 
-app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)
-install_error_handlers(app)
-app.include_router(router)
-app.include_router(internal)
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The inventory service (run by `uvicorn --factory inventory_service.main:create_app`)."""
+    app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    install_error_handlers(app)
+    app.include_router(router)
+    app.include_router(internal)
+    return app

@@ -20,7 +20,7 @@ def _parse(ts: str) -> datetime:
 async def sales_stats(engine: AsyncEngine, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     async with engine.connect() as conn:
-        counts = dict((await conn.execute(
+        counts: dict[str, int] = dict((await conn.execute(
             sa.select(orders.c.status, sa.func.count()).group_by(orders.c.status))).all())
         revenue = await conn.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(orders.c.total_cents), 0)).where(orders.c.status == "CONFIRMED"))
@@ -35,7 +35,7 @@ async def sales_stats(engine: AsyncEngine, now: datetime | None = None) -> dict[
             .order_by(tickets.c.price_cents))).mappings().all()
     return {
         "tickets_sold": sum(q for _, q in sales),
-        "revenue_cents": int(revenue),
+        "revenue_cents": int(revenue or 0),
         "orders_confirmed": counts.get("CONFIRMED", 0),
         "orders_rejected": counts.get("REJECTED", 0),
         "stock": [dict(row) for row in stock],

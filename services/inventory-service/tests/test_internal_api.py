@@ -5,12 +5,13 @@ from fastapi.testclient import TestClient
 
 from inventory_service import db
 from inventory_service.api import internal
+from inventory_service.settings import Settings
 
 
 def test_a_caller_without_the_service_token_is_refused(tmp_path):
     app = FastAPI()
     app.include_router(internal)
-    app.state.internal_token = "s3cret"
+    app.state.settings = Settings(internal_api_token="s3cret")
     with TestClient(app) as c:
         async def prepare():
             engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'inventory.db'}")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 from mail_sink.mailbox import Mailbox
+from mail_sink.settings import Settings
 
 
 class _KeepEverything:
@@ -24,9 +24,9 @@ class _KeepEverything:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    mailbox = Mailbox(Path(os.environ.get("MAILBOX_DIR", "./mailbox")))
-    controller = Controller(_KeepEverything(mailbox), hostname=os.environ.get("SMTP_HOST", "127.0.0.1"),
-                            port=int(os.environ.get("SMTP_PORT", "1025")))
+    settings: Settings = app.state.settings
+    mailbox = Mailbox(Path(settings.mailbox_dir))
+    controller = Controller(_KeepEverything(mailbox), hostname=settings.smtp_host, port=settings.smtp_port)
     controller.start()
     app.state.mailbox = mailbox
     try:
@@ -35,21 +35,25 @@ async def lifespan(app: FastAPI):
         controller.stop()
 
 
-app = FastAPI(title="FestFlow mail sink", lifespan=lifespan)
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The mail sink (run by `uvicorn --factory mail_sink.main:create_app`)."""
+    app = FastAPI(title="FestFlow mail sink", lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_route("/api/messages", messages, methods=["GET"])
+    app.add_api_route("/", mailbox_page, methods=["GET"], response_class=HTMLResponse)
+    return app
 
 
-@app.get("/healthz")
 async def healthz():
     return {"status": "ok"}
 
 
-@app.get("/api/messages")
 async def messages(request: Request, order: str | None = None):
     """Every message, or with `?order=<order id>` those about that order."""
     return request.app.state.mailbox.messages(order)
 
 
-@app.get("/", response_class=HTMLResponse)
 async def mailbox_page(request: Request):
     rows = "".join(
         f"<article><h3>{html.escape(m['subject'] or '')}</h3><p><b>To:</b> {html.escape(m['to'] or '')} "

@@ -44,8 +44,9 @@ class NotificationHistory:
         from RESUME_MARGIN before that moment on. Events from different partitions reach the hub in no
         fixed order (and in another order after a restart), so the page gets a little more than it
         missed and drops, by id, what it has shown already. Nothing for a page that has seen nothing."""
-        notes = list(self._by_user.get(username, {}).values())
-        known = self._by_user.get(username, {}).get(last_id or "")
+        mine = self._by_user.get(username, OrderedDict())
+        notes = list(mine.values())
+        known = mine.get(last_id or "")
         moment = _parse(known["time"]) if known else _parse(last_time)
         if moment is None:
             return [] if not last_id else notes  # an id the hub no longer knows, without its time: all kept

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
@@ -20,6 +19,7 @@ from notification_hub.connections import Connections
 from notification_hub.history import NotificationHistory
 from notification_hub.log_stream import LogStream
 from notification_hub.notifications import notification_for
+from notification_hub.settings import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("notification_hub")
@@ -27,6 +27,7 @@ log = logging.getLogger("notification_hub")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
     app.state.connections = connections = Connections()
     app.state.history = history = NotificationHistory()
 
@@ -36,8 +37,8 @@ async def lifespan(app: FastAPI):
             username, note = found
             await connections.send(username, note)
 
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    app.state.verifier = TokenVerifier.from_env()
+    bootstrap = settings.kafka_bootstrap_servers
+    app.state.verifier = TokenVerifier(settings.public_key_pem())
     revocations = subscribe_revocations(bootstrap, app.state.verifier)
     revocations.start()  # logged-out tokens are refused here too
     log_feed = LogFeed("notification-hub", bootstrap, ("notification_hub", "uvicorn.error"))
@@ -59,12 +60,19 @@ async def lifespan(app: FastAPI):
         await log_feed.stop()
 
 
-app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
-app.add_middleware(SameOriginMiddleware)  # a page of another origin cannot open a socket
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The hub (run by `uvicorn --factory notification_hub.main:create_app`)."""
+    app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
+    app.state.settings = settings or Settings()
+    app.add_middleware(SameOriginMiddleware)  # a page of another origin cannot open a socket
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    app.add_api_websocket_route("/ws/logs", logs)
+    app.add_api_websocket_route("/ws/notifications", notifications)
+    return app
 
 
-@app.get("/healthz")
-async def healthz():
+async def healthz(request: Request):
+    app = request.app
     checks = {"kafka": "ok" if app.state.events.ready else "down",
               "log feed": "ok" if app.state.log_events.ready else "down"}
     ok = all(v == "ok" for v in checks.values())
@@ -109,7 +117,6 @@ async def _hold_open(ws: WebSocket, username: str | None = None) -> None:
         pass
 
 
-@app.websocket("/ws/logs")
 async def logs(ws: WebSocket):
     """Admins only: the recent log records of every service, then each new one as it happens."""
     if await _authenticate(ws, admin_only=True) is None:
@@ -123,7 +130,6 @@ async def logs(ws: WebSocket):
         stream.watchers.discard(ws)
 
 
-@app.websocket("/ws/notifications")
 async def notifications(ws: WebSocket):
     identity = await _authenticate(ws)
     if identity is None:

@@ -6,8 +6,9 @@ SQLite (default) or PostgreSQL, chosen by DATABASE_URL.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from festflow_runtime import database
 
 metadata = sa.MetaData()
 
@@ -84,27 +85,7 @@ DB_WAIT_SECONDS = 3.0
 
 
 def make_engine(url: str) -> AsyncEngine:
-    if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_size=10, max_overflow=10, pool_timeout=DB_WAIT_SECONDS)
-    # One connection per process: transactions queue fairly in the pool instead of racing for SQLite's
-    # write lock and sleeping in its busy handler (which made each commit cost milliseconds under load).
-    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                 pool_timeout=DB_WAIT_SECONDS)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _sqlite_connect(dbapi_conn, _record):
-        dbapi_conn.isolation_level = None  # BEGIN IMMEDIATE below: writers queue instead of failing
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _sqlite_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
+    return database.make_engine(url, wait_seconds=DB_WAIT_SECONDS)
 
 
 async def create_schema(engine: AsyncEngine) -> None:

@@ -19,7 +19,6 @@ from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel
 from order_service.command_relay import CommandRelay
-from order_service.config import Settings
 from order_service.inventory_client import InventoryClient
 from order_service.ordering import Limits
 from order_service.publisher import CommandPublisher
@@ -31,38 +30,39 @@ from order_service.routes_cart import router as cart_router
 from order_service.routes_orders import router as orders_router
 from order_service.routes_tickets import router as tickets_router
 from order_service.security import TokenIssuer, seed_demo_users
+from order_service.settings import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    settings = Settings.from_env()
-    log_feed = LogFeed("order-service", settings.kafka_bootstrap, ("order_service", "uvicorn.error"))
+    settings: Settings = app.state.settings
+    log_feed = LogFeed("order-service", settings.kafka_bootstrap_servers, ("order_service", "uvicorn.error"))
     log_feed.start()
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     await seed_demo_users(engine)
     state = app.state
-    state.settings, state.engine = settings, engine
+    state.engine = engine
     state.limits = Limits(settings.max_quantity_per_item, settings.max_items_per_order)
-    state.issuer = TokenIssuer(settings.private_key_pem, settings.token_ttl_seconds)
-    state.verifier = TokenVerifier(settings.public_key_pem)
-    state.inventory = InventoryClient(settings.inventory_url, settings.internal_token)
+    state.issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_ttl_seconds)
+    state.verifier = TokenVerifier(settings.public_key_pem())
+    state.inventory = InventoryClient(settings.inventory_url, settings.internal_api_token)
     state.catalog = CatalogReadModel(state.inventory)
     catalog_task = asyncio.create_task(state.catalog.load_until_done(), name="catalog-snapshot")
-    state.catalog_events = Subscription(settings.kafka_bootstrap, (CATALOG_EVENTS_TOPIC,), state.catalog.apply,
+    state.catalog_events = Subscription(settings.kafka_bootstrap_servers, (CATALOG_EVENTS_TOPIC,), state.catalog.apply,
                                         group_id=None, from_beginning=True)
     state.catalog_events.start()
     state.publisher = CommandPublisher(settings.amqp_url)
     await state.publisher.start()
-    state.revocations = RevocationPublisher(settings.kafka_bootstrap)
+    state.revocations = RevocationPublisher(settings.kafka_bootstrap_servers)
     revocations_task = asyncio.create_task(state.revocations.run(), name="revocations")
-    state.revoked = subscribe_revocations(settings.kafka_bootstrap, state.verifier)
+    state.revoked = subscribe_revocations(settings.kafka_bootstrap_servers, state.verifier)
     state.revoked.start()
     state.relay = CommandRelay(engine, state.publisher)
     relay_task = asyncio.create_task(state.relay.run(), name="command-relay")
-    state.events = Subscription(settings.kafka_bootstrap, (ORDER_EVENTS_TOPIC,),
+    state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,),
                                 OrderStatusProjection(engine, state.limits).apply,
                                 group_id="order-service-status", from_beginning=True)
     state.events.start()
@@ -81,29 +81,33 @@ async def lifespan(app: FastAPI):
         await log_feed.stop()
 
 
-app = FastAPI(
-    title="FestFlow order service",
-    description="Public REST API of FestFlow: login, tickets, orders. Money is in euros as decimal strings "
-                "(`price`, `total`) and in integer cents (`price_cents`, `total_cents`).",
-    lifespan=lifespan,
-)
-app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
-install_error_handlers(app)
-app.include_router(auth_router)
-app.include_router(tickets_router)
-app.include_router(orders_router)
-app.include_router(cart_router)
-app.include_router(admin_router)
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The order API (run by `uvicorn --factory order_service.main:create_app`)."""
+    app = FastAPI(
+        title="FestFlow order service",
+        description="Public REST API of FestFlow: login, tickets, orders. Money is in euros as decimal strings "
+                    "(`price`, `total`) and in integer cents (`price_cents`, `total_cents`).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or Settings()
+    app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
+    install_error_handlers(app)
+    app.add_exception_handler(sa.exc.TimeoutError, database_busy)
+    app.include_router(auth_router)
+    app.include_router(tickets_router)
+    app.include_router(orders_router)
+    app.include_router(cart_router)
+    app.include_router(admin_router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    return app
 
 
-@app.exception_handler(sa.exc.TimeoutError)
-async def database_busy(_request: Request, _exc: sa.exc.TimeoutError):
+async def database_busy(_request: Request, _exc: Exception) -> JSONResponse:
     """The database queue was longer than the request's budget."""
     return JSONResponse({"detail": "the order service is busy; retry in a moment with the same Idempotency-Key "
                                    "(a retry never buys twice)"}, status_code=503, headers={"Retry-After": "1"})
 
 
-@app.get("/healthz", tags=["health"])
 async def healthz(request: Request):
     state = request.app.state
     checks = {}

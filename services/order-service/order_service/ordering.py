@@ -109,15 +109,16 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
             raise InvalidOrder(f"unknown ticket: {', '.join(unknown)}")
         return _same_order(existing, wanted)
     now = events.now_iso()
-    order = {"order_id": str(uuid.uuid4()), "username": buyer.username, "idempotency_key": key,
+    order_id = str(uuid.uuid4())
+    order: dict[str, Any] = {"order_id": order_id, "username": buyer.username, "idempotency_key": key,
              "request_hash": wanted, "status": "PENDING", "reason": None,
              "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"],
                         "quantity": line.quantity} for line in lines],
              "total_cents": None, "command_sent": False, "created_at": now, "updated_at": now}
     command = messages.envelope(messages.PlaceOrder(
-        order_id=order["order_id"], username=buyer.username, email=buyer.email,
+        order_id=order_id, username=buyer.username, email=buyer.email,
         items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),
-    ), SOURCE, subject=order["order_id"])
+    ), SOURCE, subject=order_id)
     try:
         async with engine.begin() as conn:
             await conn.execute(orders.insert().values(**order))

@@ -59,7 +59,8 @@ class CommandPublisher:
                     and not self.channel.is_closed)
 
     async def publish(self, body: bytes, message_id: str, type_: str) -> None:
-        if not self.healthy:
+        channel = self.channel
+        if channel is None or not self.healthy:
             raise BrokerUnavailable("message broker is not connected")
         message = aio_pika.Message(
             body, message_id=message_id, content_type="application/json",
@@ -67,7 +68,7 @@ class CommandPublisher:
         )
         try:
             await asyncio.wait_for(
-                self.channel.default_exchange.publish(message, routing_key=ORDER_COMMANDS_QUEUE, mandatory=True),
+                channel.default_exchange.publish(message, routing_key=ORDER_COMMANDS_QUEUE, mandatory=True),
                 timeout=self.confirm_timeout,
             )
         except Exception as exc:

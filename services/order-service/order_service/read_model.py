@@ -27,8 +27,9 @@ class OrderStatusProjection:
     async def apply(self, event: dict[str, Any]) -> None:
         outcome = messages.parse_any(event)
         if isinstance(outcome, TicketSold):
-            values = {"status": OrderStatus.CONFIRMED, "reason": None, "total_cents": outcome.total_cents,
-                      "items": [line.model_dump() for line in outcome.items]}
+            values: dict[str, Any] = {"status": OrderStatus.CONFIRMED, "reason": None,
+                                      "total_cents": outcome.total_cents,
+                                      "items": [line.model_dump() for line in outcome.items]}
         elif isinstance(outcome, OrderRejected):
             values = {"status": OrderStatus.REJECTED, "reason": outcome.reason}
         else:

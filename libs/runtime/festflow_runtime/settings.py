@@ -1,0 +1,39 @@
+"""What every FestFlow app's settings share: where the platform's common parts are.
+
+Each app has one settings class, a subclass of `PlatformSettings`, read once at start-up from environment
+variables (field name in capitals: `kafka_bootstrap_servers` <- KAFKA_BOOTSTRAP_SERVERS). Every default
+works on a developer's machine; each is written here or in its app's settings, nowhere else.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    order_api_url: str = "http://127.0.0.1:8000"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    # the order service's public key (PEM text, or a file holding it): every app verifies tokens with it
+    jwt_public_key: str = ""
+    jwt_public_key_file: str = ""
+    # a shared secret between the order service and the inventory's /internal/* API ("" leaves it open)
+    internal_api_token: str = ""
+    cookie_secure: bool = False  # cookies only over HTTPS (set behind a TLS gateway)
+
+    def public_key_pem(self) -> str:
+        return pem("JWT_PUBLIC_KEY", self.jwt_public_key, self.jwt_public_key_file)
+
+
+def pem(name: str, text: str, path: str) -> str:
+    """A key given as text or as a file path; a clear error when neither is set."""
+    if text:
+        return text
+    if path:
+        return Path(path).read_text()
+    raise RuntimeError(f"set {name} or {name}_FILE")

@@ -1,0 +1,14 @@
+"""The email function's settings, from environment variables (see README's configuration table)."""
+from __future__ import annotations
+
+from festflow_runtime.settings import PlatformSettings
+
+
+class Settings(PlatformSettings):
+    mail_from: str = "FestFlow <tickets@festflow.local>"
+    smtp_timeout: float = 10.0
+    # the function's only memory: which outcomes were mailed (a SQLite file)
+    email_sent_log_url: str = "sqlite+aiosqlite:///./email-sent.db"
+
+    def sent_log_path(self) -> str:
+        return self.email_sent_log_url.split("///", 1)[1]

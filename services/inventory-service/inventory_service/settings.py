@@ -1,0 +1,9 @@
+"""The inventory service's settings, from environment variables (see README's configuration table)."""
+from __future__ import annotations
+
+from festflow_runtime.settings import PlatformSettings
+
+
+class Settings(PlatformSettings):
+    database_url: str = "sqlite+aiosqlite:///./inventory.db"
+    amqp_prefetch: int = 64
