@@ -43,6 +43,19 @@ def mails_for(profile, order_id: str) -> list[dict]:
     return httpx.get(profile.url("mail_http", "/api/messages"), params={"order": order_id}, timeout=10).json()
 
 
+def mails_to(profile, address: str) -> list[dict]:
+    return httpx.get(profile.url("mail_http", "/api/messages"), params={"to": address}, timeout=10).json()
+
+
+def link_in_mail(profile, address: str, path: str, count: int = 1) -> str:
+    """The one-time link (`path` is /verify-email or /reset-password) of the `count`-th such mail to `address`."""
+    def probe():
+        links = [line.strip() for mail in mails_to(profile, address) for line in mail["body"].splitlines()
+                 if f"{path}?token=" in line]
+        return links[count - 1] if len(links) >= count else None
+    return eventually(probe, timeout=30, what=f"mail number {count} with a {path} link to {address}")
+
+
 def wait_status(api: httpx.Client, token: str, order_id: str, status: str, timeout: float = 15) -> dict:
     def probe():
         order = api.get(f"/api/orders/{order_id}", headers=bearer(token)).json()

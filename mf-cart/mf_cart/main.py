@@ -106,7 +106,8 @@ EMPTY_CART = {"version": 0, "items": [], "notice": None, "last_order": None}
 
 async def _render(request: Request, cart: dict[str, Any] | None = None, *, message: str | None = None,
                   error: str | None = None, line_errors: dict[str, str] | None = None,
-                  trigger: str | None = None, set_token: str | None = None, focus: bool = False) -> HTMLResponse:
+                  trigger: str | None = None, set_token: str | None = None, focus: bool = False,
+                  unverified: bool = False) -> HTMLResponse:
     """The cart fragment. `cart` is the order API's answer to the action, or None to fetch it now."""
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
     unavailable = False
@@ -125,7 +126,7 @@ async def _render(request: Request, cart: dict[str, Any] | None = None, *, messa
     response = templates.TemplateResponse(request, "cart.html", {
         "identity": identity, "page": page, "message": message, "line_errors": line_errors or {},
         "error": error or ("Your cart cannot be loaded right now; try again in a moment." if unavailable else None),
-        "focus": focus, "catalog_down": cart_page.CATALOG_DOWN,
+        "focus": focus, "catalog_down": cart_page.CATALOG_DOWN, "unverified": unverified,
     }, headers={"Cache-Control": "no-store"})
     if set_token:
         response.set_cookie(CART_COOKIE, set_token, max_age=COOKIE_AGE, httponly=True, samesite="lax", path="/")
@@ -228,7 +229,23 @@ async def checkout(request: Request, version: str = Form("")):
                              trigger="order:placed", focus=True)
     if resp.status_code == 401:
         return await _render(request, error="Your session has expired; please log in again.", focus=True)
+    if resp.status_code == 403:
+        return await _render(request, error="Confirm your email address first: open the link in the mail we sent "
+                                            "you. Your cart stays as it is.", focus=True, unverified=True)
     return await _render(request, error=f"Checkout failed: {_detail(resp)}", focus=True)
+
+
+@router.post("/cart/verification", response_class=HTMLResponse)
+async def resend_verification(request: Request):
+    """Another mail with the link that confirms the buyer's address."""
+    try:
+        resp = await _call(request, "POST", "/api/auth/verify-email/resend")
+    except ApiDown:
+        return await _render(request, error="We could not send the link right now; try again in a moment.",
+                             focus=True, unverified=True)
+    if resp.status_code != 202:
+        return await _render(request, error=f"We could not send the link: {_detail(resp)}", focus=True)
+    return await _render(request, message=resp.json()["detail"], focus=True)
 
 
 @router.get("/cart/fragments/v1/my-orders", response_class=HTMLResponse)

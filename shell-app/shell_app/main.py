@@ -10,7 +10,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -65,10 +65,11 @@ def create_app(settings: Settings | None = None, *,
 
 def _page(request: Request, page: str, title: str, **extra) -> HTMLResponse:
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
+    status = extra.pop("status_code", 200)
     return templates.TemplateResponse(request, "page.html", {
         "title": title, "identity": identity, "fragments": PAGES.get(page, []), "nav_fragment": NAV_FRAGMENT,
-        "page": page, **extra,
-    }, headers={"Cache-Control": "no-store"})
+        "page": page, "form": None, "errors": {}, "values": {}, **extra,
+    }, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def _safe_next(target: str | None) -> str:
@@ -111,9 +112,9 @@ def _admin_page(request: Request, page: str, title: str):
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/", error: str | None = None, username: str = "",
-                     until: str = ""):
-    return _page(request, "login", "Log in", next=_safe_next(next), error=error, username=username[:64],
-                 until=until[:8])
+                     until: str = "", notice: str = ""):
+    return _page(request, "login", "Log in", form="login", next=_safe_next(next), error=error,
+                 username=username[:64], until=until[:8], notice=notice[:20])
 
 
 def _login_failed(error: str, target: str, username: str, **extra: str) -> RedirectResponse:
@@ -139,13 +140,16 @@ async def login(request: Request, username: str = Form(""), password: str = Form
         return _login_failed("unavailable", target, username)
     if resp.status_code != 200:
         return _login_failed("wrong", target, username)
-    body = resp.json()
     redirect = RedirectResponse(target, status_code=303)
-    redirect.set_cookie(COOKIE_NAME, body["access_token"], max_age=body["expires_in"], httponly=True,
+    _set_session(request, redirect, resp.json())
+    return redirect
+
+
+def _set_session(request: Request, response: Response, login: dict) -> None:
+    response.set_cookie(COOKIE_NAME, login["access_token"], max_age=login["expires_in"], httponly=True,
                         samesite="lax", path="/",
                         secure=request.app.state.settings.cookie_secure
                         or request.headers.get("x-forwarded-proto") == "https")  # served over HTTPS
-    return redirect
 
 
 @router.post("/shell/logout")
@@ -160,3 +164,119 @@ async def logout(request: Request):
     redirect = RedirectResponse("/", status_code=303)
     redirect.delete_cookie(COOKIE_NAME, path="/")
     return redirect
+
+
+# --- accounts: sign-up, confirming the address, a new password (the order API does the work) ---
+
+def _field_errors(resp: httpx.Response) -> dict[str, str]:
+    """The API's refusal as {field: message} (`form` when it concerns no single field)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    detail = body.get("detail") if isinstance(body, dict) else None
+    found: dict[str, str] = {}
+    if isinstance(detail, list):  # a validation error: one entry per field
+        for entry in detail:
+            field = str(entry.get("loc", ["form"])[-1]) if isinstance(entry, dict) else "form"
+            found.setdefault(field, _sentence(str(entry.get("msg", "invalid")), field))
+    elif isinstance(detail, str):
+        field = body.get("field") or "form"
+        found[field] = _sentence(detail, field)
+    return found or {"form": "That did not work; try again in a moment."}
+
+
+def _sentence(message: str, field: str) -> str:
+    message = message.removeprefix("Value error, ").removeprefix(f"{field}: ")
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+UNAVAILABLE = {"form": "This is unavailable right now; try again in a moment."}
+
+
+@router.get("/signup", response_class=HTMLResponse)
+async def signup_page(request: Request, done: str = ""):
+    return _page(request, "signup", "Create an account", form="signup", done=done[:200])
+
+
+@router.post("/shell/signup")
+async def signup(request: Request, username: str = Form(""), email: str = Form(""), password: str = Form("")):
+    values = {"username": username[:64], "email": email[:200]}
+    api = request.app.state.http
+    try:
+        resp = await api.post("/api/auth/register", json={"username": username, "email": email, "password": password})
+    except httpx.HTTPError:
+        return _page(request, "signup", "Create an account", form="signup", values=values, errors=UNAVAILABLE,
+                     status_code=503)
+    if resp.status_code != 201:
+        return _page(request, "signup", "Create an account", form="signup", values=values,
+                     errors=_field_errors(resp), status_code=resp.status_code if resp.status_code < 500 else 503)
+    account = resp.json()
+    redirect = RedirectResponse("/signup?" + urlencode({"done": account["email"]}), status_code=303)
+    try:  # logged in at once: the new buyer can fill a cart while the mail arrives
+        login = await api.post("/api/auth/login", json={"username": account["username"], "password": password})
+        if login.status_code == 200:
+            _set_session(request, redirect, login.json())
+    except httpx.HTTPError:
+        pass
+    return redirect
+
+
+@router.get("/verify-email", response_class=HTMLResponse)
+async def verify_email(request: Request, token: str = ""):
+    """The link of the confirmation mail. Opening it confirms the address (once)."""
+    reason = "This link is not complete; open it from the mail again."
+    if token:
+        try:
+            resp = await request.app.state.http.post("/api/auth/verify-email", json={"token": token[:200]})
+        except httpx.HTTPError:
+            resp = None
+        if resp is not None and resp.status_code == 200:
+            return _page(request, "verify", "Address confirmed", form="verify_email", verified=True,
+                         verified_user=resp.json().get("username"))
+        reason = (_field_errors(resp).get("form", reason) if resp is not None and resp.status_code < 500
+                  else "We cannot confirm addresses right now; open the link again in a moment.")
+    return _page(request, "verify", "Link not valid", form="verify_email", verified=False, reason=reason,
+                 status_code=400)
+
+
+@router.get("/forgot-password", response_class=HTMLResponse)
+async def forgot_password_page(request: Request):
+    return _page(request, "forgot", "Forgot your password?", form="forgot_password")
+
+
+@router.post("/shell/password-reset")
+async def password_reset(request: Request, email: str = Form("")):
+    values = {"email": email[:200]}
+    if "@" not in email:
+        return _page(request, "forgot", "Forgot your password?", form="forgot_password", values=values,
+                     errors={"email": "Enter the email address of your account."}, status_code=422)
+    try:
+        resp = await request.app.state.http.post("/api/auth/password-reset", json={"email": email[:200]})
+    except httpx.HTTPError:
+        resp = None
+    if resp is None or resp.status_code != 202:
+        errors = _field_errors(resp) if resp is not None and resp.status_code < 500 else UNAVAILABLE
+        return _page(request, "forgot", "Forgot your password?", form="forgot_password", values=values,
+                     errors=errors, status_code=resp.status_code if resp is not None else 503)
+    return _page(request, "forgot", "Forgot your password?", form="forgot_password", sent=resp.json()["detail"])
+
+
+@router.get("/reset-password", response_class=HTMLResponse)
+async def reset_password_page(request: Request, token: str = ""):
+    return _page(request, "reset", "Set a new password", form="reset_password", token=token[:200])
+
+
+@router.post("/shell/reset-password")
+async def reset_password(request: Request, token: str = Form(""), password: str = Form("")):
+    try:
+        resp = await request.app.state.http.post("/api/auth/password-reset/confirm",
+                                                 json={"token": token[:200], "password": password})
+    except httpx.HTTPError:
+        resp = None
+    if resp is not None and resp.status_code == 200:
+        return RedirectResponse("/login?" + urlencode({"notice": "password-set",
+                                                       "username": resp.json()["username"]}), status_code=303)
+    errors = _field_errors(resp) if resp is not None and resp.status_code < 500 else UNAVAILABLE
+    return _page(request, "reset", "Set a new password", form="reset_password", token=token[:200], errors=errors,
+                 status_code=resp.status_code if resp is not None else 503)

@@ -11,5 +11,8 @@ ORDER_EVENTS_TOPIC = "festflow.order-events"
 CATALOG_EVENTS_TOPIC = "festflow.catalog-events"
 # Kafka: revoked tokens (logout), keyed by token id (`jti`); every app that verifies tokens reads it
 AUTH_EVENTS_TOPIC = "festflow.auth-events"
+# Kafka: what happens to accounts that needs a mail (sign-up, password reset), keyed by username; the
+# links they carry are valid for a day at most, and so is the topic
+ACCOUNT_EVENTS_TOPIC = "festflow.account-events"
 # Kafka: structured log records from every service, for the admin's live logs
 SYSTEM_LOGS_TOPIC = "festflow.system-logs"

@@ -18,6 +18,9 @@ ORDER_REJECTED = "festflow.order.rejected.v1"
 TICKET_CHANGED = "festflow.ticket.changed.v1"
 # a logged-out token, refused by every verifier from now on (AUTH_EVENTS_TOPIC)
 TOKEN_REVOKED = "festflow.token.revoked.v1"
+# account events that send a mail with a one-time link (ACCOUNT_EVENTS_TOPIC)
+ACCOUNT_REGISTERED = "festflow.account.registered.v1"
+PASSWORD_RESET_REQUESTED = "festflow.account.password-reset-requested.v1"
 # log records (SYSTEM_LOGS_TOPIC)
 LOG_RECORD = "festflow.log.record.v1"
 

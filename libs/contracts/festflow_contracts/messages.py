@@ -99,9 +99,29 @@ class TokenRevoked(Message):
     exp: StrictInt
 
 
+class AccountRegistered(Message):
+    """A buyer signed up: the mail asks them to confirm their address by opening the link."""
+    TYPE: ClassVar[str] = events.ACCOUNT_REGISTERED
+    username: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+    verify_token: str = Field(min_length=20)  # one-time secret of the link; the service keeps only its hash
+    expires_at: str  # ISO 8601
+
+
+class PasswordResetRequested(Message):
+    """Somebody asked for a new password for this account: the mail carries a one-time link."""
+    TYPE: ClassVar[str] = events.PASSWORD_RESET_REQUESTED
+    username: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+    reset_token: str = Field(min_length=20)
+    expires_at: str
+
+
 ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
+ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
-                                                          TokenRevoked)}
+                                                          TokenRevoked, AccountRegistered,
+                                                          PasswordResetRequested)}
 
 M = TypeVar("M", bound=Message)
 

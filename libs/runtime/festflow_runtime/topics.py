@@ -4,7 +4,13 @@ from __future__ import annotations
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from festflow_contracts.channels import AUTH_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, SYSTEM_LOGS_TOPIC
+from festflow_contracts.channels import (
+    ACCOUNT_EVENTS_TOPIC,
+    AUTH_EVENTS_TOPIC,
+    CATALOG_EVENTS_TOPIC,
+    ORDER_EVENTS_TOPIC,
+    SYSTEM_LOGS_TOPIC,
+)
 
 TOPICS: dict[str, dict[str, str]] = {
     ORDER_EVENTS_TOPIC: {},
@@ -13,6 +19,8 @@ TOPICS: dict[str, dict[str, str]] = {
     SYSTEM_LOGS_TOPIC: {"retention.ms": str(3600 * 1000), "segment.ms": str(600 * 1000)},
     # a revocation matters while the token could still be used: a day covers every token's lifetime
     AUTH_EVENTS_TOPIC: {"retention.ms": str(24 * 3600 * 1000), "segment.ms": str(3600 * 1000)},
+    # the links in these mails expire within a day: the records need not outlive them
+    ACCOUNT_EVENTS_TOPIC: {"retention.ms": str(24 * 3600 * 1000), "segment.ms": str(3600 * 1000)},
 }
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import smtplib
 import sqlite3
 import threading
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from email_function.settings import Settings
 from festflow_contracts import events, messages
-from festflow_contracts.messages import OrderRejected, TicketSold
+from festflow_contracts.messages import AccountRegistered, OrderRejected, PasswordResetRequested, TicketSold
 from festflow_contracts.money import euros
 
 
@@ -40,6 +42,43 @@ class SqliteSentLog:
     def record(self, event_id: str) -> None:
         with self._lock:
             self._db.execute("INSERT OR IGNORE INTO sent VALUES (?, datetime('now'))", (event_id,))
+
+
+def build_account_message(event: dict[str, Any], settings: Settings) -> EmailMessage | None:
+    """The mail with a one-time link: confirm the address after sign-up, or set a new password."""
+    message = messages.parse_any(event)
+    if not isinstance(message, AccountRegistered | PasswordResetRequested):
+        return None
+    expires = _when(message.expires_at)
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = message.email
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<account.{event['id']}@festflow.local>"
+    msg["X-FestFlow-Account"] = message.username
+    msg["X-FestFlow-Event"] = event["type"]
+    if isinstance(message, AccountRegistered):
+        link = f"{settings.public_url}/verify-email?{urlencode({'token': message.verify_token})}"
+        msg["Subject"] = "Confirm your email address for FestFlow"
+        msg.set_content(
+            f"Hello {message.username},\n\nwelcome to FestFlow. Open this link to confirm your address; "
+            f"then you can buy tickets:\n\n{link}\n\nThe link works once, until {expires}.\n"
+            "If you did not sign up, ignore this mail.\n\nFestFlow\n")
+    else:
+        link = f"{settings.public_url}/reset-password?{urlencode({'token': message.reset_token})}"
+        msg["Subject"] = "Set a new FestFlow password"
+        msg.set_content(
+            f"Hello {message.username},\n\nsomebody (we hope you) asked to set a new password for your FestFlow "
+            f"account. Open this link to choose one:\n\n{link}\n\nThe link works once, until {expires}.\n"
+            "If you did not ask, ignore this mail: your password stays as it is.\n\nFestFlow\n")
+    return msg
+
+
+def _when(iso: str) -> str:
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%d %b %Y %H:%M UTC")
+    except ValueError:
+        return iso
 
 
 def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | None:
@@ -72,17 +111,25 @@ def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | N
     return msg
 
 
+ORDER_MAILS = (events.TICKET_SOLD, events.ORDER_REJECTED)
+ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED)
+
+
 def mail_key(event: dict[str, Any]) -> str:
-    """What one mail is about: an order's outcome, whichever event (or copy of it) brings it."""
+    """What one mail is about: an order's outcome, whichever event (or copy of it) brings it; an account
+    mail is about its own event (each one carries a new link)."""
+    if event["type"] in ACCOUNT_MAILS:
+        return f"account:{event['id']}"
     return f"order-outcome:{event['data'].get('order_id')}"
 
 
 def handle(event: dict[str, Any], settings: Settings, sent_log: SentLog) -> EmailMessage | None:
-    """Sends the mail for an order event; returns it, or None when there is nothing (more) to send.
-    One mail per order outcome: the same event again, or another event with the same outcome, sends none."""
-    if event["type"] not in (events.TICKET_SOLD, events.ORDER_REJECTED) or sent_log.seen(mail_key(event)):
+    """Sends the mail for an order or account event; returns it, or None when there is nothing (more) to
+    send. One mail per order outcome: the same event again, or another event with the same outcome,
+    sends none."""
+    if event["type"] not in ORDER_MAILS + ACCOUNT_MAILS or sent_log.seen(mail_key(event)):
         return None
-    message = build_message(event, settings)
+    message = (build_account_message if event["type"] in ACCOUNT_MAILS else build_message)(event, settings)
     if message is None:
         return None
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:

@@ -6,6 +6,8 @@ from festflow_runtime.settings import PlatformSettings
 
 class Settings(PlatformSettings):
     mail_from: str = "FestFlow <tickets@festflow.local>"
+    # where buyers open the shop: the links in account mails start with it
+    public_url: str = "http://localhost:3000"
     smtp_timeout: float = 10.0
     # the function's only memory: which outcomes were mailed (a SQLite file)
     email_sent_log_url: str = "sqlite+aiosqlite:///./email-sent.db"

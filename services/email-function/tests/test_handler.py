@@ -88,3 +88,20 @@ def test_message_id_names_the_order_outcome_whichever_event_brings_it():
     msg = build_message(event, Settings(smtp_host="h", smtp_port=1, mail_from="f@x"))
     again = build_message({**event, "id": "another-event"}, Settings(smtp_host="h", smtp_port=1, mail_from="f@x"))
     assert msg["Message-ID"] == again["Message-ID"] == f"<order-outcome.{event['data']['order_id']}@festflow.local>"
+
+
+@pytest.mark.parametrize("type_,path,secret_field", [
+    (events.ACCOUNT_REGISTERED, "/verify-email?token=", "verify_token"),
+    (events.PASSWORD_RESET_REQUESTED, "/reset-password?token=", "reset_token"),
+])
+def test_account_mails_carry_their_one_time_link_and_go_once_per_event(smtp, sent_log, type_, path, secret_field):
+    inbox, settings = smtp
+    event = sample(type_)  # the order service's recorded sample
+    message = handle(event, settings.model_copy(update={"public_url": "https://tickets.example.org"}), sent_log)
+    assert message is not None and message["To"] == event["data"]["email"]
+    body = message.get_content()
+    assert f"https://tickets.example.org{path}{event['data'][secret_field]}" in body
+    assert "works once" in body
+    assert handle(event, settings, sent_log) is None  # redelivered: no second mail
+    assert handle({**event, "id": "a-new-link"}, settings, sent_log) is not None  # a new request: a new mail
+    assert len(inbox.messages) == 2

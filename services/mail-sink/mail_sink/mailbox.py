@@ -31,11 +31,13 @@ class Mailbox:
             self._messages.append({**parsed, "id": name})
         return name
 
-    def messages(self, order: str | None = None) -> list[dict]:
-        """Every message in arrival order; with `order`, those about that FestFlow order only."""
+    def messages(self, order: str | None = None, to: str | None = None) -> list[dict]:
+        """Every message in arrival order; with `order`, those about that FestFlow order only; with `to`,
+        those to that address."""
         with self._lock:
             kept = list(self._messages)
-        return [m for m in kept if order is None or m["headers"].get("X-FestFlow-Order") == order]
+        return [m for m in kept if (order is None or m["headers"].get("X-FestFlow-Order") == order)
+                and (to is None or (m["to"] or "").lower() == to.lower())]
 
 
 def _parse(name: str, raw: bytes) -> dict:

@@ -49,9 +49,9 @@ async def healthz():
     return {"status": "ok"}
 
 
-async def messages(request: Request, order: str | None = None):
-    """Every message, or with `?order=<order id>` those about that order."""
-    return request.app.state.mailbox.messages(order)
+async def messages(request: Request, order: str | None = None, to: str | None = None):
+    """Every message, or with `?order=<order id>` those about that order, `?to=<address>` those to it."""
+    return request.app.state.mailbox.messages(order, to)
 
 
 async def mailbox_page(request: Request):

@@ -45,6 +45,37 @@ login_failures = sa.Table(
     sa.Column("updated_at", sa.String(40), nullable=False),
 )
 
+# A self-registered account whose email address is not confirmed yet: it may log in and fill its cart,
+# but not check out. Accounts made by the organiser (and the demo accounts) have no row here.
+unverified_accounts = sa.Table(
+    "unverified_accounts", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+# One-time links sent by mail (`purpose`: verify | reset). Only a hash of the secret is kept.
+account_tokens = sa.Table(
+    "account_tokens", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, index=True),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("expires_at", sa.String(40), nullable=False),
+    sa.Column("used_at", sa.String(40)),
+)
+
+# Events this service emits to Kafka (the account mails), written in the transaction of what they
+# tell and relayed afterwards (see event_relay.py), like the commands below.
+event_outbox = sa.Table(
+    "event_outbox", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(80), nullable=False),
+    sa.Column("key", sa.String(120), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("sent_at", sa.String(40), index=True),
+)
+
 # The transactional outbox: an order's command is written in the same transaction as the order row and
 # relayed to RabbitMQ afterwards, so a 202 never depends on the broker being up at that moment.
 command_outbox = sa.Table(

@@ -66,6 +66,18 @@ async def check_password_off_loop(password: str, password_hash: str) -> bool:
         _waiting -= 1
 
 
+async def hash_password_off_loop(password: str) -> str:
+    """A new password's hash, on the same bcrypt thread (a sign-up flood queues like a login flood)."""
+    global _waiting
+    if _waiting >= MAX_WAITING:
+        raise LoginBusy("the service is busy right now; try again in a moment")
+    _waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_bcrypt, hash_password, password)
+    finally:
+        _waiting -= 1
+
+
 Check = Callable[[str, str], Awaitable[bool]]
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
@@ -19,6 +19,7 @@ from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel
 from order_service.command_relay import CommandRelay
+from order_service.event_relay import EventRelay, KafkaSender
 from order_service.inventory_client import InventoryClient
 from order_service.ordering import Limits
 from order_service.publisher import CommandPublisher
@@ -62,6 +63,9 @@ async def lifespan(app: FastAPI):
     state.revoked.start()
     state.relay = CommandRelay(engine, state.publisher)
     relay_task = asyncio.create_task(state.relay.run(), name="command-relay")
+    event_sender = KafkaSender(settings.kafka_bootstrap_servers, (ACCOUNT_EVENTS_TOPIC,))
+    state.event_relay = EventRelay(engine, event_sender)
+    event_relay_task = asyncio.create_task(state.event_relay.run(), name="event-relay")
     state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,),
                                 OrderStatusProjection(engine, state.limits).apply,
                                 group_id="order-service-status", from_beginning=True)
@@ -73,6 +77,8 @@ async def lifespan(app: FastAPI):
         await state.catalog_events.stop()
         await cancel_and_wait(catalog_task)
         await cancel_and_wait(relay_task)
+        await cancel_and_wait(event_relay_task)
+        await event_sender.close()
         await state.revoked.stop()
         await cancel_and_wait(revocations_task)
         await state.publisher.close()

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.tokens import Identity
-from order_service.db import command_outbox, orders
+from order_service.db import command_outbox, orders, unverified_accounts
 
 SOURCE = "/festflow/order-service"
 
@@ -36,6 +36,14 @@ class InvalidOrder(OrderRefused):
 
 class KeyReused(OrderRefused):
     status = 409
+
+
+class BuyerNotVerified(OrderRefused):
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("verify your email first: open the link in the mail we sent you "
+                         "(or ask for a new one on My orders)")
 
 
 class Catalog(Protocol):
@@ -98,7 +106,8 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
     """Accepts the order durably, or raises OrderRefused (or CatalogUnavailable from the catalog).
 
     A retry with the same key gets the first order back, even if that order would not pass now; the
-    same key with different lines is KeyReused."""
+    same key with different lines is KeyReused. A self-registered buyer whose address is not confirmed
+    yet is BuyerNotVerified (403)."""
     check_limits(lines, limits)
     wanted = request_hash(lines)
     on_sale = await catalog.on_sale([line.ticket_id for line in lines])
@@ -121,6 +130,9 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
     ), SOURCE, subject=order_id)
     try:
         async with engine.begin() as conn:
+            if await conn.scalar(sa.select(unverified_accounts.c.username)
+                                 .where(unverified_accounts.c.username == buyer.username)) is not None:
+                raise BuyerNotVerified()
             await conn.execute(orders.insert().values(**order))
             await conn.execute(command_outbox.insert().values(
                 message_id=order["order_id"], type=events.PLACE_ORDER, payload=events.encode(command).decode(),

@@ -1,16 +1,19 @@
-"""POST /api/auth/login, POST /api/auth/logout, GET /api/auth/me."""
+"""Logging in and out, signing up, confirming the address and setting a new password: /api/auth/*."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
-from pydantic import BaseModel, Field, field_validator
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from festflow_contracts.tokens import COOKIE_NAME, bearer_token
 from festflow_runtime.text import plain_text
+from order_service import registration
 from order_service.deps import CurrentUser
-from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenticate
+from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenticate, hash_password_off_loop
+from order_service.registration import AccountError, SignUp
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -59,5 +62,103 @@ async def logout(request: Request, response: Response, authorization: Annotated[
 
 
 @router.get("/me")
-async def me(identity: CurrentUser):
-    return {"username": identity.username, "role": identity.role, "email": identity.email}
+async def me(request: Request, identity: CurrentUser):
+    async with request.app.state.engine.connect() as conn:
+        verified = await registration.is_verified(conn, identity.username)
+    return {"username": identity.username, "role": identity.role, "email": identity.email,
+            "email_verified": verified}
+
+
+def _account_error(exc: AccountError) -> JSONResponse:
+    return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=exc.status)
+
+
+def _busy(exc: LoginBusy) -> HTTPException:
+    return HTTPException(503, str(exc), headers={"Retry-After": "1"})
+
+
+class Token(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=200)
+
+
+class ResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=200)
+
+
+class NewPassword(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=1, max_length=200)
+    password: str = Field(max_length=200)
+
+    @field_validator("password")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return plain_text(value)
+
+
+@router.post("/register", status_code=201, responses={409: {"description": "username or email taken"}})
+async def register(sign_up: SignUp, request: Request):
+    """A buyer's account. A mail with a link to confirm the address goes out at once; until the link is
+    followed the account can log in and fill a cart but checkout answers 403. 409 for a taken username
+    or address, 422 with the rule for a weak password or a malformed field."""
+    state = request.app.state
+    try:
+        account = await registration.register(state.engine, sign_up, hash_password_off_loop)
+    except AccountError as exc:
+        return _account_error(exc)
+    except LoginBusy as exc:
+        raise _busy(exc) from exc
+    state.event_relay.notify()
+    return {**account, "email_verified": False,
+            "detail": f"Account created. We sent a link to {account['email']}: open it to confirm your address."}
+
+
+@router.post("/verify-email")
+async def verify_email(body: Token, request: Request):
+    """Follows the link of the confirmation mail (once; valid for a day). 400 says why a link is not good."""
+    try:
+        username = await registration.verify_email(request.app.state.engine, body.token)
+    except AccountError as exc:
+        return _account_error(exc)
+    return {"username": username, "email_verified": True}
+
+
+@router.post("/verify-email/resend", status_code=202)
+async def resend_verification(request: Request, identity: CurrentUser):
+    """Another confirmation mail for the caller's account (at most one a minute)."""
+    state = request.app.state
+    sent = await registration.resend_verification(state.engine, identity.username)
+    if sent:
+        state.event_relay.notify()
+    async with state.engine.connect() as conn:
+        verified = await registration.is_verified(conn, identity.username)
+    detail = ("Your address is confirmed already." if verified else
+              f"A new link is on its way to {identity.email}." if sent else
+              "A link went out less than a minute ago; look for it in your mail.")
+    return {"sent": sent, "detail": detail}
+
+
+@router.post("/password-reset", status_code=202)
+async def password_reset(body: ResetRequest, request: Request):
+    """Mails a link to set a new password to the account with this address. The answer is the same
+    whether or not such an account exists."""
+    state = request.app.state
+    if await registration.request_password_reset(state.engine, body.email):
+        state.event_relay.notify()
+    return {"detail": "If an account has this address, a link to set a new password is on its way "
+                      "(valid for an hour)."}
+
+
+@router.post("/password-reset/confirm")
+async def password_reset_confirm(body: NewPassword, request: Request):
+    """Sets the new password with the link's token (once; valid for an hour)."""
+    try:
+        username = await registration.reset_password(request.app.state.engine, body.token, body.password,
+                                                     hash_password_off_loop)
+    except AccountError as exc:
+        return _account_error(exc)
+    except LoginBusy as exc:
+        raise _busy(exc) from exc
+    return {"username": username, "detail": "Your password is set; log in with it."}

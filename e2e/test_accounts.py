@@ -1,0 +1,122 @@
+"""Accounts on the real stack: sign-up, the confirmation mail through Kafka, the email function, SMTP and
+the mailbox, checkout refused until the address is confirmed, and a new password by mail."""
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+from test_browser import log_in
+from test_cart_browser import add_to_cart, new_buyer, new_last_order
+
+from e2e_helpers import bearer, link_in_mail, login, new_ticket_type
+
+pytestmark = pytest.mark.stack
+PASSWORD = "a long enough phrase"
+
+
+def _token(link: str) -> str:
+    return urlsplit(link).query.removeprefix("token=")
+
+
+def _sign_up(api, name: str, password: str = PASSWORD):
+    return api.post("/api/auth/register", json={"username": name, "email": f"{name}@festflow.test",
+                                                "password": password})
+
+
+def test_sign_up_then_checkout_waits_for_the_confirmed_address(api, profile, admin_token):
+    ticket = new_ticket_type(api, admin_token, stock=5)
+    name = f"new-{uuid.uuid4().hex[:8]}"
+    created = _sign_up(api, name)
+    assert created.status_code == 201, created.text
+    assert created.json()["email_verified"] is False
+    assert _sign_up(api, name).status_code == 409
+    taken = api.post("/api/auth/register", json={"username": f"{name}x", "email": f"{name.upper()}@festflow.test",
+                                                 "password": PASSWORD})
+    assert taken.status_code == 409 and taken.json()["field"] == "email"
+    weak = _sign_up(api, f"{name}y", "short")
+    assert weak.status_code == 422 and "at least 10 characters" in weak.json()["detail"]
+
+    token = login(api, name, PASSWORD)
+    assert api.get("/api/auth/me", headers=bearer(token)).json()["email_verified"] is False
+    order = {"items": [{"ticket_id": ticket["id"], "quantity": 1}]}
+    refused = api.post("/api/orders", json=order, headers={**bearer(token), "Idempotency-Key": "k1"})
+    assert refused.status_code == 403 and "verify your email first" in refused.json()["detail"]
+
+    link = link_in_mail(profile, f"{name}@festflow.test", "/verify-email")
+    assert link.startswith(profile.url("gateway", "/verify-email?token="))
+    assert api.post("/api/auth/verify-email", json={"token": _token(link)}).json() == {
+        "username": name, "email_verified": True}
+    again = api.post("/api/auth/verify-email", json={"token": _token(link)})
+    assert again.status_code == 400 and "used already" in again.json()["detail"]
+    placed = api.post("/api/orders", json=order, headers={**bearer(token), "Idempotency-Key": "k1"})
+    assert placed.status_code == 202, placed.text
+
+
+def test_a_forgotten_password_is_replaced_through_the_mailed_link(api, profile):
+    name = f"forgetful-{uuid.uuid4().hex[:6]}"
+    assert _sign_up(api, name).status_code == 201
+    unknown = api.post("/api/auth/password-reset", json={"email": "nobody@festflow.test"})
+    asked = api.post("/api/auth/password-reset", json={"email": f"{name}@festflow.test"})
+    assert unknown.status_code == asked.status_code == 202 and unknown.json() == asked.json()  # tells nothing
+    link = link_in_mail(profile, f"{name}@festflow.test", "/reset-password")
+    weak = api.post("/api/auth/password-reset/confirm", json={"token": _token(link), "password": "short"})
+    assert weak.status_code == 422 and weak.json()["field"] == "password"
+    done = api.post("/api/auth/password-reset/confirm", json={"token": _token(link), "password": "my new phrase!"})
+    assert done.status_code == 200, done.text
+    assert api.post("/api/auth/login", json={"username": name, "password": PASSWORD}).status_code == 401
+    assert login(api, name, "my new phrase!")
+    reused = api.post("/api/auth/password-reset/confirm", json={"token": _token(link), "password": "third phrase!"})
+    assert reused.status_code == 400
+
+
+def test_a_new_buyer_signs_up_confirms_from_the_mail_and_buys_in_the_browser(page: Page, profile, api,
+                                                                           admin_token):
+    ticket = new_ticket_type(api, admin_token, price="15.00", stock=10)
+    name = f"web-{uuid.uuid4().hex[:8]}"
+    page.goto("/login")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Email").fill(f"{name}@festflow.test")
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator("#e-password")).to_contain_text("At least 10 characters")  # beside its field
+    expect(page.get_by_label("Username")).to_have_value(name)  # nothing typed is lost
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+    expect(page.locator(".shell_user")).to_contain_text(name)  # logged in at once
+
+    page.goto("/")
+    add_to_cart(page, ticket["id"], 2)
+    page.get_by_role("button", name="CHECKOUT").click()
+    expect(page.locator("#cart .cart_error")).to_contain_text("Confirm your email address first")
+    expect(page.locator(f'#cart tr[data-ticket-id="{ticket["id"]}"]')).to_be_visible()  # the cart stays
+
+    page.goto(link_in_mail(profile, f"{name}@festflow.test", "/verify-email"))
+    expect(page.get_by_role("heading", name="Address confirmed")).to_be_visible()
+    page.goto("/")
+    page.get_by_role("button", name="CHECKOUT").click()
+    order_id = new_last_order(page, set())
+    expect(page.locator(f'.cart_last-order[data-order-id="{order_id}"]')).to_have_attribute("data-status",
+                                                                                             "CONFIRMED")
+    # the next person on this browser gets an empty cart, not this one
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, *new_buyer(api, admin_token))
+    expect(page.locator("#cart .cart_empty")).to_be_visible()
+    expect(page.locator("#cart")).not_to_contain_text(ticket["name"])
+
+
+def test_a_password_is_reset_from_the_pages(page: Page, profile, api):
+    name = f"reset-{uuid.uuid4().hex[:6]}"
+    assert _sign_up(api, name).status_code == 201
+    page.goto("/login")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill(f"{name}@festflow.test")
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.locator(".shell_ok")).to_contain_text("If an account has this address")
+    page.goto(link_in_mail(profile, f"{name}@festflow.test", "/reset-password"))
+    page.get_by_label("New password").fill("my fresh phrase")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator(".shell_ok")).to_contain_text("Your new password is set")
+    log_in(page, name, "my fresh phrase")
+    expect(page.locator(".shell_user")).to_contain_text(name)

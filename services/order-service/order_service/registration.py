@@ -1,0 +1,246 @@
+"""Accounts a buyer makes and looks after: sign-up, confirming the email address, a new password.
+
+- `register` makes the account and, in the same transaction, the mail's event (in the event outbox) with
+  a one-time link; until the link is followed the account may not check out (ordering.BuyerNotVerified).
+- `verify_email` and `reset_password` take the secret of a link; only its SHA-256 is stored, it works
+  once and expires (a day for the address, an hour for a password).
+- `request_password_reset` answers the same whether the address is known or not, so it tells nobody
+  which addresses have accounts; at most one mail a minute goes to an account.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events, messages
+from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC
+from festflow_runtime.text import plain_text
+from order_service.db import account_tokens, event_outbox, login_failures, unverified_accounts, users
+
+SOURCE = "/festflow/order-service"
+VERIFY_FOR = timedelta(days=1)
+RESET_FOR = timedelta(hours=1)
+MAIL_INTERVAL = timedelta(minutes=1)
+USERNAME_RULE = "3-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+PASSWORD_RULE = ("at least 10 characters, not all digits, not containing the username, "
+                 "and not one of the most common passwords")
+COMMON = {"password123", "1234567890", "qwertyuiop", "password1234", "iloveyou12", "festflow123",
+          "letmein123", "welcome123", "abcdefghij", "passwordpassword"}
+
+Hasher = Callable[[str], Awaitable[str]]
+
+
+class AccountError(Exception):
+    """The request cannot be done; `status` is the HTTP status, `field` the input it concerns."""
+    status = 422
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class AccountTaken(AccountError):
+    status = 409
+
+
+class LinkInvalid(AccountError):
+    status = 400
+
+
+class SignUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(max_length=32, description=USERNAME_RULE)
+    email: str = Field(max_length=200)
+    password: str = Field(max_length=200, description=PASSWORD_RULE)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        value = plain_text(value).strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{2,31}", value):
+            raise ValueError(f"username: {USERNAME_RULE}")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = plain_text(value).strip()
+        if not re.fullmatch(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+", value):
+            raise ValueError("email: an address like name@example.org")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: str) -> str:
+        return plain_text(value)
+
+
+def password_problem(password: str, username: str) -> str | None:
+    """Why this password is too weak, or None."""
+    if len(password) < 10 or password.isdigit() or password.lower() in COMMON \
+            or (username and username.lower() in password.lower()):
+        return f"password: {PASSWORD_RULE}"
+    return None
+
+
+@dataclass(frozen=True)
+class Link:
+    secret: str
+    expires_at: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _new_link(conn: AsyncConnection, username: str, purpose: str, valid_for: timedelta,
+                    now: datetime) -> Link:
+    secret = secrets.token_urlsafe(32)
+    expires = (now + valid_for).isoformat()
+    await conn.execute(account_tokens.insert().values(token_hash=_hash(secret), username=username, purpose=purpose,
+                                                      created_at=now.isoformat(), expires_at=expires))
+    return Link(secret, expires)
+
+
+async def _emit(conn: AsyncConnection, message: messages.Message, key: str) -> None:
+    event = messages.envelope(message, SOURCE, subject=key)
+    await conn.execute(event_outbox.insert().values(topic=ACCOUNT_EVENTS_TOPIC, key=key,
+                                                    payload=events.encode(event).decode(),
+                                                    created_at=events.now_iso()))
+
+
+async def register(engine: AsyncEngine, sign_up: SignUp, hasher: Hasher,
+                   clock: Callable[[], datetime] = _now) -> dict[str, str]:
+    """Makes an unverified account and queues its confirmation mail. AccountTaken for a used name or
+    address (409), AccountError for a weak password (422)."""
+    problem = password_problem(sign_up.password, sign_up.username)
+    if problem:
+        raise AccountError(problem, "password")
+    await _refuse_taken(engine, sign_up)
+    password_hash = await hasher(sign_up.password)
+    now = clock()
+    async with engine.begin() as conn:
+        await _refuse_taken(conn, sign_up)  # again, inside the transaction that writes
+        await conn.execute(users.insert().values(username=sign_up.username, email=sign_up.email, role="client",
+                                                 password_hash=password_hash))
+        await conn.execute(unverified_accounts.insert().values(username=sign_up.username,
+                                                               created_at=now.isoformat()))
+        link = await _new_link(conn, sign_up.username, "verify", VERIFY_FOR, now)
+        await _emit(conn, messages.AccountRegistered(username=sign_up.username, email=sign_up.email,
+                                                     verify_token=link.secret, expires_at=link.expires_at),
+                    sign_up.username)
+    return {"username": sign_up.username, "email": sign_up.email}
+
+
+async def _refuse_taken(db: AsyncEngine | AsyncConnection, sign_up: SignUp) -> None:
+    query = sa.select(users.c.username, users.c.email).where(
+        sa.or_(users.c.username == sign_up.username, sa.func.lower(users.c.email) == sign_up.email.lower()))
+    if isinstance(db, AsyncEngine):
+        async with db.connect() as conn:
+            taken = (await conn.execute(query)).first()
+    else:
+        taken = (await db.execute(query)).first()
+    if taken is None:
+        return
+    if taken.username == sign_up.username:
+        raise AccountTaken("username: this username is taken; choose another", "username")
+    raise AccountTaken("email: an account with this email address exists; log in or reset its password", "email")
+
+
+async def _take_link(conn: AsyncConnection, secret: str, purpose: str, now: datetime) -> str:
+    """The username of a valid, unused link of this purpose, now used; LinkInvalid otherwise."""
+    row = (await conn.execute(sa.select(account_tokens).where(account_tokens.c.token_hash == _hash(secret))
+                              )).mappings().first()
+    if row is None or row["purpose"] != purpose:
+        raise LinkInvalid("this link is not valid; ask for a new one")
+    if row["used_at"] is not None:
+        raise LinkInvalid("this link was used already; ask for a new one if you need it")
+    if datetime.fromisoformat(row["expires_at"]) <= now:
+        raise LinkInvalid("this link has expired; ask for a new one")
+    used = await conn.execute(account_tokens.update()
+                              .where(account_tokens.c.token_hash == row["token_hash"],
+                                     account_tokens.c.used_at.is_(None))
+                              .values(used_at=now.isoformat()))
+    if used.rowcount != 1:  # a concurrent use of the same link got there first
+        raise LinkInvalid("this link was used already; ask for a new one if you need it")
+    return str(row["username"])
+
+
+async def verify_email(engine: AsyncEngine, secret: str, clock: Callable[[], datetime] = _now) -> str:
+    """Confirms the account's address (it may check out from now on); returns its username."""
+    async with engine.begin() as conn:
+        username = await _take_link(conn, secret, "verify", clock())
+        await conn.execute(unverified_accounts.delete().where(unverified_accounts.c.username == username))
+    return username
+
+
+async def is_verified(conn: AsyncConnection, username: str) -> bool:
+    return await conn.scalar(sa.select(unverified_accounts.c.username)
+                             .where(unverified_accounts.c.username == username)) is None
+
+
+async def _recently_mailed(conn: AsyncConnection, username: str, purpose: str, now: datetime) -> bool:
+    latest = await conn.scalar(sa.select(sa.func.max(account_tokens.c.created_at))
+                               .where(account_tokens.c.username == username, account_tokens.c.purpose == purpose))
+    return latest is not None and datetime.fromisoformat(latest) > now - MAIL_INTERVAL
+
+
+async def resend_verification(engine: AsyncEngine, username: str, clock: Callable[[], datetime] = _now) -> bool:
+    """A new confirmation mail for an unverified account (False: verified already, or one went out
+    less than a minute ago)."""
+    now = clock()
+    async with engine.begin() as conn:
+        user = (await conn.execute(sa.select(users).where(users.c.username == username))).mappings().first()
+        if user is None or await is_verified(conn, username) or await _recently_mailed(conn, username, "verify", now):
+            return False
+        link = await _new_link(conn, username, "verify", VERIFY_FOR, now)
+        await _emit(conn, messages.AccountRegistered(username=username, email=user["email"],
+                                                     verify_token=link.secret, expires_at=link.expires_at), username)
+    return True
+
+
+async def request_password_reset(engine: AsyncEngine, email: str, clock: Callable[[], datetime] = _now) -> bool:
+    """Queues a reset mail to the account with this address, if there is one (the caller answers the
+    same either way). True when a mail was queued."""
+    now = clock()
+    async with engine.begin() as conn:
+        user = (await conn.execute(sa.select(users.c.username, users.c.email)
+                                   .where(sa.func.lower(users.c.email) == email.strip().lower())
+                                   .order_by(users.c.username).limit(1))).first()
+        if user is None or await _recently_mailed(conn, user.username, "reset", now):
+            return False
+        link = await _new_link(conn, user.username, "reset", RESET_FOR, now)
+        await _emit(conn, messages.PasswordResetRequested(username=user.username, email=user.email,
+                                                          reset_token=link.secret, expires_at=link.expires_at),
+                    user.username)
+    return True
+
+
+async def reset_password(engine: AsyncEngine, secret: str, password: str, hasher: Hasher,
+                         clock: Callable[[], datetime] = _now) -> str:
+    """Sets a new password with a reset link (which also confirms the address and lifts a lockout)."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(account_tokens.c.username)
+                                  .where(account_tokens.c.token_hash == _hash(secret)))).first()
+    problem = password_problem(password, row.username if row else "")
+    if problem:
+        raise AccountError(problem, "password")
+    password_hash = await hasher(password)
+    async with engine.begin() as conn:
+        username = await _take_link(conn, secret, "reset", clock())
+        await conn.execute(users.update().where(users.c.username == username).values(password_hash=password_hash))
+        await conn.execute(unverified_accounts.delete().where(unverified_accounts.c.username == username))
+        await conn.execute(login_failures.delete().where(login_failures.c.username == username))
+    return username

@@ -1,0 +1,165 @@
+"""Sign-up, confirming the address and a new password (service layer, real SQLite/PostgreSQL): the rules,
+the one-time links, checkout refused until confirmed, and each mail's event in the outbox."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from festflow_contracts import events, fixtures
+from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC
+from festflow_contracts.tokens import Identity
+from order_service import db, registration
+from order_service.event_relay import EventRelay
+from order_service.login import authenticate
+from order_service.ordering import BuyerNotVerified, Limits, OrderLine, place_order
+from order_service.registration import AccountError, AccountTaken, LinkInvalid, SignUp
+
+ANNA = SignUp(username="anna", email="anna@example.org", password="correct horse battery")
+
+
+async def fake_hash(password: str) -> str:
+    return f"hashed:{password}"
+
+
+async def plain_check(password: str, password_hash: str) -> bool:
+    return password_hash == f"hashed:{password}"
+
+
+async def outbox(engine) -> list[dict]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(db.event_outbox).order_by(db.event_outbox.c.seq))).mappings().all()
+    return [dict(row) for row in rows]
+
+
+async def secret_of_last_mail(engine) -> str:
+    data = events.decode((await outbox(engine))[-1]["payload"])["data"]
+    return data.get("verify_token") or data["reset_token"]
+
+
+async def test_sign_up_makes_an_unverified_account_and_queues_its_mail(engine):
+    account = await registration.register(engine, ANNA, fake_hash)
+    assert account == {"username": "anna", "email": "anna@example.org"}
+    [row] = await outbox(engine)
+    event = events.decode(row["payload"])
+    assert row["topic"] == ACCOUNT_EVENTS_TOPIC and row["key"] == "anna" and row["sent_at"] is None
+    assert event["type"] == events.ACCOUNT_REGISTERED
+    assert event["data"]["email"] == "anna@example.org" and len(event["data"]["verify_token"]) >= 40
+    fixtures.record(event)  # the sample the email function's tests mail
+    async with engine.connect() as conn:
+        assert not await registration.is_verified(conn, "anna")
+        stored = (await conn.execute(sa.select(db.account_tokens))).mappings().one()
+    assert event["data"]["verify_token"] not in stored["token_hash"]  # only a hash of the secret is kept
+
+
+async def test_a_taken_username_or_address_is_409_and_weak_passwords_say_the_rule(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    with pytest.raises(AccountTaken, match="username") as taken:
+        await registration.register(engine, SignUp(username="anna", email="other@example.org",
+                                                   password="another good phrase"), fake_hash)
+    assert taken.value.status == 409 and taken.value.field == "username"
+    with pytest.raises(AccountTaken, match="email") as taken:
+        await registration.register(engine, SignUp(username="anna2", email="ANNA@example.org",
+                                                   password="another good phrase"), fake_hash)
+    assert taken.value.field == "email"
+    for weak in ("short", "12345678901", "password123", "xx-bob-is-great"):
+        with pytest.raises(AccountError, match="at least 10 characters") as refused:
+            await registration.register(engine, SignUp(username="bob", email="bob@example.org", password=weak),
+                                        fake_hash)
+        assert refused.value.status == 422 and refused.value.field == "password"
+    assert len(await outbox(engine)) == 1  # nothing was written for the refused ones
+
+
+@pytest.mark.parametrize("field,value", [("username", "A"), ("username", "has space"), ("email", "no-at-sign"),
+                                         ("email", "a@nodot")])
+def test_malformed_fields_are_refused_with_the_field_named(field, value):
+    with pytest.raises(ValidationError, match=field):
+        SignUp(**{"username": "carl", "email": "carl@example.org", "password": "long enough phrase",
+                  field: value})
+
+
+async def test_checkout_is_refused_until_the_address_is_confirmed(engine, catalog):
+    await registration.register(engine, ANNA, fake_hash)
+    anna = Identity("anna", "client", "anna@example.org")
+    with pytest.raises(BuyerNotVerified, match="verify your email first") as refused:
+        await place_order(engine, catalog, Limits(), anna, "k1", [OrderLine("vip", 1)])
+    assert refused.value.status == 403
+    assert await registration.verify_email(engine, await secret_of_last_mail(engine)) == "anna"
+    placed = await place_order(engine, catalog, Limits(), anna, "k1", [OrderLine("vip", 1)])
+    assert placed.created
+
+
+async def test_a_link_works_once_and_not_after_it_expires(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    secret = await secret_of_last_mail(engine)
+    with pytest.raises(LinkInvalid, match="not valid"):
+        await registration.verify_email(engine, secret + "x")
+    late = lambda: datetime.now(UTC) + timedelta(days=2)  # noqa: E731
+    with pytest.raises(LinkInvalid, match="expired"):
+        await registration.verify_email(engine, secret, clock=late)
+    await registration.verify_email(engine, secret)
+    with pytest.raises(LinkInvalid, match="used already"):
+        await registration.verify_email(engine, secret)
+
+
+async def test_a_new_confirmation_mail_at_most_once_a_minute_and_none_once_confirmed(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    assert not await registration.resend_verification(engine, "anna")  # the first went out just now
+    later = lambda: datetime.now(UTC) + timedelta(minutes=2)  # noqa: E731
+    assert await registration.resend_verification(engine, "anna", clock=later)
+    await registration.verify_email(engine, await secret_of_last_mail(engine))
+    much_later = lambda: datetime.now(UTC) + timedelta(minutes=5)  # noqa: E731
+    assert not await registration.resend_verification(engine, "anna", clock=much_later)
+    assert len(await outbox(engine)) == 2
+
+
+async def test_a_password_reset_mails_a_link_that_sets_the_password_once(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    assert not await registration.request_password_reset(engine, "nobody@example.org")  # same answer outside
+    assert await registration.request_password_reset(engine, " Anna@Example.org ")
+    assert not await registration.request_password_reset(engine, "anna@example.org")  # once a minute
+    event = events.decode((await outbox(engine))[-1]["payload"])
+    assert event["type"] == events.PASSWORD_RESET_REQUESTED and event["data"]["username"] == "anna"
+    fixtures.record(event)
+    secret = event["data"]["reset_token"]
+    with pytest.raises(AccountError, match="at least 10"):
+        await registration.reset_password(engine, secret, "weak", fake_hash)
+    assert await registration.reset_password(engine, secret, "a brand new phrase", fake_hash) == "anna"
+    user = await authenticate(engine, "anna", "a brand new phrase", check=plain_check)
+    assert user["username"] == "anna"
+    async with engine.connect() as conn:
+        assert await registration.is_verified(conn, "anna")  # the mail reached the address: it is confirmed
+    with pytest.raises(LinkInvalid, match="used already"):
+        await registration.reset_password(engine, secret, "yet another phrase", fake_hash)
+
+
+async def test_a_verify_link_does_not_reset_a_password(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    with pytest.raises(LinkInvalid):
+        await registration.reset_password(engine, await secret_of_last_mail(engine), "a brand new phrase",
+                                          fake_hash)
+
+
+class RecordingSender:
+    def __init__(self, fail_after: int | None = None):
+        self.sent: list[tuple[str, str, bytes]] = []
+        self.fail_after = fail_after
+
+    async def send(self, topic: str, key: str, payload: bytes) -> None:
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise ConnectionError("kafka is away")
+        self.sent.append((topic, key, payload))
+
+
+async def test_the_event_relay_sends_in_order_marks_what_was_sent_and_keeps_the_rest(engine):
+    for n in range(3):
+        await registration.register(engine, SignUp(username=f"user{n}", email=f"u{n}@example.org",
+                                                   password="correct horse battery"), fake_hash)
+    sender = RecordingSender(fail_after=2)
+    with pytest.raises(ConnectionError):
+        await EventRelay(engine, sender).relay_pending()
+    assert [key for _, key, _ in sender.sent] == ["user0", "user1"]
+    assert [row["sent_at"] is not None for row in await outbox(engine)] == [True, True, False]
+    sender.fail_after = None
+    assert await EventRelay(engine, sender).relay_pending() == 1
+    assert [key for _, key, _ in sender.sent] == ["user0", "user1", "user2"]
