@@ -31,6 +31,14 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
+def local_input(iso: str) -> str:
+    """"2027-03-01T10:00Z" -> "2027-03-01T10:00", the value of a datetime-local input (in UTC)."""
+    return iso.removesuffix("Z")[:16]
+
+
+templates.env.filters["local_input"] = local_input
+
+
 
 
 def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -180,12 +188,14 @@ async def ticket_editor(request: Request):
 
 @router.post("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
 async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), price: str = Form(""),
-                      stock: str = Form(""), stock_seen: str = Form("")):
+                      stock: str = Form(""), stock_seen: str = Form(""), description: str = Form(""),
+                      sale_starts_at: str = Form(""), sale_ends_at: str = Form("")):
     """SAVE CHANGES of one row: answers the row, saved (with what happened meanwhile) or with the reasons."""
     refused = _refuse(request)
     if refused:
         return refused
-    body = {"name": name, "price": price, "stock": stock, "stock_seen": stock_seen}
+    body = {"name": name, "price": price, "stock": stock, "stock_seen": stock_seen, "description": description,
+            "sale_starts_at": sale_starts_at, "sale_ends_at": sale_ends_at}
     status, result = await _api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}", body)
     if status == 200:
         note = "Saved."
@@ -193,7 +203,8 @@ async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), pr
             note += f" {result['sold_meanwhile']} sold while you edited: STOCK is now {result['stock']}."
         return _html(request, "ticket_row.html", {"t": result, "message": note, "errors": []})
     draft = {"id": ticket_id, "name": name, "price": price, "stock": stock, "stock_seen": stock_seen,
-             "active": True}
+             "active": True, "description": description, "sale_starts_at": sale_starts_at,
+             "sale_ends_at": sale_ends_at}
     _, current = await _api(request, "GET", "/api/admin/tickets")
     live = next((t for t in current if isinstance(current, list) and t["id"] == ticket_id), None)
     return _html(request, "ticket_row.html", {"t": live or draft, "draft": draft, "errors": reasons(result)},
@@ -215,14 +226,96 @@ async def set_active(request: Request, ticket_id: str, active: str = Form("false
 
 
 @router.post("/admin/tickets", response_class=HTMLResponse)
-async def create_ticket(request: Request, name: str = Form(""), price: str = Form(""), stock: str = Form("")):
+async def create_ticket(request: Request, name: str = Form(""), price: str = Form(""), stock: str = Form(""),
+                        description: str = Form("")):
     refused = _refuse(request)
     if refused:
         return refused
-    status, result = await _api(request, "POST", "/api/admin/tickets", {"name": name, "price": price, "stock": stock})
+    new = {"name": name, "price": price, "stock": stock, "description": description}
+    status, result = await _api(request, "POST", "/api/admin/tickets", new)
     if status != 201:
-        return await _editor(request, errors=reasons(result), draft={"name": name, "price": price, "stock": stock})
+        return await _editor(request, errors=reasons(result), draft=new)
     return await _editor(request, message=f"{result['name']} added: €{result['price']}, stock {result['stock']}.")
+
+
+FESTIVAL_FIELDS = ("name", "starts_on", "ends_on", "venue", "address", "description")
+
+
+def field_reasons(body: Any) -> dict[str, str]:
+    """An API refusal as {field: reason}, `form` for what concerns no one field."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    found: dict[str, str] = {}
+    if isinstance(detail, list):
+        for item in detail:
+            msg = str(item.get("msg", item)).removeprefix("Value error, ")
+            field = str(item.get("loc", ["form"])[-1])
+            if ":" in msg and msg.split(":", 1)[0] in FESTIVAL_FIELDS:  # "ends_on: cannot end before ..."
+                field, msg = msg.split(":", 1)
+            found.setdefault(field if field in FESTIVAL_FIELDS else "form", msg.strip())
+    elif detail:
+        text = str(detail)
+        field = text.split(":", 1)[0] if ":" in text and text.split(":", 1)[0] in FESTIVAL_FIELDS else "form"
+        found[field] = text.split(":", 1)[1].strip() if field != "form" else text
+    return found or {"form": "something went wrong"}
+
+
+async def _festival_editor(request: Request, message: str | None = None, errors: dict[str, str] | None = None,
+                           draft: dict[str, str] | None = None) -> HTMLResponse:
+    status, festival = await _api(request, "GET", "/api/festival")
+    if status != 200:
+        return _html(request, "festival_editor.html", {"festival": None, "message": None,
+                                                        "errors": {"form": "; ".join(reasons(festival))}})
+    return _html(request, "festival_editor.html", {"festival": {**festival, **(draft or {})}, "message": message,
+                                                    "errors": errors or {}})
+
+
+@router.get("/admin/fragments/v1/festival-editor", response_class=HTMLResponse)
+async def festival_editor(request: Request):
+    return _refuse(request) or await _festival_editor(request)
+
+
+@router.post("/admin/festival", response_class=HTMLResponse)
+async def save_festival(request: Request):
+    refused = _refuse(request)
+    if refused:
+        return refused
+    form = await request.form()
+    body = {field: str(form.get(field, "")) for field in FESTIVAL_FIELDS}
+    status, result = await _api(request, "PATCH", "/api/admin/festival", body)
+    if status != 200:
+        return await _festival_editor(request, errors=field_reasons(result), draft=body)
+    return await _festival_editor(request, message="Saved: buyers see the new details now.")
+
+
+@router.post("/admin/festival/banner", response_class=HTMLResponse)
+async def upload_banner(request: Request):
+    refused = _refuse(request)
+    if refused:
+        return refused
+    form = await request.form()
+    upload = form.get("banner")
+    data = await upload.read() if upload is not None and not isinstance(upload, str) else b""
+    if not data:
+        return await _festival_editor(request, errors={"banner": "Choose an image file first."})
+    return await _banner(request, "PUT", data, "Banner uploaded.")
+
+
+@router.post("/admin/festival/banner/remove", response_class=HTMLResponse)
+async def remove_banner(request: Request):
+    return _refuse(request) or await _banner(request, "DELETE", b"", "Banner removed.")
+
+
+async def _banner(request: Request, method: str, data: bytes, done: str) -> HTMLResponse:
+    try:
+        headers = {**_auth(request), "Content-Type": "application/octet-stream"}
+        resp = await request.app.state.api.request(method, "/api/admin/festival/banner", content=data,
+                                                   headers=headers)
+        body = resp.json()
+    except (httpx.HTTPError, ValueError):
+        return await _festival_editor(request, errors={"banner": "The order service cannot be reached right now."})
+    if resp.status_code != 200:
+        return await _festival_editor(request, errors={"banner": "; ".join(reasons(body))})
+    return await _festival_editor(request, message=done)
 
 
 @router.get("/admin/sse/updates")

@@ -17,11 +17,13 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from mf_catalog.festival_view import festival_view, utc
 from mf_catalog.settings import Settings
 from mf_catalog.stock_feed import stock_update
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["utc"] = utc
 
 
 @asynccontextmanager
@@ -77,6 +79,20 @@ async def healthz(request: Request):
 async def stock_stream(request: Request):
     """Server-sent events `stock`: {"tickets": [{"ticket_id", "stock"}]} whenever stock changes."""
     return EventSourceResponse(request.app.state.feed.sse_events("stock"), ping=15)
+
+
+@router.get("/catalog/fragments/v1/festival", response_class=HTMLResponse)
+async def festival(request: Request):
+    """The festival's banner, name, dates, place and description (empty while they cannot be loaded)."""
+    details = None
+    try:
+        resp = await request.app.state.api.get("/api/festival")
+        resp.raise_for_status()
+        details = festival_view(resp.json())
+    except httpx.HTTPError:
+        pass
+    return templates.TemplateResponse(request, "festival.html", {"festival": details},
+                                      headers={"Cache-Control": "no-store"})
 
 
 @router.get("/catalog/fragments/v1/ticket-list", response_class=HTMLResponse)

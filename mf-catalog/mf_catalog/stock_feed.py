@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from festflow_contracts import messages
-from festflow_contracts.messages import TicketChanged, TicketSold
+from festflow_contracts.messages import FestivalChanged, TicketChanged, TicketSold
 
 
 def stock_update(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -12,6 +12,8 @@ def stock_update(event: dict[str, Any]) -> dict[str, Any] | None:
     message = messages.parse_any(event)
     if isinstance(message, TicketSold):
         return {"tickets": [{"ticket_id": s.ticket_id, "stock": s.stock} for s in message.stock]}
+    if isinstance(message, FestivalChanged):
+        return {"tickets": [], "festival": True}
     if isinstance(message, TicketChanged):
         return {"tickets": [{"ticket_id": message.id, "stock": message.stock, "price": message.price,
                              "active": message.active}], "reload": True}

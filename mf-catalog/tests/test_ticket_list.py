@@ -40,3 +40,48 @@ def test_an_open_catalog_hears_stock_after_a_sale_and_changes_of_a_type():
     assert changed == {"tickets": [{"ticket_id": "vip", "stock": 9, "price": "12.00", "active": False}],
                        "reload": True}
     assert stock_update(sample(events.ORDER_REJECTED)) is None
+    assert stock_update(sample(events.FESTIVAL_CHANGED)) == {"tickets": [], "festival": True}
+
+
+def test_the_festival_is_shown_with_its_dates_place_and_banner():
+    details = {"name": "Riverfest <2027>", "starts_on": "2027-07-16", "ends_on": "2027-07-18",
+               "venue": "Riverside Park", "address": "Riverside Park, 1 Festival Way", "description": "Music.\nFood.",
+               "banner_url": "/api/festival/banner?v=2", "version": 5}
+    with _client(httpx.MockTransport(lambda r: httpx.Response(200, json=details))) as c:
+        html = c.get("/catalog/fragments/v1/festival").text
+    assert 'data-fragment="mf-catalog:festival"' in html
+    assert "<h1 class=\"catalog_festival-name\">Riverfest &lt;2027&gt;</h1>" in html
+    assert "Fri 16 - Sun 18 July 2027" in html and "Riverside Park, 1 Festival Way" in html
+    assert html.count('class="catalog_festival-about"') == 2
+    assert 'src="/api/festival/banner?v=2"' in html
+
+
+def test_an_unreachable_festival_leaves_its_section_empty():
+    with _client() as c:
+        html = c.get("/catalog/fragments/v1/festival").text
+    assert 'data-fragment="mf-catalog:festival"' in html and "<h1" not in html
+
+
+def test_a_ticket_shows_what_it_includes_and_when_it_is_on_sale():
+    tickets = [{"id": "early", "name": "Early Bird", "price": "39.00", "price_cents": 3900, "stock": 5,
+                "description": "All days.", "sale_starts_at": "2099-03-01T10:00Z", "sale_ends_at": None,
+                "sale_state": "upcoming"},
+               {"id": "late", "name": "Late", "price": "49.00", "price_cents": 4900, "stock": 5,
+                "description": "", "sale_starts_at": None, "sale_ends_at": "2020-01-01T00:00Z", "sale_state": "ended"},
+               {"id": "now", "name": "Now", "price": "59.00", "price_cents": 5900, "stock": 5,
+                "description": "", "sale_starts_at": None, "sale_ends_at": "2099-01-01T00:00Z", "sale_state": "open"}]
+    with _client(httpx.MockTransport(lambda r: httpx.Response(200, json=tickets))) as c:
+        html = c.get("/catalog/fragments/v1/ticket-list").text
+    assert "All days." in html
+    assert 'data-sale-opens="2099-03-01T10:00Z"' in html and "01 Mar 2099, 10:00 UTC" in html
+    assert "Not on sale yet</button>" in html and "Sales ended</button>" in html
+    assert 'data-sale-ends="2099-01-01T00:00Z"' in html
+    assert html.count("disabled") == 2  # the open one can be added
+
+
+def test_date_ranges_say_only_what_is_needed():
+    from mf_catalog.festival_view import date_range
+    assert date_range("2027-07-16", "2027-07-16") == "Fri 16 July 2027"
+    assert date_range("2027-07-30", "2027-08-01") == "Fri 30 July - Sun 1 August 2027"
+    assert date_range("2027-12-31", "2028-01-02") == "Fri 31 December 2027 - Sun 2 January 2028"
+    assert date_range("", "") == ""

@@ -24,11 +24,13 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 # The fragments each page includes: (path, stub text). Listed in each provider's CONTRACT.md.
 PAGES = {
-    "home": [("/catalog/fragments/v1/ticket-list", "The ticket list is unavailable right now."),
+    "home": [("/catalog/fragments/v1/festival", ""),
+             ("/catalog/fragments/v1/ticket-list", "The ticket list is unavailable right now."),
              ("/cart/fragments/v1/cart", "The cart is unavailable right now.")],
     "my_orders": [("/cart/fragments/v1/my-orders", "Your orders are unavailable right now.")],
     "dashboard": [("/admin/fragments/v1/dashboard", "The dashboard is unavailable right now.")],
     "tickets": [("/admin/fragments/v1/ticket-editor", "The ticket editor is unavailable right now.")],
+    "festival": [("/admin/fragments/v1/festival-editor", "The festival editor is unavailable right now.")],
 }
 NAV_FRAGMENT = ("/admin/fragments/v1/nav", "")
 
@@ -101,6 +103,11 @@ async def dashboard(request: Request):
 @router.get("/dashboard/tickets", response_class=HTMLResponse)
 async def tickets(request: Request):
     return _admin_page(request, "tickets", "Tickets")
+
+
+@router.get("/dashboard/festival", response_class=HTMLResponse)
+async def festival(request: Request):
+    return _admin_page(request, "festival", "Festival")
 
 
 def _admin_page(request: Request, page: str, title: str):

@@ -16,6 +16,7 @@ TICKET_SOLD = "festflow.ticket.sold.v1"
 ORDER_REJECTED = "festflow.order.rejected.v1"
 # catalog events (CATALOG_EVENTS_TOPIC)
 TICKET_CHANGED = "festflow.ticket.changed.v1"
+FESTIVAL_CHANGED = "festflow.festival.changed.v1"
 # a logged-out token, refused by every verifier from now on (AUTH_EVENTS_TOPIC)
 TOKEN_REVOKED = "festflow.token.revoked.v1"
 # account events that send a mail with a one-time link (ACCOUNT_EVENTS_TOPIC)

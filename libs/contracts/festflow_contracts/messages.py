@@ -57,6 +57,15 @@ class StockLevel(Message):
     stock: StrictInt
 
 
+class FestivalSummary(Message):
+    """What a ticket is for: shown on the buyer's mail and tickets."""
+    name: str
+    starts_on: str = ""  # ISO dates, "" while the organiser has not set them
+    ends_on: str = ""
+    venue: str = ""
+    address: str = ""
+
+
 class TicketSold(Message):
     TYPE: ClassVar[str] = events.TICKET_SOLD
     order_id: str
@@ -65,6 +74,7 @@ class TicketSold(Message):
     items: tuple[SoldLine, ...]
     total_cents: StrictInt
     stock: tuple[StockLevel, ...] = ()
+    festival: FestivalSummary | None = None  # as it was at the sale
 
 
 class RejectedItem(Message):
@@ -91,6 +101,22 @@ class TicketChanged(Message):
     version: StrictInt
     active: StrictBool
     change: str  # created | updated | retired | restored
+    description: str = ""  # what this ticket type includes
+    sale_starts_at: str | None = None  # ISO 8601 with zone; None: on sale now
+    sale_ends_at: str | None = None  # None: until sold out
+
+
+class FestivalChanged(Message):
+    """The organiser changed the festival's details (the whole of them, newest `version` wins)."""
+    TYPE: ClassVar[str] = events.FESTIVAL_CHANGED
+    name: str
+    starts_on: str = ""
+    ends_on: str = ""
+    venue: str = ""
+    address: str = ""
+    description: str = ""
+    banner_version: StrictInt = 0  # 0: no banner; it rises with each new image
+    version: StrictInt
 
 
 class TokenRevoked(Message):
@@ -120,7 +146,7 @@ class PasswordResetRequested(Message):
 ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
 ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
-                                                          TokenRevoked, AccountRegistered,
+                                                          FestivalChanged, TokenRevoked, AccountRegistered,
                                                           PasswordResetRequested)}
 
 M = TypeVar("M", bound=Message)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, MetaData, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -36,3 +36,25 @@ def make_engine(url: str, *, wait_seconds: float = 60, pool_size: int = 10,
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Creates missing tables, and adds the columns a newer release gave an existing table (such a column
+    must be nullable, so the rows already there stay valid)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.run_sync(_add_missing_columns, metadata)
+
+
+def _add_missing_columns(sync_conn: Connection, metadata: MetaData) -> None:
+    inspector = inspect(sync_conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"{table.name}.{column.name} is new to this database: a new column must be "
+                                   "nullable")
+            kind = column.type.compile(dialect=sync_conn.dialect)
+            sync_conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import smtplib
 import sqlite3
 import threading
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -17,7 +17,13 @@ from urllib.parse import urlencode
 
 from email_function.settings import Settings
 from festflow_contracts import events, messages
-from festflow_contracts.messages import AccountRegistered, OrderRejected, PasswordResetRequested, TicketSold
+from festflow_contracts.messages import (
+    AccountRegistered,
+    FestivalSummary,
+    OrderRejected,
+    PasswordResetRequested,
+    TicketSold,
+)
 from festflow_contracts.money import euros
 
 
@@ -74,6 +80,29 @@ def build_account_message(event: dict[str, Any], settings: Settings) -> EmailMes
     return msg
 
 
+def festival_lines(festival: FestivalSummary) -> str:
+    """The festival's name, dates and place, for the confirmation."""
+    lines = [f"\n{festival.name}"]
+    if festival.starts_on:
+        lines.append(f"When:  {date_range(festival.starts_on, festival.ends_on)}")
+    if festival.address.startswith(festival.venue):  # "Riverside Park, 1 Festival Way" names the venue
+        where = festival.address
+    else:
+        where = ", ".join(part for part in (festival.venue, festival.address) if part)
+    if where:
+        lines.append(f"Where: {where}")
+    return "\n".join(lines) + "\n"
+
+
+def date_range(starts_on: str, ends_on: str) -> str:
+    """2027-07-16, 2027-07-18 -> "Fri 16 Jul - Sun 18 Jul 2027"."""
+    start = date.fromisoformat(starts_on)
+    if not ends_on or ends_on == starts_on:
+        return start.strftime("%a %d %b %Y")
+    end = date.fromisoformat(ends_on)
+    return f"{start.strftime('%a %d %b')} - {end.strftime('%a %d %b %Y')}"
+
+
 def _when(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%d %b %Y %H:%M UTC")
@@ -96,11 +125,14 @@ def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | N
     msg["X-FestFlow-Order"] = order_id
     msg["X-FestFlow-Event"] = event["type"]
     if isinstance(outcome, TicketSold):
-        msg["Subject"] = f"Your FestFlow tickets - order {order_id[:8]} confirmed"
+        festival = outcome.festival
+        msg["Subject"] = (f"Your tickets for {festival.name} - order {order_id[:8]} confirmed" if festival
+                          else f"Your FestFlow tickets - order {order_id[:8]} confirmed")
         lines = [f"  {item.quantity} x {item.name} at {euros(item.unit_price_cents)}" for item in outcome.items]
         msg.set_content(
             f"Hello {outcome.username},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
-            + f"\n\nTotal: {euros(outcome.total_cents)}\n\nSee you at the festival!\nFestFlow\n"
+            + f"\n\nTotal: {euros(outcome.total_cents)}\n" + (festival_lines(festival) if festival else "")
+            + "\nSee you at the festival!\nFestFlow\n"
         )
     else:
         msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"

@@ -105,3 +105,14 @@ def test_account_mails_carry_their_one_time_link_and_go_once_per_event(smtp, sen
     assert handle(event, settings, sent_log) is None  # redelivered: no second mail
     assert handle({**event, "id": "a-new-link"}, settings, sent_log) is not None  # a new request: a new mail
     assert len(inbox.messages) == 2
+
+
+def test_the_confirmation_names_the_festival_its_dates_and_place(smtp, sent_log):
+    inbox, settings = smtp
+    event = sample(events.TICKET_SOLD)  # the inventory's sample carries the festival
+    festival = event["data"]["festival"]
+    message = handle(event, settings, sent_log)
+    body = message.get_content()
+    assert festival["name"] in message["Subject"] and festival["name"] in body
+    assert "When:  Fri 16 Jul - Sun 18 Jul 2027" in body
+    assert f"Where: {festival['address']}" in body

@@ -1,4 +1,5 @@
-"""The inventory's internal HTTP API (not routed by the gateway): health and the ticket catalog."""
+"""The inventory's internal HTTP API (not routed by the gateway): health, the ticket catalog and the
+festival's details."""
 from __future__ import annotations
 
 import hmac
@@ -7,8 +8,9 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from inventory_service import festival
 from inventory_service.db import tickets
 from inventory_service.sales_stats import sales_stats
 from inventory_service.ticket_admin import (
@@ -97,3 +99,45 @@ async def change_ticket(request: Request, ticket_id: str, patch: TicketPatch):
 @internal.get("/internal/stats")
 async def stats(request: Request):
     return await sales_stats(request.app.state.engine)
+
+
+@internal.get("/internal/festival")
+async def get_festival(request: Request):
+    async with request.app.state.engine.connect() as conn:
+        try:
+            return await festival.load(conn)
+        except festival.FestivalError as exc:
+            raise HTTPException(exc.status, exc.detail) from exc
+
+
+@internal.patch("/internal/festival")
+async def change_festival(request: Request, patch: festival.FestivalPatch):
+    try:
+        details = await festival.update(request.app.state.engine, patch)
+    except festival.FestivalError as exc:
+        raise HTTPException(exc.status, exc.detail) from exc
+    log.info("festival details changed (version %d)", details["version"])
+    request.app.state.relay.notify()
+    return details
+
+
+@internal.get("/internal/festival/banner")
+async def get_banner(request: Request):
+    found = await festival.banner(request.app.state.engine)
+    if found is None:
+        raise HTTPException(404, "the festival has no banner")
+    data, kind = found
+    return Response(data, media_type=kind)
+
+
+@internal.put("/internal/festival/banner")
+async def put_banner(request: Request):
+    """The banner image as the request body (empty: no banner)."""
+    data = await request.body()
+    try:
+        details = await festival.set_banner(request.app.state.engine, data)
+    except festival.FestivalError as exc:
+        raise HTTPException(exc.status, exc.detail) from exc
+    log.info("festival banner %s", "replaced" if data else "removed")
+    request.app.state.relay.notify()
+    return details

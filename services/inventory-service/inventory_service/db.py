@@ -20,8 +20,27 @@ tickets = sa.Table(
     sa.Column("stock", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("description", sa.Text),  # what the ticket type includes, shown to buyers
+    sa.Column("sale_starts_at", sa.String(40)),  # ISO 8601 (UTC); none: on sale now
+    sa.Column("sale_ends_at", sa.String(40)),  # none: until sold out
     sa.CheckConstraint("stock >= 0", name="stock_never_negative"),
     sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
+)
+
+# The festival itself: one row (id 1), edited by the organiser, shown to buyers and on their tickets.
+festival = sa.Table(
+    "festival", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("starts_on", sa.String(10), nullable=False, server_default=""),
+    sa.Column("ends_on", sa.String(10), nullable=False, server_default=""),
+    sa.Column("venue", sa.String(120), nullable=False, server_default=""),
+    sa.Column("address", sa.String(200), nullable=False, server_default=""),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    sa.Column("banner", sa.LargeBinary),
+    sa.Column("banner_type", sa.String(40)),
+    sa.Column("banner_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
 )
 
 orders = sa.Table(
@@ -60,15 +79,20 @@ def make_engine(url: str) -> AsyncEngine:
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+    await database.create_schema(engine, metadata)
 
 
 SEED_TICKETS = [
-    {"id": "general-admission", "name": "General Admission", "price_cents": 8900, "stock": 500},
-    {"id": "vip-weekend", "name": "VIP Weekend", "price_cents": 24900, "stock": 50},
-    {"id": "camping-pass", "name": "Camping Pass", "price_cents": 4500, "stock": 200},
+    {"id": "general-admission", "name": "General Admission", "price_cents": 8900, "stock": 500,
+     "description": "Entry to all stages on all three days."},
+    {"id": "vip-weekend", "name": "VIP Weekend", "price_cents": 24900, "stock": 50,
+     "description": "All three days, the VIP area with its own bar and toilets, and a fast-lane entrance."},
+    {"id": "camping-pass", "name": "Camping Pass", "price_cents": 4500, "stock": 200,
+     "description": "A pitch in the campsite from Thursday noon to Monday noon (a festival ticket is needed too)."},
 ]
+SEED_FESTIVAL = {"id": 1, "name": "FestFlow Summer Festival", "starts_on": "2027-07-16", "ends_on": "2027-07-18",
+                 "venue": "Riverside Park", "address": "Riverside Park, 1 Festival Way, Springfield",
+                 "description": "Three days of music on four stages by the river."}
 
 
 async def seed(engine: AsyncEngine) -> None:
@@ -76,3 +100,5 @@ async def seed(engine: AsyncEngine) -> None:
         count = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
         if count == 0:
             await conn.execute(tickets.insert(), SEED_TICKETS)
+        if await conn.scalar(sa.select(festival.c.id)) is None:
+            await conn.execute(festival.insert().values(**SEED_FESTIVAL))

@@ -9,14 +9,24 @@ The caller acknowledges the RabbitMQ message only after this commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events, messages
+from festflow_contracts import events, messages, sale_window
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
-from festflow_contracts.messages import OrderRejected, PlaceOrder, RejectedItem, SoldLine, StockLevel, TicketSold
+from festflow_contracts.messages import (
+    FestivalSummary,
+    OrderRejected,
+    PlaceOrder,
+    RejectedItem,
+    SoldLine,
+    StockLevel,
+    TicketSold,
+)
+from inventory_service import festival
 from inventory_service.db import order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
@@ -58,7 +68,7 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
         exists = await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == command.order_id))
         if exists is not None:
             return Outcome(command.order_id, "DUPLICATE")
-        lines = await _price_lines(conn, command)
+        lines = await _price_lines(conn, command, sale_window.moment(processed_at))
         savepoint = await conn.begin_nested()
         try:
             if isinstance(lines, str):
@@ -77,7 +87,7 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
                           processed_at, event)
             return Outcome(command.order_id, "REJECTED", rejected.reason, event)
         total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
-        event = _sold_event(command, lines, total, remaining)
+        event = _sold_event(command, lines, total, remaining, await festival.summary(conn))
         # a concurrent transaction recording the same order id makes this insert fail (IntegrityError):
         # the whole transaction, stock included, rolls back and the caller checks it is a duplicate
         await _record(conn, command.order_id, command.username, "CONFIRMED", None, total, lines, processed_at,
@@ -115,10 +125,11 @@ async def already_processed(engine: AsyncEngine, order_id: str) -> bool:
         return await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == order_id)) is not None
 
 
-async def _price_lines(conn: AsyncConnection, command: PlaceOrder) -> list[dict[str, Any]] | str:
+async def _price_lines(conn: AsyncConnection, command: PlaceOrder, now: datetime) -> list[dict[str, Any]] | str:
     ids = [item.ticket_id for item in command.items]
     rows = (await conn.execute(
-        sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active)
+        sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active, tickets.c.sale_starts_at,
+                  tickets.c.sale_ends_at)
         .where(tickets.c.id.in_(ids))
     )).mappings().all()
     by_id = {row["id"]: row for row in rows}
@@ -127,6 +138,9 @@ async def _price_lines(conn: AsyncConnection, command: PlaceOrder) -> list[dict[
         row = by_id.get(item.ticket_id)
         if row is None or not row["active"]:
             return f"ticket {item.ticket_id!r} is not on sale"
+        problem = sale_window.problem(row["name"], row["sale_starts_at"], row["sale_ends_at"], now)
+        if problem:
+            return problem
         lines.append({"ticket_id": item.ticket_id, "name": row["name"], "quantity": item.quantity,
                       "unit_price_cents": row["price_cents"]})
     return lines
@@ -165,11 +179,12 @@ async def _record(conn: AsyncConnection, order_id: str, username: str, status: s
     ))
 
 
-def _sold_event(command: PlaceOrder, lines, total: int, remaining) -> dict[str, Any]:
+def _sold_event(command: PlaceOrder, lines, total: int, remaining,
+                festival_summary: FestivalSummary | None) -> dict[str, Any]:
     return messages.envelope(TicketSold(
         order_id=command.order_id, username=command.username, email=command.email,
         items=tuple(SoldLine(**line) for line in lines), total_cents=total,
-        stock=tuple(StockLevel(**level) for level in remaining),
+        stock=tuple(StockLevel(**level) for level in remaining), festival=festival_summary,
     ), SOURCE, subject=command.order_id)
 
 

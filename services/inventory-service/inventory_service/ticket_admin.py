@@ -11,6 +11,7 @@ below zero is it refused ("stock changed, reload"). Without `stock_seen` the sto
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -80,7 +81,62 @@ def _check_name(value: Any) -> str:
     return value.strip()
 
 
-class TicketCreate(BaseModel):
+def _check_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("description must be text")
+    try:
+        plain_text(value, multiline=True)
+    except ValueError:
+        raise ValueError("description must be plain text (it contains an invalid character)") from None
+    if len(value.strip()) > 1000:
+        raise ValueError("description is too long (at most 1000 characters)")
+    return value.strip()
+
+
+def _check_moment(value: Any, field: str) -> str:
+    """An ISO 8601 date and time ("2027-03-01T10:00", UTC unless it names a zone) as UTC, or "" (none)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a date and time like 2027-03-01T10:00")
+    if not value.strip():
+        return ""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{field} must be a date and time like 2027-03-01T10:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="minutes").replace("+00:00", "Z")
+
+
+class Presentation(BaseModel):
+    """What buyers read about a ticket type, and when it is on sale; "" clears a sale bound (on sale
+    now, or until sold out)."""
+    description: Any = None
+    sale_starts_at: Any = None
+    sale_ends_at: Any = None
+
+    @field_validator("sale_starts_at")
+    @classmethod
+    def _starts(cls, v):
+        return None if v is None else _check_moment(v, "sale_starts_at")
+
+    @field_validator("sale_ends_at")
+    @classmethod
+    def _ends(cls, v):
+        return None if v is None else _check_moment(v, "sale_ends_at")
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v):
+        return None if v is None else _check_description(v)
+
+
+def _check_window(starts: str | None, ends: str | None) -> None:
+    if starts and ends and ends <= starts:
+        raise TicketError(422, "sale_ends_at: sales must end after they start")
+
+
+class TicketCreate(Presentation):
     model_config = ConfigDict(extra="forbid")
     name: Any
     price: Any
@@ -103,7 +159,7 @@ class TicketCreate(BaseModel):
         return _check_stock(v)
 
 
-class TicketPatch(BaseModel):
+class TicketPatch(Presentation):
     model_config = ConfigDict(extra="forbid")
     name: Any = None
     price: Any = None
@@ -138,7 +194,8 @@ def slug(name: str) -> str:
 
 def ticket_view(row) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "price_cents": row["price_cents"], "stock": row["stock"],
-            "version": row["version"], "active": row["active"]}
+            "version": row["version"], "active": row["active"], "description": row["description"] or "",
+            "sale_starts_at": row["sale_starts_at"], "sale_ends_at": row["sale_ends_at"]}
 
 
 async def _load(conn: AsyncConnection, ticket_id: str):
@@ -157,8 +214,12 @@ async def create_ticket(engine: AsyncEngine, new: TicketCreate) -> dict[str, Any
     async with engine.begin() as conn:
         if await _load(conn, ticket_id) is not None:
             raise TicketError(409, f"a ticket type with id {ticket_id!r} exists already")
+        _check_window(new.sale_starts_at, new.sale_ends_at)
         await conn.execute(tickets.insert().values(id=ticket_id, name=new.name, price_cents=new.price,
-                                                   stock=new.stock, version=1, active=True))
+                                                   stock=new.stock, version=1, active=True,
+                                                   description=new.description or None,
+                                                   sale_starts_at=new.sale_starts_at or None,
+                                                   sale_ends_at=new.sale_ends_at or None))
         ticket = ticket_view(await _load(conn, ticket_id))
         await _announce(conn, ticket, "created")
     return ticket
@@ -179,6 +240,13 @@ async def update_ticket(engine: AsyncEngine, ticket_id: str, patch: TicketPatch)
             values["price_cents"] = patch.price
         if patch.active is not None:
             values["active"] = patch.active
+        if patch.description is not None:
+            values["description"] = patch.description or None
+        for bound in ("sale_starts_at", "sale_ends_at"):
+            if getattr(patch, bound) is not None:
+                values[bound] = getattr(patch, bound) or None
+        _check_window(values["sale_starts_at"] if "sale_starts_at" in values else before["sale_starts_at"],
+                      values["sale_ends_at"] if "sale_ends_at" in values else before["sale_ends_at"])
         condition = tickets.c.id == ticket_id
         sold_meanwhile = 0
         if patch.stock is not None:
@@ -190,7 +258,8 @@ async def update_ticket(engine: AsyncEngine, ticket_id: str, patch: TicketPatch)
                 condition = sa.and_(condition, tickets.c.stock + delta >= 0)
                 sold_meanwhile = max(0, patch.stock_seen - before["stock"])
         if not values:
-            raise TicketError(422, "nothing to change: give name, price, stock or active")
+            raise TicketError(422, "nothing to change: give name, price, stock, active, description or a sale "
+                                   "window")
         result = await conn.execute(sa.update(tickets).where(condition)
                                     .values(**values, version=tickets.c.version + 1))
         if result.rowcount == 0:

@@ -1,4 +1,5 @@
-"""What is on sale, as the order service knows it without asking the inventory for every order.
+"""What is on sale, and the festival it is for, as the order service knows it without asking the
+inventory for every order.
 
 A snapshot of the inventory's ticket types over HTTP (at start-up, retried in the background until it
 succeeds), kept current by the inventory's TICKET_CHANGED events on Kafka. A ticket's `version` rises
@@ -13,7 +14,7 @@ import time
 from typing import Any, Protocol
 
 from festflow_contracts import events, messages
-from festflow_contracts.messages import TicketChanged
+from festflow_contracts.messages import FestivalChanged, TicketChanged
 from festflow_runtime.backoff import Backoff
 from order_service.inventory_client import CatalogUnavailable
 
@@ -22,6 +23,11 @@ log = logging.getLogger("order_service.catalog")
 
 class TicketSource(Protocol):
     async def tickets(self, include_retired: bool = False) -> list[dict[str, Any]]: ...
+    async def festival(self) -> dict[str, Any]: ...
+
+
+TICKET_FIELDS = ("id", "name", "price_cents", "stock", "version", "active")
+PRESENTATION = {"description": "", "sale_starts_at": None, "sale_ends_at": None}
 
 
 class CatalogReadModel:
@@ -29,6 +35,7 @@ class CatalogReadModel:
         self.source = source
         self.refresh_interval = refresh_interval  # at most one snapshot a second for unknown ids
         self.tickets: dict[str, dict[str, Any]] = {}
+        self.festival: dict[str, Any] | None = None
         self.loaded = False
         self._refreshed_at = float("-inf")
 
@@ -36,19 +43,26 @@ class CatalogReadModel:
         """A ticket type as the inventory reported it (snapshot, event, or an admin change's answer)."""
         current = self.tickets.get(ticket["id"])
         if current is None or int(ticket["version"]) >= int(current["version"]):
-            self.tickets[ticket["id"]] = {key: ticket[key] for key in
-                                          ("id", "name", "price_cents", "stock", "version", "active")}
+            self.tickets[ticket["id"]] = {**{key: ticket[key] for key in TICKET_FIELDS},
+                                          **{key: ticket.get(key, default) for key, default in PRESENTATION.items()}}
+
+    def apply_festival(self, details: dict[str, Any]) -> None:
+        if self.festival is None or int(details["version"]) >= int(self.festival["version"]):
+            self.festival = dict(details)
 
     async def apply(self, event: dict[str, Any]) -> None:
         """The Kafka handler for the catalog topic."""
         if event["type"] == events.TICKET_CHANGED:
             self.apply_ticket(messages.parse(event, TicketChanged).model_dump())
+        elif event["type"] == events.FESTIVAL_CHANGED:
+            self.apply_festival(messages.parse(event, FestivalChanged).model_dump())
 
     async def refresh(self) -> None:
         """Takes a snapshot from the inventory (raises CatalogUnavailable)."""
         self._refreshed_at = time.monotonic()
         for ticket in await self.source.tickets(include_retired=True):
             self.apply_ticket(ticket)
+        self.apply_festival(await self.source.festival())
         self.loaded = True
 
     async def load_until_done(self) -> None:

@@ -23,6 +23,21 @@ class InventoryClient:
             raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
         return resp.json()
 
+    async def festival(self) -> dict:
+        try:
+            resp = await self.http.get("/internal/festival")
+            resp.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise CatalogUnavailable(f"festival details unavailable ({exc.__class__.__name__})") from exc
+        return resp.json()
+
+    async def call_raw(self, method: str, path: str, content: bytes = b"",
+                       content_type: str = "application/octet-stream") -> httpx.Response:
+        try:
+            return await self.http.request(method, path, content=content, headers={"Content-Type": content_type})
+        except httpx.HTTPError as exc:
+            raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
+
     async def call(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
         try:
             # ASCII-escaped JSON: a lone surrogate in a name reaches the inventory, which refuses it with a reason

@@ -12,13 +12,14 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events, messages
+from festflow_contracts import events, messages, sale_window
 from festflow_contracts.tokens import Identity
 from order_service.db import command_outbox, orders, unverified_accounts
 
@@ -112,10 +113,13 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
     wanted = request_hash(lines)
     on_sale = await catalog.on_sale([line.ticket_id for line in lines])
     unknown = [line.ticket_id for line in lines if line.ticket_id not in on_sale]
-    if unknown:
+    closed = [found for line in lines if line.ticket_id in on_sale and (found := sale_window.problem(
+        on_sale[line.ticket_id]["name"], on_sale[line.ticket_id].get("sale_starts_at"),
+        on_sale[line.ticket_id].get("sale_ends_at"), datetime.now(UTC)))]
+    if unknown or closed:
         existing = await find_by_key(engine, buyer.username, key)
         if existing is None:
-            raise InvalidOrder(f"unknown ticket: {', '.join(unknown)}")
+            raise InvalidOrder(f"unknown ticket: {', '.join(unknown)}" if unknown else "; ".join(closed))
         return _same_order(existing, wanted)
     now = events.now_iso()
     order_id = str(uuid.uuid4())

@@ -1,24 +1,68 @@
-"""GET /api/tickets: the catalog on sale, as the inventory service reports it."""
+"""GET /api/tickets: the catalog on sale; GET /api/festival: what it is for, with its banner image."""
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from datetime import UTC, datetime
+from typing import Any
 
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from festflow_contracts import sale_window
 from festflow_contracts.money import cents_to_str
 from order_service.inventory_client import CatalogUnavailable
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 
 
-def public_ticket(t: dict) -> dict:
+def public_ticket(t: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    starts, ends = t.get("sale_starts_at"), t.get("sale_ends_at")
     return {"id": t["id"], "name": t["name"], "price": cents_to_str(t["price_cents"]),
-            "price_cents": t["price_cents"], "stock": t["stock"]}
+            "price_cents": t["price_cents"], "stock": t["stock"], "description": t.get("description") or "",
+            "sale_starts_at": starts, "sale_ends_at": ends,
+            "sale_state": sale_window.state(starts, ends, now or datetime.now(UTC))}
 
 
 @router.get("/tickets")
 async def list_tickets(request: Request):
-    """Tickets on sale. `price` is a decimal string in euros ("89.00"); `price_cents` the same in cents."""
+    """Tickets on sale. `price` is a decimal string in euros ("89.00"); `price_cents` the same in cents.
+    `sale_state` is `upcoming` (before `sale_starts_at`), `open` or `ended` (after `sale_ends_at`)."""
     try:
         tickets = await request.app.state.inventory.tickets()
     except CatalogUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
-    return [public_ticket(t) for t in tickets]
+    now = datetime.now(UTC)
+    return [public_ticket(t, now) for t in tickets]
+
+
+def public_festival(details: dict[str, Any]) -> dict[str, Any]:
+    version = details.get("banner_version") or 0
+    return {key: details.get(key, "") for key in ("name", "starts_on", "ends_on", "venue", "address", "description")} \
+        | {"banner_url": f"/api/festival/banner?v={version}" if version else None, "version": details["version"]}
+
+
+@router.get("/festival")
+async def get_festival(request: Request):
+    """The festival: name, dates (`starts_on`, `ends_on`: YYYY-MM-DD), venue, address, description and the
+    banner image's URL (null without one)."""
+    state = request.app.state
+    if state.catalog.festival is None:
+        try:
+            state.catalog.apply_festival(await state.inventory.festival())
+        except CatalogUnavailable as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
+    return public_festival(state.catalog.festival)
+
+
+@router.get("/festival/banner", responses={200: {"content": {"image/png": {}}}, 404: {}})
+async def get_banner(request: Request, v: int = 0):
+    """The banner image. Its URL carries its version, so a new image has a new URL and each may be cached."""
+    try:
+        resp = await request.app.state.inventory.call_raw("GET", "/internal/festival/banner")
+    except CatalogUnavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
+    if resp.status_code == 404:
+        raise HTTPException(404, "the festival has no banner")
+    if resp.status_code != 200:
+        raise HTTPException(503, "the banner is unavailable right now", headers={"Retry-After": "2"})
+    cache = "public, max-age=86400, immutable" if v else "no-cache"
+    return Response(resp.content, media_type=resp.headers.get("content-type", "application/octet-stream"),
+                    headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"})

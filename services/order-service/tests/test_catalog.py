@@ -24,6 +24,12 @@ class FakeInventory:
             raise CatalogUnavailable("ticket catalog unavailable (ConnectError)")
         return list(self.tickets_)
 
+    async def festival(self):
+        if self.down:
+            raise CatalogUnavailable("festival details unavailable (ConnectError)")
+        return {"name": "Snapshot Fest", "starts_on": "", "ends_on": "", "venue": "", "address": "",
+                "description": "", "banner_version": 0, "version": 3}
+
 
 def changed(t):
     return events.new_event(events.TICKET_CHANGED, "/t", {**t, "price": "249.00", "change": "updated"})
@@ -77,3 +83,24 @@ async def test_the_inventorys_ticket_changed_sample_updates_what_is_on_sale():
     changed = sample(events.TICKET_CHANGED)
     await catalog.apply(changed)
     assert changed["data"]["id"] in await catalog.on_sale([changed["data"]["id"]])
+
+
+async def test_the_festival_comes_with_the_snapshot_and_the_newest_change_wins():
+    from festflow_contracts.fixtures import sample
+    catalog = CatalogReadModel(FakeInventory([ticket()]))
+    await catalog.load_until_done()
+    assert catalog.festival["name"] == "Snapshot Fest"
+    await catalog.apply(sample(events.FESTIVAL_CHANGED, name="Older", version=2))
+    assert catalog.festival["name"] == "Snapshot Fest"
+    await catalog.apply(sample(events.FESTIVAL_CHANGED, name="Riverfest", version=4))
+    assert catalog.festival["name"] == "Riverfest"
+
+
+async def test_a_ticket_type_keeps_its_description_and_sale_window():
+    from festflow_contracts.fixtures import sample
+    catalog = CatalogReadModel(FakeInventory([ticket()]))
+    await catalog.load_until_done()
+    await catalog.apply(sample(events.TICKET_CHANGED, id="vip", version=9, description="Bar access",
+                               sale_ends_at="2020-01-01T00:00Z"))
+    assert catalog.tickets["vip"]["description"] == "Bar access"
+    assert catalog.tickets["vip"]["sale_ends_at"] == "2020-01-01T00:00Z"

@@ -100,3 +100,13 @@ def test_the_request_hash_ignores_nothing_that_matters():
     from order_service.ordering import request_hash
     assert request_hash([OrderLine("a", 1)]) != request_hash([OrderLine("a", 2)])
     assert request_hash([OrderLine("a", 1)]) == request_hash([OrderLine("a", 1)])
+
+
+async def test_a_ticket_outside_its_sale_window_is_refused_with_when(engine, catalog):
+    catalog.tickets["vip"] = {**catalog.tickets["vip"], "sale_starts_at": "2099-03-01T10:00Z"}
+    with pytest.raises(InvalidOrder, match="sales for VIP Weekend open at 01 Mar 2099 10:00 UTC"):
+        await place_order(engine, catalog, LIMITS, GUEST, "k1", [OrderLine("vip", 1)])
+    catalog.tickets["vip"] = {**catalog.tickets["vip"], "sale_starts_at": None, "sale_ends_at": "2020-01-01T00:00Z"}
+    with pytest.raises(InvalidOrder, match="sales for VIP Weekend ended"):
+        await place_order(engine, catalog, LIMITS, GUEST, "k1", [OrderLine("vip", 1)])
+    assert await outbox_rows(engine) == []
