@@ -3,7 +3,7 @@ description and sale window; buyers see them in the shop and in the confirmation
 import uuid
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from test_browser import log_in
 from test_cart_browser import add_to_cart, new_buyer, new_last_order
 

@@ -31,8 +31,10 @@ def test_api_is_routed_to_the_order_service(api):
                                   "/api/../internal/tickets", "/mailbox/"])
 def test_internal_paths_are_not_exposed(api, path):
     resp = api.get(path)
-    # answered by the gateway itself, not by any app behind it
-    assert resp.status_code == 404 and resp.json() == {"detail": "not found"}
+    # no app behind the gateway answers these: the visitor gets the site's "page not found"
+    assert resp.status_code == 404 and resp.headers["content-type"].startswith("text/html")
+    assert "<h1>Page not found</h1>" in resp.text and "<!--#" not in resp.text  # composed, with its frame
+    assert '"status"' not in resp.text and "ok" != resp.text.strip()
 
 
 def test_admin_nav_shows_only_for_admins(api, admin_token, guest_token):

@@ -19,14 +19,18 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from festflow_contracts.money import cents_to_str
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_cart import cart_page
 from mf_cart.settings import Settings
+from mf_cart.times import when
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["when"] = when
+PAGE_SIZE = 20
 CART_COOKIE = "festflow_cart"  # an anonymous visitor's cart token (a UUID)
 COOKIE_AGE = 7 * 24 * 3600
 # below the gateway's 5 s for /cart/, so this app always answers before the gateway gives up
@@ -85,9 +89,10 @@ def _headers(request: Request, token: str | None = None) -> dict[str, str]:
 
 
 async def _call(request: Request, method: str, path: str, token: str | None = None,
-                json: dict[str, Any] | None = None) -> httpx.Response:
+                json: dict[str, Any] | None = None, params: dict[str, Any] | None = None) -> httpx.Response:
     try:
-        return await request.app.state.api.request(method, path, json=json, headers=_headers(request, token))
+        return await request.app.state.api.request(method, path, json=json, params=params,
+                                                   headers=_headers(request, token))
     except httpx.HTTPError as exc:
         raise ApiDown(str(exc)) from exc
 
@@ -249,16 +254,50 @@ async def resend_verification(request: Request):
 
 
 @router.get("/cart/fragments/v1/my-orders", response_class=HTMLResponse)
-async def my_orders(request: Request):
+async def my_orders(request: Request, page: int = 1):
+    """The buyer's orders, newest first, PAGE_SIZE a page; a banner while the address is unconfirmed."""
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
-    orders, error = [], None
+    page = min(max(page, 1), 10_000)
+    orders, error, more, unverified = [], None, False, False
     if identity:
         try:
-            resp = await _call(request, "GET", "/api/orders")
+            resp = await _call(request, "GET", "/api/orders",
+                               params={"limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE})
             resp.raise_for_status()
             orders = resp.json()
+            more, orders = len(orders) > PAGE_SIZE, orders[:PAGE_SIZE]
+            me = await _call(request, "GET", "/api/auth/me")
+            unverified = me.status_code == 200 and me.json().get("email_verified") is False
         except (ApiDown, httpx.HTTPError):
             error = "Your orders cannot be loaded right now."
     return templates.TemplateResponse(request, "my_orders.html",
-                                      {"identity": identity, "orders": orders, "error": error},
+                                      {"identity": identity, "orders": orders, "error": error, "page": page,
+                                       "more": more, "unverified": unverified},
                                       headers={"Cache-Control": "no-store"})
+
+
+@router.get("/cart/fragments/v1/order/{order_id}", response_class=HTMLResponse)
+async def order_detail(request: Request, order_id: str):
+    """One order: its lines with prices, status, reason, total and times."""
+    identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
+    order, error, status = None, None, 200
+    if identity:
+        try:
+            resp = await _call(request, "GET", f"/api/orders/{quote(order_id, safe='')}")
+            if resp.status_code == 404:
+                error, status = "There is no such order in your account.", 404
+            else:
+                resp.raise_for_status()
+                order = resp.json()
+        except (ApiDown, httpx.HTTPError):
+            error = "This order cannot be loaded right now; try again in a moment."
+    lines = [order_line(item) for item in order["items"]] if order else []
+    return templates.TemplateResponse(request, "order.html", {"identity": identity, "order": order, "lines": lines,
+                                                              "error": error, "order_id": order_id},
+                                      status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def order_line(item: dict[str, Any]) -> dict[str, Any]:
+    unit = item.get("unit_price_cents")
+    return {"name": item.get("name") or item["ticket_id"], "quantity": item["quantity"],
+            "price": cents_to_str(unit), "subtotal": cents_to_str(None if unit is None else unit * item["quantity"])}

@@ -4,6 +4,7 @@ Pages: /, /login, /my-orders, /dashboard, /dashboard/tickets. Actions: POST /she
 """
 from __future__ import annotations
 
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -68,10 +69,15 @@ def create_app(settings: Settings | None = None, *,
 def _page(request: Request, page: str, title: str, **extra) -> HTMLResponse:
     identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
     status = extra.pop("status_code", 200)
+    fragments = extra.pop("fragments", PAGES.get(page, []))
     return templates.TemplateResponse(request, "page.html", {
-        "title": title, "identity": identity, "fragments": PAGES.get(page, []), "nav_fragment": NAV_FRAGMENT,
+        "title": title, "identity": identity, "fragments": fragments, "nav_fragment": NAV_FRAGMENT,
         "page": page, "form": None, "errors": {}, "values": {}, **extra,
     }, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def not_found_page(request: Request) -> HTMLResponse:
+    return _page(request, "not_found", "Page not found", form="not_found", status_code=404)
 
 
 def _safe_next(target: str | None) -> str:
@@ -91,8 +97,23 @@ async def home(request: Request):
 
 
 @router.get("/my-orders", response_class=HTMLResponse)
-async def my_orders(request: Request):
-    return _page(request, "my_orders", "My orders")
+async def my_orders(request: Request, page: int = 1):
+    """The buyer's orders; `page` goes into the include path (a number, so nothing else gets in)."""
+    path, stub = PAGES["my_orders"][0]
+    page = min(max(page, 1), 10_000)
+    return _page(request, "my_orders", "My orders", fragments=[(f"{path}?page={page}", stub)])
+
+
+ORDER_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+async def order_page(request: Request, order_id: str):
+    """One order's page; the id goes into an include path, so only an order id's shape is let through."""
+    if not ORDER_ID.fullmatch(order_id):
+        return not_found_page(request)
+    fragment = (f"/cart/fragments/v1/order/{order_id}", "This order is unavailable right now.")
+    return _page(request, "order", f"Order {order_id[:8]}", fragments=[fragment])
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -287,3 +308,9 @@ async def reset_password(request: Request, token: str = Form(""), password: str 
     errors = _field_errors(resp) if resp is not None and resp.status_code < 500 else UNAVAILABLE
     return _page(request, "reset", "Set a new password", form="reset_password", token=token[:200], errors=errors,
                  status_code=resp.status_code if resp is not None else 503)
+
+
+@router.get("/shell/not-found", response_class=HTMLResponse)
+async def not_found(request: Request):
+    """What the gateway shows for a URL nothing serves (an HTML page, with the site's frame)."""
+    return not_found_page(request)

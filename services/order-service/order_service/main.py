@@ -4,10 +4,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
 from festflow_contracts.tokens import TokenVerifier
@@ -93,9 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="FestFlow order service",
         description="Public REST API of FestFlow: login, tickets, orders. Money is in euros as decimal strings "
                     "(`price`, `total`) and in integer cents (`price_cents`, `total_cents`).",
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,
     )
     app.state.settings = settings or Settings()
+    install_docs(app)
     app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
     install_error_handlers(app)
     app.add_exception_handler(sa.exc.TimeoutError, database_busy)
@@ -106,6 +110,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     return app
+
+
+STATIC = Path(__file__).parent / "static"
+SWAGGER_UI = "/static/swagger-ui-5.35.0"  # from npm (swagger-ui-dist), with its licence
+REDOC = "/static/redoc-2.5.4"  # from npm (redoc), with its licence
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from files served here: they work without the internet."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI",
+                                   swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                                   swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png")
+
+    async def redoc() -> HTMLResponse:
+        page = get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc",
+                              redoc_js_url=f"{REDOC}/redoc.standalone.js",
+                              redoc_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png", with_google_fonts=False)
+        # ReDoc's footer shows its maker's logo from their CDN: images come from here only
+        page.headers["Content-Security-Policy"] = "img-src 'self' data: blob:; connect-src 'self'"
+        return page
+
+    app.add_api_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
 
 
 async def database_busy(_request: Request, _exc: Exception) -> JSONResponse:

@@ -126,8 +126,11 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
     order: dict[str, Any] = {"order_id": order_id, "username": buyer.username, "idempotency_key": key,
              "request_hash": wanted, "status": "PENDING", "reason": None,
              "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"],
-                        "quantity": line.quantity} for line in lines],
-             "total_cents": None, "command_sent": False, "created_at": now, "updated_at": now}
+                        "quantity": line.quantity, "unit_price_cents": on_sale[line.ticket_id]["price_cents"]}
+                       for line in lines],
+             # the prices as quoted now; a confirmation brings the inventory's own (the price charged)
+             "total_cents": sum(line.quantity * on_sale[line.ticket_id]["price_cents"] for line in lines),
+             "command_sent": False, "created_at": now, "updated_at": now}
     command = messages.envelope(messages.PlaceOrder(
         order_id=order_id, username=buyer.username, email=buyer.email,
         items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),

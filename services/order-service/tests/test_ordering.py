@@ -23,7 +23,9 @@ async def outbox_rows(engine):
 async def test_an_accepted_order_and_its_command_are_committed_together(engine, catalog):
     placed = await place_order(engine, catalog, LIMITS, GUEST, "k1", [OrderLine("vip", 2)])
     assert placed.created and placed.order["status"] == "PENDING"
-    assert placed.order["items"] == [{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2}]
+    assert placed.order["items"] == [{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2,
+                                      "unit_price_cents": 24900}]
+    assert placed.order["total_cents"] == 2 * 24900  # as quoted; the confirmation brings the charged total
     [row] = await outbox_rows(engine)
     command = events.decode(row["payload"])
     assert row["message_id"] == placed.order["order_id"] and row["sent_at"] is None

@@ -25,10 +25,20 @@
     count.hidden = n === 0;
   }
 
-  button.addEventListener("click", function () {
-    panel.hidden = !panel.hidden;
-    button.setAttribute("aria-expanded", String(!panel.hidden));
-    if (!panel.hidden) setUnread(0);
+  function setOpen(open, returnFocus) {
+    panel.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    if (open) setUnread(0);
+    else if (returnFocus) button.focus();
+  }
+
+  button.addEventListener("click", function () { setOpen(panel.hidden, false); });
+  // the panel closes on Escape (focus back on the bell) and on a click anywhere outside it
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !panel.hidden) setOpen(false, true);
+  });
+  document.addEventListener("click", function (e) {
+    if (!panel.hidden && !bell.contains(e.target)) setOpen(false, false);
   });
 
   function load() {
