@@ -5,6 +5,9 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from festflow_devstack import probes
 from festflow_devstack.profiles import Profile
 from festflow_devstack.supervisor import Component, python_module
@@ -22,6 +25,17 @@ def internal_token(keys_dir: Path) -> str:
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def ticket_signing_key(keys_dir: Path) -> Path:
+    """The stack's Ed25519 key for signing tickets, made on first start (only the ticketing service reads it)."""
+    path = keys_dir / "ticket-signing.pem"
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        path.chmod(0o600)
+    return path
 
 
 def app_environments(profile: Profile, private_key: Path, public_key: Path) -> dict[str, dict[str, str]]:
@@ -43,10 +57,12 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path) -> d
                            "EMAIL_SENT_LOG_URL": _sqlite(profile, "email-sent.db"),
                            "PUBLIC_URL": profile.url("gateway")},
         "notification-hub": {**common},
+        "ticketing-service": {**common, "DATABASE_URL": _sqlite(profile, "ticketing.db"),
+                              "TICKET_SIGNING_KEY_FILE": str(ticket_signing_key(private_key.parent))},
         "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
         "shell-app": {**common, "ORDER_API_URL": order_api},
         "mf-catalog": {**common, "ORDER_API_URL": order_api},
-        "mf-cart": {**common, "ORDER_API_URL": order_api},
+        "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing")},
         "mf-admin": {**common, "ORDER_API_URL": order_api},
     }
 
@@ -59,6 +75,7 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "email-function": ("email_function.main:create_app", "email", ()),
     # per-message deflate costs ~50 KiB per socket; the hub holds one socket per open page
     "notification-hub": ("notification_hub.main:create_app", "notify", ("--ws-per-message-deflate", "false")),
+    "ticketing-service": ("ticketing_service.main:create_app", "ticketing", ()),
     "shell-app": ("shell_app.main:create_app", "shell", ()),
     "mf-catalog": ("mf_catalog.main:create_app", "catalog", ()),
     "mf-cart": ("mf_cart.main:create_app", "cart", ()),

@@ -134,6 +134,7 @@ def gateway_values(profile: Profile, run_path: Path) -> dict[str, str]:
         "RUN_DIR": str(run_path),
         "ORDER_API_ADDR": f"127.0.0.1:{p['order']}",
         "NOTIFY_ADDR": f"127.0.0.1:{p['notify']}",
+        "TICKETING_ADDR": f"127.0.0.1:{p['ticketing']}",
         "SHELL_ADDR": f"127.0.0.1:{p['shell']}",
         "CATALOG_ADDR": f"127.0.0.1:{p['catalog']}",
         "CART_ADDR": f"127.0.0.1:{p['cart']}",

@@ -20,6 +20,7 @@ BASE_PORTS = {
     "inventory": 8001,
     "email": 8002,
     "notify": 8003,
+    "ticketing": 8004,
     "shell": 8100,
     "catalog": 8101,
     "cart": 8102,

@@ -12,6 +12,7 @@ SERVICES = COMPOSE["services"]
 APP_DIRS = {
     "order-service": "services/order-service", "inventory-service": "services/inventory-service",
     "email-function": "services/email-function", "notification-hub": "services/notification-hub",
+    "ticketing-service": "services/ticketing-service",
     "shell-app": "shell-app", "mf-catalog": "mf-catalog", "mf-cart": "mf-cart", "mf-admin": "mf-admin",
 }
 

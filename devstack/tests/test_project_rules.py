@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = {
     "order_service": "services/order-service", "inventory_service": "services/inventory-service",
     "email_function": "services/email-function", "notification_hub": "services/notification-hub",
+    "ticketing_service": "services/ticketing-service",
     "mail_sink": "services/mail-sink", "shell_app": "shell-app", "mf_catalog": "mf-catalog",
     "mf_cart": "mf-cart", "mf_admin": "mf-admin",
 }

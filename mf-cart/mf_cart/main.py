@@ -25,7 +25,7 @@ from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from mf_cart import cart_page
 from mf_cart.settings import Settings
-from mf_cart.times import when
+from mf_cart.times import festival_dates, when
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -45,11 +45,14 @@ async def lifespan(app: FastAPI):
     revocations.start()  # logged-out tokens are refused here too
     app.state.api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=API_TIMEOUT,
                                       transport=app.state.order_api_transport)
+    app.state.tickets_api = httpx.AsyncClient(base_url=settings.ticketing_api_url, timeout=API_TIMEOUT,
+                                              transport=app.state.order_api_transport)
     try:
         yield
     finally:
         await revocations.stop()
         await app.state.api.aclose()
+        await app.state.tickets_api.aclose()
 
 
 router = APIRouter()
@@ -297,7 +300,63 @@ async def order_detail(request: Request, order_id: str):
                                       status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def ticket_view(ticket: dict[str, Any]) -> dict[str, Any]:
+    festival = ticket.get("festival") or None
+    when = where = ""
+    if festival:
+        when = festival_dates(festival.get("starts_on") or "", festival.get("ends_on") or "")
+        venue, address = festival.get("venue") or "", festival.get("address") or ""
+        where = address if address.startswith(venue) else ", ".join(p for p in (venue, address) if p)
+    return {**ticket, "festival": festival, "when": when, "where": where}
+
+
 def order_line(item: dict[str, Any]) -> dict[str, Any]:
     unit = item.get("unit_price_cents")
     return {"name": item.get("name") or item["ticket_id"], "quantity": item["quantity"],
             "price": cents_to_str(unit), "subtotal": cents_to_str(None if unit is None else unit * item["quantity"])}
+
+
+# --- tickets (the ticketing service's API) ---
+
+async def _tickets_api(request: Request, method: str, path: str, json: dict[str, Any] | None = None) -> httpx.Response:
+    try:
+        return await request.app.state.tickets_api.request(method, path, json=json, headers=_headers(request))
+    except httpx.HTTPError as exc:
+        raise ApiDown(str(exc)) from exc
+
+
+async def _ticket_page(request: Request, code: str, message: str | None = None,
+                       holder_error: str | None = None) -> HTMLResponse:
+    identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
+    ticket, error, status = None, None, 200
+    if identity:
+        try:
+            resp = await _tickets_api(request, "GET", f"/api/tickets/{quote(code, safe='')}")
+            if resp.status_code == 404:
+                error, status = "There is no such ticket in your account.", 404
+            else:
+                resp.raise_for_status()
+                ticket = ticket_view(resp.json())
+        except (ApiDown, httpx.HTTPError):
+            error = "This ticket cannot be loaded right now; try again in a moment."
+    return templates.TemplateResponse(request, "ticket.html", {
+        "identity": identity, "ticket": ticket, "error": error, "code": code, "message": message,
+        "holder_error": holder_error}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/cart/fragments/v1/ticket/{code}", response_class=HTMLResponse)
+async def ticket_detail(request: Request, code: str):
+    """One ticket, its QR code large enough to scan from a phone, the festival, and its holder's name."""
+    return await _ticket_page(request, code)
+
+
+@router.post("/cart/tickets/{code}/holder", response_class=HTMLResponse)
+async def set_holder(request: Request, code: str, holder: str = Form("")):
+    try:
+        resp = await _tickets_api(request, "PUT", f"/api/tickets/{quote(code, safe='')}/holder",
+                                  json={"holder": holder})
+    except ApiDown:
+        return await _ticket_page(request, code, holder_error="The name cannot be saved right now; try again.")
+    if resp.status_code != 200:
+        return await _ticket_page(request, code, holder_error=_detail(resp))
+    return await _ticket_page(request, code, message="Saved.")

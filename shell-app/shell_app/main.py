@@ -116,6 +116,19 @@ async def order_page(request: Request, order_id: str):
     return _page(request, "order", f"Order {order_id[:8]}", fragments=[fragment])
 
 
+TICKET_CODE = re.compile(r"^[A-Z0-9]{20}$")
+
+
+@router.get("/tickets/{code}", response_class=HTMLResponse)
+async def ticket_page(request: Request, code: str):
+    """One ticket, large enough to scan from a phone; the code goes into an include path, so only a
+    ticket code's shape is let through."""
+    if not TICKET_CODE.fullmatch(code):
+        return not_found_page(request)
+    fragment = (f"/cart/fragments/v1/ticket/{code}", "This ticket is unavailable right now.")
+    return _page(request, "ticket", "Ticket", fragments=[fragment])
+
+
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request):
     return _admin_page(request, "dashboard", "Admin dashboard")

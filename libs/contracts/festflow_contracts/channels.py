@@ -14,5 +14,8 @@ AUTH_EVENTS_TOPIC = "festflow.auth-events"
 # Kafka: what happens to accounts that needs a mail (sign-up, password reset), keyed by username; the
 # links they carry are valid for a day at most, and so is the topic
 ACCOUNT_EVENTS_TOPIC = "festflow.account-events"
+# Kafka: tickets issued for confirmed orders and every change to one (holder, check-in, void), keyed by
+# order id (one order's ticket events stay in order)
+TICKET_EVENTS_TOPIC = "festflow.ticket-events"
 # Kafka: structured log records from every service, for the admin's live logs
 SYSTEM_LOGS_TOPIC = "festflow.system-logs"

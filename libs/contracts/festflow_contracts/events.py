@@ -19,6 +19,9 @@ TICKET_CHANGED = "festflow.ticket.changed.v1"
 FESTIVAL_CHANGED = "festflow.festival.changed.v1"
 # a logged-out token, refused by every verifier from now on (AUTH_EVENTS_TOPIC)
 TOKEN_REVOKED = "festflow.token.revoked.v1"
+# tickets (TICKET_EVENTS_TOPIC)
+TICKETS_ISSUED = "festflow.tickets.issued.v1"
+TICKET_UPDATED = "festflow.ticket.updated.v1"
 # account events that send a mail with a one-time link (ACCOUNT_EVENTS_TOPIC)
 ACCOUNT_REGISTERED = "festflow.account.registered.v1"
 PASSWORD_RESET_REQUESTED = "festflow.account.password-reset-requested.v1"

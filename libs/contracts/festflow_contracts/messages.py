@@ -77,6 +77,46 @@ class TicketSold(Message):
     festival: FestivalSummary | None = None  # as it was at the sale
 
 
+class TicketStatus(StrEnum):
+    VALID = "valid"
+    USED = "used"
+    VOID = "void"
+
+
+class IssuedTicket(Message):
+    code: str = Field(min_length=8)  # unique and unguessable
+    ticket_id: str  # the ticket type
+    name: str  # the ticket type's name
+    holder: str = ""
+    status: TicketStatus = TicketStatus.VALID
+    qr: str = Field(min_length=8)  # what the QR code carries: the code, type and festival, signed
+
+
+class TicketsIssued(Message):
+    """A confirmed order's tickets, one per ticket sold, with what was sold (the confirmation mail's content)."""
+    TYPE: ClassVar[str] = events.TICKETS_ISSUED
+    order_id: str
+    username: str
+    email: str
+    festival: FestivalSummary | None = None
+    tickets: tuple[IssuedTicket, ...] = Field(min_length=1)
+    items: tuple[SoldLine, ...] = ()
+    total_cents: StrictInt = 0
+
+
+class TicketUpdated(Message):
+    """One ticket changed: a holder's name, admitted at a gate, or void (its order cancelled)."""
+    TYPE: ClassVar[str] = events.TICKET_UPDATED
+    code: str
+    order_id: str
+    ticket_id: str
+    status: TicketStatus
+    holder: str = ""
+    used_at: str | None = None
+    gate: str | None = None
+    change: str  # holder | checked_in | void
+
+
 class RejectedItem(Message):
     ticket_id: str
     quantity: int
@@ -147,7 +187,7 @@ ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
 ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
                                                           FestivalChanged, TokenRevoked, AccountRegistered,
-                                                          PasswordResetRequested)}
+                                                          PasswordResetRequested, TicketsIssued, TicketUpdated)}
 
 M = TypeVar("M", bound=Message)
 

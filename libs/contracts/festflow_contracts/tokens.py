@@ -14,7 +14,7 @@ ALGORITHM = "RS256"
 ISSUER = "festflow-order-service"
 AUDIENCE = "festflow"
 COOKIE_NAME = "festflow_token"
-ROLES = ("admin", "client")
+ROLES = ("admin", "client", "staff")  # staff: gate staff, who check tickets in
 
 
 class InvalidToken(Exception):

@@ -21,6 +21,7 @@ from festflow_contracts.events import InvalidEvent, decode
 from festflow_contracts.messages import InvalidMessage
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.broker_logs import limit_broker_client_logs
+from festflow_runtime.topics import TOPICS, ensure_topics
 
 log = logging.getLogger("festflow.event_stream")
 
@@ -139,6 +140,8 @@ class Subscription:
             consumer = make_consumer(bootstrap, *topics, group_id=group_id, from_beginning=from_beginning)
             failure: Exception | None = None
             try:
+                # a topic nobody has written to yet is made with its settings, not auto-created bare
+                await ensure_topics(bootstrap, tuple(topic for topic in topics if topic in TOPICS))
                 await consumer.start()
                 self.consumer = consumer
                 backoff.succeeded()

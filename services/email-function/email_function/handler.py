@@ -15,6 +15,7 @@ from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from email_function import tickets_mail
 from email_function.settings import Settings
 from festflow_contracts import events, messages
 from festflow_contracts.messages import (
@@ -22,7 +23,7 @@ from festflow_contracts.messages import (
     FestivalSummary,
     OrderRejected,
     PasswordResetRequested,
-    TicketSold,
+    TicketsIssued,
 )
 from festflow_contracts.money import euros
 
@@ -85,13 +86,16 @@ def festival_lines(festival: FestivalSummary) -> str:
     lines = [f"\n{festival.name}"]
     if festival.starts_on:
         lines.append(f"When:  {date_range(festival.starts_on, festival.ends_on)}")
-    if festival.address.startswith(festival.venue):  # "Riverside Park, 1 Festival Way" names the venue
-        where = festival.address
-    else:
-        where = ", ".join(part for part in (festival.venue, festival.address) if part)
+    where = _place(festival)
     if where:
         lines.append(f"Where: {where}")
     return "\n".join(lines) + "\n"
+
+
+def _place(festival: FestivalSummary) -> str:
+    if festival.address.startswith(festival.venue):  # "Riverside Park, 1 Festival Way" names the venue
+        return festival.address
+    return ", ".join(part for part in (festival.venue, festival.address) if part)
 
 
 def date_range(starts_on: str, ends_on: str) -> str:
@@ -111,8 +115,9 @@ def _when(iso: str) -> str:
 
 
 def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | None:
+    """The order's outcome: its tickets once issued (the confirmation), or why it was rejected."""
     outcome = messages.parse_any(event)
-    if not isinstance(outcome, TicketSold | OrderRejected) or not outcome.email:
+    if not isinstance(outcome, TicketsIssued | OrderRejected) or not outcome.email:
         return None
     order_id = outcome.order_id
     msg = EmailMessage()
@@ -124,16 +129,19 @@ def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | N
     msg["Message-ID"] = f"<order-outcome.{order_id}@festflow.local>"
     msg["X-FestFlow-Order"] = order_id
     msg["X-FestFlow-Event"] = event["type"]
-    if isinstance(outcome, TicketSold):
+    if isinstance(outcome, TicketsIssued):
         festival = outcome.festival
         msg["Subject"] = (f"Your tickets for {festival.name} - order {order_id[:8]} confirmed" if festival
                           else f"Your FestFlow tickets - order {order_id[:8]} confirmed")
         lines = [f"  {item.quantity} x {item.name} at {euros(item.unit_price_cents)}" for item in outcome.items]
-        msg.set_content(
-            f"Hello {outcome.username},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
-            + f"\n\nTotal: {euros(outcome.total_cents)}\n" + (festival_lines(festival) if festival else "")
-            + "\nSee you at the festival!\nFestFlow\n"
-        )
+        codes = [f"  {ticket.name}: {ticket.code}" for ticket in outcome.tickets]
+        text = (f"Hello {outcome.username},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
+                + f"\n\nTotal: {euros(outcome.total_cents)}\n" + (festival_lines(festival) if festival else "")
+                + "\nYour tickets (their QR codes are in this mail and in the attached PDF):\n" + "\n".join(codes)
+                + "\n\nSee you at the festival!\nFestFlow\n")
+        when = date_range(festival.starts_on, festival.ends_on) if festival and festival.starts_on else ""
+        where = _place(festival) if festival else ""
+        tickets_mail.add_tickets(msg, outcome, text, when, where)
     else:
         msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"
         msg.set_content(
@@ -143,7 +151,7 @@ def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | N
     return msg
 
 
-ORDER_MAILS = (events.TICKET_SOLD, events.ORDER_REJECTED)
+ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED)  # a sale is confirmed by mail with its tickets
 ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED)
 
 

@@ -6,7 +6,7 @@ import logging
 
 from email_function.handler import SentLog, handle
 from email_function.settings import Settings
-from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
 from festflow_runtime.event_stream import Subscription
 
 log = logging.getLogger("email_function")
@@ -22,5 +22,6 @@ def make_invoker(settings: Settings, sent_log: SentLog):
 
 def subscribe(bootstrap: str, settings: Settings, sent_log: SentLog) -> Subscription:
     """The trigger: consumer group `email-function`, from the earliest event not yet handled."""
-    return Subscription(bootstrap, (ORDER_EVENTS_TOPIC, ACCOUNT_EVENTS_TOPIC), make_invoker(settings, sent_log),
+    return Subscription(bootstrap, (ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC, ACCOUNT_EVENTS_TOPIC),
+                        make_invoker(settings, sent_log),
                         group_id="email-function", from_beginning=True)

@@ -1,4 +1,7 @@
 """The email function against a real SMTP server (aiosmtpd, in this process)."""
+import email
+import email.policy
+import io
 import socket
 
 import pytest
@@ -40,7 +43,8 @@ def sent_log(tmp_path):
 
 
 def sold_event():
-    return sample(events.TICKET_SOLD,  # the inventory's recorded sample, about an order of our own
+    """The ticketing service's recorded sample (a confirmed order's tickets), about an order of our own."""
+    return sample(events.TICKETS_ISSUED,
                   order_id="0f0e0d0c-1111-2222-3333-444455556666", username="guest", email="guest@festflow.local",
                   items=[{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2, "unit_price_cents": 24900}],
                   total_cents=49800)
@@ -58,7 +62,8 @@ def test_confirmation_mail_is_sent_once(smtp, sent_log):
     assert envelope.rcpt_tos == ["guest@festflow.local"]
     text = envelope.content.decode()
     assert "order 0f0e0d0c confirmed" in text
-    assert "2 x VIP Weekend" in text and "498.00" in text
+    plain = email.message_from_bytes(envelope.content, policy=email.policy.default).get_body(("plain",)).get_content()
+    assert "2 x VIP Weekend" in plain and "498.00" in plain
 
 
 def test_rejection_mail_carries_the_reason(smtp, sent_log):
@@ -72,6 +77,7 @@ def test_rejection_mail_carries_the_reason(smtp, sent_log):
 def test_other_events_send_nothing(smtp, sent_log):
     inbox, settings = smtp
     assert handle(sample(events.TICKET_CHANGED), settings, sent_log) is None
+    assert handle(sample(events.TICKET_SOLD), settings, sent_log) is None  # the tickets' mail confirms the sale
     assert inbox.messages == []
 
 
@@ -109,10 +115,32 @@ def test_account_mails_carry_their_one_time_link_and_go_once_per_event(smtp, sen
 
 def test_the_confirmation_names_the_festival_its_dates_and_place(smtp, sent_log):
     inbox, settings = smtp
-    event = sample(events.TICKET_SOLD)  # the inventory's sample carries the festival
+    event = sample(events.TICKETS_ISSUED)  # the festival travels from the sale to the tickets
     festival = event["data"]["festival"]
     message = handle(event, settings, sent_log)
-    body = message.get_content()
+    body = message.get_body(preferencelist=("plain",)).get_content()
     assert festival["name"] in message["Subject"] and festival["name"] in body
     assert "When:  Fri 16 Jul - Sun 18 Jul 2027" in body
     assert f"Where: {festival['address']}" in body
+
+
+def test_the_confirmation_is_html_with_each_tickets_qr_code_and_a_pdf_page_per_ticket(smtp, sent_log):
+    import zxingcpp
+    from PIL import Image
+    inbox, settings = smtp
+    event = sample(events.TICKETS_ISSUED)
+    tickets = event["data"]["tickets"]
+    handle(event, settings, sent_log)
+    mail = email.message_from_bytes(inbox.messages[0].content, policy=email.policy.default)
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    images = [part for part in mail.walk() if part.get_content_type() == "image/png"]
+    assert len(images) == len(tickets) == html.count('<img src="cid:')
+    decoded = [zxingcpp.read_barcodes(Image.open(io.BytesIO(part.get_content())))[0].text for part in images]
+    assert decoded == [ticket["qr"] for ticket in tickets]  # each image is its ticket's signed payload
+    [pdf] = [part for part in mail.iter_attachments() if part.get_content_type() == "application/pdf"]
+    data = pdf.get_content()
+    assert data.startswith(b"%PDF")
+    from pypdf import PdfReader
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == len(tickets)
+    assert all(ticket["code"] in page.extract_text() for ticket, page in zip(tickets, reader.pages, strict=True))

@@ -40,6 +40,13 @@ class Mailbox:
                 and (to is None or (m["to"] or "").lower() == to.lower())]
 
 
+    def raw(self, name: str) -> bytes | None:
+        """The message as it arrived (MIME, with its attachments), or None for an unknown name."""
+        with self._lock:
+            known = any(m["id"] == name for m in self._messages)
+        return (self.directory / f"{name}.eml").read_bytes() if known else None
+
+
 def _parse(name: str, raw: bytes) -> dict:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     body = msg.get_body(preferencelist=("plain", "html"))

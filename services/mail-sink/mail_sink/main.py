@@ -6,8 +6,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, Response
 
 from mail_sink.mailbox import Mailbox
 from mail_sink.settings import Settings
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/api/messages", messages, methods=["GET"])
+    app.add_api_route("/api/messages/{name}/raw", raw_message, methods=["GET"])
     app.add_api_route("/", mailbox_page, methods=["GET"], response_class=HTMLResponse)
     return app
 
@@ -52,6 +53,14 @@ async def healthz():
 async def messages(request: Request, order: str | None = None, to: str | None = None):
     """Every message, or with `?order=<order id>` those about that order, `?to=<address>` those to it."""
     return request.app.state.mailbox.messages(order, to)
+
+
+async def raw_message(request: Request, name: str) -> Response:
+    """The message as it arrived (message/rfc822), with its HTML part and attachments."""
+    raw = request.app.state.mailbox.raw(name)
+    if raw is None:
+        raise HTTPException(404, "no such message")
+    return Response(raw, media_type="message/rfc822")
 
 
 async def mailbox_page(request: Request):

@@ -22,7 +22,7 @@ class NewAccount(BaseModel):
                           description="3-64 characters: lower-case letters, digits, . _ -")
     email: str = Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", max_length=200)
     password: str = Field(min_length=8, max_length=200)
-    role: Literal["client", "admin"] = "client"
+    role: Literal["client", "admin", "staff"] = "client"  # staff: gate staff, who check tickets in
 
     @field_validator("email", "password")
     @classmethod

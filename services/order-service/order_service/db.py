@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festflow_runtime import database
+from festflow_runtime import database, outbox
 
 metadata = sa.MetaData()
 
@@ -31,6 +31,7 @@ orders = sa.Table(
     sa.Column("items", sa.JSON, nullable=False),
     sa.Column("total_cents", sa.Integer),
     sa.Column("command_sent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("tickets", sa.JSON),  # issued by the ticketing service once the order is confirmed
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),
@@ -66,15 +67,7 @@ account_tokens = sa.Table(
 
 # Events this service emits to Kafka (the account mails), written in the transaction of what they
 # tell and relayed afterwards (see event_relay.py), like the commands below.
-event_outbox = sa.Table(
-    "event_outbox", metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("topic", sa.String(80), nullable=False),
-    sa.Column("key", sa.String(120), nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("sent_at", sa.String(40), index=True),
-)
+event_outbox = outbox.outbox_table(metadata)
 
 # The transactional outbox: an order's command is written in the same transaction as the order row and
 # relayed to RabbitMQ afterwards, so a 202 never depends on the broker being up at that moment.

@@ -12,17 +12,22 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
+from festflow_contracts.channels import (
+    ACCOUNT_EVENTS_TOPIC,
+    CATALOG_EVENTS_TOPIC,
+    ORDER_EVENTS_TOPIC,
+    TICKET_EVENTS_TOPIC,
+)
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.outbox import KafkaSender, OutboxRelay
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel
 from order_service.command_relay import CommandRelay
-from order_service.event_relay import EventRelay, KafkaSender
 from order_service.inventory_client import InventoryClient
 from order_service.ordering import Limits
 from order_service.publisher import CommandPublisher
@@ -67,9 +72,9 @@ async def lifespan(app: FastAPI):
     state.relay = CommandRelay(engine, state.publisher)
     relay_task = asyncio.create_task(state.relay.run(), name="command-relay")
     event_sender = KafkaSender(settings.kafka_bootstrap_servers, (ACCOUNT_EVENTS_TOPIC,))
-    state.event_relay = EventRelay(engine, event_sender)
+    state.event_relay = OutboxRelay(engine, db.event_outbox, event_sender, logging.getLogger("order_service.events"))
     event_relay_task = asyncio.create_task(state.event_relay.run(), name="event-relay")
-    state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,),
+    state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC),
                                 OrderStatusProjection(engine, state.limits).apply,
                                 group_id="order-service-status", from_beginning=True)
     state.events.start()

@@ -1,4 +1,5 @@
-"""Keeps each order's status current from the inventory's events on Kafka (TICKET_SOLD, ORDER_REJECTED).
+"""Keeps each order's status current from the inventory's events on Kafka (TICKET_SOLD, ORDER_REJECTED),
+and its tickets from the ticketing service's (TICKETS_ISSUED, TICKET_UPDATED).
 
 An outcome is applied once: only a PENDING order changes, so a re-sent event changes nothing. A
 rejected order's cart gets its lines back in the same transaction.
@@ -8,10 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import messages
-from festflow_contracts.messages import OrderRejected, OrderStatus, TicketSold
+from festflow_contracts.messages import OrderRejected, OrderStatus, TicketsIssued, TicketSold, TicketUpdated
 from order_service import carts
 from order_service.db import orders
 from order_service.ordering import Limits
@@ -26,6 +28,9 @@ class OrderStatusProjection:
 
     async def apply(self, event: dict[str, Any]) -> None:
         outcome = messages.parse_any(event)
+        if isinstance(outcome, TicketsIssued | TicketUpdated):
+            await self.apply_tickets(outcome)
+            return
         if isinstance(outcome, TicketSold):
             values: dict[str, Any] = {"status": OrderStatus.CONFIRMED, "reason": None,
                                       "total_cents": outcome.total_cents,
@@ -43,3 +48,22 @@ class OrderStatusProjection:
                 await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
         if result.rowcount:
             log.debug("order %s is %s", outcome.order_id, values["status"])
+
+    async def apply_tickets(self, message: TicketsIssued | TicketUpdated) -> None:
+        """An order's tickets, as the ticketing service issued and then changed them (no QR payloads
+        here: the ticketing service serves those to the ticket's owner)."""
+        async with self.engine.begin() as conn:
+            current = await conn.scalar(sa.select(orders.c.tickets).where(orders.c.order_id == message.order_id))
+            if isinstance(message, TicketsIssued):
+                if current:
+                    return  # issued once; a re-delivered event changes nothing
+                tickets = [ticket_view(t.code, t.ticket_id, t.name, t.holder, t.status) for t in message.tickets]
+            else:
+                tickets = [ticket_view(t["code"], t["ticket_id"], t["name"], message.holder, message.status)
+                           if t["code"] == message.code else t for t in (current or [])]
+            await conn.execute(orders.update().where(orders.c.order_id == message.order_id).values(tickets=tickets))
+
+
+def ticket_view(code: str, ticket_id: str, name: str, holder: str, status: str) -> dict[str, Any]:
+    return {"code": code, "ticket_id": ticket_id, "name": name, "holder": holder, "status": str(status),
+            "qr_url": f"/api/tickets/{code}/qr.svg", "page_url": f"/tickets/{code}"}

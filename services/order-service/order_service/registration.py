@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events, messages
+from festflow_contracts import messages
 from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC
+from festflow_runtime import outbox
 from festflow_runtime.text import plain_text
 from order_service.db import account_tokens, event_outbox, login_failures, unverified_accounts, users
 
@@ -115,10 +116,7 @@ async def _new_link(conn: AsyncConnection, username: str, purpose: str, valid_fo
 
 
 async def _emit(conn: AsyncConnection, message: messages.Message, key: str) -> None:
-    event = messages.envelope(message, SOURCE, subject=key)
-    await conn.execute(event_outbox.insert().values(topic=ACCOUNT_EVENTS_TOPIC, key=key,
-                                                    payload=events.encode(event).decode(),
-                                                    created_at=events.now_iso()))
+    await outbox.emit(conn, event_outbox, ACCOUNT_EVENTS_TOPIC, key, messages.envelope(message, SOURCE, subject=key))
 
 
 async def register(engine: AsyncEngine, sign_up: SignUp, hasher: Hasher,

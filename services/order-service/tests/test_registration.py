@@ -1,5 +1,6 @@
 """Sign-up, confirming the address and a new password (service layer, real SQLite/PostgreSQL): the rules,
 the one-time links, checkout refused until confirmed, and each mail's event in the outbox."""
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,8 +10,8 @@ from pydantic import ValidationError
 from festflow_contracts import events, fixtures
 from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC
 from festflow_contracts.tokens import Identity
+from festflow_runtime.outbox import OutboxRelay
 from order_service import db, registration
-from order_service.event_relay import EventRelay
 from order_service.login import authenticate
 from order_service.ordering import BuyerNotVerified, Limits, OrderLine, place_order
 from order_service.registration import AccountError, AccountTaken, LinkInvalid, SignUp
@@ -157,9 +158,9 @@ async def test_the_event_relay_sends_in_order_marks_what_was_sent_and_keeps_the_
                                                    password="correct horse battery"), fake_hash)
     sender = RecordingSender(fail_after=2)
     with pytest.raises(ConnectionError):
-        await EventRelay(engine, sender).relay_pending()
+        await OutboxRelay(engine, db.event_outbox, sender, logging.getLogger("t")).relay_pending()
     assert [key for _, key, _ in sender.sent] == ["user0", "user1"]
     assert [row["sent_at"] is not None for row in await outbox(engine)] == [True, True, False]
     sender.fail_after = None
-    assert await EventRelay(engine, sender).relay_pending() == 1
+    assert await OutboxRelay(engine, db.event_outbox, sender, logging.getLogger("t")).relay_pending() == 1
     assert [key for _, key, _ in sender.sent] == ["user0", "user1", "user2"]

@@ -1,0 +1,104 @@
+"""An event outbox relayed to Kafka: a service writes each event it emits into its `event_outbox` table in
+the transaction of what the event tells, and `OutboxRelay` sends the unsent rows in order, each
+acknowledged by the broker, then marks them sent.
+
+At-least-once: a crash between Kafka's acknowledgement and the mark sends an event again; consumers
+deduplicate on the event id. While Kafka is away the rows wait (and the relay says so once).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events
+from festflow_runtime.backoff import Backoff
+from festflow_runtime.event_stream import stop_within
+from festflow_runtime.relay_loop import run_relay
+from festflow_runtime.topics import ensure_topics
+
+
+def outbox_table(metadata: sa.MetaData, name: str = "event_outbox") -> sa.Table:
+    return sa.Table(
+        name, metadata,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("topic", sa.String(80), nullable=False),
+        sa.Column("key", sa.String(120), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.String(40), nullable=False),
+        sa.Column("sent_at", sa.String(40), index=True),
+    )
+
+
+async def emit(conn: AsyncConnection, table: sa.Table, topic: str, key: str, event: dict[str, Any]) -> None:
+    """Writes `event` into the outbox, inside the caller's transaction."""
+    await conn.execute(table.insert().values(topic=topic, key=key, payload=events.encode(event).decode(),
+                                             created_at=events.now_iso()))
+
+
+class EventSender(Protocol):
+    async def send(self, topic: str, key: str, payload: bytes) -> None: ...
+
+
+class OutboxRelay:
+    def __init__(self, engine: AsyncEngine, table: sa.Table, sender: EventSender, log: logging.Logger,
+                 batch: int = 200):
+        self.engine, self.table, self.sender, self.log, self.batch = engine, table, sender, log, batch
+        self.wakeup = asyncio.Event()
+
+    def notify(self) -> None:
+        """A new event was committed: relay it now rather than at the next poll."""
+        self.wakeup.set()
+
+    async def relay_pending(self) -> int:
+        t = self.table
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(t.c.seq, t.c.topic, t.c.key, t.c.payload)
+                                       .where(t.c.sent_at.is_(None)).order_by(t.c.seq).limit(self.batch))).all()
+        sent: list[int] = []
+        try:
+            for row in rows:  # in order: the events of one key reach its partition in the order they were made
+                await self.sender.send(row.topic, row.key, row.payload.encode())
+                sent.append(row.seq)
+        finally:
+            if sent:
+                async with self.engine.begin() as conn:
+                    await conn.execute(t.update().where(t.c.seq.in_(sent)).values(sent_at=events.now_iso()))
+        return len(sent)
+
+    async def run(self) -> None:
+        await run_relay(self.relay_pending, self.wakeup, self.batch,
+                        Backoff(self.log, f"relaying {self.table.name} to Kafka (events wait in the outbox)",
+                                0.5, 15.0))
+
+
+class KafkaSender:
+    """An idempotent Kafka producer, started on first use (creating the topics) and again after a failure."""
+
+    def __init__(self, bootstrap: str, topics: tuple[str, ...]):
+        self.bootstrap, self.topics = bootstrap, topics
+        self._producer: AIOKafkaProducer | None = None
+
+    async def send(self, topic: str, key: str, payload: bytes) -> None:
+        if self._producer is None:
+            await ensure_topics(self.bootstrap, self.topics)
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True,
+                                        request_timeout_ms=10_000)
+            await producer.start()
+            self._producer = producer
+        producer = self._producer
+        try:
+            await producer.send_and_wait(topic, payload, key=key.encode())
+        except Exception:
+            self._producer = None
+            await stop_within(producer.stop())
+            raise
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await stop_within(self._producer.stop())
+            self._producer = None

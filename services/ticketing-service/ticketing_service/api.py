@@ -1,0 +1,122 @@
+"""The ticketing API behind the gateway: a buyer's tickets and their QR codes, holder names, and the
+gate's check-in (staff and admins)."""
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
+from festflow_runtime.text import plain_text
+from ticketing_service import checkin, qr
+from ticketing_service.db import tickets
+from ticketing_service.issuing import ticket_view
+
+router = APIRouter(tags=["tickets"])
+GATE_ROLES = ("admin", "staff")
+
+
+def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
+    token = bearer_token(authorization) or request.cookies.get(COOKIE_NAME)
+    try:
+        return request.app.state.verifier.verify(token)
+    except InvalidToken as exc:
+        raise HTTPException(401, f"authentication required: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+def gate_staff(identity: Annotated[Identity, Depends(caller)]) -> Identity:
+    if identity.role not in GATE_ROLES:
+        raise HTTPException(403, "gate staff or admin role required")
+    return identity
+
+
+Caller = Annotated[Identity, Depends(caller)]
+GateStaff = Annotated[Identity, Depends(gate_staff)]
+
+
+async def _ticket_for(request: Request, code: str, identity: Identity) -> dict[str, Any]:
+    async with request.app.state.engine.connect() as conn:
+        row = (await conn.execute(sa.select(tickets).where(tickets.c.code == code.upper()))).mappings().first()
+    # another buyer's ticket is indistinguishable from a missing one
+    if row is None or (row["username"] != identity.username and identity.role not in GATE_ROLES):
+        raise HTTPException(404, "no such ticket")
+    return ticket_view(row)
+
+
+@router.get("/api/tickets/{code}")
+async def get_ticket(request: Request, code: str, identity: Caller):
+    """One ticket: `code`, type (`ticket_id`, `name`), `holder`, `status` (valid | used | void), when and
+    where it was used, the festival, and its QR code's URL (`qr_url`)."""
+    return await _ticket_for(request, code, identity)
+
+
+@router.get("/api/tickets/{code}/qr.svg", responses={200: {"content": {"image/svg+xml": {}}}})
+async def ticket_qr(request: Request, code: str, identity: Caller, scale: int = 6):
+    ticket = await _ticket_for(request, code, identity)
+    return Response(qr.svg(ticket["qr"], max(2, min(scale, 16))), media_type="image/svg+xml",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+class Holder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holder: str = Field(max_length=120)
+
+    @field_validator("holder")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return plain_text(value).strip()
+
+
+@router.put("/api/tickets/{code}/holder")
+async def put_holder(request: Request, code: str, body: Holder, identity: Caller):
+    """The name of who will use the ticket (its buyer only; not once it is used or void)."""
+    ticket = await _ticket_for(request, code, identity)
+    if ticket["status"] != "valid":
+        raise HTTPException(409, f"this ticket is {ticket['status']}: its holder can no longer change")
+    if identity.username != (await _owner(request, ticket["code"])):
+        raise HTTPException(403, "only the ticket's buyer can name its holder")
+    changed = await checkin.set_holder(request.app.state.engine, ticket["code"], body.holder)
+    request.app.state.relay.notify()
+    return changed
+
+
+async def _owner(request: Request, code: str) -> str:
+    async with request.app.state.engine.connect() as conn:
+        return str(await conn.scalar(sa.select(tickets.c.username).where(tickets.c.code == code)))
+
+
+class ScanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=400, description="the QR code's text, or the ticket's code typed")
+    gate: str = Field(min_length=1, max_length=60)
+
+    @field_validator("code", "gate")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return plain_text(value).strip()
+
+
+@router.post("/api/checkin/scan", responses={409: {"description": "already used"}, 404: {}, 410: {},
+                                             422: {"description": "the signature does not verify"}})
+async def scan(request: Request, body: ScanIn, _staff: GateStaff):
+    """Admits a ticket once: 200 `{"result": "admitted", ...ticket}`; then 409 `already_used` with `at`
+    and `gate`; 404 for an unknown code, 410 for a void ticket, 422 for a payload that is not signed by
+    FestFlow."""
+    state = request.app.state
+    found = await checkin.scan(state.engine, body.code, body.gate, state.signer, state.settings.festival_id)
+    if found.status == 200:
+        state.relay.notify()
+    answer: dict[str, Any] = {"result": found.result, "detail": found.detail, **(found.ticket or {})}
+    if found.result == "already_used" and found.ticket:
+        answer |= {"at": found.ticket["used_at"], "gate": found.ticket["gate"]}
+    answer.pop("qr", None)
+    return JSONResponse(answer, status_code=found.status)
+
+
+@router.get("/api/checkin/stats")
+async def checkin_stats(request: Request, _staff: GateStaff):
+    """Per ticket type: tickets issued and checked in."""
+    return await checkin.stats(request.app.state.engine)

@@ -1,0 +1,94 @@
+"""Ticketing service: issues tickets from the sold events on Kafka, serves them and checks them in."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from festflow_contracts import events, messages
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
+from festflow_contracts.messages import TicketSold
+from festflow_contracts.tokens import TokenVerifier
+from festflow_runtime.event_stream import Subscription, cancel_and_wait
+from festflow_runtime.http_errors import install_error_handlers
+from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.outbox import KafkaSender, OutboxRelay
+from festflow_runtime.revocations import subscribe_revocations
+from festflow_runtime.same_origin import SameOriginMiddleware
+from ticketing_service import db
+from ticketing_service.api import router
+from ticketing_service.issuing import issue_for_sale
+from ticketing_service.settings import Settings
+from ticketing_service.signing import TicketSigner
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log = logging.getLogger("ticketing_service")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings: Settings = app.state.settings
+    state = app.state
+    log_feed = LogFeed("ticketing-service", settings.kafka_bootstrap_servers, ("ticketing_service", "uvicorn.error"))
+    log_feed.start()
+    state.engine = engine = db.make_engine(settings.database_url)
+    await db.create_schema(engine)
+    state.signer = TicketSigner(settings.signing_key_pem())
+    state.verifier = TokenVerifier(settings.public_key_pem())
+    revocations = subscribe_revocations(settings.kafka_bootstrap_servers, state.verifier)
+    revocations.start()
+    sender = KafkaSender(settings.kafka_bootstrap_servers, (TICKET_EVENTS_TOPIC,))
+    state.relay = OutboxRelay(engine, db.event_outbox, sender, logging.getLogger("ticketing_service.events"))
+    relay_task = asyncio.create_task(state.relay.run(), name="ticket-events-relay")
+
+    async def on_order_event(event: dict[str, Any]) -> None:
+        if event["type"] != events.TICKET_SOLD:
+            return
+        sold = messages.parse(event, TicketSold)
+        if await issue_for_sale(engine, sold, state.signer, settings.festival_id):
+            state.relay.notify()
+            log.info("issued %d tickets for order %s", sum(i.quantity for i in sold.items), sold.order_id[:8])
+
+    state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,), on_order_event,
+                                group_id="ticketing-service", from_beginning=True)
+    state.events.start()
+    try:
+        yield
+    finally:
+        await state.events.stop()
+        await cancel_and_wait(relay_task)
+        await sender.close()
+        await revocations.stop()
+        await engine.dispose()
+        await log_feed.stop()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    state = request.app.state
+    checks = {}
+    try:
+        async with state.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise, from a health check
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    checks["kafka"] = "ok" if state.events.ready else "down"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
+                        status_code=200 if healthy else 503)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ticketing service (run by `uvicorn --factory ticketing_service.main:create_app`)."""
+    app = FastAPI(title="FestFlow ticketing service", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings or Settings()
+    app.add_middleware(SameOriginMiddleware)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_api_route("/healthz", healthz, methods=["GET"])
+    return app
