@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from e2e_helpers import login
+from e2e_helpers import CHROMIUM_ARGS, login
 from festflow_devstack.profiles import get_profile
 from festflow_devstack.stack import Stack
 
@@ -59,8 +59,6 @@ def admin_token(_api_client) -> str:
     return login(_api_client, "admin", "admin123")
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,10 @@ from collections.abc import Callable
 
 import httpx
 
+# Debian's Chromium as the tests drive it (never `playwright install`: no downloads here)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
 
 def login(api: httpx.Client, username: str, password: str) -> str:
     resp = api.post("/api/auth/login", json={"username": username, "password": password})

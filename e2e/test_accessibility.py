@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from test_browser import log_in
 from test_cart_browser import add_to_cart, new_buyer, new_last_order
 
-from e2e_helpers import bearer, new_ticket_type, place_order, wait_status
+from e2e_helpers import bearer, eventually, new_ticket_type, place_order, wait_status
 
 pytestmark = pytest.mark.stack
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
@@ -16,8 +16,8 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 PAGES = {
     None: ["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/no-such-page"],
-    "buyer": ["/", "/my-orders", "ORDER"],
-    "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival"],
+    "buyer": ["/", "/my-orders", "ORDER", "TICKET"],
+    "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival", "/gate"],
 }
 
 
@@ -41,7 +41,9 @@ def buyer_with_an_order(_api_client, admin_token):
     token = api.post("/api/auth/login", json={"username": name, "password": password}).json()["access_token"]
     order_id = place_order(api, token, [(ticket["id"], 2)]).json()["order_id"]
     wait_status(api, token, order_id, "CONFIRMED")
-    return name, password, order_id
+    tickets = eventually(lambda: api.get(f"/api/orders/{order_id}", headers=bearer(token)).json()["tickets"],
+                         timeout=30, what="the order's tickets")
+    return name, password, order_id, tickets[0]["code"]
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
@@ -57,7 +59,8 @@ def test_every_page_passes_the_audit_and_fits_a_phone(browser, gateway, buyer_wi
             log_in(page, "admin", "admin123")
         problems = []
         for path in PAGES[who]:
-            page.goto(f"/orders/{buyer_with_an_order[2]}" if path == "ORDER" else path)
+            page.goto({"ORDER": f"/orders/{buyer_with_an_order[2]}",
+                       "TICKET": f"/tickets/{buyer_with_an_order[3]}"}.get(path, path))
             page.wait_for_load_state("networkidle")
             if who == "buyer" and path == "/":
                 add_to_cart(page, page.locator(".catalog [data-ticket-id]").first.get_attribute("data-ticket-id"))

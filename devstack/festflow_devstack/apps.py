@@ -63,7 +63,8 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path) -> d
         "shell-app": {**common, "ORDER_API_URL": order_api},
         "mf-catalog": {**common, "ORDER_API_URL": order_api},
         "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing")},
-        "mf-admin": {**common, "ORDER_API_URL": order_api},
+        "mf-admin": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing")},
+        "mf-gate": {**common},
     }
 
 
@@ -80,6 +81,7 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mf-catalog": ("mf_catalog.main:create_app", "catalog", ()),
     "mf-cart": ("mf_cart.main:create_app", "cart", ()),
     "mf-admin": ("mf_admin.main:create_app", "admin", ()),
+    "mf-gate": ("mf_gate.main:create_app", "gate", ()),
 }
 
 

@@ -139,6 +139,7 @@ def gateway_values(profile: Profile, run_path: Path) -> dict[str, str]:
         "CATALOG_ADDR": f"127.0.0.1:{p['catalog']}",
         "CART_ADDR": f"127.0.0.1:{p['cart']}",
         "ADMIN_ADDR": f"127.0.0.1:{p['admin']}",
+        "GATE_ADDR": f"127.0.0.1:{p['gate']}",
         "MAILBOX_ADDR": f"127.0.0.1:{p['mail_http']}",
     }
 

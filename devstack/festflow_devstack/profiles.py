@@ -25,6 +25,7 @@ BASE_PORTS = {
     "catalog": 8101,
     "cart": 8102,
     "admin": 8103,
+    "gate": 8104,
     "mail_http": 8025,
     "smtp": 1025,
     "amqp": 5672,

@@ -17,8 +17,8 @@ from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 
 from festflow_contracts import messages
-from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
-from festflow_contracts.messages import OrderRejected, TicketChanged, TicketSold
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
+from festflow_contracts.messages import OrderRejected, TicketChanged, TicketsIssued, TicketSold, TicketUpdated
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
@@ -50,6 +50,10 @@ def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
         return {"kind": "rejected", "tickets": []}
     if isinstance(message, TicketChanged):
         return {"kind": "changed", "tickets": [{"ticket_id": message.id, "stock": message.stock}]}
+    if isinstance(message, TicketUpdated) and message.change == "checked_in":
+        return {"kind": "checked_in", "tickets": []}
+    if isinstance(message, TicketsIssued):
+        return {"kind": "issued", "tickets": []}
     return None
 
 
@@ -61,6 +65,8 @@ async def lifespan(app: FastAPI):
     revocations.start()  # logged-out tokens are refused here too
     app.state.api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=5.0,
                                       transport=app.state.order_api_transport)
+    app.state.tickets_api = httpx.AsyncClient(base_url=settings.ticketing_api_url, timeout=3.0,
+                                              transport=app.state.order_api_transport)
     app.state.updates = updates = Fanout()
 
     async def on_event(event: dict) -> None:
@@ -69,7 +75,7 @@ async def lifespan(app: FastAPI):
             updates.publish(update)
 
     app.state.events = Subscription(settings.kafka_bootstrap_servers,
-                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
+                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, TICKET_EVENTS_TOPIC), on_event,
                                     group_id=None, from_beginning=False)
     app.state.events.start()
     try:
@@ -78,6 +84,7 @@ async def lifespan(app: FastAPI):
         await revocations.stop()
         await app.state.events.stop()
         await app.state.api.aclose()
+        await app.state.tickets_api.aclose()
 
 
 router = APIRouter()
@@ -158,7 +165,14 @@ async def _sales_context(request: Request) -> dict[str, Any]:
     if status != 200:
         return {"stats": None, "error": "; ".join(reasons(stats))}
     chart = Markup(sales_chart.render(stats["series"]["points"], stats["series"]["bucket_seconds"]))
-    return {"stats": stats, "chart": chart, "error": None}
+    checked_in: dict[str, dict[str, int]] = {}
+    try:  # the gate's figures come from the ticketing service; without them the dashboard still shows sales
+        resp = await request.app.state.tickets_api.get("/api/checkin/stats", headers=_auth(request))
+        if resp.status_code == 200:
+            checked_in = {row["ticket_id"]: row for row in resp.json()}
+    except (httpx.HTTPError, ValueError):
+        pass
+    return {"stats": stats, "chart": chart, "error": None, "checked_in": checked_in}
 
 
 @router.get("/admin/fragments/v1/dashboard", response_class=HTMLResponse)

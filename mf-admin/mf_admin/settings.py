@@ -5,4 +5,4 @@ from festflow_runtime.settings import PlatformSettings
 
 
 class Settings(PlatformSettings):
-    pass  # only the platform's common parts: the order API, Kafka, the token key
+    ticketing_api_url: str = "http://127.0.0.1:8004"  # the gate's check-in figures

@@ -13,6 +13,7 @@ from mf_admin.main import create_app, dashboard_update, reasons
 from mf_admin.sales_chart import grid_step, render
 from mf_admin.settings import Settings
 
+CHECKED_IN = [{"ticket_id": "vip", "name": "VIP", "issued": 7, "checked_in": 2}]
 STATS = {"tickets_sold": 7, "revenue": "500.00", "revenue_cents": 50000, "orders_confirmed": 3, "orders_rejected": 1,
          "stock": [{"id": "vip", "name": "VIP", "stock": 43, "active": True}],
          "series": {"bucket_seconds": 5, "points": [{"t": "2026-07-01T12:00:00Z", "tickets": 2},
@@ -60,8 +61,12 @@ def keys():
 
 @pytest.fixture
 def client(keys):
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/checkin/stats":
+            return httpx.Response(200, json=CHECKED_IN)
+        return httpx.Response(200, json=STATS)
     app = create_app(Settings(jwt_public_key=keys[1], kafka_bootstrap_servers="127.0.0.1:9"),
-                     order_api_transport=httpx.MockTransport(lambda r: httpx.Response(200, json=STATS)))
+                     order_api_transport=httpx.MockTransport(api))
     with TestClient(app) as c:
         yield c
 
@@ -93,6 +98,14 @@ def test_dashboard_shows_kpis_and_chart(client, keys):
     html = client.get("/admin/fragments/v1/dashboard", headers=_cookie(keys, "admin")).text
     assert 'data-kpi="tickets-sold">7<' in html and 'data-kpi="revenue">€500.00<' in html
     assert 'data-kpi="orders-rejected">1<' in html and "<svg" in html and 'id="admin-logs"' in html
+    assert 'data-role="checked-in">2 / 7<' in html  # checked in at the gates, of the tickets issued
+
+
+def test_an_open_dashboard_hears_check_ins_and_issued_tickets():
+    assert dashboard_update(sample(events.TICKET_UPDATED, change="checked_in")) == {"kind": "checked_in",
+                                                                                   "tickets": []}
+    assert dashboard_update(sample(events.TICKET_UPDATED, change="holder")) is None
+    assert dashboard_update(sample(events.TICKETS_ISSUED)) == {"kind": "issued", "tickets": []}
 
 
 def test_nav_link_only_for_admins(client, keys):

@@ -32,6 +32,7 @@ PAGES = {
     "dashboard": [("/admin/fragments/v1/dashboard", "The dashboard is unavailable right now.")],
     "tickets": [("/admin/fragments/v1/ticket-editor", "The ticket editor is unavailable right now.")],
     "festival": [("/admin/fragments/v1/festival-editor", "The festival editor is unavailable right now.")],
+    "gate": [("/gate/fragments/v1/scanner", "The scanner is unavailable right now.")],
 }
 NAV_FRAGMENT = ("/admin/fragments/v1/nav", "")
 
@@ -137,6 +138,12 @@ async def dashboard(request: Request):
 @router.get("/dashboard/tickets", response_class=HTMLResponse)
 async def tickets(request: Request):
     return _admin_page(request, "tickets", "Tickets")
+
+
+@router.get("/gate", response_class=HTMLResponse)
+async def gate(request: Request):
+    """The gate's scanner (staff and admins; mf-gate says "not allowed" to anyone else)."""
+    return _admin_page(request, "gate", "Gate")
 
 
 @router.get("/dashboard/festival", response_class=HTMLResponse)

@@ -39,7 +39,7 @@ def test_every_include_has_a_stub_defined_before_it(client, path):
 def test_every_included_fragment_is_listed_by_its_provider():
     from shell_app.main import NAV_FRAGMENT, PAGES
     paths = [p for fragments in PAGES.values() for p, _ in fragments] + [NAV_FRAGMENT[0]]
-    providers = {"catalog": "mf-catalog", "cart": "mf-cart", "admin": "mf-admin"}
+    providers = {"catalog": "mf-catalog", "cart": "mf-cart", "admin": "mf-admin", "gate": "mf-gate"}
     for path in paths:
         provider = providers[path.split("/")[1]]
         assert f"`{path}`" in (REPO_ROOT / provider / "CONTRACT.md").read_text(), path

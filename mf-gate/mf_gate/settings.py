@@ -1,0 +1,8 @@
+"""This app's settings, from environment variables (see README's configuration table)."""
+from __future__ import annotations
+
+from festflow_runtime.settings import PlatformSettings
+
+
+class Settings(PlatformSettings):
+    pass  # only the platform's common parts: Kafka (logouts) and the token key
