@@ -18,7 +18,14 @@ from sse_starlette.sse import EventSourceResponse
 
 from festflow_contracts import messages
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
-from festflow_contracts.messages import OrderRejected, TicketChanged, TicketsIssued, TicketSold, TicketUpdated
+from festflow_contracts.messages import (
+    OrderCancelled,
+    OrderRejected,
+    TicketChanged,
+    TicketsIssued,
+    TicketSold,
+    TicketUpdated,
+)
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
@@ -46,6 +53,8 @@ def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
     message = messages.parse_any(event)
     if isinstance(message, TicketSold):
         return {"kind": "sold", "tickets": [s.model_dump() for s in message.stock]}
+    if isinstance(message, OrderCancelled):
+        return {"kind": "cancelled", "tickets": [s.model_dump() for s in message.stock]}
     if isinstance(message, OrderRejected):
         return {"kind": "rejected", "tickets": []}
     if isinstance(message, TicketChanged):

@@ -106,6 +106,8 @@ def test_an_open_dashboard_hears_check_ins_and_issued_tickets():
                                                                                    "tickets": []}
     assert dashboard_update(sample(events.TICKET_UPDATED, change="holder")) is None
     assert dashboard_update(sample(events.TICKETS_ISSUED)) == {"kind": "issued", "tickets": []}
+    assert dashboard_update(sample(events.ORDER_CANCELLED, stock=[{"ticket_id": "vip", "stock": 3}])) == {
+        "kind": "cancelled", "tickets": [{"ticket_id": "vip", "stock": 3}]}
 
 
 def test_nav_link_only_for_admins(client, keys):

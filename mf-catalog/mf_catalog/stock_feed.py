@@ -4,13 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from festflow_contracts import messages
-from festflow_contracts.messages import FestivalChanged, TicketChanged, TicketSold
+from festflow_contracts.messages import FestivalChanged, OrderCancelled, TicketChanged, TicketSold
 
 
 def stock_update(event: dict[str, Any]) -> dict[str, Any] | None:
     """{"tickets": [{"ticket_id", "stock", ...}], "reload"?} for events that change what the catalog shows."""
     message = messages.parse_any(event)
-    if isinstance(message, TicketSold):
+    if isinstance(message, TicketSold | OrderCancelled):  # sold, or back on sale
         return {"tickets": [{"ticket_id": s.ticket_id, "stock": s.stock} for s in message.stock]}
     if isinstance(message, FestivalChanged):
         return {"tickets": [], "festival": True}

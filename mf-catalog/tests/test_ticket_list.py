@@ -41,6 +41,8 @@ def test_an_open_catalog_hears_stock_after_a_sale_and_changes_of_a_type():
                        "reload": True}
     assert stock_update(sample(events.ORDER_REJECTED)) is None
     assert stock_update(sample(events.FESTIVAL_CHANGED)) == {"tickets": [], "festival": True}
+    back = stock_update(sample(events.ORDER_CANCELLED, stock=[{"ticket_id": "vip", "stock": 12}]))
+    assert back == {"tickets": [{"ticket_id": "vip", "stock": 12}]}  # a cancelled order's stock is on sale again
 
 
 def test_the_festival_is_shown_with_its_dates_place_and_banner():

@@ -21,6 +21,7 @@ FESTIVAL_CHANGED = "festflow.festival.changed.v1"
 TOKEN_REVOKED = "festflow.token.revoked.v1"
 # tickets (TICKET_EVENTS_TOPIC)
 TICKETS_ISSUED = "festflow.tickets.issued.v1"
+TICKETS_RESENT = "festflow.tickets.resent.v1"
 TICKET_UPDATED = "festflow.ticket.updated.v1"
 # account events that send a mail with a one-time link (ACCOUNT_EVENTS_TOPIC)
 ACCOUNT_REGISTERED = "festflow.account.registered.v1"
@@ -28,8 +29,10 @@ PASSWORD_RESET_REQUESTED = "festflow.account.password-reset-requested.v1"
 # log records (SYSTEM_LOGS_TOPIC)
 LOG_RECORD = "festflow.log.record.v1"
 
-# the command the order service sends to the inventory service over RabbitMQ
+ORDER_CANCELLED = "festflow.order.cancelled.v1"
+# the commands the order service sends to the inventory service over RabbitMQ
 PLACE_ORDER = "festflow.order.place.v1"
+CANCEL_ORDER = "festflow.order.cancel.v1"
 
 REQUIRED = ("id", "source", "type", "specversion", "time", "data")
 

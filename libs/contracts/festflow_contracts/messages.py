@@ -25,6 +25,7 @@ class OrderStatus(StrEnum):
     PENDING = "PENDING"
     CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
+    CANCELLED = "CANCELLED"  # by the organiser, after it was confirmed: its stock is back on sale
 
 
 class Message(BaseModel):
@@ -43,6 +44,15 @@ class PlaceOrder(Message):
     username: str = Field(min_length=1)
     email: str = ""
     items: tuple[OrderItem, ...] = Field(min_length=1)
+
+
+class CancelOrder(Message):
+    """The organiser cancels a confirmed order: its stock goes back on sale."""
+    TYPE: ClassVar[str] = events.CANCEL_ORDER
+    order_id: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1)
+    email: str = ""
+    reason: str = Field(min_length=1, max_length=300)
 
 
 class SoldLine(Message):
@@ -102,6 +112,22 @@ class TicketsIssued(Message):
     tickets: tuple[IssuedTicket, ...] = Field(min_length=1)
     items: tuple[SoldLine, ...] = ()
     total_cents: StrictInt = 0
+
+
+class TicketsResent(TicketsIssued):
+    """The organiser sends an order's tickets again (as they are now: holders named since included)."""
+    TYPE: ClassVar[str] = events.TICKETS_RESENT
+
+
+class OrderCancelled(Message):
+    """A confirmed order was cancelled: its tickets are void and `stock` is what is on sale again."""
+    TYPE: ClassVar[str] = events.ORDER_CANCELLED
+    order_id: str
+    username: str
+    email: str = ""
+    items: tuple[SoldLine, ...] = ()
+    stock: tuple[StockLevel, ...] = ()
+    reason: str
 
 
 class TicketUpdated(Message):
@@ -187,7 +213,8 @@ ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
 ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
                                                           FestivalChanged, TokenRevoked, AccountRegistered,
-                                                          PasswordResetRequested, TicketsIssued, TicketUpdated)}
+                                                          PasswordResetRequested, TicketsIssued, TicketUpdated,
+                                                          CancelOrder, OrderCancelled, TicketsResent)}
 
 M = TypeVar("M", bound=Message)
 

@@ -21,9 +21,11 @@ from festflow_contracts import events, messages
 from festflow_contracts.messages import (
     AccountRegistered,
     FestivalSummary,
+    OrderCancelled,
     OrderRejected,
     PasswordResetRequested,
     TicketsIssued,
+    TicketsResent,
 )
 from festflow_contracts.money import euros
 
@@ -115,9 +117,10 @@ def _when(iso: str) -> str:
 
 
 def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | None:
-    """The order's outcome: its tickets once issued (the confirmation), or why it was rejected."""
+    """The order's outcome: its tickets once issued (the confirmation), or why it was rejected; later its
+    tickets sent again, or its cancellation."""
     outcome = messages.parse_any(event)
-    if not isinstance(outcome, TicketsIssued | OrderRejected) or not outcome.email:
+    if not isinstance(outcome, TicketsIssued | OrderRejected | OrderCancelled) or not outcome.email:
         return None
     order_id = outcome.order_id
     msg = EmailMessage()
@@ -126,22 +129,33 @@ def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | N
     msg["Date"] = formatdate(localtime=False)
     # one Message-ID per order outcome: a mail sent again after a crash (between the SMTP send and its
     # record) is the same message, which mail clients and the local sink show once
-    msg["Message-ID"] = f"<order-outcome.{order_id}@festflow.local>"
+    msg["Message-ID"] = f"<{mail_key(event).replace(':', '.')}@festflow.local>"
     msg["X-FestFlow-Order"] = order_id
     msg["X-FestFlow-Event"] = event["type"]
     if isinstance(outcome, TicketsIssued):
         festival = outcome.festival
-        msg["Subject"] = (f"Your tickets for {festival.name} - order {order_id[:8]} confirmed" if festival
-                          else f"Your FestFlow tickets - order {order_id[:8]} confirmed")
+        again = isinstance(outcome, TicketsResent)
+        msg["Subject"] = (f"Your tickets for {festival.name if festival else 'FestFlow'}"
+                          f"{' (sent again)' if again else ''} - order {order_id[:8]}{'' if again else ' confirmed'}")
         lines = [f"  {item.quantity} x {item.name} at {euros(item.unit_price_cents)}" for item in outcome.items]
-        codes = [f"  {ticket.name}: {ticket.code}" for ticket in outcome.tickets]
-        text = (f"Hello {outcome.username},\n\nyour order {order_id} is confirmed.\n\n" + "\n".join(lines)
-                + f"\n\nTotal: {euros(outcome.total_cents)}\n" + (festival_lines(festival) if festival else "")
+        codes = [f"  {ticket.name}: {ticket.code}{' (' + ticket.holder + ')' if ticket.holder else ''}"
+                 f"{'' if ticket.status == 'valid' else ' - ' + ticket.status}" for ticket in outcome.tickets]
+        summary = ("here are the tickets of your order " + order_id + " again, as they are now.\n" if again else
+                   f"your order {order_id} is confirmed.\n\n" + "\n".join(lines)
+                   + f"\n\nTotal: {euros(outcome.total_cents)}\n")
+        text = (f"Hello {outcome.username},\n\n{summary}" + (festival_lines(festival) if festival else "")
                 + "\nYour tickets (their QR codes are in this mail and in the attached PDF):\n" + "\n".join(codes)
                 + "\n\nSee you at the festival!\nFestFlow\n")
         when = date_range(festival.starts_on, festival.ends_on) if festival and festival.starts_on else ""
         where = _place(festival) if festival else ""
         tickets_mail.add_tickets(msg, outcome, text, when, where)
+    elif isinstance(outcome, OrderCancelled):
+        msg["Subject"] = f"Your FestFlow order {order_id[:8]} was cancelled"
+        lines = [f"  {item.quantity} x {item.name}" for item in outcome.items]
+        msg.set_content(
+            f"Hello {outcome.username},\n\nyour order {order_id} was cancelled: {outcome.reason}.\n\n"
+            + "\n".join(lines) + "\n\nIts tickets no longer admit anyone. Write to the organiser if you have "
+            "questions.\n\nFestFlow\n")
     else:
         msg["Subject"] = f"Your FestFlow order {order_id[:8]} could not be completed"
         msg.set_content(
@@ -151,7 +165,8 @@ def build_message(event: dict[str, Any], settings: Settings) -> EmailMessage | N
     return msg
 
 
-ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED)  # a sale is confirmed by mail with its tickets
+# a sale is confirmed by mail with its tickets; later the organiser may send them again, or cancel the order
+ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED, events.TICKETS_RESENT, events.ORDER_CANCELLED)
 ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED)
 
 
@@ -160,6 +175,10 @@ def mail_key(event: dict[str, Any]) -> str:
     mail is about its own event (each one carries a new link)."""
     if event["type"] in ACCOUNT_MAILS:
         return f"account:{event['id']}"
+    if event["type"] == events.TICKETS_RESENT:
+        return f"tickets-resent:{event['id']}"  # each request to send them again is a mail
+    if event["type"] == events.ORDER_CANCELLED:
+        return f"order-cancelled:{event['data'].get('order_id')}"
     return f"order-outcome:{event['data'].get('order_id')}"
 
 

@@ -144,3 +144,17 @@ def test_the_confirmation_is_html_with_each_tickets_qr_code_and_a_pdf_page_per_t
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == len(tickets)
     assert all(ticket["code"] in page.extract_text() for ticket, page in zip(tickets, reader.pages, strict=True))
+
+
+def test_tickets_sent_again_and_a_cancellation_are_mails_of_their_own(smtp, sent_log):
+    inbox, settings = smtp
+    resent = sample(events.TICKETS_RESENT)  # the ticketing service's sample
+    message = handle(resent, settings, sent_log)
+    assert "(sent again)" in message["Subject"] and message.get_body(("html",)) is not None
+    assert handle(resent, settings, sent_log) is None  # that request, redelivered: no second mail
+    assert handle({**resent, "id": "another-request"}, settings, sent_log) is not None
+    cancelled = sample(events.ORDER_CANCELLED)  # the inventory's sample
+    message = handle(cancelled, settings, sent_log)
+    assert "was cancelled" in message["Subject"] and cancelled["data"]["reason"] in message.get_content()
+    assert handle({**cancelled, "id": "copy"}, settings, sent_log) is None
+    assert len(inbox.messages) == 3

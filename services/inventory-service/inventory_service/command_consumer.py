@@ -18,7 +18,10 @@ from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_contracts import events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
+from festflow_contracts.messages import CancelOrder
+from inventory_service.cancellation import cancel_order
 from inventory_service.reservation import (
     InvalidCommand,
     Outcome,
@@ -63,6 +66,14 @@ class CommandConsumer:
     async def handle(self, message: AbstractIncomingMessage) -> None:
         try:
             body = json.loads(message.body)
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("type") == events.CANCEL_ORDER:
+            await self.handle_cancel(message, body)
+            return
+        try:
+            if body is None:
+                raise ValueError("not JSON")
             command = parse_command(body)
         except (InvalidCommand, ValueError) as exc:
             log.error("dead-lettering malformed command %s: %s", message.message_id, exc)
@@ -96,6 +107,34 @@ class CommandConsumer:
             log.info("order %s consumed: %s%s", command.order_id[:8], outcome.status,
                      f" ({outcome.reason})" if outcome.reason else f"; {stock}")
         self.on_outcome(outcome)
+
+    async def handle_cancel(self, message: AbstractIncomingMessage, body: dict) -> None:
+        """An organiser's cancellation: dead-lettered when malformed, retried (up to the delivery limit)
+        when it fails, acknowledged after its transaction commits."""
+        try:
+            command = messages.parse(body, CancelOrder)
+        except messages.InvalidMessage as exc:
+            log.error("dead-lettering malformed cancellation %s: %s", message.message_id, exc)
+            await message.reject(requeue=False)
+            return
+        try:
+            outcome = await cancel_order(self.engine, command)
+        except Exception:
+            if deliveries(message) + 1 >= DELIVERY_LIMIT:
+                log.exception("cancellation of order %s failed at its last delivery", command.order_id)
+                await message.reject(requeue=False)
+                return
+            log.exception("cancellation of order %s failed; returning it to the queue", command.order_id)
+            await asyncio.sleep(self.retry_pause)
+            await message.nack(requeue=True)
+            return
+        await message.ack()
+        if outcome.status == "CANCELLED":
+            log.info("order %s cancelled: its stock is back on sale", command.order_id[:8])
+            self.on_outcome(outcome)
+        else:
+            log.info("order %s is not confirmed here (or was cancelled before); cancellation ignored",
+                     command.order_id[:8])
 
     async def _give_up(self, message: AbstractIncomingMessage, sender: tuple[str, str, str] | None,
                        reason: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from festflow_contracts import messages
-from festflow_contracts.messages import OrderRejected, TicketSold
+from festflow_contracts.messages import OrderCancelled, OrderRejected, TicketSold
 from festflow_contracts.money import euros
 
 
@@ -22,5 +22,10 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
         return outcome.username, {
             "id": event["id"], "kind": "order.rejected", "order_id": outcome.order_id, "time": event["time"],
             "title": "Order rejected", "message": outcome.reason,
+        }
+    if isinstance(outcome, OrderCancelled):
+        return outcome.username, {
+            "id": event["id"], "kind": "order.cancelled", "order_id": outcome.order_id, "time": event["time"],
+            "title": "Order cancelled", "message": f"{outcome.reason}; its tickets no longer admit anyone",
         }
     return None

@@ -22,6 +22,11 @@ def test_rejection_carries_the_reason():
     assert notification_for(event)[1]["message"] == "sold out"
 
 
+def test_a_cancellation_tells_its_buyer_why():
+    username, note = notification_for(sample(events.ORDER_CANCELLED, username="guest", reason="event moved"))
+    assert username == "guest" and note["kind"] == "order.cancelled" and note["message"].startswith("event moved")
+
+
 def test_other_events_notify_nobody():
     assert notification_for(sample(events.TICKET_CHANGED)) is None
 

@@ -13,7 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import messages
-from festflow_contracts.messages import OrderRejected, OrderStatus, TicketsIssued, TicketSold, TicketUpdated
+from festflow_contracts.messages import (
+    OrderCancelled,
+    OrderRejected,
+    OrderStatus,
+    TicketsIssued,
+    TicketSold,
+    TicketUpdated,
+)
 from order_service import carts
 from order_service.db import orders
 from order_service.ordering import Limits
@@ -37,6 +44,13 @@ class OrderStatusProjection:
                                       "items": [line.model_dump() for line in outcome.items]}
         elif isinstance(outcome, OrderRejected):
             values = {"status": OrderStatus.REJECTED, "reason": outcome.reason}
+        elif isinstance(outcome, OrderCancelled):
+            async with self.engine.begin() as conn:  # only a confirmed order is cancelled
+                await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
+                                                         orders.c.status == OrderStatus.CONFIRMED)
+                                   .values(status=OrderStatus.CANCELLED, reason=outcome.reason,
+                                           updated_at=event["time"]))
+            return
         else:
             return
         async with self.engine.begin() as conn:

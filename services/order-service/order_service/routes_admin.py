@@ -2,16 +2,25 @@
 The inventory service owns tickets; these routes check the role and pass the change on."""
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Body, HTTPException, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from festflow_contracts.money import cents_to_str
+from festflow_runtime.text import plain_text
 from order_service.accounts import NewAccounts, create_accounts
+from order_service.cancellation import request_cancel
+from order_service.db import orders, users
 from order_service.deps import AdminUser
 from order_service.inventory_client import CatalogUnavailable
+from order_service.ordering import OrderRefused
+from order_service.routes_orders import order_view
 from order_service.routes_tickets import public_festival
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -119,3 +128,87 @@ async def create_users(request: Request, _admin: AdminUser, body: NewAccounts):
     """Create buyer (or organiser) accounts in bulk, at most 1000 a call: `{"users": [{"username",
     "email", "password", "role"?}]}`. Names already taken are listed under `existing` and left as they are."""
     return await create_accounts(request.app.state.engine, body.users)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(default="cancelled by the organiser", min_length=1, max_length=300)
+
+    @field_validator("reason")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        return plain_text(value).strip() or "cancelled by the organiser"
+
+
+def _search(q: str | None, status: str | None) -> Any:
+    query = sa.select(orders, users.c.email).select_from(
+        orders.outerjoin(users, users.c.username == orders.c.username))
+    if q and q.strip():
+        term = q.strip().lower()
+        like = f"%{term.replace('%', '').replace('_', '')}%"
+        query = query.where(sa.or_(orders.c.order_id.startswith(term), sa.func.lower(orders.c.username).like(like),
+                                   sa.func.lower(users.c.email).like(like)))
+    if status:
+        query = query.where(orders.c.status == status.upper())
+    return query.order_by(orders.c.created_at.desc(), orders.c.order_id)
+
+
+def admin_order(row: Any) -> dict[str, Any]:
+    return {**order_view(row), "username": row["username"], "email": row["email"]}
+
+
+@router.get("/orders")
+async def search_orders(request: Request, _admin: AdminUser, q: str | None = Query(None, max_length=200),
+                        status: str | None = Query(None, pattern="^(?i)(pending|confirmed|rejected|cancelled)$"),
+                        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)):
+    """Orders, newest first: `q` finds an order id (from its start), a buyer's username or email."""
+    async with request.app.state.engine.connect() as conn:
+        rows = (await conn.execute(_search(q, status).limit(limit).offset(offset))).mappings().all()
+    return [admin_order(row) for row in rows]
+
+
+@router.get("/orders.csv", responses={200: {"content": {"text/csv": {}}}})
+async def orders_csv(request: Request, _admin: AdminUser, q: str | None = Query(None, max_length=200)):
+    """Every order (or those `q` finds): id, buyer, email, status, reason, tickets, total, times."""
+    async with request.app.state.engine.connect() as conn:
+        rows = (await conn.execute(_search(q, None))).mappings().all()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["order_id", "username", "email", "status", "reason", "tickets", "total", "created_at",
+                     "updated_at"])
+    for row in rows:
+        view = admin_order(row)
+        tickets = "; ".join(f"{i['quantity']} x {i.get('name') or i['ticket_id']}" for i in view["items"])
+        writer.writerow([_cell(v) for v in (view["order_id"], view["username"], view["email"], view["status"],
+                                            view["reason"] or "", tickets, view["total"] or "",
+                                            view["created_at"], view["updated_at"])])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="orders.csv"'})
+
+
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet will not run as a formula."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+@router.get("/orders/{order_id}")
+async def get_any_order(request: Request, order_id: str, _admin: AdminUser):
+    """Any buyer's order, with its buyer, lines, status and tickets."""
+    async with request.app.state.engine.connect() as conn:
+        row = (await conn.execute(_search(None, None).where(orders.c.order_id == order_id))).mappings().first()
+    if row is None:
+        raise HTTPException(404, "no such order")
+    return admin_order(row)
+
+
+@router.post("/orders/{order_id}/cancel", status_code=202)
+async def cancel_order(request: Request, order_id: str, _admin: AdminUser, body: CancelIn | None = None):
+    """Cancels a confirmed order: its stock goes back on sale, its tickets become void and the buyer gets
+    a mail. 202: the cancellation is on its way (the order shows CANCELLED once the inventory has done
+    it); 409 for an order that is not confirmed; 404 for none."""
+    try:
+        answer = await request_cancel(request.app.state.engine, order_id, (body or CancelIn()).reason)
+    except OrderRefused as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    request.app.state.relay.notify()
+    return answer

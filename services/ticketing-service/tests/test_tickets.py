@@ -121,3 +121,36 @@ async def test_holders_and_the_check_in_count_per_type(engine, signer):
     await checkin.scan(engine, second["qr"], "North", signer, FESTIVAL)
     assert await checkin.stats(engine) == [{"ticket_id": "camping", "name": "Camping", "issued": 1, "checked_in": 0},
                                            {"ticket_id": "vip", "name": "Vip", "issued": 2, "checked_in": 1}]
+
+
+async def test_a_cancelled_orders_tickets_are_void_once_and_refused_at_the_gate(engine, signer):
+    from festflow_contracts.messages import OrderCancelled
+    cancelled = messages.parse(sample(events.ORDER_CANCELLED), OrderCancelled)  # the inventory's sample
+    await issue_for_sale(engine, sold(order_id=cancelled.order_id), signer, FESTIVAL)
+    assert await checkin.void_order(engine, cancelled.order_id) == 3
+    assert await checkin.void_order(engine, cancelled.order_id) == 0  # redelivered: nothing more
+    issued = await all_tickets(engine)
+    assert {t["status"] for t in issued} == {"void"}
+    assert (await checkin.scan(engine, issued[0]["qr"], "North", signer, FESTIVAL)).status == 410
+    voids = [e for e in await outbox(engine) if e["type"] == events.TICKET_UPDATED]
+    assert [e["data"]["change"] for e in voids] == ["void"] * 3
+
+
+async def test_resending_mails_the_tickets_as_they_are_now(engine, signer):
+    await issue_for_sale(engine, sold(), signer, FESTIVAL)
+    first = (await all_tickets(engine))[0]
+    await checkin.set_holder(engine, first["code"], "Ada Lovelace")
+    assert await checkin.resend(engine, first["order_id"])
+    assert not await checkin.resend(engine, "no-such-order")
+    event = (await outbox(engine))[-1]
+    assert event["type"] == events.TICKETS_RESENT and event["data"]["tickets"][0]["holder"] == "Ada Lovelace"
+    fixtures.record(event)
+
+
+async def test_the_attendee_list_has_every_ticket_with_its_check_in(engine, signer):
+    await issue_for_sale(engine, sold(), signer, FESTIVAL)
+    first = (await all_tickets(engine))[0]
+    await checkin.scan(engine, first["qr"], "North", signer, FESTIVAL)
+    rows = await checkin.attendees(engine)
+    assert len(rows) == 3 and set(rows[0]) == set(checkin.ATTENDEE_COLUMNS)
+    assert [r["gate"] for r in rows if r["code"] == first["code"]] == ["North"]

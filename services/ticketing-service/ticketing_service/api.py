@@ -2,6 +2,8 @@
 gate's check-in (staff and admins)."""
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -120,3 +122,31 @@ async def scan(request: Request, body: ScanIn, _staff: GateStaff):
 async def checkin_stats(request: Request, _staff: GateStaff):
     """Per ticket type: tickets issued and checked in."""
     return await checkin.stats(request.app.state.engine)
+
+
+@router.get("/api/checkin/attendees.csv", responses={200: {"content": {"text/csv": {}}}})
+async def attendees_csv(request: Request, _staff: GateStaff):
+    """Every ticket: code, type, holder, buyer, order, status and when and where it was checked in."""
+    rows = await checkin.attendees(request.app.state.engine)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=checkin.ATTENDEE_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="attendees.csv"'})
+
+
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet will not run as a formula."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+@router.post("/api/checkin/orders/{order_id}/resend", status_code=202)
+async def resend_tickets(request: Request, order_id: str, identity: Caller):
+    """Mails an order's tickets again, as they are now (organisers only)."""
+    if not identity.is_admin:
+        raise HTTPException(403, "admin role required")
+    if not await checkin.resend(request.app.state.engine, order_id):
+        raise HTTPException(404, "this order has no tickets")
+    request.app.state.relay.notify()
+    return {"detail": "the tickets are on their way to the buyer again"}

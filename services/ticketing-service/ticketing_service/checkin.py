@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import TICKET_EVENTS_TOPIC
-from festflow_contracts.messages import TicketStatus, TicketUpdated
+from festflow_contracts.messages import IssuedTicket, TicketsResent, TicketStatus, TicketUpdated
 from festflow_runtime import outbox
 from ticketing_service.db import event_outbox, tickets
 from ticketing_service.issuing import SOURCE, ticket_view
@@ -91,3 +91,47 @@ async def stats(engine: AsyncEngine) -> list[dict[str, Any]]:
                       sa.func.sum(sa.case((tickets.c.status == TicketStatus.USED, 1), else_=0)))
             .group_by(tickets.c.ticket_id, tickets.c.name).order_by(tickets.c.name))).all()
     return [{"ticket_id": r[0], "name": r[1], "issued": int(r[2] or 0), "checked_in": int(r[3] or 0)} for r in rows]
+
+
+async def void_order(engine: AsyncEngine, order_id: str) -> int:
+    """Its order was cancelled: every ticket of it is void (a gate refuses it with 410). Returns how many
+    changed (none for a redelivered cancellation)."""
+    async with engine.begin() as conn:
+        rows = (await conn.execute(sa.select(tickets).where(tickets.c.order_id == order_id,
+                                                            tickets.c.status != TicketStatus.VOID)
+                                   .order_by(tickets.c.position))).mappings().all()
+        if not rows:
+            return 0
+        await conn.execute(tickets.update().where(tickets.c.order_id == order_id).values(status=TicketStatus.VOID))
+        for row in rows:
+            await _announce(conn, {**row, "status": TicketStatus.VOID}, "void")
+    return len(rows)
+
+
+async def resend(engine: AsyncEngine, order_id: str) -> bool:
+    """Queues the order's tickets, as they are now, for another mail (TICKETS_RESENT). False if the
+    order has no tickets."""
+    async with engine.begin() as conn:
+        rows = (await conn.execute(sa.select(tickets).where(tickets.c.order_id == order_id)
+                                   .order_by(tickets.c.position))).mappings().all()
+        if not rows:
+            return False
+        first = rows[0]
+        event = messages.envelope(TicketsResent(
+            order_id=order_id, username=first["username"], email=first["email"],
+            festival=first["festival"],
+            tickets=tuple(IssuedTicket(code=r["code"], ticket_id=r["ticket_id"], name=r["name"], holder=r["holder"],
+                                       status=r["status"], qr=r["qr"]) for r in rows)), SOURCE, subject=order_id)
+        await outbox.emit(conn, event_outbox, TICKET_EVENTS_TOPIC, order_id, event)
+    return True
+
+
+ATTENDEE_COLUMNS = ("code", "ticket_id", "name", "holder", "username", "email", "order_id", "status", "used_at",
+                    "gate")
+
+
+async def attendees(engine: AsyncEngine) -> list[dict[str, Any]]:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(*(tickets.c[c] for c in ATTENDEE_COLUMNS))
+                                   .order_by(tickets.c.name, tickets.c.issued_at, tickets.c.position))).mappings()
+        return [dict(row) for row in rows]

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
-from festflow_contracts.messages import TicketSold
+from festflow_contracts.messages import OrderCancelled, TicketSold
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
@@ -22,6 +22,7 @@ from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from ticketing_service import db
 from ticketing_service.api import router
+from ticketing_service.checkin import void_order
 from ticketing_service.issuing import issue_for_sale
 from ticketing_service.settings import Settings
 from ticketing_service.signing import TicketSigner
@@ -47,6 +48,12 @@ async def lifespan(app: FastAPI):
     relay_task = asyncio.create_task(state.relay.run(), name="ticket-events-relay")
 
     async def on_order_event(event: dict[str, Any]) -> None:
+        if event["type"] == events.ORDER_CANCELLED:
+            cancelled = messages.parse(event, OrderCancelled)
+            if await void_order(engine, cancelled.order_id):
+                state.relay.notify()
+                log.info("tickets of cancelled order %s are void", cancelled.order_id[:8])
+            return
         if event["type"] != events.TICKET_SOLD:
             return
         sold = messages.parse(event, TicketSold)

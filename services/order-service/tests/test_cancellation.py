@@ -1,0 +1,50 @@
+"""An organiser's cancellation (service layer, real SQLite/PostgreSQL): only a confirmed order, its
+command in the outbox, and CANCELLED once the inventory says so."""
+import pytest
+import sqlalchemy as sa
+
+from festflow_contracts import events
+from festflow_contracts.fixtures import sample
+from festflow_contracts.tokens import Identity
+from order_service import db
+from order_service.cancellation import NoSuchOrder, NotCancellable, request_cancel
+from order_service.ordering import Limits, OrderLine, place_order
+from order_service.read_model import OrderStatusProjection
+
+GUEST = Identity("guest", "client", "guest@festflow.local")
+
+
+async def status_of(engine, order_id):
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(db.orders.c.status, db.orders.c.reason)
+                                   .where(db.orders.c.order_id == order_id))).one()
+
+
+async def test_a_confirmed_order_is_cancelled_through_the_inventory(engine, catalog):
+    placed = await place_order(engine, catalog, Limits(), GUEST, "k1", [OrderLine("vip", 2)])
+    order_id = placed.order["order_id"]
+    with pytest.raises(NotCancellable, match="not settled yet") as refused:
+        await request_cancel(engine, order_id, "cancelled by the organiser")
+    assert refused.value.status == 409
+    projection = OrderStatusProjection(engine)
+    await projection.apply(sample(events.TICKET_SOLD, order_id=order_id))
+    answer = await request_cancel(engine, order_id, "the buyer asked for it")
+    assert answer == {"order_id": order_id, "status": "CONFIRMED", "cancellation": "requested"}
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(db.command_outbox).where(db.command_outbox.c.type == events.CANCEL_ORDER))
+               ).mappings().one()
+    command = events.decode(row["payload"])
+    assert command["data"] == {"order_id": order_id, "username": "guest", "email": "",
+                               "reason": "the buyer asked for it"}
+    await projection.apply(sample(events.ORDER_CANCELLED, order_id=order_id, reason="the buyer asked for it"))
+    assert tuple(await status_of(engine, order_id)) == ("CANCELLED", "the buyer asked for it")
+    with pytest.raises(NotCancellable, match="CANCELLED: there is nothing to cancel"):
+        await request_cancel(engine, order_id, "again")
+    with pytest.raises(NoSuchOrder):
+        await request_cancel(engine, "no-such-order", "x")
+
+
+async def test_a_cancellation_event_changes_only_a_confirmed_order(engine, catalog):
+    placed = await place_order(engine, catalog, Limits(), GUEST, "k1", [OrderLine("vip", 1)])
+    await OrderStatusProjection(engine).apply(sample(events.ORDER_CANCELLED, order_id=placed.order["order_id"]))
+    assert (await status_of(engine, placed.order["order_id"]))[0] == "PENDING"
