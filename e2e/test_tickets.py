@@ -160,6 +160,8 @@ def order_events(profile, order_id):
 def test_the_order_page_shows_each_ticket_and_a_ticket_page_is_scannable(page: Page, api, admin_token):
     name, password, _, ticket, order = bought(api, admin_token, 2)
     log_in(page, name, password)
+    page.goto("/my-orders")  # each ticket's QR code, small, linking to its page
+    expect(page.locator(f'#my-orders tr[data-order-id="{order["order_id"]}"] .cart_order-qrs a')).to_have_count(2)
     page.goto(f"/orders/{order['order_id']}")
     cards = page.locator(".cart_ticket")
     expect(cards).to_have_count(2)
@@ -176,3 +178,67 @@ def test_the_order_page_shows_each_ticket_and_a_ticket_page_is_scannable(page: P
     page.get_by_role("button", name="Save name").click()
     expect(page.locator("#ticket-detail .cart_message")).to_have_text("Saved.")
     expect(page.get_by_label("Holder's name")).to_have_value("Grace Hopper")
+
+
+def test_a_cancelled_order_puts_its_stock_back_voids_its_tickets_and_tells_the_buyer(api, admin_token, profile):
+    _, _, token, ticket, order = bought(api, admin_token, 2)
+    stock_before = {t["id"]: t["stock"] for t in api.get("/api/tickets").json()}[ticket["id"]]
+    payload = api.get(f"/api/tickets/{order['tickets'][0]['code']}", headers=bearer(token)).json()["qr"]
+    auth = bearer(admin_token)
+    assert api.post(f"/api/admin/orders/{order['order_id']}/cancel", headers=bearer(token)).status_code == 403
+    cancel = api.post(f"/api/admin/orders/{order['order_id']}/cancel", headers=auth, json={"reason": "event moved"})
+    assert cancel.status_code == 202 and cancel.json()["cancellation"] == "requested"
+
+    def cancelled():
+        found = api.get(f"/api/orders/{order['order_id']}", headers=bearer(token)).json()
+        return found if found["status"] == "CANCELLED" and {t["status"] for t in found["tickets"]} == {"void"} \
+            else None
+    after = eventually(cancelled, timeout=30, what="the order cancelled and its tickets void")
+    assert after["reason"] == "event moved"
+    assert {t["id"]: t["stock"] for t in api.get("/api/tickets").json()}[ticket["id"]] == stock_before + 2
+    staff = staff_token(api, admin_token)
+    void = api.post("/api/checkin/scan", headers=bearer(staff), json={"code": payload, "gate": "North"})
+    assert void.status_code == 410 and void.json()["result"] == "void"
+    mails = eventually(lambda: (m := mails_for(profile, order["order_id"])) and len(m) == 2 and m, timeout=30,
+                       what="the cancellation mail")
+    assert "was cancelled" in mails[1]["subject"] and "event moved" in mails[1]["body"]
+    again = api.post(f"/api/admin/orders/{order['order_id']}/cancel", headers=auth)
+    assert again.status_code == 409 and "CANCELLED" in again.json()["detail"]
+
+
+def test_an_organiser_finds_an_order_resends_its_tickets_and_exports_csv(api, admin_token, profile):
+    name, _, token, ticket, order = bought(api, admin_token, 1)
+    auth = bearer(admin_token)
+    found = api.get("/api/admin/orders", headers=auth, params={"q": name}).json()
+    assert [o["order_id"] for o in found] == [order["order_id"]] and found[0]["email"] == f"{name}@festflow.test"
+    assert api.get("/api/admin/orders", headers=auth, params={"q": order["order_id"][:8]}).json()[0]["username"] == name
+    assert api.get("/api/admin/orders", headers=bearer(token)).status_code == 403
+    resent = api.post(f"/api/checkin/orders/{order['order_id']}/resend", headers=auth)
+    assert resent.status_code == 202
+    mails = eventually(lambda: (m := mails_for(profile, order["order_id"])) and len(m) == 2 and m, timeout=30,
+                       what="the tickets sent again")
+    assert "(sent again)" in mails[1]["subject"]
+    orders_csv = api.get("/api/admin/orders.csv", headers=auth, params={"q": name})
+    assert orders_csv.headers["content-type"].startswith("text/csv")
+    assert orders_csv.text.splitlines()[0].startswith("order_id,username,email,status")
+    assert order["order_id"] in orders_csv.text and f"1 x {ticket['name']}" in orders_csv.text
+    attendees = api.get("/api/checkin/attendees.csv", headers=auth)
+    assert attendees.status_code == 200 and order["tickets"][0]["code"] in attendees.text
+    assert api.get("/api/checkin/attendees.csv", headers=bearer(token)).status_code == 403
+
+
+def test_the_organiser_cancels_an_order_from_its_page(page: Page, api, admin_token):
+    _, _, token, _, order = bought(api, admin_token, 1)
+    log_in(page, "admin", "admin123")
+    page.goto("/dashboard/orders")
+    page.get_by_label("Order number, buyer or email").fill(order["order_id"][:8])
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name=f"Order {order['order_id'][:8]}").click()
+    expect(page).to_have_url(f"/dashboard/orders/{order['order_id']}")
+    expect(page.locator(".admin_order-tickets tbody tr")).to_have_count(1)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_label("Reason (the buyer reads it)").fill("sold by mistake")
+    page.get_by_role("button", name="Cancel order").click()
+    expect(page.locator("#admin-order")).to_have_attribute("data-status", "CANCELLED", timeout=30_000)
+    expect(page.locator(".admin_order-tickets [data-status]")).to_have_attribute("data-status", "void")
+    assert api.get(f"/api/orders/{order['order_id']}", headers=bearer(token)).json()["reason"] == "sold by mistake"

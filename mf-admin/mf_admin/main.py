@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import APIRouter, FastAPI, Form, Request
@@ -339,6 +339,65 @@ async def _banner(request: Request, method: str, data: bytes, done: str) -> HTML
     if resp.status_code != 200:
         return await _festival_editor(request, errors={"banner": "; ".join(reasons(body))})
     return await _festival_editor(request, message=done)
+
+
+@router.get("/admin/fragments/v1/orders", response_class=HTMLResponse)
+async def orders_page(request: Request, q: str = ""):
+    """Orders found by order number, buyer or email (newest first), with the CSV exports."""
+    refused = _refuse(request)
+    if refused:
+        return refused
+    q = q.strip()[:200]
+    status, found = await _api(request, "GET", "/api/admin/orders?" + urlencode({"q": q, "limit": 100}))
+    error = None if status == 200 else "; ".join(reasons(found))
+    return _html(request, "orders.html", {"orders": found if status == 200 else [], "q": q, "error": error})
+
+
+async def _order(request: Request, order_id: str, message: str | None = None, error: str | None = None,
+                 cancelling: bool = False) -> HTMLResponse:
+    status, order = await _api(request, "GET", f"/api/admin/orders/{quote(order_id, safe='')}")
+    if status != 200:
+        error = "; ".join([*([error] if error else []), *reasons(order)])
+        order = None
+    elif order["status"] != "CONFIRMED":
+        cancelling = False
+    return _html(request, "order.html", {"order": order, "message": message, "error": error,
+                                         "cancelling": cancelling})
+
+
+@router.get("/admin/fragments/v1/order/{order_id}", response_class=HTMLResponse)
+async def order_page(request: Request, order_id: str):
+    """One order: buyer, lines, status, its tickets; cancel it or send its tickets again."""
+    return _refuse(request) or await _order(request, order_id)
+
+
+@router.post("/admin/orders/{order_id}/cancel", response_class=HTMLResponse)
+async def cancel_order(request: Request, order_id: str, reason: str = Form("cancelled by the organiser")):
+    refused = _refuse(request)
+    if refused:
+        return refused
+    status, result = await _api(request, "POST", f"/api/admin/orders/{quote(order_id, safe='')}/cancel",
+                                {"reason": reason.strip()[:300] or "cancelled by the organiser"})
+    if status != 202:
+        return await _order(request, order_id, error="; ".join(reasons(result)))
+    return await _order(request, order_id, message="Cancelling: the stock goes back on sale and the buyer is told.",
+                        cancelling=True)
+
+
+@router.post("/admin/orders/{order_id}/resend", response_class=HTMLResponse)
+async def resend_tickets(request: Request, order_id: str):
+    refused = _refuse(request)
+    if refused:
+        return refused
+    try:
+        resp = await request.app.state.tickets_api.post(f"/api/checkin/orders/{quote(order_id, safe='')}/resend",
+                                                        headers=_auth(request))
+        body = resp.json()
+    except (httpx.HTTPError, ValueError):
+        return await _order(request, order_id, error="The tickets cannot be sent right now; try again in a moment.")
+    if resp.status_code != 202:
+        return await _order(request, order_id, error="; ".join(reasons(body)))
+    return await _order(request, order_id, message="The tickets are on their way to the buyer again.")
 
 
 @router.get("/admin/sse/updates")

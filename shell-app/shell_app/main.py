@@ -146,16 +146,31 @@ async def gate(request: Request):
     return _admin_page(request, "gate", "Gate")
 
 
+@router.get("/dashboard/orders", response_class=HTMLResponse)
+async def orders_page(request: Request, q: str = ""):
+    """The organiser's orders; the search goes into the include path URL-encoded."""
+    fragment = (f"/admin/fragments/v1/orders?{urlencode({'q': q[:200]})}", "The orders are unavailable right now.")
+    return _admin_page(request, "orders", "Orders", fragments=[fragment])
+
+
+@router.get("/dashboard/orders/{order_id}", response_class=HTMLResponse)
+async def admin_order_page(request: Request, order_id: str):
+    if not ORDER_ID.fullmatch(order_id):
+        return not_found_page(request)
+    fragment = (f"/admin/fragments/v1/order/{order_id}", "This order is unavailable right now.")
+    return _admin_page(request, "order", f"Order {order_id[:8]}", fragments=[fragment])
+
+
 @router.get("/dashboard/festival", response_class=HTMLResponse)
 async def festival(request: Request):
     return _admin_page(request, "festival", "Festival")
 
 
-def _admin_page(request: Request, page: str, title: str):
+def _admin_page(request: Request, page: str, title: str, **extra):
     if request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME)) is None:
         return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
     # mf-admin decides what a non-admin sees (its "not allowed" fragment)
-    return _page(request, page, title)
+    return _page(request, page, title, **extra)
 
 
 @router.get("/login", response_class=HTMLResponse)
