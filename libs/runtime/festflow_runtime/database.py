@@ -58,3 +58,13 @@ def _add_missing_columns(sync_conn: Connection, metadata: MetaData) -> None:
                                    "nullable")
             kind = column.type.compile(dialect=sync_conn.dialect)
             sync_conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+
+
+async def health(engine: AsyncEngine) -> str:
+    """"ok", or what went wrong reaching the database (a health check reports, never raises)."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"error: {exc.__class__.__name__}"
+    return "ok"

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
+from festflow_runtime import database
 from inventory_service import festival
 from inventory_service.db import tickets
 from inventory_service.sales_stats import sales_stats
@@ -38,13 +39,7 @@ log = logging.getLogger("inventory_service.tickets")
 @router.get("/healthz")
 async def healthz(request: Request):
     state = request.app.state
-    checks = {}
-    try:
-        async with state.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # report, never raise, from a health check
-        checks["database"] = f"error: {exc.__class__.__name__}"
+    checks = {"database": await database.health(state.engine)}
     conn = state.consumer.connection
     checks["rabbitmq"] = "ok" if state.consumer.consuming and conn and not conn.is_closed else "down"
     checks["kafka"] = "ok" if state.producer.client.cluster.brokers() else "down"

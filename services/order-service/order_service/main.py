@@ -19,6 +19,7 @@ from festflow_contracts.channels import (
     TICKET_EVENTS_TOPIC,
 )
 from festflow_contracts.tokens import TokenVerifier
+from festflow_runtime import database
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.log_feed import LogFeed
@@ -152,13 +153,7 @@ async def database_busy(_request: Request, _exc: Exception) -> JSONResponse:
 
 async def healthz(request: Request):
     state = request.app.state
-    checks = {}
-    try:
-        async with state.engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {exc.__class__.__name__}"
+    checks = {"database": await database.health(state.engine)}
     checks["rabbitmq"] = "ok" if state.publisher.healthy else "down"
     checks["kafka"] = "ok" if state.events.ready else "down"
     checks["inventory"] = "ok" if await state.inventory.healthy() else "down"
