@@ -212,13 +212,13 @@ async def ticket_editor(request: Request):
 @router.post("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
 async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), price: str = Form(""),
                       stock: str = Form(""), stock_seen: str = Form(""), description: str = Form(""),
-                      sale_starts_at: str = Form(""), sale_ends_at: str = Form("")):
+                      sale_starts_at: str = Form(""), sale_ends_at: str = Form(""), per_buyer_limit: str = Form("")):
     """SAVE CHANGES of one row: answers the row, saved (with what happened meanwhile) or with the reasons."""
     refused = _refuse(request)
     if refused:
         return refused
     body = {"name": name, "price": price, "stock": stock, "stock_seen": stock_seen, "description": description,
-            "sale_starts_at": sale_starts_at, "sale_ends_at": sale_ends_at}
+            "sale_starts_at": sale_starts_at, "sale_ends_at": sale_ends_at, "per_buyer_limit": per_buyer_limit}
     status, result = await _api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}", body)
     if status == 200:
         note = "Saved."
@@ -227,7 +227,7 @@ async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), pr
         return _html(request, "ticket_row.html", {"t": result, "message": note, "errors": []})
     draft = {"id": ticket_id, "name": name, "price": price, "stock": stock, "stock_seen": stock_seen,
              "active": True, "description": description, "sale_starts_at": sale_starts_at,
-             "sale_ends_at": sale_ends_at}
+             "sale_ends_at": sale_ends_at, "per_buyer_limit": per_buyer_limit}
     _, current = await _api(request, "GET", "/api/admin/tickets")
     live = next((t for t in current if isinstance(current, list) and t["id"] == ticket_id), None)
     return _html(request, "ticket_row.html", {"t": live or draft, "draft": draft, "errors": reasons(result)},

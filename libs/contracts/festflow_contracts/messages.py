@@ -170,6 +170,7 @@ class TicketChanged(Message):
     description: str = ""  # what this ticket type includes
     sale_starts_at: str | None = None  # ISO 8601 with zone; None: on sale now
     sale_ends_at: str | None = None  # None: until sold out
+    per_buyer_limit: StrictInt | None = None  # at most this many per buyer across their orders
 
 
 class FestivalChanged(Message):

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from festflow_contracts import events, messages
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.messages import CancelOrder, OrderCancelled, OrderStatus, SoldLine, StockLevel
-from inventory_service.db import order_items, orders, outbox, tickets
+from inventory_service.db import buyer_counts, order_items, orders, outbox, tickets
 from inventory_service.reservation import SOURCE, Outcome
 
 
@@ -24,8 +24,14 @@ async def cancel_order(engine: AsyncEngine, command: CancelOrder) -> Outcome:
             return Outcome(command.order_id, "DUPLICATE")  # cancelled before, or never confirmed here
         lines = (await conn.execute(sa.select(order_items).where(order_items.c.order_id == command.order_id)
                                     .order_by(order_items.c.ticket_id))).mappings().all()
+        username = await conn.scalar(sa.select(orders.c.username).where(orders.c.order_id == command.order_id))
         stock: list[dict[str, Any]] = []
         for line in lines:
+            await conn.execute(buyer_counts.update().where(buyer_counts.c.ticket_id == line["ticket_id"],
+                                                           buyer_counts.c.username == username)
+                               .values(quantity=sa.func.max(buyer_counts.c.quantity - line["quantity"], 0)
+                                       if conn.dialect.name == "sqlite"
+                                       else sa.func.greatest(buyer_counts.c.quantity - line["quantity"], 0)))
             left = await conn.scalar(sa.update(tickets).where(tickets.c.id == line["ticket_id"])
                                      .values(stock=tickets.c.stock + line["quantity"],
                                              version=tickets.c.version + 1).returning(tickets.c.stock))

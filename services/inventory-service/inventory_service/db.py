@@ -23,6 +23,7 @@ tickets = sa.Table(
     sa.Column("description", sa.Text),  # what the ticket type includes, shown to buyers
     sa.Column("sale_starts_at", sa.String(40)),  # ISO 8601 (UTC); none: on sale now
     sa.Column("sale_ends_at", sa.String(40)),  # none: until sold out
+    sa.Column("per_buyer_limit", sa.Integer),  # at most this many per buyer, across all their orders
     sa.CheckConstraint("stock >= 0", name="stock_never_negative"),
     sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
 )
@@ -41,6 +42,15 @@ festival = sa.Table(
     sa.Column("banner_type", sa.String(40)),
     sa.Column("banner_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+)
+
+# How many of a ticket type each buyer holds (confirmed orders, cancellations taken off): what the
+# per-buyer limit is checked against, in the transaction that takes the stock.
+buyer_counts = sa.Table(
+    "buyer_counts", metadata,
+    sa.Column("ticket_id", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
 )
 
 orders = sa.Table(

@@ -27,7 +27,7 @@ from festflow_contracts.messages import (
     TicketSold,
 )
 from inventory_service import festival
-from inventory_service.db import order_items, orders, outbox, tickets
+from inventory_service.db import buyer_counts, order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
 
@@ -75,6 +75,11 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
                 raise _Rejected(lines)
             remaining = []
             for line in lines:
+                limit = line.pop("per_buyer_limit")
+                if limit is not None:
+                    refused = await _take_allowance(conn, command.username, line, limit)
+                    if refused:
+                        raise _Rejected(refused)
                 left = await _take_stock(conn, line["ticket_id"], line["quantity"])
                 if left is None:
                     raise _Rejected(await _shortage_reason(conn, line))
@@ -129,7 +134,7 @@ async def _price_lines(conn: AsyncConnection, command: PlaceOrder, now: datetime
     ids = [item.ticket_id for item in command.items]
     rows = (await conn.execute(
         sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active, tickets.c.sale_starts_at,
-                  tickets.c.sale_ends_at)
+                  tickets.c.sale_ends_at, tickets.c.per_buyer_limit)
         .where(tickets.c.id.in_(ids))
     )).mappings().all()
     by_id = {row["id"]: row for row in rows}
@@ -142,8 +147,28 @@ async def _price_lines(conn: AsyncConnection, command: PlaceOrder, now: datetime
         if problem:
             return problem
         lines.append({"ticket_id": item.ticket_id, "name": row["name"], "quantity": item.quantity,
-                      "unit_price_cents": row["price_cents"]})
+                      "unit_price_cents": row["price_cents"], "per_buyer_limit": row["per_buyer_limit"]})
     return lines
+
+
+async def _take_allowance(conn: AsyncConnection, username: str, line: dict[str, Any], limit: int) -> str | None:
+    """Counts the line against the buyer's limit for its ticket type, with one conditional UPDATE (or the
+    first INSERT); the reason when it would go over. Parallel orders of one buyer queue on that row."""
+    ticket_id, quantity, name = line["ticket_id"], line["quantity"], line["name"]
+    if quantity > limit:
+        return f"at most {limit} {name} per buyer"
+    counted = await conn.execute(
+        buyer_counts.update().where(buyer_counts.c.ticket_id == ticket_id, buyer_counts.c.username == username,
+                                    buyer_counts.c.quantity + quantity <= limit)
+        .values(quantity=buyer_counts.c.quantity + quantity))
+    if counted.rowcount == 1:
+        return None
+    held = await conn.scalar(sa.select(buyer_counts.c.quantity).where(buyer_counts.c.ticket_id == ticket_id,
+                                                                       buyer_counts.c.username == username))
+    if held is None:  # a concurrent first order of this buyer inserting too fails on the key and is retried
+        await conn.execute(buyer_counts.insert().values(ticket_id=ticket_id, username=username, quantity=quantity))
+        return None
+    return f"at most {limit} {name} per buyer: you have {held} already"
 
 
 async def _take_stock(conn: AsyncConnection, ticket_id: str, quantity: int) -> int | None:

@@ -112,6 +112,7 @@ class Presentation(BaseModel):
     """What buyers read about a ticket type, and when it is on sale; "" clears a sale bound (on sale
     now, or until sold out)."""
     description: Any = None
+    per_buyer_limit: Any = None  # 1-1000 per buyer across their orders; "" or 0 clears it
     sale_starts_at: Any = None
     sale_ends_at: Any = None
 
@@ -124,6 +125,20 @@ class Presentation(BaseModel):
     @classmethod
     def _ends(cls, v):
         return None if v is None else _check_moment(v, "sale_ends_at")
+
+    @field_validator("per_buyer_limit")
+    @classmethod
+    def _limit(cls, v):
+        if v is None:
+            return None
+        if v in ("", 0, "0"):
+            return 0  # no limit
+        if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit())):
+            raise ValueError("per_buyer_limit must be a whole number from 1 to 1000, or empty for none")
+        v = int(v)
+        if not 1 <= v <= 1000:
+            raise ValueError("per_buyer_limit must be a whole number from 1 to 1000, or empty for none")
+        return v
 
     @field_validator("description")
     @classmethod
@@ -195,7 +210,8 @@ def slug(name: str) -> str:
 def ticket_view(row) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "price_cents": row["price_cents"], "stock": row["stock"],
             "version": row["version"], "active": row["active"], "description": row["description"] or "",
-            "sale_starts_at": row["sale_starts_at"], "sale_ends_at": row["sale_ends_at"]}
+            "sale_starts_at": row["sale_starts_at"], "sale_ends_at": row["sale_ends_at"],
+            "per_buyer_limit": row["per_buyer_limit"]}
 
 
 async def _load(conn: AsyncConnection, ticket_id: str):
@@ -219,7 +235,8 @@ async def create_ticket(engine: AsyncEngine, new: TicketCreate) -> dict[str, Any
                                                    stock=new.stock, version=1, active=True,
                                                    description=new.description or None,
                                                    sale_starts_at=new.sale_starts_at or None,
-                                                   sale_ends_at=new.sale_ends_at or None))
+                                                   sale_ends_at=new.sale_ends_at or None,
+                                                   per_buyer_limit=new.per_buyer_limit or None))
         ticket = ticket_view(await _load(conn, ticket_id))
         await _announce(conn, ticket, "created")
     return ticket
@@ -242,6 +259,8 @@ async def update_ticket(engine: AsyncEngine, ticket_id: str, patch: TicketPatch)
             values["active"] = patch.active
         if patch.description is not None:
             values["description"] = patch.description or None
+        if patch.per_buyer_limit is not None:
+            values["per_buyer_limit"] = patch.per_buyer_limit or None
         for bound in ("sale_starts_at", "sale_ends_at"):
             if getattr(patch, bound) is not None:
                 values[bound] = getattr(patch, bound) or None

@@ -27,7 +27,7 @@ class TicketSource(Protocol):
 
 
 TICKET_FIELDS = ("id", "name", "price_cents", "stock", "version", "active")
-PRESENTATION = {"description": "", "sale_starts_at": None, "sale_ends_at": None}
+PRESENTATION = {"description": "", "sale_starts_at": None, "sale_ends_at": None, "per_buyer_limit": None}
 
 
 class CatalogReadModel:

@@ -116,6 +116,9 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
     closed = [found for line in lines if line.ticket_id in on_sale and (found := sale_window.problem(
         on_sale[line.ticket_id]["name"], on_sale[line.ticket_id].get("sale_starts_at"),
         on_sale[line.ticket_id].get("sale_ends_at"), datetime.now(UTC)))]
+    closed += [f"at most {on_sale[line.ticket_id]['per_buyer_limit']} {on_sale[line.ticket_id]['name']} per buyer"
+               for line in lines if line.ticket_id in on_sale and on_sale[line.ticket_id].get("per_buyer_limit")
+               and line.quantity > on_sale[line.ticket_id]["per_buyer_limit"]]
     if unknown or closed:
         existing = await find_by_key(engine, buyer.username, key)
         if existing is None:

@@ -30,7 +30,7 @@ def admin_ticket(t: dict) -> dict:
     view = {"id": t["id"], "name": t["name"], "price": cents_to_str(t["price_cents"]),
             "price_cents": t["price_cents"], "stock": t["stock"], "active": t["active"], "version": t["version"],
             "description": t.get("description") or "", "sale_starts_at": t.get("sale_starts_at"),
-            "sale_ends_at": t.get("sale_ends_at")}
+            "sale_ends_at": t.get("sale_ends_at"), "per_buyer_limit": t.get("per_buyer_limit")}
     if "sold_meanwhile" in t:
         view["sold_meanwhile"] = t["sold_meanwhile"]
     return view

@@ -18,7 +18,8 @@ def public_ticket(t: dict[str, Any], now: datetime | None = None) -> dict[str, A
     return {"id": t["id"], "name": t["name"], "price": cents_to_str(t["price_cents"]),
             "price_cents": t["price_cents"], "stock": t["stock"], "description": t.get("description") or "",
             "sale_starts_at": starts, "sale_ends_at": ends,
-            "sale_state": sale_window.state(starts, ends, now or datetime.now(UTC))}
+            "sale_state": sale_window.state(starts, ends, now or datetime.now(UTC)),
+            "per_buyer_limit": t.get("per_buyer_limit")}
 
 
 @router.get("/tickets")

@@ -112,3 +112,10 @@ async def test_a_ticket_outside_its_sale_window_is_refused_with_when(engine, cat
     with pytest.raises(InvalidOrder, match="sales for VIP Weekend ended"):
         await place_order(engine, catalog, LIMITS, GUEST, "k1", [OrderLine("vip", 1)])
     assert await outbox_rows(engine) == []
+
+
+async def test_more_than_a_buyers_limit_in_one_order_is_refused_at_once(engine, catalog):
+    catalog.tickets["vip"] = {**catalog.tickets["vip"], "per_buyer_limit": 4}
+    with pytest.raises(InvalidOrder, match="at most 4 VIP Weekend per buyer"):
+        await place_order(engine, catalog, LIMITS, GUEST, "k1", [OrderLine("vip", 5)])
+    assert (await place_order(engine, catalog, LIMITS, GUEST, "k2", [OrderLine("vip", 4)])).created
