@@ -10,7 +10,7 @@ import time
 from festflow_devstack import apps, probes
 from festflow_devstack.infra import stop_epmd
 from festflow_devstack.profiles import get_profile
-from festflow_devstack.stack import Stack, pid_path, write_own_pid
+from festflow_devstack.stack import Stack, pid_path, running_pid, write_own_pid
 from festflow_devstack.supervisor import StackError, stop_recorded
 
 
@@ -21,6 +21,10 @@ def cmd_run(profile) -> int:
     def on_signal(signum, frame):
         raise KeyboardInterrupt
 
+    other = running_pid(profile)
+    if other is not None:  # two watchdogs would restart what the other stops
+        print(f"FestFlow ({profile.name}) is already running (pid {other}); `make stop` ends it", file=sys.stderr)
+        return 1
     # set both explicitly: a process started in the background may inherit SIGINT as ignored
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

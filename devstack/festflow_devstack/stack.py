@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 from festflow_contracts.tokens import write_keypair
 from festflow_devstack import apps, infra
@@ -57,6 +58,20 @@ class Stack:
 
 def pid_path(profile: Profile):
     return profile.run_dir / "devstack.pid"
+
+
+def running_pid(profile: Profile) -> int | None:
+    """The pid of a `run` of this profile that is still alive, if there is one."""
+    try:
+        pid = int(pid_path(profile).read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    try:  # a recycled pid is not a run
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return pid
+    return pid if b"festflow_devstack" in cmdline else None
 
 
 def write_own_pid(profile: Profile) -> None:

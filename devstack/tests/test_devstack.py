@@ -33,3 +33,31 @@ def test_profiles_keep_user_ports_and_shift_test_ports():
     assert test.fresh and not dev.fresh
     with pytest.raises(ValueError):
         get_profile("prod")
+
+
+def test_a_second_run_of_a_profile_is_refused_while_the_first_lives(tmp_path, monkeypatch, capsys):
+    """Two runs of one profile would each heal what the other stops (and `make stop` ends only one)."""
+    import os
+    import subprocess
+    import sys
+
+    from festflow_devstack import cli
+    from festflow_devstack.profiles import get_profile
+    from festflow_devstack.stack import pid_path, running_pid
+    monkeypatch.setenv("FESTFLOW_RUN_DIR", str(tmp_path))
+    profile = get_profile("dev")
+    assert running_pid(profile) is None
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "festflow_devstack"])
+    try:
+        pid_path(profile).parent.mkdir(parents=True, exist_ok=True)
+        pid_path(profile).write_text(str(first.pid))
+        assert running_pid(profile) == first.pid
+        assert cli.cmd_run(profile) == 1
+        assert f"already running (pid {first.pid})" in capsys.readouterr().err
+        assert pid_path(profile).read_text() == str(first.pid)  # the first run's pid file is kept
+    finally:
+        first.kill()
+        first.wait()
+    assert running_pid(profile) is None  # a dead run is no obstacle
+    pid_path(profile).write_text(str(os.getpid()))  # a live process that is not a run: none either
+    assert running_pid(profile) is None
