@@ -40,6 +40,8 @@ def test_a_second_run_of_a_profile_is_refused_while_the_first_lives(tmp_path, mo
     import os
     import subprocess
     import sys
+    import time
+    from pathlib import Path
 
     from festflow_devstack import cli
     from festflow_devstack.profiles import get_profile
@@ -48,6 +50,10 @@ def test_a_second_run_of_a_profile_is_refused_while_the_first_lives(tmp_path, mo
     profile = get_profile("dev")
     assert running_pid(profile) is None
     first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "festflow_devstack"])
+    deadline = time.monotonic() + 10
+    while b"festflow_devstack" not in Path(f"/proc/{first.pid}/cmdline").read_bytes():  # until it has exec'd
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     try:
         pid_path(profile).parent.mkdir(parents=True, exist_ok=True)
         pid_path(profile).write_text(str(first.pid))
