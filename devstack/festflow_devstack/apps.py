@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from festflow_devstack import probes
-from festflow_devstack.profiles import Profile
+from festflow_devstack.profiles import Profile, instance_port
 from festflow_devstack.supervisor import Component, python_module
 
 
@@ -38,8 +38,12 @@ def ticket_signing_key(keys_dir: Path) -> Path:
     return path
 
 
-def app_environments(profile: Profile, private_key: Path, public_key: Path) -> dict[str, dict[str, str]]:
+def app_environments(profile: Profile, private_key: Path, public_key: Path,
+                     databases: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """Each app's environment; `databases` names a service's DATABASE_URL (SQLite files by default)."""
     p = profile.ports
+    db = {"order-service": _sqlite(profile, "orders.db"), "inventory-service": _sqlite(profile, "inventory.db"),
+          "ticketing-service": _sqlite(profile, "ticketing.db")} | (databases or {})
     token = internal_token(private_key.parent)
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
@@ -48,16 +52,16 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path) -> d
     }
     order_api = profile.url("order")
     return {
-        "inventory-service": {**common, "DATABASE_URL": _sqlite(profile, "inventory.db"),
+        "inventory-service": {**common, "DATABASE_URL": db["inventory-service"],
                               "AMQP_URL": profile.amqp_url, "INTERNAL_API_TOKEN": token},
-        "order-service": {**common, "DATABASE_URL": _sqlite(profile, "orders.db"),
+        "order-service": {**common, "DATABASE_URL": db["order-service"],
                           "AMQP_URL": profile.amqp_url, "JWT_PRIVATE_KEY_FILE": str(private_key),
                           "INVENTORY_URL": profile.url("inventory"), "INTERNAL_API_TOKEN": token},
         "email-function": {**common, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p["smtp"]),
                            "EMAIL_SENT_LOG_URL": _sqlite(profile, "email-sent.db"),
                            "PUBLIC_URL": profile.url("gateway")},
         "notification-hub": {**common},
-        "ticketing-service": {**common, "DATABASE_URL": _sqlite(profile, "ticketing.db"),
+        "ticketing-service": {**common, "DATABASE_URL": db["ticketing-service"],
                               "TICKET_SIGNING_KEY_FILE": str(ticket_signing_key(private_key.parent))},
         "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
         "shell-app": {**common, "ORDER_API_URL": order_api},
@@ -85,14 +89,17 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
-def app_component(profile: Profile, name: str, env: dict[str, str]) -> Component:
+def app_component(profile: Profile, name: str, env: dict[str, str], instance: str | None = None) -> Component:
+    """App `name` as its own process; `instance` (e.g. `order-service-2`) is a further instance of it, on
+    its own port (see instance_port)."""
     asgi, port_name, flags = APPS[name]
-    port = profile.ports[port_name]
+    instance = instance or name
+    port = instance_port(profile.ports[port_name], instance)
     argv = python_module("uvicorn", "--factory", asgi, "--host", "127.0.0.1", "--port", str(port),
                          "--no-access-log", *flags)
 
     def prepare() -> None:
         (profile.run_dir / "data").mkdir(parents=True, exist_ok=True)
 
-    return Component(name, argv, lambda: probes.http_ok(f"http://127.0.0.1:{port}/healthz"),
+    return Component(instance, argv, lambda: probes.http_ok(f"http://127.0.0.1:{port}/healthz"),
                      env=env, prepare=prepare, timeout=60)

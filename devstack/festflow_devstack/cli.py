@@ -9,13 +9,18 @@ import time
 
 from festflow_devstack import apps, probes
 from festflow_devstack.infra import stop_epmd
-from festflow_devstack.profiles import get_profile
+from festflow_devstack.profiles import Layout, get_profile
 from festflow_devstack.stack import Stack, pid_path, running_pid, write_own_pid
 from festflow_devstack.supervisor import StackError, stop_recorded
 
 
 def cmd_run(profile) -> int:
-    stack = Stack(profile)
+    try:
+        layout = Layout.from_environment()
+    except ValueError as exc:
+        print(f"!! {exc}", file=sys.stderr)
+        return 2
+    stack = Stack(profile, layout=layout)
     stopping = False
 
     def on_signal(signum, frame):

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from festflow_devstack import probes
-from festflow_devstack.profiles import KAFKA_VERSION, REPO_ROOT, Profile
+from festflow_devstack.profiles import KAFKA_VERSION, REPO_ROOT, Layout, Profile, instance_port
 from festflow_devstack.supervisor import Component, StackError
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
@@ -42,6 +42,7 @@ def rabbitmq(profile: Profile) -> Component:
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
         "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
         "RABBITMQ_LOGS": "-",
+        "ERL_CRASH_DUMP": str(base / "erl_crash.dump"),  # not in the directory it was started from
     }
 
     def ready() -> bool:
@@ -127,12 +128,15 @@ def render_template(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{([A-Z][A-Z0-9_]*)\}", sub, text)
 
 
-def gateway_values(profile: Profile, run_path: Path) -> dict[str, str]:
+def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = None) -> dict[str, str]:
     p = profile.ports
+    order_servers = [f"127.0.0.1:{instance_port(p['order'], name)}"
+                     for name in (layout or Layout()).instance_names("order-service")]
     return {
         "GATEWAY_PORT": str(p["gateway"]),
         "RUN_DIR": str(run_path),
-        "ORDER_API_ADDR": f"127.0.0.1:{p['order']}",
+        # every order-service instance, each `server ADDR max_fails=3 fail_timeout=5s;` in the upstream
+        "ORDER_API_SERVERS": " ".join(f"server {addr} max_fails=3 fail_timeout=5s;" for addr in order_servers),
         "NOTIFY_ADDR": f"127.0.0.1:{p['notify']}",
         "TICKETING_ADDR": f"127.0.0.1:{p['ticketing']}",
         "SHELL_ADDR": f"127.0.0.1:{p['shell']}",
@@ -144,7 +148,7 @@ def gateway_values(profile: Profile, run_path: Path) -> dict[str, str]:
     }
 
 
-def nginx(profile: Profile) -> Component:
+def nginx(profile: Profile, layout: Layout | None = None) -> Component:
     base = profile.run_dir / "nginx"
     conf = base / "nginx.conf"
     template = REPO_ROOT / "gateway" / "nginx.conf.template"
@@ -152,7 +156,7 @@ def nginx(profile: Profile) -> Component:
     def prepare() -> None:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (base / "temp" / sub).mkdir(parents=True, exist_ok=True)
-        conf.write_text(render_template(template.read_text(), gateway_values(profile, base)))
+        conf.write_text(render_template(template.read_text(), gateway_values(profile, base, layout)))
         shutil.copy(REPO_ROOT / "gateway" / "mime.types", base / "mime.types")
 
     argv = ["nginx", "-p", str(base), "-c", str(conf), "-e", str(profile.run_dir / "logs" / "nginx-error.log"),

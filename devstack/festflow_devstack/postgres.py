@@ -58,3 +58,15 @@ def create_database(port: int, name: str) -> str:
         subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
                         "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True, capture_output=True)
     return f"postgresql+asyncpg://{USER}@127.0.0.1:{port}/{name}"
+
+
+def ensure_database(port: int, name: str) -> str:
+    """Creates database `name` unless it exists (a developer's data stays) and returns its URL."""
+    found = subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres", "-tAc",
+                            f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    if found != "1":
+        subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}"'], check=True,
+                       capture_output=True)
+    return f"postgresql+asyncpg://{USER}@127.0.0.1:{port}/{name}"

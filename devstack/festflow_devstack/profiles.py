@@ -44,7 +44,12 @@ TEST_PORTS = {name: port + 10000 for name, port in BASE_PORTS.items()} | {
 BENCH_PORTS = {name: port + 20000 for name, port in BASE_PORTS.items()} | {
     "amqp": 5674, "rabbit_mgmt": 15674, "rabbit_dist": 25674,
 }
+# the scale test's stack (several instances on PostgreSQL): 22000 above the dev ports, RabbitMQ's three above
+SCALE_PORTS = {name: port + 22000 for name, port in BASE_PORTS.items()} | {
+    "amqp": 5675, "rabbit_mgmt": 15675, "rabbit_dist": 25675,
+}
 EPHEMERAL_PORTS_START = 32768
+INSTANCE_PORT_STEP = 20  # instance k (from 1) of a service listens on its port + 20 * (k - 1)
 
 
 @dataclass(frozen=True)
@@ -79,4 +84,50 @@ def get_profile(name: str | None = None) -> Profile:
         return Profile("test", run_root / "test", dict(TEST_PORTS), fresh=True)
     if name == "bench":
         return Profile("bench", run_root / "bench", dict(BENCH_PORTS), fresh=True)
-    raise ValueError(f"unknown profile {name!r} (expected dev, test or bench)")
+    if name == "scale":
+        return Profile("scale", run_root / "scale", dict(SCALE_PORTS), fresh=True)
+    raise ValueError(f"unknown profile {name!r} (expected dev, test, bench or scale)")
+
+
+SERVICE_DATABASES = {"order-service": "orders", "inventory-service": "inventory", "ticketing-service": "ticketing"}
+SCALED_SERVICES = ("order-service", "inventory-service")  # the ones `instances` multiplies
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a stack is laid out: which database its services use and how many instances of the order and
+    inventory services run. Several instances need PostgreSQL (SQLite has one writer at a time).
+    `database_urls` names a service's database outright (from ORDER_DATABASE_URL and the like)."""
+    database: str = "sqlite"  # or "postgres": a project-local PostgreSQL server, a database per service
+    instances: int = 1
+    database_urls: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.database not in ("sqlite", "postgres"):
+            raise ValueError(f"FESTFLOW_DATABASE must be sqlite or postgres, not {self.database!r}")
+        if not 1 <= self.instances <= 4:
+            raise ValueError(f"FESTFLOW_INSTANCES must be 1 to 4, not {self.instances}")
+        if self.instances > 1 and self.database != "postgres" and not self.database_urls:
+            raise ValueError("several instances need PostgreSQL: FESTFLOW_DATABASE=postgres")
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Layout:
+        env = dict(os.environ if environ is None else environ)
+        try:
+            instances = int(env.get("FESTFLOW_INSTANCES", "1"))
+        except ValueError:
+            raise ValueError(f"FESTFLOW_INSTANCES must be a number, not {env['FESTFLOW_INSTANCES']!r}") from None
+        urls = tuple((service, env[var]) for service, var in
+                     (("order-service", "ORDER_DATABASE_URL"), ("inventory-service", "INVENTORY_DATABASE_URL"),
+                      ("ticketing-service", "TICKETING_DATABASE_URL")) if env.get(var))
+        return cls(env.get("FESTFLOW_DATABASE", "sqlite"), instances, urls)
+
+    def instance_names(self, service: str) -> list[str]:
+        count = self.instances if service in SCALED_SERVICES else 1
+        return [service] + [f"{service}-{k}" for k in range(2, count + 1)]
+
+
+def instance_port(port: int, name: str) -> int:
+    """`order-service-2` listens on the order port + 20, `order-service` on the order port itself."""
+    head, _, tail = name.rpartition("-")
+    return port + INSTANCE_PORT_STEP * (int(tail) - 1) if tail.isdigit() and head else port

@@ -6,14 +6,15 @@ import shutil
 from pathlib import Path
 
 from festflow_contracts.tokens import write_keypair
-from festflow_devstack import apps, infra
-from festflow_devstack.profiles import Profile
-from festflow_devstack.supervisor import Supervisor, stop_recorded
+from festflow_devstack import apps, infra, postgres
+from festflow_devstack.profiles import SERVICE_DATABASES, Layout, Profile
+from festflow_devstack.supervisor import Supervisor, read_pidfile, stop_recorded
 
 
 class Stack:
-    def __init__(self, profile: Profile, quiet: bool = False):
+    def __init__(self, profile: Profile, quiet: bool = False, layout: Layout | None = None):
         self.profile = profile
+        self.layout = layout or Layout()
         self.supervisor = Supervisor(profile.run_dir, quiet=quiet)
         self.env: dict[str, dict[str, str]] = {}
 
@@ -24,19 +25,25 @@ class Stack:
             shutil.rmtree(profile.run_dir)
         profile.run_dir.mkdir(parents=True, exist_ok=True)
         private_key, public_key = write_keypair(profile.run_dir / "keys")
-        self.env = apps.app_environments(profile, private_key, public_key)
+        layout = self.layout
         try:
-            self.supervisor.start_stage(
-                "infrastructure",
-                [infra.rabbitmq(profile), infra.kafka(profile),
-                 apps.app_component(profile, "mail-sink", self.env["mail-sink"])],
-            )
+            infrastructure = [infra.rabbitmq(profile), infra.kafka(profile)]
+            if layout.database == "postgres":
+                infrastructure.append(postgres.postgres(profile.run_dir / "postgres", profile.ports["postgres"]))
+            self.supervisor.start_stage("infrastructure", infrastructure)
+            databases = {}
+            if layout.database == "postgres":
+                databases = {service: postgres.ensure_database(profile.ports["postgres"], name)
+                             for service, name in SERVICE_DATABASES.items()}
+            self.env = apps.app_environments(profile, private_key, public_key,
+                                             databases | dict(layout.database_urls))
+            self.supervisor.start_stage("mail", [apps.app_component(profile, "mail-sink", self.env["mail-sink"])])
             self.supervisor.start_stage(
                 "apps",
-                [apps.app_component(profile, name, self.env[name])
-                 for name in apps.APPS if name != "mail-sink"],
+                [apps.app_component(profile, name, self.env[name], instance)
+                 for name in apps.APPS if name != "mail-sink" for instance in layout.instance_names(name)],
             )
-            self.supervisor.start_stage("gateway", [infra.nginx(profile)])
+            self.supervisor.start_stage("gateway", [infra.nginx(profile, layout)])
         except BaseException:
             self.stop()
             raise
@@ -77,3 +84,13 @@ def running_pid(profile: Profile) -> int | None:
 def write_own_pid(profile: Profile) -> None:
     profile.run_dir.mkdir(parents=True, exist_ok=True)
     pid_path(profile).write_text(str(os.getpid()))
+
+
+def recorded_pids(profile: Profile) -> dict[str, int]:
+    """Each running part of a stack started elsewhere (`make run`), by name: the pid its runner started."""
+    found = {}
+    for pidfile in sorted((profile.run_dir / "pids").glob("*.pid")):
+        pid = read_pidfile(pidfile)
+        if pid is not None:
+            found[pidfile.stem] = pid
+    return found

@@ -41,7 +41,7 @@ def test_apps_listen_where_the_local_run_and_the_gateway_expect(name):
 
 
 def test_users_ports_are_published_and_the_brokers_are_not():
-    published = {p.split(":")[0] for svc in SERVICES.values() for p in svc.get("ports", [])}
+    published = {p.split(":")[0].split("-")[0] for svc in SERVICES.values() for p in svc.get("ports", [])}
     assert {"3000", "8000", "15672", "8025"} <= published
     assert not published & {"5672", "9092", "5432", "8001"}  # brokers, database, internal API
 
@@ -81,3 +81,10 @@ def test_official_images_for_infrastructure():
     assert SERVICES["kafka"]["image"] == "apache/kafka:3.9.1"
     assert SERVICES["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert SERVICES["postgres"]["image"].startswith("postgres:")
+
+
+def test_the_order_and_inventory_services_run_replicas_on_postgresql():
+    for name in ("order-service", "inventory-service"):
+        assert SERVICES[name]["deploy"]["replicas"] >= 2
+        assert SERVICES[name]["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "server order-service:8000" in SERVICES["gateway"]["environment"]["ORDER_API_SERVERS"]

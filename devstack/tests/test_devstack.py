@@ -24,11 +24,15 @@ def test_gateway_template_renders_with_every_name_it_uses(tmp_path):
 
 
 def test_profiles_keep_user_ports_and_shift_test_ports():
-    dev, test, bench = get_profile("dev"), get_profile("test"), get_profile("bench")
+    from festflow_devstack.profiles import INSTANCE_PORT_STEP
+
+    dev, test, bench, scale = (get_profile(n) for n in ("dev", "test", "bench", "scale"))
     assert (dev.ports["gateway"], dev.ports["order"], dev.ports["rabbit_mgmt"]) == (3000, 8000, 15672)
-    assert set(test.ports) == set(dev.ports) == set(bench.ports)
-    every = list(dev.ports.values()) + list(test.ports.values()) + list(bench.ports.values())
-    assert len(set(every)) == len(every)  # no port used twice: both stacks can run at once
+    assert set(test.ports) == set(dev.ports) == set(bench.ports) == set(scale.ports)
+    every = [port for p in (dev, test, bench, scale) for name, base in p.ports.items()
+             for port in ([base + INSTANCE_PORT_STEP * k for k in range(4)] if name in ("order", "inventory")
+                          else [base])]
+    assert len(set(every)) == len(every)  # no port used twice (up to 4 instances): the stacks can run at once
     assert max(every) < EPHEMERAL_PORTS_START
     assert test.fresh and not dev.fresh
     with pytest.raises(ValueError):
@@ -67,3 +71,28 @@ def test_a_second_run_of_a_profile_is_refused_while_the_first_lives(tmp_path, mo
     assert running_pid(profile) is None  # a dead run is no obstacle
     pid_path(profile).write_text(str(os.getpid()))  # a live process that is not a run: none either
     assert running_pid(profile) is None
+
+
+def test_the_layout_comes_from_the_environment_and_refuses_instances_on_sqlite():
+    from festflow_devstack.profiles import Layout, instance_port
+
+    assert Layout.from_environment({}) == Layout("sqlite", 1, ())
+    layout = Layout.from_environment({"FESTFLOW_DATABASE": "postgres", "FESTFLOW_INSTANCES": "2",
+                                      "TICKETING_DATABASE_URL": "postgresql+asyncpg://x@h/t"})
+    assert layout.instance_names("order-service") == ["order-service", "order-service-2"]
+    assert layout.instance_names("ticketing-service") == ["ticketing-service"]
+    assert dict(layout.database_urls) == {"ticketing-service": "postgresql+asyncpg://x@h/t"}
+    assert [instance_port(8000, n) for n in layout.instance_names("order-service")] == [8000, 8020]
+    assert instance_port(8004, "ticketing-service") == 8004
+    for bad in ({"FESTFLOW_INSTANCES": "2"}, {"FESTFLOW_DATABASE": "mysql"}, {"FESTFLOW_INSTANCES": "two"},
+                {"FESTFLOW_DATABASE": "postgres", "FESTFLOW_INSTANCES": "9"}):
+        with pytest.raises(ValueError):
+            Layout.from_environment(bad)
+
+
+def test_the_gateway_balances_over_every_order_service_instance(tmp_path):
+    from festflow_devstack.profiles import Layout
+
+    values = gateway_values(get_profile("test"), tmp_path, Layout("postgres", 2))
+    assert values["ORDER_API_SERVERS"] == ("server 127.0.0.1:18000 max_fails=3 fail_timeout=5s; "
+                                           "server 127.0.0.1:18020 max_fails=3 fail_timeout=5s;")

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, MetaData, event, inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from festflow_runtime.sqlite_inline import inline_url
 
 
 def make_engine(url: str, *, wait_seconds: float = 60, pool_size: int = 10,
@@ -17,8 +19,10 @@ def make_engine(url: str, *, wait_seconds: float = 60, pool_size: int = 10,
     """An engine for `url`; a request waits at most `wait_seconds` for a connection (then TimeoutError)."""
     if not url.startswith("sqlite"):
         return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=wait_seconds)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
-                                 pool_timeout=wait_seconds)
+    # statements run on the loop's thread (sqlite_inline: no helper thread per statement); a statement
+    # waits at most 5 s for another process's write lock (none is expected: one process per file)
+    engine = create_async_engine(inline_url(url), connect_args={"timeout": 5, "check_same_thread": False},
+                                 pool_size=1, max_overflow=0, pool_timeout=wait_seconds)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -26,7 +30,7 @@ def make_engine(url: str, *, wait_seconds: float = 60, pool_size: int = 10,
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA busy_timeout=5000")
         if foreign_keys:
             cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
@@ -38,10 +42,22 @@ def make_engine(url: str, *, wait_seconds: float = 60, pool_size: int = 10,
     return engine
 
 
+# Several instances of a service start at once on one PostgreSQL database: the first creates the schema
+# and seeds, the others wait for it (a transaction-scoped advisory lock) and then find it done.
+STARTUP_LOCK = 0x46657374  # "Fest"
+
+
+async def startup_lock(conn: AsyncConnection) -> None:
+    """Inside a transaction: wait until no other instance is creating or seeding this database."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
+
+
 async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
     """Creates missing tables, and adds the columns a newer release gave an existing table (such a column
     must be nullable, so the rows already there stay valid)."""
     async with engine.begin() as conn:
+        await startup_lock(conn)
         await conn.run_sync(metadata.create_all)
         await conn.run_sync(_add_missing_columns, metadata)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from festflow_contracts import events
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.event_stream import stop_within
-from festflow_runtime.relay_loop import run_relay
+from festflow_runtime.relay_loop import relay_rows, run_relay
 from festflow_runtime.topics import ensure_topics
 
 
@@ -40,8 +41,14 @@ async def emit(conn: AsyncConnection, table: sa.Table, topic: str, key: str, eve
                                              created_at=events.now_iso()))
 
 
+Record = tuple[str, str, bytes]  # topic, key, payload
+
+
 class EventSender(Protocol):
-    async def send(self, topic: str, key: str, payload: bytes) -> None: ...
+    async def send_many(self, records: Sequence[Record]) -> tuple[int, Exception | None]:
+        """Sends the records in order: how many of them, from the first, the broker acknowledged, and what
+        stopped the rest (None when all were)."""
+        ...
 
 
 class OutboxRelay:
@@ -56,19 +63,18 @@ class OutboxRelay:
 
     async def relay_pending(self) -> int:
         t = self.table
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(t.c.seq, t.c.topic, t.c.key, t.c.payload)
-                                       .where(t.c.sent_at.is_(None)).order_by(t.c.seq).limit(self.batch))).all()
-        sent: list[int] = []
-        try:
-            for row in rows:  # in order: the events of one key reach its partition in the order they were made
-                await self.sender.send(row.topic, row.key, row.payload.encode())
-                sent.append(row.seq)
-        finally:
-            if sent:
-                async with self.engine.begin() as conn:
-                    await conn.execute(t.update().where(t.c.seq.in_(sent)).values(sent_at=events.now_iso()))
-        return len(sent)
+
+        async def publish(rows: Sequence[Any]) -> tuple[Sequence[Any], Exception | None]:
+            # one batch, in order: the events of one key reach its partition in the order they were made
+            acked, failure = await self.sender.send_many([(row.topic, row.key, row.payload.encode()) for row in rows])
+            return rows[:acked], failure
+
+        async def mark(conn: AsyncConnection, rows: Sequence[Any]) -> None:
+            await conn.execute(t.update().where(t.c.seq.in_([row.seq for row in rows]))
+                               .values(sent_at=events.now_iso()))
+
+        return await relay_rows(self.engine, sa.select(t.c.seq, t.c.topic, t.c.key, t.c.payload)
+                                .where(t.c.sent_at.is_(None)).order_by(t.c.seq).limit(self.batch), publish, mark)
 
     async def run(self) -> None:
         await run_relay(self.relay_pending, self.wakeup, self.batch,
@@ -83,7 +89,9 @@ class KafkaSender:
         self.bootstrap, self.topics = bootstrap, topics
         self._producer: AIOKafkaProducer | None = None
 
-    async def send(self, topic: str, key: str, payload: bytes) -> None:
+    async def send_many(self, records: Sequence[Record]) -> tuple[int, Exception | None]:
+        """Queues every record at once (the producer packs them into a few requests), then waits for the
+        acknowledgements; a failure restarts the producer at the next call."""
         if self._producer is None:
             await ensure_topics(self.bootstrap, self.topics)
             producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True,
@@ -91,12 +99,23 @@ class KafkaSender:
             await producer.start()
             self._producer = producer
         producer = self._producer
+        pending: list[asyncio.Future[Any]] = []
+        failure: Exception | None = None
         try:
-            await producer.send_and_wait(topic, payload, key=key.encode())
-        except Exception:
+            for topic, key, payload in records:
+                pending.append(await producer.send(topic, payload, key=key.encode()))
+        except Exception as exc:
+            failure = exc
+        acked = 0
+        for result in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(result, BaseException):
+                failure = failure or (result if isinstance(result, Exception) else RuntimeError(repr(result)))
+                break
+            acked += 1
+        if failure is not None:
             self._producer = None
             await stop_within(producer.stop())
-            raise
+        return acked, failure
 
     async def close(self) -> None:
         if self._producer is not None:

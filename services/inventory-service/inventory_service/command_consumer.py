@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from festflow_contracts import events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from festflow_contracts.messages import CancelOrder
+from festflow_runtime.activity import ActivityLog
 from inventory_service.cancellation import cancel_order
 from inventory_service.reservation import (
     InvalidCommand,
@@ -53,6 +54,7 @@ class CommandConsumer:
         self.on_outcome = on_outcome
         self.connection: aio_pika.abc.AbstractRobustConnection | None = None
         self.consuming = False
+        self.activity = ActivityLog(log, "orders")  # one line per period: a drop places hundreds a second
 
     async def start(self) -> None:
         self.connection = await aio_pika.connect_robust(self.amqp_url)
@@ -99,13 +101,10 @@ class CommandConsumer:
             await message.nack(requeue=True)
             return
         await message.ack()
-        if outcome.status == "DUPLICATE":
-            log.info("order %s was already processed; redelivery ignored", command.order_id)
-        else:
-            stock = ", ".join(f"stock of {s['ticket_id']} is now {s['stock']}"
-                              for s in (outcome.event or {}).get("data", {}).get("stock", []))
-            log.info("order %s consumed: %s%s", command.order_id[:8], outcome.status,
-                     f" ({outcome.reason})" if outcome.reason else f"; {stock}")
+        self.activity.count({"DUPLICATE": "redelivered (ignored)"}.get(outcome.status, outcome.status.lower()))
+        for level in (outcome.event or {}).get("data", {}).get("stock", []):
+            self.activity.note(level["ticket_id"], f"stock of {level['ticket_id']} is now {level['stock']}")
+        log.debug("order %s consumed: %s %s", command.order_id[:8], outcome.status, outcome.reason or "")
         self.on_outcome(outcome)
 
     async def handle_cancel(self, message: AbstractIncomingMessage, body: dict) -> None:

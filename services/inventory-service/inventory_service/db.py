@@ -107,6 +107,7 @@ SEED_FESTIVAL = {"id": 1, "name": "FestFlow Summer Festival", "starts_on": "2027
 
 async def seed(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        await database.startup_lock(conn)
         count = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
         if count == 0:
             await conn.execute(tickets.insert(), SEED_TICKETS)

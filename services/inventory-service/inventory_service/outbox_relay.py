@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_runtime.backoff import Backoff
-from festflow_runtime.relay_loop import run_relay
+from festflow_runtime.relay_loop import relay_rows, run_relay
 from inventory_service.db import outbox
 
 log = logging.getLogger("inventory_service.outbox")
@@ -31,22 +33,18 @@ class OutboxRelay:
         self.wakeup.set()
 
     async def publish_pending(self) -> int:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.payload)
-                .where(outbox.c.published == sa.false()).order_by(outbox.c.seq).limit(BATCH)
-            )).all()
-        if not rows:
-            return 0
-        sends = [await self.producer.send(row.topic, row.payload.encode(), key=row.key.encode())
-                 for row in rows]
-        await asyncio.gather(*sends)
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                outbox.update().where(outbox.c.seq.in_([row.seq for row in rows])).values(published=True)
-            )
-        log.debug("published %d event(s) to Kafka", len(rows))
-        return len(rows)
+        async def publish(rows: Sequence[Any]) -> tuple[Sequence[Any], Exception | None]:
+            sends = [await self.producer.send(row.topic, row.payload.encode(), key=row.key.encode()) for row in rows]
+            await asyncio.gather(*sends)  # a failure raises: nothing of the batch is marked, all is sent again
+            return rows, None
+
+        async def mark(conn: AsyncConnection, rows: Sequence[Any]) -> None:
+            await conn.execute(outbox.update().where(outbox.c.seq.in_([row.seq for row in rows]))
+                               .values(published=True))
+
+        return await relay_rows(self.engine, sa.select(outbox.c.seq, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                                .where(outbox.c.published == sa.false()).order_by(outbox.c.seq).limit(BATCH),
+                                publish, mark)
 
     async def run(self) -> None:
         await run_relay(self.publish_pending, self.wakeup, BATCH,

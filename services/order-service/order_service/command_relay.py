@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events
 from festflow_runtime.backoff import Backoff
-from festflow_runtime.relay_loop import run_relay
+from festflow_runtime.relay_loop import relay_rows, run_relay
 from order_service.db import command_outbox, orders
 
 log = logging.getLogger("order_service.command_relay")
@@ -42,30 +43,26 @@ class CommandRelay:
     async def relay_pending(self) -> int:
         """Sends one batch of unsent commands; returns how many were sent. Raises if the broker failed
         (the commands it did confirm are marked sent first)."""
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(
-                sa.select(command_outbox.c.seq, command_outbox.c.message_id, command_outbox.c.type,
-                          command_outbox.c.payload)
-                .where(command_outbox.c.sent_at.is_(None)).order_by(command_outbox.c.seq).limit(self.batch)
-            )).all()
-        if not rows:
-            return 0
-        results = await asyncio.gather(
-            *(self.publisher.publish(row.payload.encode(), row.message_id, row.type) for row in rows),
-            return_exceptions=True)
-        sent = [row for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)]
-        if sent:
+        async def publish(rows: Sequence[Any]) -> tuple[Sequence[Any], Exception | None]:
+            results = await asyncio.gather(
+                *(self.publisher.publish(row.payload.encode(), row.message_id, row.type) for row in rows),
+                return_exceptions=True)
+            sent = [row for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)]
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            return sent, (None if failure is None else failure if isinstance(failure, Exception)
+                          else RuntimeError(repr(failure)))
+
+        async def mark(conn: AsyncConnection, sent: Sequence[Any]) -> None:
             now = events.now_iso()
-            async with self.engine.begin() as conn:
-                await conn.execute(command_outbox.update()
-                                   .where(command_outbox.c.seq.in_([row.seq for row in sent])).values(sent_at=now))
-                await conn.execute(orders.update()
-                                   .where(orders.c.order_id.in_([row.message_id for row in sent]))
-                                   .values(command_sent=True))
-        failure = next((result for result in results if isinstance(result, BaseException)), None)
-        if failure is not None:
-            raise failure
-        return len(sent)
+            await conn.execute(command_outbox.update()
+                               .where(command_outbox.c.seq.in_([row.seq for row in sent])).values(sent_at=now))
+            await conn.execute(orders.update().where(orders.c.order_id.in_([row.message_id for row in sent]))
+                               .values(command_sent=True))
+
+        return await relay_rows(self.engine, sa.select(command_outbox.c.seq, command_outbox.c.message_id,
+                                                       command_outbox.c.type, command_outbox.c.payload)
+                                .where(command_outbox.c.sent_at.is_(None)).order_by(command_outbox.c.seq)
+                                .limit(self.batch), publish, mark)
 
     async def run(self) -> None:
         await run_relay(self.relay_pending, self.wakeup, self.batch,

@@ -126,7 +126,8 @@ async def stats(request: Request, _admin: AdminUser):
 @router.post("/users", status_code=201)
 async def create_users(request: Request, _admin: AdminUser, body: NewAccounts):
     """Create buyer (or organiser) accounts in bulk, at most 1000 a call: `{"users": [{"username",
-    "email", "password", "role"?}]}`. Names already taken are listed under `existing` and left as they are."""
+    "email", "password", "role"?}]}`, or with a bcrypt `password_hash` instead of `password` (accounts
+    imported from another system). Names already taken are listed under `existing` and left as they are."""
     return await create_accounts(request.app.state.engine, body.users)
 
 

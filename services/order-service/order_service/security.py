@@ -6,10 +6,11 @@ import uuid
 
 import bcrypt
 import sqlalchemy as sa
-from jose import jwt
+from jose import jwk, jwt
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts.tokens import ALGORITHM, AUDIENCE, ISSUER
+from festflow_runtime import database
 from order_service.db import users
 
 DEMO_USERS = [
@@ -33,7 +34,7 @@ def check_password(password: str, password_hash: str) -> bool:
 
 class TokenIssuer:
     def __init__(self, private_key_pem: str, ttl_seconds: int):
-        self._key = private_key_pem
+        self._key = jwk.construct(private_key_pem, ALGORITHM)  # parsed once: parsing an RSA key costs ~40 ms
         self.ttl_seconds = ttl_seconds
 
     def issue(self, username: str, role: str, email: str) -> str:
@@ -45,6 +46,7 @@ class TokenIssuer:
 
 async def seed_demo_users(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
+        await database.startup_lock(conn)
         existing = set((await conn.execute(sa.select(users.c.username))).scalars())
         for user in DEMO_USERS:
             if user["username"] not in existing:

@@ -104,6 +104,23 @@ async def test_bulk_accounts_log_in_and_taken_names_are_skipped(users):
     assert (await authenticate(users, "guest", "festflow", POLICY, Checks(), Clock()))["username"] == "guest"
 
 
+async def test_imported_accounts_log_in_with_the_password_behind_their_hash(users):
+    import bcrypt
+    from pydantic import ValidationError
+
+    from order_service.accounts import NewAccount, create_accounts
+    imported = bcrypt.hashpw(b"imported-secret", bcrypt.gensalt(rounds=4)).decode()
+    result = await create_accounts(users, [NewAccount(username="imported", email="i@x.test", password_hash=imported)])
+    assert result == {"created": ["imported"], "existing": []}
+    assert (await authenticate(users, "imported", "imported-secret", POLICY, Checks(), Clock()))["email"] == "i@x.test"
+    with pytest.raises(LoginRefused):
+        await authenticate(users, "imported", "wrong-secret", POLICY, Checks(), Clock())
+    for bad in ({"password": "secret-one", "password_hash": imported}, {},
+                {"password_hash": "$2b$10$short"}, {"password_hash": "md5:0123456789abcdef"}):
+        with pytest.raises(ValidationError):
+            NewAccount(username="bad-one", email="b@x.test", **bad)
+
+
 async def test_a_logout_sends_a_revocation_every_verifier_understands():
     from festflow_contracts import fixtures
     from festflow_contracts.tokens import TokenVerifier, generate_keypair

@@ -146,10 +146,12 @@ class RecordingSender:
         self.sent: list[tuple[str, str, bytes]] = []
         self.fail_after = fail_after
 
-    async def send(self, topic: str, key: str, payload: bytes) -> None:
-        if self.fail_after is not None and len(self.sent) >= self.fail_after:
-            raise ConnectionError("kafka is away")
-        self.sent.append((topic, key, payload))
+    async def send_many(self, records) -> tuple[int, Exception | None]:
+        for n, record in enumerate(records):
+            if self.fail_after is not None and len(self.sent) >= self.fail_after:
+                return n, ConnectionError("kafka is away")
+            self.sent.append(record)
+        return len(records), None
 
 
 async def test_the_event_relay_sends_in_order_marks_what_was_sent_and_keeps_the_rest(engine):

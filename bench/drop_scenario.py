@@ -1,0 +1,310 @@
+"""A ticket drop as it happens: many distinct buyers, logged in before the sale opens, check out at once.
+
+1. Before the sale: BUYERS accounts are imported in bulk (with one bcrypt hash made here at bcrypt's lowest
+   cost, so neither the import nor the logins spend the drop's CPU on bcrypt), each logs in through the
+   gateway, and a sample of them (BELLS) open their bell (the notification hub's WebSocket).
+2. The drop: ORDERS checkouts of 1 to MAX_TICKETS tickets each, by buyers picked at random, arrive at a
+   fixed RATE through the gateway (an open model: each is sent at its scheduled time whether or not earlier
+   ones have answered, and its latency counts from then, so queueing is never hidden) for one ticket type
+   with STOCK tickets. Buyers send from many loopback addresses, as they arrive from many addresses.
+3. After it: when each outcome was on Kafka and in the buyer's bell, when the last ticket was sold, when
+   the order service's read model (My orders) had no order left PENDING, when the last mail was in the
+   mailbox; then every buyer's My orders is read back and checked against Kafka: sold == stock, exactly.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bcrypt
+import websockets
+from aiokafka import AIOKafkaConsumer
+
+from festflow_contracts import events
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from lean_http import Pool, loopback_address
+
+BUYER_PASSWORD = "drop-buyer-password"
+
+
+@dataclass(frozen=True)
+class DropPlan:
+    rate: float
+    orders: int
+    stock: int
+    buyers: int
+    max_tickets: int = 1
+    bells: int = 200
+    seed: int = 7
+    addresses: int = 64  # loopback addresses the buyers send from
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    kafka: str
+    ws_url: str  # the bell, through the gateway
+    mailbox: Path | None  # the mail sink's folder (one .eml file a mail), when on this machine
+
+
+@dataclass
+class DropResult:
+    plan: DropPlan
+    ticket_id: str = ""
+    statuses: dict[int, int] = field(default_factory=dict)
+    offered_seconds: float = 0.0
+    accept_ms: list[float] = field(default_factory=list)  # of the 202s, from the scheduled time
+    accepted: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # order -> (buyer, tickets, sent)
+    outcomes: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (event type, seen on Kafka)
+    bells: dict[str, float] = field(default_factory=dict)  # order -> in the buyer's bell
+    bell_buyers: set[str] = field(default_factory=set)
+    sold_out_seconds: float | None = None
+    outcomes_seconds: float | None = None
+    settled_seconds: float | None = None
+    mailed_seconds: float | None = None
+    mails: int = 0
+    stock_left: int | None = None
+    sold_on_kafka: int = 0
+    my_orders_checked: int = 0
+    my_orders_wrong: list[str] = field(default_factory=list)
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+
+    def outcome_ms(self) -> list[float]:
+        return [(self.outcomes[o][1] - sent) * 1000 for o, (_, _, sent) in self.accepted.items() if o in self.outcomes]
+
+    def bell_ms(self) -> list[float]:
+        return [(self.bells[o] - sent) * 1000 for o, (_, _, sent) in self.accepted.items() if o in self.bells]
+
+    @property
+    def accepted_per_second(self) -> float:
+        return len(self.accepted) / self.offered_seconds if self.offered_seconds else 0.0
+
+    @property
+    def exact(self) -> bool:
+        demanded = sum(tickets for _, tickets, _ in self.accepted.values())
+        return (self.sold_on_kafka == min(self.plan.stock, demanded) or self.stock_left == 0) and \
+            self.stock_left == self.plan.stock - self.sold_on_kafka and not self.my_orders_wrong and \
+            len(self.outcomes_of_accepted()) == len(self.accepted)
+
+    def outcomes_of_accepted(self) -> list[str]:
+        return [o for o in self.accepted if o in self.outcomes]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def _gather_limited(coros: list, limit: int) -> list:
+    slots = asyncio.Semaphore(limit)
+
+    async def one(coro):
+        async with slots:
+            return await coro
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+class Drop:
+    def __init__(self, target: Target, plan: DropPlan, admin: tuple[str, str] = ("admin", "admin123")):
+        self.target, self.plan, self.admin = target, plan, admin
+        self.pools = [Pool(target.host, target.port, loopback_address(n), max_connections=400)
+                      for n in range(plan.addresses)]
+        self.rng = random.Random(plan.seed)
+        self.result = DropResult(plan)
+        self.tokens: dict[str, str] = {}
+        self.run_id = uuid.uuid4().hex[:6]
+
+    def pool(self, buyer: int) -> Pool:
+        return self.pools[buyer % len(self.pools)]
+
+    async def _admin_token(self) -> str:
+        resp = await self.pools[0].request("POST", "/api/auth/login",
+                                           {"username": self.admin[0], "password": self.admin[1]})
+        assert resp.status == 200, f"admin login: {resp.status} {resp.body[:200]!r}"
+        return resp.json()["access_token"]
+
+    # -- before the sale ---------------------------------------------------------------------------
+    async def prepare(self) -> None:
+        t0 = time.perf_counter()
+        admin = {"Authorization": f"Bearer {await self._admin_token()}"}
+        self.admin_headers = admin
+        password_hash = bcrypt.hashpw(BUYER_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+        self.buyers = [f"drop-{self.run_id}-{n:05d}" for n in range(self.plan.buyers)]
+        self.index = {name: n for n, name in enumerate(self.buyers)}
+        for start in range(0, len(self.buyers), 250):  # the gateway takes bodies of at most 64 KiB
+            batch = [{"username": name, "email": f"{name}@buyers.festflow.test", "password_hash": password_hash}
+                     for name in self.buyers[start:start + 250]]
+            resp = await self.pools[0].request("POST", "/api/admin/users", {"users": batch}, admin)
+            assert resp.status == 201, f"bulk import: {resp.status} {resp.body[:300]!r}"
+        self.result.setup_seconds["import buyers"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+
+        async def log_in(n: int) -> None:
+            for _ in range(20):
+                resp = await self.pool(n).request("POST", "/api/auth/login",
+                                                  {"username": self.buyers[n], "password": BUYER_PASSWORD})
+                if resp.status == 200:
+                    self.tokens[self.buyers[n]] = resp.json()["access_token"]
+                    return
+                await asyncio.sleep(float(resp.headers.get("retry-after", "0.5") or 0.5))
+            raise AssertionError(f"{self.buyers[n]} could not log in: {resp.status} {resp.body[:200]!r}")
+
+        await _gather_limited([log_in(n) for n in range(len(self.buyers))], 32)
+        self.result.setup_seconds["log in buyers"] = time.perf_counter() - t0
+        resp = await self.pools[0].request("POST", "/api/admin/tickets", {
+            "name": f"Drop {self.run_id}", "price": "50", "stock": self.plan.stock}, admin)
+        assert resp.status == 201, f"new ticket type: {resp.status} {resp.body[:200]!r}"
+        self.result.ticket_id = resp.json()["id"]
+        await self._wait_on_sale()
+
+    async def _wait_on_sale(self) -> None:
+        """Until the order service sells the new type (it learns of it from the catalog events)."""
+        for _ in range(100):
+            resp = await self.pools[0].request("GET", "/api/tickets")
+            if any(t["id"] == self.result.ticket_id for t in resp.json()):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the new ticket type never went on sale")
+
+    # -- listeners -----------------------------------------------------------------------------------
+    async def _kafka(self, ready: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(ORDER_EVENTS_TOPIC, bootstrap_servers=self.target.kafka, group_id=None,
+                                    auto_offset_reset="latest")
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await asyncio.sleep(0.05)
+            for tp in consumer.assignment():
+                await consumer.position(tp)
+            ready.set()
+            stock = self.plan.stock
+            async for record in consumer:
+                event = json.loads(record.value)
+                data = event.get("data", {})
+                order_id = data.get("order_id")
+                if order_id is None or order_id in self.result.outcomes:
+                    continue
+                self.result.outcomes[order_id] = (event["type"], time.perf_counter())
+                if event["type"] == events.TICKET_SOLD:
+                    self.result.sold_on_kafka += sum(i["quantity"] for i in data["items"]
+                                                     if i["ticket_id"] == self.result.ticket_id)
+                    if self.result.sold_on_kafka >= stock and self.result.sold_out_seconds is None:
+                        self.result.sold_out_seconds = time.perf_counter() - self.start
+        finally:
+            await consumer.stop()
+
+    async def _bell(self, username: str, opened: asyncio.Event) -> None:
+        headers = {"Authorization": f"Bearer {self.tokens[username]}"}
+        address = self.pool(self.index[username]).local_ip  # the gateway allows 50 sockets an address
+        async with websockets.connect(self.target.ws_url, additional_headers=headers, compression=None,
+                                      open_timeout=30, local_addr=(address, 0)) as ws:
+            await ws.recv()  # hello
+            opened.set()
+            async for raw in ws:
+                note = json.loads(raw)
+                order_id = note.get("order_id")
+                if order_id and order_id not in self.result.bells:
+                    self.result.bells[order_id] = time.perf_counter()
+
+    # -- the drop --------------------------------------------------------------------------------------
+    async def run(self, prepared: bool = False) -> DropResult:
+        if not prepared:
+            await self.prepare()
+        ready = asyncio.Event()
+        kafka_task = asyncio.create_task(self._kafka(ready))
+        await asyncio.wait_for(ready.wait(), 30)
+        bell_buyers = self.rng.sample(self.buyers, min(self.plan.bells, len(self.buyers)))
+        self.result.bell_buyers = set(bell_buyers)
+        opened = [asyncio.Event() for _ in bell_buyers]
+        bell_tasks = [asyncio.create_task(self._bell(name, ev)) for name, ev in zip(bell_buyers, opened, strict=True)]
+        await asyncio.wait_for(asyncio.gather(*(ev.wait() for ev in opened)), 60)
+        try:
+            await self._drop()
+            await self._after()
+        finally:
+            for task in [kafka_task, *bell_tasks]:
+                task.cancel()
+            await asyncio.gather(kafka_task, *bell_tasks, return_exceptions=True)
+            for pool in self.pools:
+                pool.close()
+        return self.result
+
+    async def _drop(self) -> None:
+        plan, result = self.plan, self.result
+        picks = [(self.rng.randrange(len(self.buyers)), self.rng.randint(1, plan.max_tickets))
+                 for _ in range(plan.orders)]
+        self.mails_before = self._mails()
+        self.start = time.perf_counter() + 0.5
+
+        async def one(i: int, buyer: int, tickets: int) -> None:
+            scheduled = self.start + i / plan.rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            name = self.buyers[buyer]
+            try:
+                resp = await self.pool(buyer).request(
+                    "POST", "/api/orders", {"items": [{"ticket_id": result.ticket_id, "quantity": tickets}]},
+                    {"Authorization": f"Bearer {self.tokens[name]}", "Idempotency-Key": uuid.uuid4().hex})
+                status = resp.status
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                status = 0  # no answer
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if status == 202:
+                result.accept_ms.append((time.perf_counter() - scheduled) * 1000)
+                result.accepted[resp.json()["order_id"]] = (name, tickets, scheduled)
+
+        await asyncio.gather(*(one(i, b, q) for i, (b, q) in enumerate(picks)))
+        result.offered_seconds = max(time.perf_counter() - self.start, plan.orders / plan.rate)
+
+    async def _after(self, deadline_seconds: float = 180) -> None:
+        result, admin = self.result, self.admin_headers
+        deadline = time.perf_counter() + deadline_seconds
+        while len(result.outcomes_of_accepted()) < len(result.accepted) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        if result.accepted:
+            result.outcomes_seconds = max(result.outcomes[o][1] for o in result.outcomes_of_accepted()) - self.start
+        while time.perf_counter() < deadline:  # the read model behind My orders: nothing PENDING
+            resp = await self.pools[0].request("GET", "/api/admin/orders?status=pending&limit=1", headers=admin)
+            if resp.status == 200 and resp.json() == []:
+                result.settled_seconds = time.perf_counter() - self.start
+                break
+            await asyncio.sleep(0.05)
+        if self.target.mailbox is not None:
+            while time.perf_counter() < deadline:
+                result.mails = self._mails() - self.mails_before
+                if result.mails >= len(result.accepted):
+                    result.mailed_seconds = time.perf_counter() - self.start
+                    break
+                await asyncio.sleep(0.1)
+        tickets = (await self.pools[0].request("GET", "/api/tickets")).json()
+        result.stock_left = next((t["stock"] for t in tickets if t["id"] == result.ticket_id), 0)
+        await self._check_my_orders()
+
+    def _mails(self) -> int:
+        return len(list(self.target.mailbox.glob("*.eml"))) if self.target.mailbox is not None else 0
+
+    async def _check_my_orders(self) -> None:
+        """Every buyer who ordered sees each order of theirs settled, as Kafka said it."""
+        by_buyer: dict[str, list[str]] = {}
+        for order_id, (name, _, _) in self.result.accepted.items():
+            by_buyer.setdefault(name, []).append(order_id)
+        expected = {events.TICKET_SOLD: "CONFIRMED", events.ORDER_REJECTED: "REJECTED"}
+
+        async def check(name: str, order_ids: list[str]) -> None:
+            resp = await self.pool(self.index[name]).request(
+                "GET", "/api/orders?limit=500", headers={"Authorization": f"Bearer {self.tokens[name]}"})
+            shown = {o["order_id"]: o["status"] for o in resp.json()} if resp.status == 200 else {}
+            for order_id in order_ids:
+                kind = self.result.outcomes.get(order_id, ("?", 0))[0]
+                if shown.get(order_id) != expected.get(kind):
+                    self.result.my_orders_wrong.append(f"{name} {order_id}: {shown.get(order_id)} vs {kind}")
+
+        await _gather_limited([check(n, ids) for n, ids in by_buyer.items()], 32)
+        self.result.my_orders_checked = len(by_buyer)
