@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events, messages
@@ -26,7 +25,6 @@ from inventory_service.cancellation import cancel_order
 from inventory_service.reservation import (
     InvalidCommand,
     Outcome,
-    already_processed,
     parse_command,
     place_order,
     reject_unprocessable,
@@ -84,12 +82,7 @@ class CommandConsumer:
                                                  "you have not been charged")
             return
         try:
-            try:
-                outcome = await place_order(self.engine, command)
-            except IntegrityError:
-                if not await already_processed(self.engine, command.order_id):
-                    raise
-                outcome = Outcome(command.order_id, "DUPLICATE")
+            outcome = await place_order(self.engine, command)  # DUPLICATE for a redelivery
         except Exception:
             if deliveries(message) + 1 >= DELIVERY_LIMIT:  # the last delivery the queue allows
                 log.exception("order %s failed at its last delivery; rejecting it", command.order_id)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages, sale_window
@@ -63,30 +64,44 @@ class _Rejected(Exception):
 
 
 async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: str | None = None) -> Outcome:
-    processed_at = processed_at or events.now_iso()
-    async with engine.begin() as conn:
-        exists = await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == command.order_id))
-        if exists is not None:
+    """CONFIRMED or REJECTED with the outcome event in the outbox, or DUPLICATE for a command placed before
+    (a redelivery), which changes nothing."""
+    try:
+        return await _place(engine, command, processed_at or events.now_iso())
+    except IntegrityError:
+        if await already_processed(engine, command.order_id):
             return Outcome(command.order_id, "DUPLICATE")
+        raise
+
+
+async def _place(engine: AsyncEngine, command: PlaceOrder, processed_at: str) -> Outcome:
+    """As few statements as the order needs: a drop runs this hundreds of times a second. A redelivered
+    command is found by the order id's primary key when its row is inserted (IntegrityError: the whole
+    transaction, stock included, rolls back)."""
+    async with engine.begin() as conn:
         lines = await _price_lines(conn, command, sale_window.moment(processed_at))
-        savepoint = await conn.begin_nested()
+        # a savepoint only where a refusal must undo something already taken: a second line, or an allowance
+        undo = None if isinstance(lines, str) or (
+            len(lines) == 1 and lines[0]["per_buyer_limit"] is None) else await conn.begin_nested()
         try:
             if isinstance(lines, str):
                 raise _Rejected(lines)
             remaining = []
             for line in lines:
-                limit = line.pop("per_buyer_limit")
+                limit, seen = line.pop("per_buyer_limit"), line.pop("stock_seen")
                 if limit is not None:
                     refused = await _take_allowance(conn, command.username, line, limit)
                     if refused:
                         raise _Rejected(refused)
                 left = await _take_stock(conn, line["ticket_id"], line["quantity"])
                 if left is None:
-                    raise _Rejected(await _shortage_reason(conn, line))
+                    raise _Rejected(await _shortage_reason(conn, line, seen))
                 remaining.append({"ticket_id": line["ticket_id"], "stock": left})
-            await savepoint.commit()
+            if undo is not None:
+                await undo.commit()
         except _Rejected as rejected:
-            await savepoint.rollback()
+            if undo is not None:
+                await undo.rollback()
             event = _rejected_event(command, rejected.reason)
             await _record(conn, command.order_id, command.username, "REJECTED", rejected.reason, 0, [],
                           processed_at, event)
@@ -134,7 +149,7 @@ async def _price_lines(conn: AsyncConnection, command: PlaceOrder, now: datetime
     ids = [item.ticket_id for item in command.items]
     rows = (await conn.execute(
         sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active, tickets.c.sale_starts_at,
-                  tickets.c.sale_ends_at, tickets.c.per_buyer_limit)
+                  tickets.c.sale_ends_at, tickets.c.per_buyer_limit, tickets.c.stock)
         .where(tickets.c.id.in_(ids))
     )).mappings().all()
     by_id = {row["id"]: row for row in rows}
@@ -147,7 +162,8 @@ async def _price_lines(conn: AsyncConnection, command: PlaceOrder, now: datetime
         if problem:
             return problem
         lines.append({"ticket_id": item.ticket_id, "name": row["name"], "quantity": item.quantity,
-                      "unit_price_cents": row["price_cents"], "per_buyer_limit": row["per_buyer_limit"]})
+                      "unit_price_cents": row["price_cents"], "per_buyer_limit": row["per_buyer_limit"],
+                      "stock_seen": row["stock"]})
     return lines
 
 
@@ -183,8 +199,12 @@ async def _take_stock(conn: AsyncConnection, ticket_id: str, quantity: int) -> i
     return None if row is None else row[0]
 
 
-async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any]) -> str:
-    left = await conn.scalar(sa.select(tickets.c.stock).where(tickets.c.id == line["ticket_id"]))
+async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any], seen: int) -> str:
+    """Why the stock could not be taken. The stock read at the start of this transaction says it when it
+    was short already (stock seen short stays short for this UPDATE); otherwise it changed meanwhile
+    (another instance sold it) and is read again."""
+    left = seen if seen < line["quantity"] else await conn.scalar(
+        sa.select(tickets.c.stock).where(tickets.c.id == line["ticket_id"]))
     if not left:
         return f"{line['name']} is sold out"
     return f"only {left} {line['name']} left, {line['quantity']} requested"
