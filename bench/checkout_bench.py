@@ -162,14 +162,16 @@ def main() -> int:
     try:
         target = Target("127.0.0.1", profile.ports["gateway"], profile.kafka_bootstrap,
                         f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.run_dir / "mailbox")
-        drop = Drop(target, plan)
+        settled: list[tuple[dict[str, Usage], float]] = []  # CPU when every order is settled and mailed
+        drop = Drop(target, plan, on_settled=lambda: settled.append((usage(parts(profile, stack)),
+                                                                     own_cpu_seconds())))
 
         async def measured() -> tuple[DropResult, dict[str, Usage], dict[str, Usage], float]:
             await drop.prepare()
-            roots = parts(profile, stack)
-            before, own = usage(roots), own_cpu_seconds()
+            before, own = usage(parts(profile, stack)), own_cpu_seconds()
             result = await drop.run(prepared=True)
-            return result, before, usage(roots), own_cpu_seconds() - own
+            after, own_after = settled[0] if settled else (usage(parts(profile, stack)), own_cpu_seconds())
+            return result, before, after, own_after - own
 
         t0 = time.perf_counter()
         result, before, after, generator = asyncio.run(measured())

@@ -24,7 +24,7 @@ from inventory_service.ticket_admin import (
 )
 
 
-def internal_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def internal_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """/internal/* is for FestFlow's own services: they send the shared service token."""
     expected = request.app.state.settings.internal_api_token
     if expected and not hmac.compare_digest(authorization or "", f"Bearer {expected}"):

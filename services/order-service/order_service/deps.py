@@ -8,7 +8,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 
 
-def current_identity(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
+async def current_identity(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
     token = bearer_token(authorization) or request.cookies.get(COOKIE_NAME)
     try:
         return request.app.state.verifier.verify(token)
@@ -17,7 +17,7 @@ def current_identity(request: Request, authorization: Annotated[str | None, Head
                             headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
-def admin_identity(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+async def admin_identity(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
     if not identity.is_admin:
         raise HTTPException(403, "admin role required")
     return identity

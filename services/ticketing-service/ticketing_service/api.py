@@ -21,7 +21,7 @@ router = APIRouter(tags=["tickets"])
 GATE_ROLES = ("admin", "staff")
 
 
-def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
+async def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
     token = bearer_token(authorization) or request.cookies.get(COOKIE_NAME)
     try:
         return request.app.state.verifier.verify(token)
@@ -29,7 +29,7 @@ def caller(request: Request, authorization: Annotated[str | None, Header()] = No
         raise HTTPException(401, f"authentication required: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
 
 
-def gate_staff(identity: Annotated[Identity, Depends(caller)]) -> Identity:
+async def gate_staff(identity: Annotated[Identity, Depends(caller)]) -> Identity:
     if identity.role not in GATE_ROLES:
         raise HTTPException(403, "gate staff or admin role required")
     return identity
