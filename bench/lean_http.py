@@ -82,13 +82,13 @@ class Pool:
         request = ("\r\n".join(head) + "\r\n\r\n").encode() + data
         async with self._slots:
             for attempt in range(2):  # a kept-alive connection the server closed meanwhile: once more, anew
-                fresh = not self._idle
-                conn = self._idle.pop() if self._idle else await self._open()
+                reused = bool(self._idle) and attempt == 0
+                conn = self._idle.pop() if reused else await self._open()
                 try:
                     response, reusable = await asyncio.wait_for(conn.exchange(request), self.timeout)
                 except (ConnectionError, asyncio.IncompleteReadError):
                     conn.close()
-                    if fresh or attempt:
+                    if not reused:
                         raise
                     continue
                 except BaseException:
