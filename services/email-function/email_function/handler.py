@@ -182,16 +182,64 @@ def mail_key(event: dict[str, Any]) -> str:
     return f"order-outcome:{event['data'].get('order_id')}"
 
 
-def handle(event: dict[str, Any], settings: Settings, sent_log: SentLog) -> EmailMessage | None:
+class SmtpSession:
+    """One SMTP connection kept open between mails (a warm function reuses it, as it would a database
+    connection): a drop's thousands of mails do not each pay for a connection, a greeting and a goodbye.
+    A connection the server closed meanwhile is opened anew and the mail sent on it; if that fails too,
+    the error goes to the caller (the trigger retries the event). Used from one thread at a time."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
+
+    def send(self, message: EmailMessage) -> None:
+        with self._lock:
+            for attempt in (1, 2):
+                fresh = self._smtp is None
+                if self._smtp is None:
+                    self._smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port,
+                                              timeout=self.settings.smtp_timeout)
+                try:
+                    self._smtp.send_message(message)
+                    return
+                except (smtplib.SMTPServerDisconnected, OSError):
+                    self.close_unlocked()
+                    if fresh or attempt == 2:
+                        raise
+
+    def close_unlocked(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_unlocked()
+
+
+def send_once(settings: Settings, message: EmailMessage) -> None:
+    """A connection for this one mail."""
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
+        smtp.send_message(message)
+
+
+def handle(event: dict[str, Any], settings: Settings, sent_log: SentLog,
+           session: SmtpSession | None = None) -> EmailMessage | None:
     """Sends the mail for an order or account event; returns it, or None when there is nothing (more) to
     send. One mail per order outcome: the same event again, or another event with the same outcome,
-    sends none."""
+    sends none. With a `session` the mail goes over its kept connection, else over one of its own."""
     if event["type"] not in ORDER_MAILS + ACCOUNT_MAILS or sent_log.seen(mail_key(event)):
         return None
     message = (build_account_message if event["type"] in ACCOUNT_MAILS else build_message)(event, settings)
     if message is None:
         return None
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout) as smtp:
-        smtp.send_message(message)
+    if session is not None:
+        session.send(message)
+    else:
+        send_once(settings, message)
     sent_log.record(mail_key(event))
     return message

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from email_function import kafka_trigger
-from email_function.handler import SqliteSentLog
+from email_function.handler import SmtpSession, SqliteSentLog
 from email_function.settings import Settings
 from festflow_runtime.log_feed import LogFeed
 
@@ -22,13 +22,15 @@ async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings
     log_feed = LogFeed("email-function", settings.kafka_bootstrap_servers, ("email_function", "uvicorn.error"))
     log_feed.start()
+    session = SmtpSession(settings)  # one SMTP connection kept between mails
     app.state.events = kafka_trigger.subscribe(settings.kafka_bootstrap_servers, settings,
-                                               SqliteSentLog(settings.sent_log_path()))
+                                               SqliteSentLog(settings.sent_log_path()), session)
     app.state.events.start()
     try:
         yield
     finally:
         await app.state.events.stop()
+        await asyncio.to_thread(session.close)
         await log_feed.stop()
 
 

@@ -158,3 +158,38 @@ def test_tickets_sent_again_and_a_cancellation_are_mails_of_their_own(smtp, sent
     assert "was cancelled" in message["Subject"] and cancelled["data"]["reason"] in message.get_content()
     assert handle({**cancelled, "id": "copy"}, settings, sent_log) is None
     assert len(inbox.messages) == 3
+
+
+class CountingInbox(Inbox):
+    def __init__(self):
+        super().__init__()
+        self.sessions = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions.add(id(session))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_kept_session_sends_many_mails_over_one_connection_and_reconnects_when_dropped(tmp_path):
+    from email_function.handler import SmtpSession
+
+    inbox = CountingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    settings = Settings(smtp_port=controller.port, mail_from="FestFlow <t@festflow.local>")
+    session = SmtpSession(settings)
+    try:
+        rejected = [sample(events.ORDER_REJECTED, order_id=f"00000000-0000-0000-0000-00000000000{n}",
+                           username="guest", email="guest@festflow.local", reason="sold out") for n in range(3)]
+        sent_log = SqliteSentLog(str(tmp_path / "sent.db"))
+        for event in rejected[:2]:
+            assert handle(event, settings, sent_log, session) is not None
+        assert len(inbox.messages) == 2 and len(inbox.sessions) == 1  # one connection for both
+        controller.stop()  # the server goes away and comes back: the kept connection is dead
+        controller = Controller(inbox, hostname="127.0.0.1", port=settings.smtp_port)
+        controller.start()
+        assert handle(rejected[2], settings, sent_log, session) is not None
+        assert len(inbox.messages) == 3 and len(inbox.sessions) == 2
+    finally:
+        session.close()
+        controller.stop()
