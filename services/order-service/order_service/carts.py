@@ -221,7 +221,7 @@ async def _add_lines(conn: AsyncConnection, cart: CartView, lines: list[Line], l
 
 
 async def checkout(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity,
-                   version: int) -> ordering.Placed:
+                   version: int, verified: ordering.VerifiedBuyers | None = None) -> ordering.Placed:
     """Places the order for the cart as the buyer saw it (at `version`) and empties the cart in the same
     transaction. Checking out the same version again answers with that order."""
     cart_id = user_cart(buyer.username)
@@ -245,7 +245,7 @@ async def checkout(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer:
         await conn.execute(cart_lines.delete().where(cart_lines.c.cart_id == cart_id))
 
     lines = [OrderLine(line.ticket_id, line.quantity) for line in cart.lines]
-    return await ordering.place_order(engine, catalog, limits, buyer, key, lines, also=empty_cart)
+    return await ordering.place_order(engine, catalog, limits, buyer, key, lines, also=empty_cart, verified=verified)
 
 
 async def order_rejected(conn: AsyncConnection, order_id: str, reason: str, limits: Limits) -> None:

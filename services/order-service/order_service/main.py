@@ -30,7 +30,7 @@ from order_service import db
 from order_service.catalog import CatalogReadModel
 from order_service.command_relay import CommandRelay
 from order_service.inventory_client import InventoryClient
-from order_service.ordering import Limits
+from order_service.ordering import Limits, VerifiedBuyers
 from order_service.publisher import CommandPublisher
 from order_service.read_model import OrderStatusProjection
 from order_service.revocation_publisher import RevocationPublisher
@@ -56,6 +56,7 @@ async def lifespan(app: FastAPI):
     state = app.state
     state.engine = engine
     state.limits = Limits(settings.max_quantity_per_item, settings.max_items_per_order)
+    state.verified_buyers = VerifiedBuyers()
     state.issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_ttl_seconds)
     state.verifier = TokenVerifier(settings.public_key_pem())
     state.inventory = InventoryClient(settings.inventory_url, settings.internal_api_token)

@@ -101,7 +101,8 @@ async def checkout(request: Request, identity: CurrentUser, body: CheckoutIn, _c
     changed since. Checking out the same version again answers with the same order."""
     state = request.app.state
     try:
-        placed = await carts.checkout(state.engine, state.catalog, state.limits, identity, body.version)
+        placed = await carts.checkout(state.engine, state.catalog, state.limits, identity, body.version,
+                                      state.verified_buyers)
     except (OrderRefused, CatalogUnavailable) as exc:
         raise refused(exc) from exc
     return accepted(request, placed)

@@ -64,7 +64,7 @@ async def place_order(
     lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
     try:
         placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
-                                            idempotency_key, lines)
+                                            idempotency_key, lines, verified=state.verified_buyers)
     except (OrderRefused, CatalogUnavailable) as exc:
         raise refused(exc) from exc
     return accepted(request, placed)
