@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,12 +50,20 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None,
     )
 
 
+COMMIT_INTERVAL = 0.2  # seconds
+
+
 async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, park: Park, *, max_attempts: int = 5,
                          retry_pause: float = 1.0, commit: bool = True) -> None:
     """The loop of one connected consumer; returns only by raising (a broker failure or cancellation)."""
     attempts: dict[tuple[TopicPartition, int], int] = {}
+    uncommitted: dict[TopicPartition, int] = {}
+    last_commit = float("-inf")
     while True:
         batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+        if not batch and uncommitted:  # quiet: say where this group is
+            await consumer.commit(uncommitted)
+            uncommitted, last_commit = {}, time.monotonic()
         done: dict[TopicPartition, int] = {}
         failed = False
         for tp, records in batch.items():
@@ -88,7 +97,13 @@ async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, park: Par
                 attempts.pop((tp, record.offset), None)
                 done[tp] = record.offset + 1
         if commit and done:
-            await consumer.commit(done)
+            # at most one commit per COMMIT_INTERVAL while events stream in (a drop's events would cost the
+            # broker a commit per group per event); a restart may handle the last few again, which every
+            # handler takes (at-least-once: they deduplicate)
+            uncommitted.update(done)
+            if time.monotonic() - last_commit >= COMMIT_INTERVAL:
+                await consumer.commit(uncommitted)
+                uncommitted, last_commit = {}, time.monotonic()
         if failed:
             await asyncio.sleep(retry_pause)
 

@@ -113,3 +113,34 @@ async def test_fan_out_consumers_commit_nothing():
     consumer = FakeConsumer([event(1)])
     await run(consumer, handler, commit=False)
     assert consumer.committed == {}
+
+
+async def test_a_stream_of_events_is_committed_at_most_once_per_interval_and_when_quiet():
+    class Trickle(FakeConsumer):
+        """One record per fetch, then one empty fetch (a quiet moment), then the end."""
+
+        def __init__(self, values):
+            super().__init__(values)
+            self.commits = 0
+            self.quiet_given = False
+
+        async def getmany(self, timeout_ms, max_records):
+            if self.position < len(self.records):
+                self.position += 1
+                return {TP: [self.records[self.position - 1]]}
+            if not self.quiet_given:
+                self.quiet_given = True
+                return {}
+            raise Drained
+
+        async def commit(self, offsets):
+            self.commits += 1
+            await super().commit(offsets)
+
+    async def handler(e):
+        pass
+
+    consumer = Trickle([event(n) for n in range(50)])
+    await run(consumer, handler)
+    assert consumer.committed == {TP: 50}  # all of it, once quiet
+    assert consumer.commits <= 3  # the first batch, perhaps one on the interval, and the quiet moment
