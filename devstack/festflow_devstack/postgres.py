@@ -52,21 +52,26 @@ def postgres(base: Path, port: int) -> Component:
     return Component("postgres", argv, ready, prepare=prepare, timeout=60)
 
 
+def _psql(port: int, sql: str) -> str:
+    """Runs one SQL statement as the cluster's user in database `postgres`; its output, unaligned."""
+    return subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
+                           "-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def _url(port: int, name: str) -> str:
+    return f"postgresql+asyncpg://{USER}@127.0.0.1:{port}/{name}"
+
+
 def create_database(port: int, name: str) -> str:
     """Creates database `name` (dropping an old one) and returns its SQLAlchemy asyncpg URL."""
-    for sql in (f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'):
-        subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True, capture_output=True)
-    return f"postgresql+asyncpg://{USER}@127.0.0.1:{port}/{name}"
+    _psql(port, f'DROP DATABASE IF EXISTS "{name}"')
+    _psql(port, f'CREATE DATABASE "{name}"')
+    return _url(port, name)
 
 
 def ensure_database(port: int, name: str) -> str:
     """Creates database `name` unless it exists (a developer's data stays) and returns its URL."""
-    found = subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres", "-tAc",
-                            f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
-                           check=True, capture_output=True, text=True).stdout.strip()
-    if found != "1":
-        subprocess.run([_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", USER, "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}"'], check=True,
-                       capture_output=True)
-    return f"postgresql+asyncpg://{USER}@127.0.0.1:{port}/{name}"
+    if _psql(port, f"SELECT 1 FROM pg_database WHERE datname = '{name}'") != "1":
+        _psql(port, f'CREATE DATABASE "{name}"')
+    return _url(port, name)

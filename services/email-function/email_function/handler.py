@@ -197,7 +197,7 @@ class SmtpSession:
 
     def send(self, message: EmailMessage) -> None:
         with self._lock:
-            for attempt in (1, 2):
+            while True:  # at most twice: a kept connection that failed is replaced by a fresh one
                 fresh = self._smtp is None
                 if self._smtp is None:
                     self._smtp = smtplib.SMTP(self.settings.smtp_host, self.settings.smtp_port,
@@ -207,7 +207,7 @@ class SmtpSession:
                     return
                 except (smtplib.SMTPServerDisconnected, OSError):
                     self.close_unlocked()
-                    if fresh or attempt == 2:
+                    if fresh:
                         raise
 
     def close_unlocked(self) -> None:

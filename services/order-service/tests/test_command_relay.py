@@ -78,3 +78,31 @@ async def test_the_running_relay_sends_a_new_command_when_notified_and_survives_
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.postgres
+async def test_two_instances_relaying_side_by_side_send_each_command_once(postgres_url, catalog):
+    """Two order-service instances share one database: each claims its own rows (SKIP LOCKED)."""
+    engine = db.make_engine(postgres_url)
+    await db.create_schema(engine)
+
+    class SlowPublisher:
+        def __init__(self, published):
+            self.published = published
+
+        async def publish(self, body, message_id, type_):
+            await asyncio.sleep(0.01)  # the broker's confirm: the other instance reads meanwhile
+            self.published.append(message_id)
+
+    published: list[str] = []
+    try:
+        ids = {await place(engine, catalog, f"k{i}") for i in range(40)}
+        relays = [CommandRelay(engine, SlowPublisher(published), batch=5) for _ in range(2)]
+
+        async def drain(relay):
+            while await relay.relay_pending():
+                pass
+        await asyncio.gather(*(drain(relay) for relay in relays))
+        assert sorted(published) == sorted(ids)  # every command once, none twice
+    finally:
+        await engine.dispose()
