@@ -1,5 +1,8 @@
 """Consumes order commands from RabbitMQ; acknowledges each only after its transaction commits.
 
+The place-order commands delivered together (up to the prefetch) are placed in one transaction; when
+that fails, each is placed alone, so each command's failure, retry and dead-lettering are its own.
+
 A malformed command is dead-lettered at once. Any other failure returns the command to the queue, up
 to the queue's delivery limit; at the last delivery the command is dead-lettered. Either way an order
 the command names is recorded REJECTED with a reason first, so it never stays PENDING. Only the same
@@ -21,12 +24,14 @@ from festflow_contracts import events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from festflow_contracts.messages import CancelOrder
 from festflow_runtime.activity import ActivityLog
+from festflow_runtime.batching import Batcher
 from inventory_service.cancellation import cancel_order
 from inventory_service.reservation import (
     InvalidCommand,
     Outcome,
     parse_command,
     place_order,
+    place_orders,
     reject_unprocessable,
     sender_of,
 )
@@ -53,6 +58,10 @@ class CommandConsumer:
         self.connection: aio_pika.abc.AbstractRobustConnection | None = None
         self.consuming = False
         self.activity = ActivityLog(log, "orders")  # one line per period: a drop places hundreds a second
+        # the commands delivered together are placed in one transaction (each alone if that fails)
+        self.placements: Batcher[messages.PlaceOrder, Outcome] = Batcher(
+            lambda commands: place_orders(self.engine, commands), lambda command: place_order(self.engine, command),
+            max_size=max(1, prefetch))
 
     async def start(self) -> None:
         self.connection = await aio_pika.connect_robust(self.amqp_url)
@@ -82,7 +91,7 @@ class CommandConsumer:
                                                  "you have not been charged")
             return
         try:
-            outcome = await place_order(self.engine, command)  # DUPLICATE for a redelivery
+            outcome = await self.placements.submit(command)  # DUPLICATE for a redelivery
         except Exception:
             if deliveries(message) + 1 >= DELIVERY_LIMIT:  # the last delivery the queue allows
                 log.exception("order %s failed at its last delivery; rejecting it", command.order_id)

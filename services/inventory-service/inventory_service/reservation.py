@@ -8,6 +8,7 @@ The caller acknowledges the RabbitMQ message only after this commits.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,52 +68,106 @@ async def place_order(engine: AsyncEngine, command: PlaceOrder, processed_at: st
     """CONFIRMED or REJECTED with the outcome event in the outbox, or DUPLICATE for a command placed before
     (a redelivery), which changes nothing."""
     try:
-        return await _place(engine, command, processed_at or events.now_iso())
+        [outcome] = await place_orders(engine, [command], processed_at)
     except IntegrityError:
         if await already_processed(engine, command.order_id):
             return Outcome(command.order_id, "DUPLICATE")
         raise
+    return outcome
 
 
-async def _place(engine: AsyncEngine, command: PlaceOrder, processed_at: str) -> Outcome:
-    """As few statements as the order needs: a drop runs this hundreds of times a second. A redelivered
-    command is found by the order id's primary key when its row is inserted (IntegrityError: the whole
-    transaction, stock included, rolls back)."""
+async def place_orders(engine: AsyncEngine, commands: Sequence[PlaceOrder],
+                       processed_at: str | None = None) -> list[Outcome]:
+    """A batch of commands placed in one transaction, in their order, each as `place_order` would: one
+    conditional UPDATE per line that can be had, the orders, their lines and their events written with one
+    statement each. A drop delivers hundreds a second; one commit, one read of the ticket types and of the
+    festival serve them all.
+
+    A command recorded before (a redelivery, or the same order twice in the batch) makes the insert fail
+    with IntegrityError and the whole batch, stock included, roll back: the caller places each alone then
+    (`place_order` tells the duplicate apart)."""
+    processed_at = processed_at or events.now_iso()
+    now = sale_window.moment(processed_at)
     async with engine.begin() as conn:
-        lines = await _price_lines(conn, command, sale_window.moment(processed_at))
+        batch = _Batch(conn, await _ticket_rows(conn, {i.ticket_id for c in commands for i in c.items}), processed_at)
+        outcomes = [await batch.place(command, now) for command in commands]
+        await batch.write()
+    return outcomes
+
+
+class _Batch:
+    """One transaction's placements: the ticket rows read once (their stock kept current as it is taken),
+    and the rows to write at the end."""
+
+    def __init__(self, conn: AsyncConnection, tickets_by_id: dict[str, dict[str, Any]], processed_at: str):
+        self.conn, self.tickets, self.processed_at = conn, tickets_by_id, processed_at
+        self.orders: list[dict[str, Any]] = []
+        self.items: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+        self._summary: tuple[FestivalSummary | None] | None = None
+
+    async def place(self, command: PlaceOrder, now: datetime) -> Outcome:
+        lines = _price_lines(command, self.tickets, now)
+        if isinstance(lines, str):
+            return self._rejected(command, lines)
         # a savepoint only where a refusal must undo something already taken: a second line, or an allowance
-        undo = None if isinstance(lines, str) or (
-            len(lines) == 1 and lines[0]["per_buyer_limit"] is None) else await conn.begin_nested()
+        undo = None if len(lines) == 1 and lines[0]["per_buyer_limit"] is None else await self.conn.begin_nested()
+        taken: list[tuple[dict[str, Any], int]] = []  # (ticket row, stock before) to restore on a refusal
         try:
-            if isinstance(lines, str):
-                raise _Rejected(lines)
             remaining = []
             for line in lines:
-                limit, seen = line.pop("per_buyer_limit"), line.pop("stock_seen")
+                limit = line.pop("per_buyer_limit")
+                row = self.tickets[line["ticket_id"]]
                 if limit is not None:
-                    refused = await _take_allowance(conn, command.username, line, limit)
+                    refused = await _take_allowance(self.conn, command.username, line, limit)
                     if refused:
                         raise _Rejected(refused)
-                left = await _take_stock(conn, line["ticket_id"], line["quantity"])
+                left = None if row["stock"] < line["quantity"] else await _take_stock(
+                    self.conn, line["ticket_id"], line["quantity"])
                 if left is None:
-                    raise _Rejected(await _shortage_reason(conn, line, seen))
+                    raise _Rejected(await _shortage_reason(self.conn, line, row))
+                taken.append((row, row["stock"]))
+                row["stock"] = left
                 remaining.append({"ticket_id": line["ticket_id"], "stock": left})
             if undo is not None:
                 await undo.commit()
         except _Rejected as rejected:
             if undo is not None:
                 await undo.rollback()
-            event = _rejected_event(command, rejected.reason)
-            await _record(conn, command.order_id, command.username, "REJECTED", rejected.reason, 0, [],
-                          processed_at, event)
-            return Outcome(command.order_id, "REJECTED", rejected.reason, event)
+            for row, before in taken:
+                row["stock"] = before
+            return self._rejected(command, rejected.reason)
         total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
-        event = _sold_event(command, lines, total, remaining, await festival.summary(conn))
-        # a concurrent transaction recording the same order id makes this insert fail (IntegrityError):
-        # the whole transaction, stock included, rolls back and the caller checks it is a duplicate
-        await _record(conn, command.order_id, command.username, "CONFIRMED", None, total, lines, processed_at,
-                      event)
+        event = _sold_event(command, lines, total, remaining, await self.summary())
+        self.record(command.order_id, command.username, "CONFIRMED", None, total, lines, event)
         return Outcome(command.order_id, "CONFIRMED", None, event)
+
+    async def summary(self) -> FestivalSummary | None:
+        if self._summary is None:
+            self._summary = (await festival.summary(self.conn),)
+        return self._summary[0]
+
+    def _rejected(self, command: PlaceOrder, reason: str) -> Outcome:
+        event = _rejected_event(command, reason)
+        self.record(command.order_id, command.username, "REJECTED", reason, 0, [], event)
+        return Outcome(command.order_id, "REJECTED", reason, event)
+
+    def record(self, order_id: str, username: str, status: str, reason: str | None, total: int,
+                lines: list[dict[str, Any]], event: dict[str, Any]) -> None:
+        self.orders.append({"order_id": order_id, "username": username, "status": status, "reason": reason,
+                            "total_cents": total, "processed_at": self.processed_at})
+        self.items.extend({"order_id": order_id, **line} for line in lines)
+        self.outbox.append({"event_id": event["id"], "topic": ORDER_EVENTS_TOPIC, "key": order_id,
+                            "payload": events.encode(event).decode()})
+
+    async def write(self) -> None:
+        """The orders first (a redelivered order fails here on its key), then their lines and events."""
+        if self.orders:
+            await self.conn.execute(orders.insert(), self.orders)
+        if self.items:
+            await self.conn.execute(order_items.insert(), self.items)
+        if self.outbox:
+            await self.conn.execute(outbox.insert(), self.outbox)
 
 
 def sender_of(body: Any) -> tuple[str, str, str] | None:
@@ -136,7 +191,9 @@ async def reject_unprocessable(engine: AsyncEngine, order_id: str, username: str
             return Outcome(order_id, "DUPLICATE")
         event = messages.envelope(OrderRejected(order_id=order_id, username=username, email=email, reason=reason),
                                   SOURCE, subject=order_id)
-        await _record(conn, order_id, username, "REJECTED", reason, 0, [], events.now_iso(), event)
+        batch = _Batch(conn, {}, events.now_iso())
+        batch.record(order_id, username, "REJECTED", reason, 0, [], event)
+        await batch.write()
     return Outcome(order_id, "REJECTED", reason, event)
 
 
@@ -145,25 +202,29 @@ async def already_processed(engine: AsyncEngine, order_id: str) -> bool:
         return await conn.scalar(sa.select(orders.c.status).where(orders.c.order_id == order_id)) is not None
 
 
-async def _price_lines(conn: AsyncConnection, command: PlaceOrder, now: datetime) -> list[dict[str, Any]] | str:
-    ids = [item.ticket_id for item in command.items]
+async def _ticket_rows(conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:
     rows = (await conn.execute(
         sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active, tickets.c.sale_starts_at,
                   tickets.c.sale_ends_at, tickets.c.per_buyer_limit, tickets.c.stock)
-        .where(tickets.c.id.in_(ids))
+        .where(tickets.c.id.in_(sorted(ids)))
     )).mappings().all()
-    by_id = {row["id"]: row for row in rows}
+    return {row["id"]: dict(row) for row in rows}
+
+
+def _price_lines(command: PlaceOrder, tickets_by_id: dict[str, dict[str, Any]],
+                 now: datetime) -> list[dict[str, Any]] | str:
+    """The command's lines, priced, or why it cannot be sold (a ticket unknown, inactive or out of its sale
+    window)."""
     lines = []
     for item in command.items:
-        row = by_id.get(item.ticket_id)
+        row = tickets_by_id.get(item.ticket_id)
         if row is None or not row["active"]:
             return f"ticket {item.ticket_id!r} is not on sale"
         problem = sale_window.problem(row["name"], row["sale_starts_at"], row["sale_ends_at"], now)
         if problem:
             return problem
         lines.append({"ticket_id": item.ticket_id, "name": row["name"], "quantity": item.quantity,
-                      "unit_price_cents": row["price_cents"], "per_buyer_limit": row["per_buyer_limit"],
-                      "stock_seen": row["stock"]})
+                      "unit_price_cents": row["price_cents"], "per_buyer_limit": row["per_buyer_limit"]})
     return lines
 
 
@@ -199,29 +260,17 @@ async def _take_stock(conn: AsyncConnection, ticket_id: str, quantity: int) -> i
     return None if row is None else row[0]
 
 
-async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any], seen: int) -> str:
-    """Why the stock could not be taken. The stock read at the start of this transaction says it when it
-    was short already (stock seen short stays short for this UPDATE); otherwise it changed meanwhile
-    (another instance sold it) and is read again."""
-    left = seen if seen < line["quantity"] else await conn.scalar(
-        sa.select(tickets.c.stock).where(tickets.c.id == line["ticket_id"]))
+async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any], row: dict[str, Any]) -> str:
+    """Why the stock could not be taken. The stock as this transaction knows it says it when it is short
+    (nothing was asked of the database then: stock seen short stays short within the transaction, and on
+    PostgreSQL the refusal is true as of that read); otherwise it changed meanwhile (another instance sold
+    it) and is read again."""
+    if row["stock"] >= line["quantity"]:
+        row["stock"] = await conn.scalar(sa.select(tickets.c.stock).where(tickets.c.id == line["ticket_id"]))
+    left = row["stock"]
     if not left:
         return f"{line['name']} is sold out"
     return f"only {left} {line['name']} left, {line['quantity']} requested"
-
-
-async def _record(conn: AsyncConnection, order_id: str, username: str, status: str, reason: str | None,
-                  total: int, lines: list[dict[str, Any]], processed_at: str, event: dict[str, Any]) -> None:
-    await conn.execute(orders.insert().values(
-        order_id=order_id, username=username, status=status, reason=reason,
-        total_cents=total, processed_at=processed_at,
-    ))
-    if lines:
-        await conn.execute(order_items.insert(), [{"order_id": order_id, **line} for line in lines])
-    await conn.execute(outbox.insert().values(
-        event_id=event["id"], topic=ORDER_EVENTS_TOPIC, key=order_id,
-        payload=events.encode(event).decode(),
-    ))
 
 
 def _sold_event(command: PlaceOrder, lines, total: int, remaining,

@@ -1,5 +1,6 @@
 """The command consumer's verdicts, with a fake message (the stack tests use the real queue): ack after
 commit, dead-letter what can never succeed, return what failed for now, and ack a real duplicate only."""
+import asyncio
 import json
 import uuid
 
@@ -87,6 +88,7 @@ async def test_an_integrity_error_that_is_not_a_duplicate_goes_back_to_the_queue
     async def broken(engine, command):
         raise IntegrityError("INSERT ...", {}, Exception("CHECK constraint failed"))
 
+    monkeypatch.setattr("inventory_service.command_consumer.place_orders", broken)
     monkeypatch.setattr("inventory_service.command_consumer.place_order", broken)
     assert await handle(consumer, command_body()) == ("nack", True)  # never acked as a "duplicate"
     assert consumer.outcomes == []
@@ -104,8 +106,37 @@ async def test_a_command_failing_at_its_last_delivery_rejects_its_order(consumer
     async def broken(engine, command):
         raise RuntimeError("always")
 
+    monkeypatch.setattr("inventory_service.command_consumer.place_orders", broken)
     monkeypatch.setattr("inventory_service.command_consumer.place_order", broken)
     order_id = str(uuid.uuid4())
     assert await handle(consumer, command_body(order_id), delivered_before=DELIVERY_LIMIT - 2) == ("nack", True)
     assert await handle(consumer, command_body(order_id), delivered_before=DELIVERY_LIMIT - 1) == ("reject", False)
     assert [(o.order_id, o.status) for o in consumer.outcomes] == [(order_id, "REJECTED")]
+
+
+async def test_commands_delivered_together_are_placed_in_one_transaction_each_acked(engine):
+    outcomes = []
+    consumer = CommandConsumer(engine, "amqp://unused", 64, outcomes.append, retry_pause=0)
+    messages = [FakeMessage(command_body(quantity=1)) for _ in range(55)]  # 50 VIP Weekend on sale
+    await asyncio.gather(*(consumer.handle(m) for m in messages))
+    assert consumer.placements.batches == 1
+    assert [m.verdict for m in messages] == [("ack",)] * 55
+    assert sorted(o.status for o in outcomes) == ["CONFIRMED"] * 50 + ["REJECTED"] * 5
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == "vip-weekend")) == 0
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(db.outbox)) == 55
+
+
+async def test_a_redelivered_command_in_a_batch_is_a_duplicate_and_the_others_are_placed(engine):
+    outcomes = []
+    consumer = CommandConsumer(engine, "amqp://unused", 64, outcomes.append, retry_pause=0)
+    again = str(uuid.uuid4())
+    await consumer.handle(FakeMessage(command_body(again, quantity=2)))
+    batch = [FakeMessage(command_body(again, quantity=2, ), delivered_before=1)] + [
+        FakeMessage(command_body(quantity=1)) for _ in range(4)]
+    await asyncio.gather(*(consumer.handle(m) for m in batch))
+    assert [m.verdict for m in batch] == [("ack",)] * 5
+    assert [o.status for o in outcomes[1:]].count("DUPLICATE") == 1
+    assert [o.status for o in outcomes[1:]].count("CONFIRMED") == 4
+    async with engine.connect() as conn:  # the redelivery took nothing a second time
+        assert await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == "vip-weekend")) == 50 - 2 - 4

@@ -5,10 +5,11 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from festflow_contracts import events, fixtures
 from inventory_service import db
-from inventory_service.reservation import InvalidCommand, parse_command, place_order
+from inventory_service.reservation import InvalidCommand, parse_command, place_order, place_orders
 
 
 def command(*items, order_id=None):
@@ -76,6 +77,37 @@ async def test_concurrent_orders_never_oversell(engine):
     assert len(confirmed) == 16  # 16 * 3 = 48 <= 50 < 17 * 3
     assert await stock(engine, "vip-weekend") == 2
     assert len(await outbox_events(engine)) == 30
+
+
+async def test_a_batch_sells_exactly_the_stock_in_order_and_says_why_the_rest_is_refused(engine):
+    batch = [command(("vip-weekend", 20)), command(("vip-weekend", 20)), command(("vip-weekend", 20)),
+             command(("vip-weekend", 10)), command(("vip-weekend", 1))]
+    outcomes = await place_orders(engine, batch)
+    assert [(o.order_id, o.status) for o in outcomes] == list(zip(
+        [c.order_id for c in batch], ["CONFIRMED", "CONFIRMED", "REJECTED", "CONFIRMED", "REJECTED"], strict=True))
+    assert outcomes[2].reason == "only 10 VIP Weekend left, 20 requested"
+    assert outcomes[4].reason == "VIP Weekend is sold out"
+    assert await stock(engine, "vip-weekend") == 0
+    sold = await outbox_events(engine)
+    assert [e["data"]["order_id"] for e in sold] == [c.order_id for c in batch]  # the events in the batch's order
+    assert [e["data"].get("stock") for e in sold if e["type"] == events.TICKET_SOLD] == [
+        [{"ticket_id": "vip-weekend", "stock": left}] for left in (30, 10, 0)]
+
+
+async def test_an_order_refused_in_a_batch_gives_back_what_its_first_line_took(engine):
+    outcomes = await place_orders(engine, [command(("camping-pass", 150), ("vip-weekend", 51)),
+                                           command(("camping-pass", 200))])
+    assert [o.status for o in outcomes] == ["REJECTED", "CONFIRMED"]
+    assert await stock(engine, "camping-pass") == 0 and await stock(engine, "vip-weekend") == 50
+
+
+async def test_a_batch_holding_an_order_placed_before_fails_whole_and_changes_nothing(engine):
+    placed = command(("vip-weekend", 2))
+    await place_order(engine, placed)
+    with pytest.raises(IntegrityError):  # the consumer then places each alone
+        await place_orders(engine, [command(("vip-weekend", 5)), placed])
+    assert await stock(engine, "vip-weekend") == 48
+    assert len(await outbox_events(engine)) == 1
 
 
 @pytest.mark.parametrize("body", [

@@ -28,6 +28,7 @@ from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from order_service import db
 from order_service.catalog import CatalogReadModel
+from order_service.checkout_lane import CheckoutLane
 from order_service.command_relay import CommandRelay
 from order_service.inventory_client import InventoryClient
 from order_service.ordering import Limits, VerifiedBuyers
@@ -97,8 +98,14 @@ async def lifespan(app: FastAPI):
         await log_feed.stop()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The order API (run by `uvicorn --factory order_service.main:create_app`)."""
+def create_app(settings: Settings | None = None) -> CheckoutLane:
+    """The order API (run by `uvicorn --factory order_service.main:create_app`): the FastAPI app, with the
+    checkout lane in front of it."""
+    return CheckoutLane(create_api(settings), busy)
+
+
+def create_api(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app: every route, documented at /docs."""
     app = FastAPI(
         title="FestFlow order service",
         description="Public REST API of FestFlow: login, tickets, orders. Money is in euros as decimal strings "
@@ -147,6 +154,10 @@ def install_docs(app: FastAPI) -> None:
 
 
 async def database_busy(_request: Request, _exc: Exception) -> JSONResponse:
+    return busy()
+
+
+def busy() -> JSONResponse:
     """The database queue was longer than the request's budget."""
     return JSONResponse({"detail": "the order service is busy; retry in a moment with the same Idempotency-Key "
                                    "(a retry never buys twice)"}, status_code=503, headers={"Retry-After": "1"})

@@ -105,4 +105,4 @@ async def checkout(request: Request, identity: CurrentUser, body: CheckoutIn, _c
                                       state.verified_buyers)
     except (OrderRefused, CatalogUnavailable) as exc:
         raise refused(exc) from exc
-    return accepted(request, placed)
+    return accepted(request.app.state, placed)

@@ -3,7 +3,7 @@ takes it to RabbitMQ); GET /api/orders and /api/orders/{id} show the caller's ow
 that was ever answered 202, from the moment it was."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Request
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from festflow_contracts.money import cents_to_str
+from festflow_contracts.tokens import Identity
 from order_service import ordering
 from order_service.db import orders
 from order_service.deps import CurrentUser
@@ -39,10 +40,10 @@ def order_view(row) -> dict:
     }
 
 
-def accepted(request: Request, placed: ordering.Placed) -> JSONResponse:
+def accepted(state: Any, placed: ordering.Placed) -> JSONResponse:
     """The 202 for a placed order (new or found again by its key); wakes the relay for a new one."""
     if placed.created:
-        request.app.state.relay.notify()
+        state.relay.notify()
     order = placed.order
     return JSONResponse(order_view(order), status_code=202, headers={"Location": f"/api/orders/{order['order_id']}"})
 
@@ -53,21 +54,34 @@ def refused(exc: OrderRefused | CatalogUnavailable) -> HTTPException:
     return HTTPException(exc.status, str(exc))
 
 
-@router.post("/orders", status_code=202)
-async def place_order(
-    body: OrderIn, request: Request, identity: CurrentUser,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-):
-    if not idempotency_key or not idempotency_key.strip() or len(idempotency_key) > 200:
-        raise HTTPException(400, "an Idempotency-Key header (1-200 characters) is required")
-    state = request.app.state
+def valid_key(idempotency_key: str | None) -> bool:
+    return bool(idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200)
+
+
+async def checkout(state: Any, identity: Identity, idempotency_key: str, body: OrderIn) -> JSONResponse:
+    """`POST /api/orders` once its caller, key and body are known good: the 202, or the refusal (as FastAPI
+    sends an HTTPException). The route and the checkout lane (checkout_lane.py) both answer with this."""
     lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
     try:
         placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
                                             idempotency_key, lines, verified=state.verified_buyers)
     except (OrderRefused, CatalogUnavailable) as exc:
-        raise refused(exc) from exc
-    return accepted(request, placed)
+        http = refused(exc)
+        return JSONResponse({"detail": http.detail}, status_code=http.status_code, headers=http.headers)
+    return accepted(state, placed)
+
+
+@router.post("/orders", status_code=202)
+async def place_order(
+    body: OrderIn, request: Request, identity: CurrentUser,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+):
+    """Places an order: 202 once it and its command are committed. In the running service a well-formed,
+    authenticated checkout is answered by the checkout lane before it gets here, with the same answer."""
+    if not valid_key(idempotency_key):
+        raise HTTPException(400, "an Idempotency-Key header (1-200 characters) is required")
+    assert idempotency_key is not None
+    return await checkout(request.app.state, identity, idempotency_key, body)
 
 
 @router.get("/orders")

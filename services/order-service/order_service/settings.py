@@ -13,6 +13,7 @@ class Settings(PlatformSettings):
     jwt_ttl_seconds: int = 3600
     max_quantity_per_item: int = 10
     max_items_per_order: int = 10
+    fast_checkout: bool = True  # POST /api/orders answered by the checkout lane (checkout_lane.py)
 
     def private_key_pem(self) -> str:
         return pem("JWT_PRIVATE_KEY", self.jwt_private_key, self.jwt_private_key_file)
