@@ -27,6 +27,7 @@ from festflow_runtime.topics import TOPICS, ensure_topics
 log = logging.getLogger("festflow.event_stream")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 Park = Callable[[Any, str], Awaitable[None]]
 STOP_SECONDS = 3.0
 
@@ -51,11 +52,21 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None,
 
 
 COMMIT_INTERVAL = 0.2  # seconds
+# After a batch of events the loop waits this long before taking the next: meanwhile the one fetch that
+# aiokafka has in flight brings whatever arrived, so while events stream (a drop) each fetch, for the
+# broker and for this consumer, carries a batch instead of one event. A quiet consumer is not slowed:
+# it long-polls as before, and an event arriving then is handled at once.
+LINGER = 0.025  # seconds
 
 
 async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, park: Park, *, max_attempts: int = 5,
-                         retry_pause: float = 1.0, commit: bool = True) -> None:
-    """The loop of one connected consumer; returns only by raising (a broker failure or cancellation)."""
+                         retry_pause: float = 1.0, commit: bool = True, linger: float = LINGER,
+                         batch_handler: BatchHandler | None = None) -> None:
+    """The loop of one connected consumer; returns only by raising (a broker failure or cancellation).
+
+    With a `batch_handler`, the records of one partition that came together are handed to it at once (one
+    transaction for all, say); if it fails, or one of them cannot be decoded, they go to `handler` one by
+    one as usual (every handler takes an event again: at-least-once)."""
     attempts: dict[tuple[TopicPartition, int], int] = {}
     uncommitted: dict[TopicPartition, int] = {}
     last_commit = float("-inf")
@@ -67,6 +78,9 @@ async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, park: Par
         done: dict[TopicPartition, int] = {}
         failed = False
         for tp, records in batch.items():
+            if batch_handler is not None and len(records) > 1 and await _as_batch(batch_handler, records):
+                done[tp] = records[-1].offset + 1
+                continue
             for record in records:
                 try:
                     event = decode(record.value)
@@ -106,6 +120,24 @@ async def consume_events(consumer: AIOKafkaConsumer, handler: Handler, park: Par
                 uncommitted, last_commit = {}, time.monotonic()
         if failed:
             await asyncio.sleep(retry_pause)
+        elif batch and linger:
+            await asyncio.sleep(linger)
+
+
+async def _as_batch(batch_handler: BatchHandler, records: list[Any]) -> bool:
+    """Whether the batch handler took all of these records."""
+    try:
+        batch = [decode(record.value) for record in records]
+    except InvalidEvent:
+        return False  # the one-by-one path parks it
+    try:
+        await batch_handler(batch)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.info("a batch of %d events failed (%r); handling them one by one", len(batch), exc)
+        return False
+    return True
 
 
 def is_assigned(consumer: AIOKafkaConsumer) -> bool:
@@ -118,9 +150,10 @@ class Subscription:
 
     def __init__(self, bootstrap: str, topics: tuple[str, ...], handler: Handler, *, group_id: str | None,
                  from_beginning: bool, max_attempts: int = 5, retry_pause: float = 1.0,
-                 backoff_start: float = 0.5, backoff_max: float = 15.0):
+                 backoff_start: float = 0.5, backoff_max: float = 15.0, batch_handler: BatchHandler | None = None):
         self._args = (bootstrap, topics, group_id, from_beginning)
         self._handler = handler
+        self._batch_handler = batch_handler
         self._max_attempts, self._retry_pause = max_attempts, retry_pause
         self._backoff = (backoff_start, backoff_max)
         self.consumer: AIOKafkaConsumer | None = None
@@ -161,7 +194,8 @@ class Subscription:
                 self.consumer = consumer
                 backoff.succeeded()
                 await consume_events(consumer, self._handler, self._park, max_attempts=self._max_attempts,
-                                     retry_pause=self._retry_pause, commit=group_id is not None)
+                                     retry_pause=self._retry_pause, commit=group_id is not None,
+                                     batch_handler=self._batch_handler)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

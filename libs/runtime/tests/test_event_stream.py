@@ -141,6 +141,67 @@ async def test_a_stream_of_events_is_committed_at_most_once_per_interval_and_whe
         pass
 
     consumer = Trickle([event(n) for n in range(50)])
-    await run(consumer, handler)
+    await run(consumer, handler, linger=0)  # as fast as records come
     assert consumer.committed == {TP: 50}  # all of it, once quiet
     assert consumer.commits <= 3  # the first batch, perhaps one on the interval, and the quiet moment
+
+
+async def test_after_a_batch_the_loop_lingers_so_the_next_fetch_brings_a_batch(monkeypatch):
+    pauses = []
+
+    async def sleep(seconds):
+        pauses.append(seconds)
+
+    class Quiet(FakeConsumer):  # one batch, then two empty polls
+        calls = 0
+
+        async def getmany(self, timeout_ms, max_records):
+            self.calls += 1
+            if self.calls == 1:
+                return await super().getmany(timeout_ms, max_records)
+            if self.calls <= 3:
+                return {}
+            raise Drained
+
+    async def handler(e):
+        pass
+
+    monkeypatch.setattr("festflow_runtime.event_stream.asyncio.sleep", sleep)
+    await run(Quiet([event(1), event(2)]), handler, linger=0.025)
+    assert pauses == [0.025]  # after the batch only: a quiet consumer polls on without waiting
+
+
+async def test_a_batch_handler_takes_the_records_that_came_together_at_once():
+    batches, one_by_one = [], []
+
+    async def batch_handler(batch):
+        batches.append([e["data"]["n"] for e in batch])
+
+    async def handler(e):
+        one_by_one.append(e["data"]["n"])
+
+    consumer = FakeConsumer([event(1), event(2), event(3)])
+    assert await run(consumer, handler, batch_handler=batch_handler, linger=0) == []
+    assert batches == [[1, 2, 3]] and one_by_one == []
+    assert consumer.committed == {TP: 3}
+
+
+async def test_a_failing_batch_is_handled_one_by_one_and_a_bad_record_parked():
+    one_by_one = []
+
+    async def batch_handler(batch):
+        raise RuntimeError("one of them breaks the transaction")
+
+    async def handler(e):
+        one_by_one.append(e["data"]["n"])
+
+    consumer = FakeConsumer([event(1), event(2)])
+    assert await run(consumer, handler, batch_handler=batch_handler, linger=0) == []
+    assert one_by_one == [1, 2] and consumer.committed == {TP: 2}
+
+    one_by_one.clear()
+    consumer = FakeConsumer([event(1), b"not an event", event(3)])  # the batch handler never sees it
+    parked = await run(consumer, handler, batch_handler=lambda batch: pytest.fail("undecodable in a batch"),
+                       linger=0)
+    assert one_by_one == [1, 3] and [offset for offset, _ in parked] == [1]
+    assert consumer.committed == {TP: 3}

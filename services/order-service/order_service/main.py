@@ -77,8 +77,9 @@ async def lifespan(app: FastAPI):
     event_sender = KafkaSender(settings.kafka_bootstrap_servers, (ACCOUNT_EVENTS_TOPIC,))
     state.event_relay = OutboxRelay(engine, db.event_outbox, event_sender, logging.getLogger("order_service.events"))
     event_relay_task = asyncio.create_task(state.event_relay.run(), name="event-relay")
+    projection = OrderStatusProjection(engine, state.limits)
     state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC),
-                                OrderStatusProjection(engine, state.limits).apply,
+                                projection.apply, batch_handler=projection.apply_many,
                                 group_id="order-service-status", from_beginning=True)
     state.events.start()
     try:

@@ -2,7 +2,8 @@
 and its tickets from the ticketing service's (TICKETS_ISSUED, TICKET_UPDATED).
 
 An outcome is applied once: only a PENDING order changes, so a re-sent event changes nothing. A
-rejected order's cart gets its lines back in the same transaction.
+rejected order's cart gets its lines back in the same transaction. The events of one fetch are applied
+in one transaction (`apply_many`); if that fails, the consumer applies them one by one.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import messages
 from festflow_contracts.messages import (
@@ -34,9 +35,18 @@ class OrderStatusProjection:
         self.limits = limits or Limits()
 
     async def apply(self, event: dict[str, Any]) -> None:
+        await self.apply_many([event])
+
+    async def apply_many(self, batch: list[dict[str, Any]]) -> None:
+        """A batch of events from Kafka in one transaction (a drop's outcomes come hundreds a second)."""
+        async with self.engine.begin() as conn:
+            for event in batch:
+                await self._apply(conn, event)
+
+    async def _apply(self, conn: AsyncConnection, event: dict[str, Any]) -> None:
         outcome = messages.parse_any(event)
         if isinstance(outcome, TicketsIssued | TicketUpdated):
-            await self.apply_tickets(outcome)
+            await self.apply_tickets(conn, outcome)
             return
         if isinstance(outcome, TicketSold):
             values: dict[str, Any] = {"status": OrderStatus.CONFIRMED, "reason": None,
@@ -44,38 +54,34 @@ class OrderStatusProjection:
                                       "items": [line.model_dump() for line in outcome.items]}
         elif isinstance(outcome, OrderRejected):
             values = {"status": OrderStatus.REJECTED, "reason": outcome.reason}
-        elif isinstance(outcome, OrderCancelled):
-            async with self.engine.begin() as conn:  # only a confirmed order is cancelled
-                await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
-                                                         orders.c.status == OrderStatus.CONFIRMED)
-                                   .values(status=OrderStatus.CANCELLED, reason=outcome.reason,
-                                           updated_at=event["time"]))
+        elif isinstance(outcome, OrderCancelled):  # only a confirmed order is cancelled
+            await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
+                                                     orders.c.status == OrderStatus.CONFIRMED)
+                               .values(status=OrderStatus.CANCELLED, reason=outcome.reason, updated_at=event["time"]))
             return
         else:
             return
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                orders.update().where(orders.c.order_id == outcome.order_id, orders.c.status == OrderStatus.PENDING)
-                .values(**values, updated_at=event["time"])
-            )
-            if result.rowcount and isinstance(outcome, OrderRejected):
-                await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
+        result = await conn.execute(
+            orders.update().where(orders.c.order_id == outcome.order_id, orders.c.status == OrderStatus.PENDING)
+            .values(**values, updated_at=event["time"])
+        )
+        if result.rowcount and isinstance(outcome, OrderRejected):
+            await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
         if result.rowcount:
             log.debug("order %s is %s", outcome.order_id, values["status"])
 
-    async def apply_tickets(self, message: TicketsIssued | TicketUpdated) -> None:
+    async def apply_tickets(self, conn: AsyncConnection, message: TicketsIssued | TicketUpdated) -> None:
         """An order's tickets, as the ticketing service issued and then changed them (no QR payloads
         here: the ticketing service serves those to the ticket's owner)."""
-        async with self.engine.begin() as conn:
-            current = await conn.scalar(sa.select(orders.c.tickets).where(orders.c.order_id == message.order_id))
-            if isinstance(message, TicketsIssued):
-                if current:
-                    return  # issued once; a re-delivered event changes nothing
-                tickets = [ticket_view(t.code, t.ticket_id, t.name, t.holder, t.status) for t in message.tickets]
-            else:
-                tickets = [ticket_view(t["code"], t["ticket_id"], t["name"], message.holder, message.status)
-                           if t["code"] == message.code else t for t in (current or [])]
-            await conn.execute(orders.update().where(orders.c.order_id == message.order_id).values(tickets=tickets))
+        current = await conn.scalar(sa.select(orders.c.tickets).where(orders.c.order_id == message.order_id))
+        if isinstance(message, TicketsIssued):
+            if current:
+                return  # issued once; a re-delivered event changes nothing
+            tickets = [ticket_view(t.code, t.ticket_id, t.name, t.holder, t.status) for t in message.tickets]
+        else:
+            tickets = [ticket_view(t["code"], t["ticket_id"], t["name"], message.holder, message.status)
+                       if t["code"] == message.code else t for t in (current or [])]
+        await conn.execute(orders.update().where(orders.c.order_id == message.order_id).values(tickets=tickets))
 
 
 def ticket_view(code: str, ticket_id: str, name: str, holder: str, status: str) -> dict[str, Any]:

@@ -47,3 +47,22 @@ async def test_status_projection_confirms_and_rejects(engine):
         rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
     assert (rows["o1"]["status"], rows["o1"]["total_cents"], rows["o1"]["items"]) == ("CONFIRMED", 200, items)
     assert (rows["o2"]["status"], rows["o2"]["reason"]) == ("REJECTED", "sold out")
+
+
+async def test_a_batch_of_events_is_applied_in_one_transaction_as_one_by_one_would(engine):
+    async with engine.begin() as conn:
+        for n in range(4):
+            await conn.execute(db.orders.insert().values(**_order(f"o{n}", f"k{n}")))
+    items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
+    batch = [sample(events.TICKET_SOLD, order_id="o0", items=items, total_cents=200),
+             sample(events.ORDER_REJECTED, order_id="o1", reason="sold out"),
+             sample(events.TICKET_SOLD, order_id="o2", items=items, total_cents=200),
+             sample(events.ORDER_REJECTED, order_id="o2", reason="late"),  # o2 was settled a moment before
+             sample(events.ORDER_CANCELLED, order_id="o0", reason="the buyer asked for it")]
+    await OrderStatusProjection(engine).apply_many(batch)
+    await OrderStatusProjection(engine).apply_many(batch)  # the batch again (at-least-once) changes nothing
+    async with engine.connect() as conn:
+        rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
+    assert {o: (r["status"], r["reason"]) for o, r in rows.items()} == {
+        "o0": ("CANCELLED", "the buyer asked for it"), "o1": ("REJECTED", "sold out"),
+        "o2": ("CONFIRMED", None), "o3": ("PENDING", None)}
