@@ -1,5 +1,8 @@
 """The schema helper: a table that gains a nullable column in a newer release gets it on start-up."""
+import asyncio
+
 import sqlalchemy as sa
+from sqlalchemy import text
 
 from festflow_runtime import database
 
@@ -20,3 +23,35 @@ async def test_new_nullable_columns_are_added_to_an_existing_table(tmp_path):
         await conn.execute(things.update().values(description="kept"))
         assert (await conn.execute(sa.select(things))).all() == [(1, "kept", None)]
     await engine.dispose()
+
+
+async def test_no_other_task_ever_finds_the_sqlite_connection_out(tmp_path):
+    """SQLite statements run inline, so a transaction never lets another task run before it ends, and its
+    connection must be back in the pool by then too: a loop turn in between made every other task queue
+    for the one connection (under a drop's load, for seconds)."""
+    engine = database.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}")
+    pool = engine.sync_engine.pool
+    seen_out = []
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        async def write(n):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT count(*) FROM t"))
+
+        async def watch():  # another task of the service, looking at the pool each time it runs
+            while True:
+                seen_out.append(pool.checkedout())
+                await asyncio.sleep(0)
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.gather(*(write(n) for n in range(200)))
+        watcher.cancel()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 200
+        assert seen_out and set(seen_out) == {0}
+    finally:
+        await engine.dispose()

@@ -18,6 +18,7 @@ from festflow_contracts import events
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.relay_loop import relay_rows, run_relay
 from order_service.db import command_outbox, orders
+from order_service.publisher import BrokerUnavailable
 
 log = logging.getLogger("order_service.command_relay")
 
@@ -28,10 +29,16 @@ class Publisher(Protocol):
 
 class CommandRelay:
     def __init__(self, engine: AsyncEngine, publisher: Publisher, batch: int = 500,
-                 backoff_start: float = 0.2, backoff_max: float = 10.0):
+                 backoff_start: float = 0.2, backoff_max: float = 10.0, confirm_seconds: float = 30.0):
+        """`confirm_seconds`: how long a batch waits for the broker's confirms before the relay backs off
+        and sends what was not confirmed again. A lost connection fails at once; this is for a broker that
+        takes messages but does not confirm them (a resource alarm). No request waits on the relay, so it
+        is generous: under a drop's load the confirms of a big batch can take seconds, and a deadline
+        missed then stalled the relay behind a backoff and sent the whole batch twice."""
         self.engine = engine
         self.publisher = publisher
         self.batch = batch
+        self.confirm_seconds = confirm_seconds
         self.backoff_start = backoff_start
         self.backoff_max = backoff_max
         self.wakeup = asyncio.Event()
@@ -44,13 +51,18 @@ class CommandRelay:
         """Sends one batch of unsent commands; returns how many were sent. Raises if the broker failed
         (the commands it did confirm are marked sent first)."""
         async def publish(rows: Sequence[Any]) -> tuple[Sequence[Any], Exception | None]:
-            results = await asyncio.gather(
-                *(self.publisher.publish(row.payload.encode(), row.message_id, row.type) for row in rows),
-                return_exceptions=True)
-            sent = [row for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)]
-            failure = next((r for r in results if isinstance(r, BaseException)), None)
-            return sent, (None if failure is None else failure if isinstance(failure, Exception)
-                          else RuntimeError(repr(failure)))
+            sends = [asyncio.ensure_future(self.publisher.publish(row.payload.encode(), row.message_id, row.type))
+                     for row in rows]
+            done, late = await asyncio.wait(sends, timeout=self.confirm_seconds)  # one deadline for the batch
+            for send in late:
+                send.cancel()
+            sent = [row for row, send in zip(rows, sends, strict=True) if send in done and send.exception() is None]
+            failure: Exception | None = None
+            if len(sent) < len(rows):
+                first = next((send.exception() for send in sends if send in done and send.exception()), None)
+                failure = first if isinstance(first, Exception) else BrokerUnavailable(
+                    f"the broker did not confirm {len(rows) - len(sent)} commands within {self.confirm_seconds:g} s")
+            return sent, failure
 
         async def mark(conn: AsyncConnection, sent: Sequence[Any]) -> None:
             now = events.now_iso()

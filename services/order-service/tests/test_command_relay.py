@@ -59,6 +59,25 @@ async def test_confirmed_commands_are_marked_even_when_others_of_the_batch_fail(
     assert (await sent_flags(engine)) == {a: True, b: False}
 
 
+async def test_commands_the_broker_does_not_confirm_in_time_stay_in_the_outbox_and_the_rest_are_marked(
+        engine, catalog, publisher):
+    a, b = await place(engine, catalog, "k1"), await place(engine, catalog, "k2")
+
+    class Unconfirming:
+        """Confirms `a` at once; never confirms `b` (a broker under a resource alarm)."""
+        published: list[str] = []
+
+        async def publish(self, body, message_id, type_):
+            if message_id == b:
+                await asyncio.Event().wait()
+            self.published.append(message_id)
+
+    with pytest.raises(BrokerUnavailable, match="did not confirm 1 commands within 0.05 s"):
+        await CommandRelay(engine, Unconfirming(), confirm_seconds=0.05).relay_pending()
+    assert await unsent(engine) == {b}
+    assert (await sent_flags(engine)) == {a: True, b: False}
+
+
 async def test_the_running_relay_sends_a_new_command_when_notified_and_survives_an_outage(engine, catalog,
                                                                                          publisher):
     relay = CommandRelay(engine, publisher, backoff_start=0.01, backoff_max=0.05)
