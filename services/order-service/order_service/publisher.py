@@ -18,6 +18,12 @@ from festflow_runtime.backoff import Backoff
 log = logging.getLogger("order_service.publisher")
 
 
+# aiormq queues at most FRAME_BUFFER_SIZE frames (10) for its writer; a publish finding the queue full
+# waits there holding the channel's lock, and the others then take turns on that lock, a loop turn each.
+# A relay batch (up to 500 commands) is queued at once instead.
+FRAME_BUFFER = 1024
+
+
 class BrokerUnavailable(Exception):
     pass
 
@@ -38,6 +44,7 @@ class CommandPublisher:
             self._connect_task = asyncio.create_task(self._connect_forever())
 
     async def _connect(self) -> None:
+        aiormq.Connection.FRAME_BUFFER_SIZE = max(aiormq.Connection.FRAME_BUFFER_SIZE, FRAME_BUFFER)
         self.connection = await aio_pika.connect_robust(self.amqp_url, timeout=5)
         self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_order_commands(self.channel)
