@@ -8,9 +8,18 @@ both the same requests). Whatever it does not take on - another path, a cross-or
 missing or bad token, a missing key, another content type, a body that does not validate or is too big -
 goes on to FastAPI unchanged (the body it read is replayed), so every refusal of a malformed request is
 FastAPI's own. `FAST_CHECKOUT=false` turns the lane off.
+
+In a drop more checkouts can come than the service can take. The gateway stamps when it sent each request
+on (`X-Request-Start: t=<seconds>`); a checkout that waited longer than `CHECKOUT_SHED_SECONDS` (2 s)
+before the lane saw it is answered 503 at once (retry in a moment with the same key; nothing was placed),
+without reading its token or its body. The service then spends its time on checkouts it can still
+answer in time, instead of queueing every request until each one is late (the gateway gives up after
+15 s: a 503 that could not say whether the order was placed). The gateway and the service must share a
+clock (one host, or NTP); 0 turns this off.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -44,6 +53,9 @@ class CheckoutLane:
             await self.app(scope, receive, send)
             return
         headers = first_headers(scope)
+        if self.too_late(headers):
+            await self.busy()(scope, receive, send)
+            return
         body, complete = await read_body(receive, headers)
         taken = self.take(headers, body) if complete else None
         if taken is None:
@@ -55,6 +67,18 @@ class CheckoutLane:
         except sa.exc.TimeoutError:
             response = self.busy()
         await response(scope, receive, send)
+
+    def too_late(self, headers: dict[str, str]) -> bool:
+        """Whether this checkout waited longer than it may before the lane saw it (see above)."""
+        limit = self.app.state.settings.checkout_shed_seconds
+        stamp = headers.get("x-request-start", "")
+        if not limit or not stamp.startswith("t="):
+            return False
+        try:
+            waited = time.time() - float(stamp[2:])
+        except ValueError:
+            return False
+        return waited > limit
 
     def take(self, headers: dict[str, str], body: bytes) -> tuple[Identity, str, OrderIn] | None:
         """The caller, key and order of a checkout the lane answers, or None for FastAPI to handle."""

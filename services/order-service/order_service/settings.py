@@ -14,6 +14,7 @@ class Settings(PlatformSettings):
     max_quantity_per_item: int = 10
     max_items_per_order: int = 10
     fast_checkout: bool = True  # POST /api/orders answered by the checkout lane (checkout_lane.py)
+    checkout_shed_seconds: float = 2.0  # a checkout that waited longer is answered 503, retry (0: never)
 
     def private_key_pem(self) -> str:
         return pem("JWT_PRIVATE_KEY", self.jwt_private_key, self.jwt_private_key_file)

@@ -2,9 +2,11 @@
 it does not take on. The same requests go to the service with the lane and without it (each its own SQLite
 file, a fake catalog); their answers must be the same."""
 import json
+import time
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier, generate_keypair
 from order_service import db
@@ -159,3 +161,18 @@ async def test_other_routes_go_to_fastapi(lane_and_route):
     async with httpx.AsyncClient(transport=transport, base_url="http://festflow.test") as client:
         assert (await client.get("/api/orders", headers=auth())).status_code == 200
     assert lane_api.calls == 1
+
+
+async def test_a_checkout_that_waited_too_long_is_turned_away_at_once_and_places_nothing(lane_and_route):
+    (lane, lane_api), _ = lane_and_route
+    stale = await post(lane, ORDER, auth(key="late", **{"x-request-start": f"t={time.time() - 5:.3f}"}))
+    assert stale.status_code == 503 and stale.headers["retry-after"] == "1"
+    assert "retry in a moment with the same Idempotency-Key" in stale.json()["detail"]
+    assert lane.app.state.relay.woken == 0 and lane_api.calls == 0
+    async with lane.app.state.engine.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(db.orders)) == 0
+    # the same checkout sent again in time is placed
+    fresh = await post(lane, ORDER, auth(key="late", **{"x-request-start": f"t={time.time():.3f}"}))
+    assert fresh.status_code == 202
+    # a stamp it cannot read is no reason to refuse
+    assert (await post(lane, ORDER, auth(key="odd", **{"x-request-start": "t=soon"}))).status_code == 202
