@@ -22,10 +22,12 @@ import json
 import tempfile
 import time
 import uuid
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.fixtures import sample
@@ -51,15 +53,26 @@ class Relay:
         pass
 
 
-async def build(folder: Path, fast: bool) -> tuple[CheckoutLane, sa.ext.asyncio.AsyncEngine, str]:
+@asynccontextmanager
+async def scratch(make_engine: Callable[[str], AsyncEngine],
+                  create_schema: Callable[[AsyncEngine], Awaitable[None]]) -> AsyncIterator[AsyncEngine]:
+    """A service's schema on a fresh SQLite file, gone afterwards."""
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite+aiosqlite:///{folder}/scratch.db")
+        await create_schema(engine)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+def build(engine: AsyncEngine, fast: bool) -> tuple[CheckoutLane, str]:
     private, public = generate_keypair()
     api = create_api(Settings(jwt_public_key=public, jwt_private_key=private, fast_checkout=fast))
-    engine = db.make_engine(f"sqlite+aiosqlite:///{folder / ('lane.db' if fast else 'route.db')}")
-    await db.create_schema(engine)
     state = api.state
     state.engine, state.catalog, state.limits = engine, Catalog(), Limits()
     state.verified_buyers, state.verifier, state.relay = VerifiedBuyers(), TokenVerifier(public), Relay()
-    return CheckoutLane(api, busy), engine, TokenIssuer(private, 3600).issue("buyer", "client", "b@x")
+    return CheckoutLane(api, busy), TokenIssuer(private, 3600).issue("buyer", "client", "b@x")
 
 
 async def checkout(app: CheckoutLane, token: str) -> int:
@@ -85,8 +98,8 @@ async def checkout(app: CheckoutLane, token: str) -> int:
 
 
 async def measure(fast: bool, orders: int) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        app, engine, token = await build(Path(folder), fast)
+    async with scratch(db.make_engine, db.create_schema) as engine:
+        app, token = build(engine, fast)
         for _ in range(50):  # warm up: statement caches, the verified-buyer cache
             await checkout(app, token)
         started = time.process_time()
@@ -94,16 +107,13 @@ async def measure(fast: bool, orders: int) -> float:
         spent = time.process_time() - started
         async with engine.connect() as conn:
             stored = await conn.scalar(sa.select(sa.func.count()).select_from(db.orders))
-        await engine.dispose()
     if statuses.count(202) != orders or stored != orders + 50:
         raise SystemExit(f"not every checkout was accepted and stored: {set(statuses)}, {stored} stored")
     return 1000 * spent / orders
 
 
 async def measure_reserve(batch: int, orders: int) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = inventory_db.make_engine(f"sqlite+aiosqlite:///{folder}/inventory.db")
-        await inventory_db.create_schema(engine)
+    async with scratch(inventory_db.make_engine, inventory_db.create_schema) as engine:
         await inventory_db.seed(engine)
         async with engine.begin() as conn:  # stock for half the orders: sales and refusals, as in a drop
             await conn.execute(inventory_db.tickets.update().where(inventory_db.tickets.c.id == "general-admission")
@@ -122,7 +132,6 @@ async def measure_reserve(batch: int, orders: int) -> float:
         async with engine.connect() as conn:
             left = await conn.scalar(sa.select(inventory_db.tickets.c.stock)
                                      .where(inventory_db.tickets.c.id == "general-admission"))
-        await engine.dispose()
     sold = sum(c.items[0].quantity for c, o in zip(commands, outcomes, strict=True) if o.status == "CONFIRMED")
     if sold != orders - left or left != 0:
         raise SystemExit(f"stock mismatch: sold {sold}, left {left}")
@@ -130,9 +139,7 @@ async def measure_reserve(batch: int, orders: int) -> float:
 
 
 async def measure_outcomes(batch: int, orders: int) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = db.make_engine(f"sqlite+aiosqlite:///{folder}/orders.db")
-        await db.create_schema(engine)
+    async with scratch(db.make_engine, db.create_schema) as engine:
         ids = [str(uuid.uuid4()) for _ in range(orders)]
         async with engine.begin() as conn:
             await conn.execute(db.orders.insert(), [
@@ -153,7 +160,6 @@ async def measure_outcomes(batch: int, orders: int) -> float:
         async with engine.connect() as conn:
             pending = await conn.scalar(sa.select(sa.func.count()).select_from(db.orders)
                                         .where(db.orders.c.status == "PENDING"))
-        await engine.dispose()
     if pending:
         raise SystemExit(f"{pending} orders left PENDING")
     return 1000 * spent / orders
