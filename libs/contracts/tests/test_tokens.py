@@ -59,3 +59,23 @@ def test_identify_is_none_for_anonymous(keypair):
 ])
 def test_bearer_token(header, expected):
     assert bearer_token(header) == expected
+
+
+def test_a_remembered_token_is_still_refused_once_revoked_or_expired_and_a_changed_one_is_checked(keypair):
+    private, public = keypair
+    verifier = TokenVerifier(public)
+    exp = int(time.time()) + 1
+    token = _token(private, jti="t1", exp=exp)
+    assert verifier.verify(token).username == "guest"
+    assert verifier.verify(token).token_id == "t1"  # remembered: no second signature check
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidToken):
+        verifier.verify(forged)
+    other = _token(private, jti="t2")
+    verifier.verify(other)
+    verifier.revoke("t2", int(time.time()) + 60)
+    with pytest.raises(InvalidToken, match="revoked"):
+        verifier.verify(other)
+    time.sleep(max(0.0, exp + 1.05 - time.time()))
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier.verify(token)
