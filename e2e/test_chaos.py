@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from e2e_helpers import bearer, eventually, login, new_ticket_type, open_socket, run_async
+from e2e_helpers import bearer, eventually, login, new_ticket_type, open_socket, run_async, stock_of
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_devstack.supervisor import _probe
@@ -189,7 +189,7 @@ def test_a_flash_sale_survives_kills_and_broker_restarts(api, admin_token, stack
                                               what=f"order {order_id} to be settled")
         confirmed = [o for o in status.values() if o["status"] == "CONFIRMED"]
         assert len(confirmed) == STOCK  # sold == stock, exactly
-        assert {t["id"]: t["stock"] for t in api.get("/api/tickets").json()}[ticket["id"]] == 0
+        assert stock_of(api, ticket["id"]) == 0
 
         # exactly one mail per order
         def mails():

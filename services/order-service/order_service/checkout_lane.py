@@ -34,7 +34,6 @@ from order_service.routes_orders import OrderIn, checkout, valid_key
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PATH = "/api/orders"
 MAX_BODY = 64 * 1024  # a checkout is a few hundred bytes; a bigger body is FastAPI's to refuse
