@@ -26,7 +26,7 @@ class Batcher(Generic[Item, Result]):
         self.max_size = max_size
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._worker: asyncio.Task[None] | None = None
-        self.batches = 0  # how many batches ran (for tests and the activity log)
+        self.batches = 0  # how many batches ran (tests read it)
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()

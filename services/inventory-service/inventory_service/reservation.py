@@ -1,10 +1,11 @@
-"""Placing an order against stock, in one database transaction:
+"""Placing orders against stock, one or a batch of them in one database transaction; for each order:
 
-1. record the order id (primary key: a redelivered command finds it and changes nothing);
-2. take every item's quantity with a conditional UPDATE (`stock >= quantity`), all or none;
+1. take every item's quantity with a conditional UPDATE (`stock >= quantity`), all or none;
+2. record the order id (primary key: a redelivered command fails there, and the whole transaction,
+   stock included, rolls back: placed alone, it is a DUPLICATE that changes nothing);
 3. write the outcome event (TICKET_SOLD or ORDER_REJECTED) to the outbox.
 
-The caller acknowledges the RabbitMQ message only after this commits.
+The caller acknowledges the RabbitMQ messages only after this commits.
 """
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ class _Batch:
         self.orders: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
-        self._summary: tuple[FestivalSummary | None] | None = None
+        self._summary: FestivalSummary | None = None
+        self._summary_read = False
 
     async def place(self, command: PlaceOrder, now: datetime) -> Outcome:
         lines = _price_lines(command, self.tickets, now)
@@ -143,9 +145,10 @@ class _Batch:
         return Outcome(command.order_id, "CONFIRMED", None, event)
 
     async def summary(self) -> FestivalSummary | None:
-        if self._summary is None:
-            self._summary = (await festival.summary(self.conn),)
-        return self._summary[0]
+        """The festival a sold ticket is for, read once a batch (and only if something sells)."""
+        if not self._summary_read:
+            self._summary, self._summary_read = await festival.summary(self.conn), True
+        return self._summary
 
     def _rejected(self, command: PlaceOrder, reason: str) -> Outcome:
         event = _rejected_event(command, reason)
