@@ -96,7 +96,12 @@ def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], m
     print("before the sale: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.setup_seconds.items()))
     print(f"offered in {r.offered_seconds:.1f} s; HTTP statuses {dict(sorted(r.statuses.items()))}; "
           f"accepted {accepted} ({r.accepted_per_second:.0f}/s)")
+    for refusal, count in sorted(r.refusals.items(), key=lambda kv: -kv[1]):
+        print(f"  {count} answered {refusal}")
     print(_line("202 at the gateway (ms)", r.accept_ms))
+    print("second by second (by when sent): " + "; ".join(
+        f"{row['second']}: {row['202']}/{row['sent']} p99 {row['p99 202 ms']:.0f} out {row['outcome p50 ms']:.0f}"
+        for row in r.seconds()))
     print(_line("checkout to the outcome on Kafka (ms)", r.outcome_ms()))
     print(_line(f"checkout to the bell ({len(r.bell_buyers)} buyers) (ms)", r.bell_ms()))
     confirmed = sum(1 for o in r.outcomes_of_accepted() if r.outcomes[o][0].endswith("sold.v1"))

@@ -61,6 +61,7 @@ class DropResult:
     statuses: dict[int, int] = field(default_factory=dict)
     offered_seconds: float = 0.0
     accept_ms: list[float] = field(default_factory=list)  # of the 202s, from the scheduled time
+    answers: list[tuple[float, int, float]] = field(default_factory=list)  # (sent after start, status, ms)
     accepted: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # order -> (buyer, tickets, sent)
     outcomes: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (event type, seen on Kafka)
     bells: dict[str, float] = field(default_factory=dict)  # order -> in the buyer's bell
@@ -75,12 +76,31 @@ class DropResult:
     my_orders_checked: int = 0
     my_orders_wrong: list[str] = field(default_factory=list)
     setup_seconds: dict[str, float] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)  # answers other than 202, by status and reason
+    start_perf: float = 0.0  # perf_counter() when the drop started
 
     def outcome_ms(self) -> list[float]:
         return [(self.outcomes[o][1] - sent) * 1000 for o, (_, _, sent) in self.accepted.items() if o in self.outcomes]
 
     def bell_ms(self) -> list[float]:
         return [(self.bells[o] - sent) * 1000 for o, (_, _, sent) in self.accepted.items() if o in self.bells]
+
+    def seconds(self) -> list[dict[str, float]]:
+        """The drop second by second (by when each checkout was sent): checkouts, 202s, 503s, the
+        202's p99 and the outcome's p50."""
+        rows: dict[int, dict[str, list[float]]] = {}
+        for sent, status, ms in self.answers:
+            row = rows.setdefault(int(sent), {"all": [], "202": [], "503": []})
+            row["all"].append(ms)
+            if status in (202, 503):
+                row[str(status)].append(ms)
+        outcome: dict[int, list[float]] = {}
+        for order_id, (_, _, sent) in self.accepted.items():
+            if order_id in self.outcomes:
+                outcome.setdefault(int(sent - self.start_perf), []).append((self.outcomes[order_id][1] - sent) * 1000)
+        return [{"second": second, "sent": len(row["all"]), "202": len(row["202"]), "503": len(row["503"]),
+                 "p99 202 ms": pct(row["202"], 99), "outcome p50 ms": pct(outcome.get(second, []), 50)}
+                for second, row in sorted(rows.items())]
 
     @property
     def accepted_per_second(self) -> float:
@@ -245,6 +265,7 @@ class Drop:
                  for _ in range(plan.orders)]
         self.mails_before = self._mails()
         self.start = time.perf_counter() + 0.5
+        result.start_perf = self.start
 
         async def one(i: int, buyer: int, tickets: int) -> None:
             scheduled = self.start + i / plan.rate
@@ -258,6 +279,10 @@ class Drop:
             except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 status = 0  # no answer
             result.statuses[status] = result.statuses.get(status, 0) + 1
+            if status not in (0, 202):
+                detail = str(resp.json().get("detail", ""))[:60] if resp.body.startswith(b"{") else ""
+                result.refusals[f"{status} {detail}"] = result.refusals.get(f"{status} {detail}", 0) + 1
+            result.answers.append((scheduled - self.start, status, (time.perf_counter() - scheduled) * 1000))
             if status == 202:
                 result.accept_ms.append((time.perf_counter() - scheduled) * 1000)
                 result.accepted[resp.json()["order_id"]] = (name, tickets, scheduled)

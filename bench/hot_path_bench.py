@@ -4,8 +4,10 @@
 
 1. accept: N well-formed checkouts sent straight to the order service's ASGI callable (no sockets, no
    HTTP parsing: what is left is the app's own work; a catalog in memory, the command left in the outbox
-   for the relay), through FastAPI's route and through the checkout lane. Every answer must be a 202 with
-   the order stored.
+   for the relay), one at a time through FastAPI's route and through the checkout lane; then B at once
+   (as they arrive in a drop) through the lane, each written in a transaction of its own and written
+   together (the group commit of ordering.CheckoutWriter). Every answer must be a 202 with the order
+   stored.
 2. reserve: N place-order commands placed by the inventory one transaction each, and B to a transaction
    (as the consumer does with the commands delivered together). The stock sold must be the same.
 3. outcome: N outcome events applied to the order service's read model one transaction each, and B to a
@@ -37,7 +39,7 @@ from inventory_service.reservation import place_order, place_orders
 from order_service import db
 from order_service.checkout_lane import CheckoutLane
 from order_service.main import busy, create_api
-from order_service.ordering import Limits, VerifiedBuyers
+from order_service.ordering import CheckoutWriter, Limits, VerifiedBuyers
 from order_service.read_model import OrderStatusProjection
 from order_service.security import TokenIssuer
 from order_service.settings import Settings
@@ -66,12 +68,13 @@ async def scratch(make_engine: Callable[[str], AsyncEngine],
             await engine.dispose()
 
 
-def build(engine: AsyncEngine, fast: bool) -> tuple[CheckoutLane, str]:
+def build(engine: AsyncEngine, fast: bool, group_commit: bool) -> tuple[CheckoutLane, str]:
     private, public = generate_keypair()
     api = create_api(Settings(jwt_public_key=public, jwt_private_key=private, fast_checkout=fast))
     state = api.state
     state.engine, state.catalog, state.limits = engine, Catalog(), Limits()
     state.verified_buyers, state.verifier, state.relay = VerifiedBuyers(), TokenVerifier(public), Relay()
+    state.checkout_writer = CheckoutWriter(engine, state.verified_buyers) if group_commit else None
     return CheckoutLane(api, busy), TokenIssuer(private, 3600).issue("buyer", "client", "b@x")
 
 
@@ -97,13 +100,15 @@ async def checkout(app: CheckoutLane, token: str) -> int:
     return status
 
 
-async def measure(fast: bool, orders: int) -> float:
+async def measure(fast: bool, orders: int, together: int = 1, group_commit: bool = True) -> float:
     async with scratch(db.make_engine, db.create_schema) as engine:
-        app, token = build(engine, fast)
+        app, token = build(engine, fast, group_commit)
         for _ in range(50):  # warm up: statement caches, the verified-buyer cache
             await checkout(app, token)
         started = time.process_time()
-        statuses = [await checkout(app, token) for _ in range(orders)]
+        statuses = []
+        for _ in range(0, orders, together):
+            statuses += await asyncio.gather(*(checkout(app, token) for _ in range(together)))
         spent = time.process_time() - started
         async with engine.connect() as conn:
             stored = await conn.scalar(sa.select(sa.func.count()).select_from(db.orders))
@@ -174,6 +179,10 @@ def main() -> None:
     for _ in range(2):  # alternated: the machine's speed drifts
         route, lane = asyncio.run(measure(False, n)), asyncio.run(measure(True, n))
         print(f"accept:  FastAPI route {route:.2f} ms, checkout lane {lane:.2f} ms CPU per checkout ({n})")
+    for _ in range(2):
+        alone, batched = asyncio.run(measure(True, n, b, False)), asyncio.run(measure(True, n, b, True))
+        print(f"accept, {b} at once: a transaction each {alone:.2f} ms, group commit {batched:.2f} ms CPU per "
+              f"checkout ({n})")
     for _ in range(2):
         alone, batched = asyncio.run(measure_reserve(1, n)), asyncio.run(measure_reserve(b, n))
         print(f"reserve: one a transaction {alone:.2f} ms, {b} a transaction {batched:.2f} ms CPU per command ({n})")

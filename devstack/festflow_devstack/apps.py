@@ -91,8 +91,8 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 # Mail waits while the sale needs the CPU: on one machine the email function (and the local mail sink)
 # rendering QR codes and PDFs would otherwise take cores from checkout in a drop's first minute. They catch
-# up as soon as the rush is over; the bench reports when the last mail was sent.
-NICE = {"email-function": 10, "mail-sink": 10}
+# up as soon as the rush is over; the bench reports when the last mail was sent. (supervisor.lower_priority)
+NICE = {"email-function": 19, "mail-sink": 19}
 
 
 def app_component(profile: Profile, name: str, env: dict[str, str], instance: str | None = None) -> Component:
@@ -103,11 +103,9 @@ def app_component(profile: Profile, name: str, env: dict[str, str], instance: st
     port = instance_port(profile.ports[port_name], instance)
     argv = python_module("uvicorn", "--factory", asgi, "--host", "127.0.0.1", "--port", str(port),
                          "--no-access-log", *flags)
-    if name in NICE:
-        argv = ["nice", "-n", str(NICE[name]), *argv]
 
     def prepare() -> None:
         (profile.run_dir / "data").mkdir(parents=True, exist_ok=True)
 
     return Component(instance, argv, lambda: probes.http_ok(f"http://127.0.0.1:{port}/healthz"),
-                     env=env, prepare=prepare, timeout=60)
+                     env=env, prepare=prepare, timeout=60, nice=NICE.get(name, 0))

@@ -1,6 +1,8 @@
 """The stack runner's promises: it names the part that failed and its log, and leaves nothing running."""
+import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +127,21 @@ def test_a_recorded_pid_that_now_belongs_to_another_process_is_left_alone(tmp_pa
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_part_started_at_a_lower_priority_is_lowered_against_the_other_parts_too(tmp_path):
+    """Each part is a session of its own, and Linux ranks sessions against each other (autogroup) before
+    it looks at a process's own nice value: the part's session must be lowered as well."""
+    supervisor = Supervisor(tmp_path, quiet=True)
+    mail = Component("mail", _python("import time; time.sleep(60)"), lambda: True, nice=19)
+    plain = Component("plain", _python("import time; time.sleep(60)"), lambda: True)
+    supervisor.start_stage("test", [mail, plain])
+    try:
+        assert os.getpriority(os.PRIO_PROCESS, mail.process.pid) == 19
+        assert os.getpriority(os.PRIO_PROCESS, plain.process.pid) == 0
+        autogroup = Path(f"/proc/{mail.process.pid}/autogroup")
+        if autogroup.exists():  # a kernel with autogroup (most Linux desktops and servers)
+            assert autogroup.read_text().split()[-1] == "19"
+            assert Path(f"/proc/{plain.process.pid}/autogroup").read_text().split()[-1] == "0"
+    finally:
+        supervisor.stop_all()

@@ -31,7 +31,7 @@ from order_service.catalog import CatalogReadModel
 from order_service.checkout_lane import CheckoutLane
 from order_service.command_relay import CommandRelay
 from order_service.inventory_client import InventoryClient
-from order_service.ordering import Limits, VerifiedBuyers
+from order_service.ordering import CheckoutWriter, Limits, VerifiedBuyers
 from order_service.publisher import CommandPublisher
 from order_service.read_model import OrderStatusProjection
 from order_service.revocation_publisher import RevocationPublisher
@@ -58,6 +58,7 @@ async def lifespan(app: FastAPI):
     state.engine = engine
     state.limits = Limits(settings.max_quantity_per_item, settings.max_items_per_order)
     state.verified_buyers = VerifiedBuyers()
+    state.checkout_writer = CheckoutWriter(engine, state.verified_buyers)
     state.issuer = TokenIssuer(settings.private_key_pem(), settings.jwt_ttl_seconds)
     state.verifier = TokenVerifier(settings.public_key_pem())
     state.inventory = InventoryClient(settings.inventory_url, settings.internal_api_token)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages, sale_window
 from festflow_contracts.tokens import Identity
+from festflow_runtime.batching import Batcher
 from order_service.db import command_outbox, orders, unverified_accounts
 
 SOURCE = "/festflow/order-service"
@@ -121,8 +122,9 @@ class VerifiedBuyers:
 
 async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity, key: str,
                       lines: Sequence[OrderLine], also: AlsoInTransaction | None = None,
-                      verified: VerifiedBuyers | None = None) -> Placed:
-    """Accepts the order durably, or raises OrderRefused (or CatalogUnavailable from the catalog).
+                      verified: VerifiedBuyers | None = None, writer: CheckoutWriter | None = None) -> Placed:
+    """Accepts the order durably, or raises OrderRefused (or CatalogUnavailable from the catalog). With a
+    `writer` (and no `also`) it is written in a batch with the checkouts around it (CheckoutWriter).
 
     A retry with the same key gets the first order back, even if that order would not pass now; the
     same key with different lines is KeyReused. A self-registered buyer whose address is not confirmed
@@ -156,27 +158,87 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
         order_id=order_id, username=buyer.username, email=buyer.email,
         items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),
     ), SOURCE, subject=order_id)
+    pending = PendingOrder(order, {"message_id": order_id, "type": events.PLACE_ORDER,
+                                   "payload": events.encode(command).decode(), "created_at": now})
+    if writer is not None and also is None:
+        return await writer.write(pending)
+    return await _write_alone(engine, pending, also, verified)
+
+
+@dataclass(frozen=True)
+class PendingOrder:
+    """An order that passed every check, and its command, ready to be written."""
+    order: dict[str, Any]
+    command: dict[str, Any]  # the command outbox's row
+
+    @property
+    def username(self) -> str:
+        return str(self.order["username"])
+
+
+async def _write_alone(engine: AsyncEngine, pending: PendingOrder, also: AlsoInTransaction | None,
+                       verified: VerifiedBuyers | None) -> Placed:
+    """Writes one order and its command in a transaction of their own (with `also` in it)."""
+    order = pending.order
     try:
         async with engine.begin() as conn:
-            if verified is None or buyer.username not in verified:
+            if verified is None or pending.username not in verified:
                 if await conn.scalar(sa.select(unverified_accounts.c.username)
-                                     .where(unverified_accounts.c.username == buyer.username)) is not None:
+                                     .where(unverified_accounts.c.username == pending.username)) is not None:
                     raise BuyerNotVerified()
                 if verified is not None:
-                    verified.add(buyer.username)
+                    verified.add(pending.username)
             await conn.execute(orders.insert().values(**order))
-            await conn.execute(command_outbox.insert().values(
-                message_id=order["order_id"], type=events.PLACE_ORDER, payload=events.encode(command).decode(),
-                created_at=now))
+            await conn.execute(command_outbox.insert().values(**pending.command))
             if also is not None:
                 await also(conn, order)
     except IntegrityError:
         # the key was used before, perhaps by a concurrent retry: answer with that order
-        existing = await find_by_key(engine, buyer.username, key)
+        existing = await find_by_key(engine, pending.username, order["idempotency_key"])
         if existing is None:
             raise
-        return _same_order(existing, wanted)
+        return _same_order(existing, order["request_hash"])
     return Placed(order, created=True)
+
+
+class CheckoutWriter:
+    """Group commit: the checkouts that arrive while one transaction is being written are written together
+    in the next one, each still answered only once its transaction has committed.
+
+    In a drop a transaction per checkout costs its begin and commit, one statement set-up per table and the
+    address-confirmed query again for each order; together they are one set-up a batch. If a batch fails
+    (a key used before, which only a retry does), each of its orders is written alone, and answers as it
+    would have without the batch (its first order back, or KeyReused)."""
+
+    def __init__(self, engine: AsyncEngine, verified: VerifiedBuyers | None = None, max_size: int = 200):
+        self.engine = engine
+        self.verified = verified
+        self.batcher: Batcher[PendingOrder, Placed | OrderRefused] = Batcher(
+            self._write_batch, self._write_one, max_size=max_size)
+
+    async def write(self, pending: PendingOrder) -> Placed:
+        result = await self.batcher.submit(pending)
+        if isinstance(result, OrderRefused):
+            raise result
+        return result
+
+    async def _write_one(self, pending: PendingOrder) -> Placed | OrderRefused:
+        return await _write_alone(self.engine, pending, None, self.verified)
+
+    async def _write_batch(self, batch: Sequence[PendingOrder]) -> list[Placed | OrderRefused]:
+        unknown = sorted({p.username for p in batch if self.verified is None or p.username not in self.verified})
+        async with self.engine.begin() as conn:
+            unverified = set((await conn.scalars(sa.select(unverified_accounts.c.username).where(
+                unverified_accounts.c.username.in_(unknown)))).all()) if unknown else set()
+            taken = [p for p in batch if p.username not in unverified]
+            if taken:
+                await conn.execute(orders.insert(), [p.order for p in taken])
+                await conn.execute(command_outbox.insert(), [p.command for p in taken])
+        if self.verified is not None:
+            for username in unknown:
+                if username not in unverified:
+                    self.verified.add(username)
+        return [BuyerNotVerified() if p.username in unverified else Placed(p.order, created=True) for p in batch]
 
 
 def _same_order(existing: dict[str, Any], wanted_hash: str) -> Placed:

@@ -64,7 +64,8 @@ async def checkout(state: Any, identity: Identity, idempotency_key: str, body: O
     lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
     try:
         placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
-                                            idempotency_key, lines, verified=state.verified_buyers)
+                                            idempotency_key, lines, verified=state.verified_buyers,
+                                            writer=state.checkout_writer)
     except (OrderRefused, CatalogUnavailable) as exc:
         http = refused(exc)
         return JSONResponse({"detail": http.detail}, status_code=http.status_code, headers=http.headers)

@@ -12,7 +12,7 @@ from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier, generate_keypa
 from order_service import db
 from order_service.checkout_lane import CheckoutLane
 from order_service.main import busy, create_api
-from order_service.ordering import Limits, VerifiedBuyers
+from order_service.ordering import CheckoutWriter, Limits, VerifiedBuyers
 from order_service.security import TokenIssuer
 from order_service.settings import Settings
 
@@ -51,6 +51,7 @@ async def service(tmp_path, name, fast: bool):
     state = api.state
     state.engine, state.catalog, state.limits = engine, FakeCatalog(), Limits(10, 3)
     state.verified_buyers, state.verifier, state.relay = VerifiedBuyers(), TokenVerifier(PUBLIC), Relay()
+    state.checkout_writer = CheckoutWriter(engine, state.verified_buyers)
     counting = CountingApp(api)
     return CheckoutLane(counting, busy), counting, engine
 
