@@ -41,6 +41,15 @@ async def emit(conn: AsyncConnection, table: sa.Table, topic: str, key: str, eve
                                              created_at=events.now_iso()))
 
 
+async def emit_many(conn: AsyncConnection, table: sa.Table, emitted: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Writes several events (topic, key, event) into the outbox in one statement, in this order, inside
+    the caller's transaction."""
+    if emitted:
+        now = events.now_iso()
+        await conn.execute(table.insert(), [{"topic": topic, "key": key, "payload": events.encode(event).decode(),
+                                             "created_at": now} for topic, key, event in emitted])
+
+
 Record = tuple[str, str, bytes]  # topic, key, payload
 
 

@@ -10,7 +10,7 @@ from festflow_contracts import events, fixtures, messages
 from festflow_contracts.fixtures import sample
 from festflow_contracts.messages import TicketSold
 from ticketing_service import checkin, db
-from ticketing_service.issuing import issue_for_sale
+from ticketing_service.issuing import issue_for_sale, issue_for_sales
 from ticketing_service.signing import ForgedTicket, SignedTicket, TicketSigner, generate_key_pem
 
 FESTIVAL = "festflow"
@@ -75,6 +75,28 @@ async def test_a_redelivered_sale_issues_nothing_twice_even_at_the_same_moment(e
     assert sorted(r is True for r in results) == [False, False, True], results
     assert not await issue_for_sale(engine, sale, signer, FESTIVAL)
     assert len(await all_tickets(engine)) == 3 and len(await outbox(engine)) == 1
+
+
+async def test_the_sales_of_one_fetch_are_issued_together_each_once_with_its_own_event(engine, signer):
+    before = sold(order_id="00000000-0000-0000-0000-000000000001", vip=1)
+    await issue_for_sale(engine, before, signer, FESTIVAL)
+    a = sold(order_id="00000000-0000-0000-0000-00000000000a", vip=2)
+    b = sold(order_id="00000000-0000-0000-0000-00000000000b", camping=3)
+    fresh = await issue_for_sales(engine, [a, before, b, a], signer, FESTIVAL)  # one issued before, one twice
+    assert [s.order_id for s in fresh] == [a.order_id, b.order_id]
+    issued = await all_tickets(engine)
+    by_order = {o: [(t["ticket_id"], t["position"]) for t in issued if t["order_id"] == o]
+                for o in (before.order_id, a.order_id, b.order_id)}
+    assert by_order == {before.order_id: [("vip", 1)], a.order_id: [("vip", 1), ("vip", 2)],
+                        b.order_id: [("camping", 1), ("camping", 2), ("camping", 3)]}
+    assert len({t["code"] for t in issued}) == 6
+    events_out = await outbox(engine)
+    assert [e["subject"] for e in events_out] == [before.order_id, a.order_id, b.order_id]
+    for event in events_out:
+        assert sorted(t["code"] for t in event["data"]["tickets"]) == \
+            sorted(t["code"] for t in issued if t["order_id"] == event["subject"])
+    assert await issue_for_sales(engine, [a, b], signer, FESTIVAL) == []  # re-delivered: nothing twice
+    assert len(await all_tickets(engine)) == 6 and len(await outbox(engine)) == 3
 
 
 async def test_a_ticket_is_admitted_once_then_409_with_when_and_where(engine, signer):

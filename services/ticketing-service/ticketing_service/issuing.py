@@ -7,6 +7,7 @@ nothing; two deliveries at once make one fail on that key, and the retry finds t
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,10 +34,49 @@ def new_code() -> str:
 
 async def issue_for_sale(engine: AsyncEngine, sold: TicketSold, signer: TicketSigner, festival_id: str) -> bool:
     """Issues the sale's tickets; False when they were issued before (a re-delivered event)."""
+    try:
+        return bool(await issue_for_sales(engine, [sold], signer, festival_id))
+    except IntegrityError:
+        async with engine.connect() as conn:  # a concurrent delivery issued them: that is the answer
+            if await conn.scalar(sa.select(tickets.c.code).where(tickets.c.order_id == sold.order_id).limit(1)):
+                return False
+        raise
+
+
+async def issue_for_sales(engine: AsyncEngine, sales: Sequence[TicketSold], signer: TicketSigner,
+                          festival_id: str) -> list[TicketSold]:
+    """Issues the tickets of several sales (the events of one fetch) in one transaction, with one event each;
+    returns the sales issued now, leaving out those issued before. Raises IntegrityError if another
+    delivery issued one of them meanwhile (then each is issued alone: issue_for_sale)."""
     async with engine.connect() as conn:
-        if await conn.scalar(sa.select(tickets.c.code).where(tickets.c.order_id == sold.order_id).limit(1)):
-            return False
+        issued_before = set((await conn.scalars(sa.select(tickets.c.order_id).distinct().where(
+            tickets.c.order_id.in_({sold.order_id for sold in sales})))).all())
+    fresh: list[TicketSold] = []
+    for sold in sales:
+        if sold.order_id not in issued_before:
+            fresh.append(sold)
+            issued_before.add(sold.order_id)  # a sale twice in one fetch is issued once
+    if not fresh:
+        return []
     now = events.now_iso()
+    rows: list[dict[str, Any]] = []
+    emitted: list[tuple[str, str, dict[str, Any]]] = []
+    for sold in fresh:
+        own = _tickets(sold, signer, festival_id, now)
+        rows += own
+        issued = tuple(IssuedTicket(code=r["code"], ticket_id=r["ticket_id"], name=r["name"], qr=r["qr"])
+                       for r in own)
+        emitted.append((TICKET_EVENTS_TOPIC, sold.order_id, messages.envelope(TicketsIssued(
+            order_id=sold.order_id, username=sold.username, email=sold.email, festival=sold.festival,
+            items=sold.items, total_cents=sold.total_cents, tickets=issued), SOURCE, subject=sold.order_id)))
+    async with engine.begin() as conn:
+        await conn.execute(tickets.insert(), rows)
+        await outbox.emit_many(conn, event_outbox, emitted)
+    return fresh
+
+
+def _tickets(sold: TicketSold, signer: TicketSigner, festival_id: str, now: str) -> list[dict[str, Any]]:
+    """The rows of a sale's tickets: one per ticket bought, each with its code and signed QR payload."""
     festival = sold.festival.model_dump() if sold.festival else None
     rows: list[dict[str, Any]] = []
     for line in sold.items:
@@ -46,20 +86,7 @@ async def issue_for_sale(engine: AsyncEngine, sold: TicketSold, signer: TicketSi
                          "ticket_id": line.ticket_id, "name": line.name, "username": sold.username,
                          "email": sold.email, "holder": "", "status": "valid", "festival": festival,
                          "qr": signer.sign(SignedTicket(code, line.ticket_id, festival_id)), "issued_at": now})
-    issued = tuple(IssuedTicket(code=r["code"], ticket_id=r["ticket_id"], name=r["name"], qr=r["qr"]) for r in rows)
-    event = messages.envelope(TicketsIssued(
-        order_id=sold.order_id, username=sold.username, email=sold.email, festival=sold.festival,
-        items=sold.items, total_cents=sold.total_cents, tickets=issued), SOURCE, subject=sold.order_id)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(tickets.insert(), rows)
-            await outbox.emit(conn, event_outbox, TICKET_EVENTS_TOPIC, sold.order_id, event)
-    except IntegrityError:
-        async with engine.connect() as conn:  # a concurrent delivery issued them: that is the answer
-            if await conn.scalar(sa.select(tickets.c.code).where(tickets.c.order_id == sold.order_id).limit(1)):
-                return False
-        raise
-    return True
+    return rows
 
 
 def ticket_view(row: Any) -> dict[str, Any]:

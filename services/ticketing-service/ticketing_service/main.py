@@ -24,7 +24,7 @@ from festflow_runtime.same_origin import SameOriginMiddleware
 from ticketing_service import db
 from ticketing_service.api import router
 from ticketing_service.checkin import void_order
-from ticketing_service.issuing import issue_for_sale
+from ticketing_service.issuing import issue_for_sale, issue_for_sales
 from ticketing_service.settings import Settings
 from ticketing_service.signing import TicketSigner
 
@@ -65,8 +65,29 @@ async def lifespan(app: FastAPI):
             issued.count("orders", 1)
             issued.count("tickets", sum(i.quantity for i in sold.items))
 
+    async def on_order_events(batch: list[dict[str, Any]]) -> None:
+        """The events of one fetch: the sales between two cancellations are issued in one transaction."""
+        sales: list[TicketSold] = []
+        for event in batch:
+            if event["type"] == events.TICKET_SOLD:
+                sales.append(messages.parse(event, TicketSold))
+            elif event["type"] == events.ORDER_CANCELLED:
+                await issue(sales)
+                sales = []
+                await on_order_event(event)
+        await issue(sales)
+
+    async def issue(sales: list[TicketSold]) -> None:
+        if not sales:
+            return
+        fresh = await issue_for_sales(engine, sales, state.signer, settings.festival_id)
+        if fresh:
+            state.relay.notify()
+            issued.count("orders", len(fresh))
+            issued.count("tickets", sum(i.quantity for sold in fresh for i in sold.items))
+
     state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,), on_order_event,
-                                group_id="ticketing-service", from_beginning=True)
+                                batch_handler=on_order_events, group_id="ticketing-service", from_beginning=True)
     state.events.start()
     try:
         yield
