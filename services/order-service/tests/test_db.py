@@ -66,3 +66,38 @@ async def test_a_batch_of_events_is_applied_in_one_transaction_as_one_by_one_wou
     assert {o: (r["status"], r["reason"]) for o, r in rows.items()} == {
         "o0": ("CANCELLED", "the buyer asked for it"), "o1": ("REJECTED", "sold out"),
         "o2": ("CONFIRMED", None), "o3": ("PENDING", None)}
+
+
+async def test_a_batch_in_any_order_ends_as_the_same_events_one_by_one(engine):
+    """apply_many writes the outcomes a statement for all; whatever order the events come in, the orders
+    end as they would have one event at a time (the first outcome of an order wins, a cancellation applies
+    only to what was confirmed before it)."""
+    items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
+
+    def events_for(p):
+        return [sample(events.ORDER_REJECTED, order_id=f"{p}1", reason="sold out"),
+                sample(events.TICKET_SOLD, order_id=f"{p}1", items=items, total_cents=200),  # too late
+                sample(events.ORDER_CANCELLED, order_id=f"{p}2", reason="before its sale"),  # not confirmed yet
+                sample(events.TICKET_SOLD, order_id=f"{p}2", items=items, total_cents=200),
+                sample(events.TICKET_SOLD, order_id=f"{p}3", items=items, total_cents=200),
+                sample(events.ORDER_CANCELLED, order_id=f"{p}3", reason="the buyer asked for it"),
+                sample(events.ORDER_REJECTED, order_id=f"{p}4", reason="at most 4 per buyer"),
+                sample(events.ORDER_REJECTED, order_id=f"{p}4", reason="sold out")]  # a second outcome: no
+
+    async with engine.begin() as conn:
+        for p in "ab":
+            for n in range(1, 6):
+                await conn.execute(db.orders.insert().values(**_order(f"{p}{n}", f"{p}k{n}")))
+    projection = OrderStatusProjection(engine)
+    for event in events_for("a"):
+        await projection.apply(event)
+    await projection.apply_many(events_for("b"))
+    async with engine.connect() as conn:
+        rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
+    seen = {p: {o[1:]: (r["status"], r["reason"], r["total_cents"], r["items"]) for o, r in rows.items() if o[0] == p}
+            for p in "ab"}
+    one_by_one, batched = seen["a"], seen["b"]
+    assert batched == one_by_one
+    assert {n: s[:2] for n, s in batched.items()} == {
+        "1": ("REJECTED", "sold out"), "2": ("CONFIRMED", None), "3": ("CANCELLED", "the buyer asked for it"),
+        "4": ("REJECTED", "at most 4 per buyer"), "5": ("PENDING", None)}
