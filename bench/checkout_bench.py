@@ -99,6 +99,7 @@ def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], m
     for refusal, count in sorted(r.refusals.items(), key=lambda kv: -kv[1]):
         print(f"  {count} answered {refusal}")
     print(_line("202 at the gateway (ms)", r.accept_ms))
+    print(_line("of that, the generator's own delay (ms)", r.late_ms))
     print("second by second (by when sent): " + "; ".join(
         f"{row['second']}: {row['202']}/{row['sent']} p99 {row['p99 202 ms']:.0f} out {row['outcome p50 ms']:.0f}"
         for row in r.seconds()))

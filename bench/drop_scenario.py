@@ -63,6 +63,7 @@ class DropResult:
     offered_seconds: float = 0.0
     accept_ms: list[float] = field(default_factory=list)  # of the 202s, from the scheduled time
     answers: list[tuple[float, int, float]] = field(default_factory=list)  # (sent after start, status, ms)
+    late_ms: list[float] = field(default_factory=list)  # how late the generator sent each checkout
     accepted: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # order -> (buyer, tickets, sent)
     outcomes: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (event type, seen on Kafka)
     bells: dict[str, float] = field(default_factory=dict)  # order -> in the buyer's bell
@@ -271,6 +272,7 @@ class Drop:
         async def one(i: int, buyer: int, tickets: int) -> None:
             scheduled = self.start + i / plan.rate
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            result.late_ms.append((time.perf_counter() - scheduled) * 1000)  # the generator's own delay
             name = self.buyers[buyer]
             try:
                 resp = await self.pool(buyer).request(
