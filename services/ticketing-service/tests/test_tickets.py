@@ -10,7 +10,7 @@ from festflow_contracts import events, fixtures, messages
 from festflow_contracts.fixtures import sample
 from festflow_contracts.messages import TicketSold
 from ticketing_service import checkin, db
-from ticketing_service.issuing import issue_for_sale, issue_for_sales
+from ticketing_service.issuing import issue_for_sale, issue_for_sales, issue_in_order
 from ticketing_service.signing import ForgedTicket, SignedTicket, TicketSigner, generate_key_pem
 
 FESTIVAL = "festflow"
@@ -97,6 +97,26 @@ async def test_the_sales_of_one_fetch_are_issued_together_each_once_with_its_own
             sorted(t["code"] for t in issued if t["order_id"] == event["subject"])
     assert await issue_for_sales(engine, [a, b], signer, FESTIVAL) == []  # re-delivered: nothing twice
     assert len(await all_tickets(engine)) == 6 and len(await outbox(engine)) == 3
+
+
+async def test_a_fetch_is_taken_in_order_sales_together_and_a_cancellation_after_the_sales_before_it(engine, signer):
+    a, b = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+    sale_a = sample(events.TICKET_SOLD, order_id=a, username="guest", email="guest@festflow.local",
+                    items=[{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 1000}])
+    sale_b = {**sale_a, "id": "another-event", "subject": b, "data": {**sale_a["data"], "order_id": b}}
+    cancel_a = sample(events.ORDER_CANCELLED, order_id=a)
+    seen_at_cancel = []
+
+    async def cancel(cancelled):
+        seen_at_cancel.append((cancelled.order_id, [t["order_id"] for t in await all_tickets(engine)]))
+        await checkin.void_order(engine, cancelled.order_id)
+
+    rejected = sample(events.ORDER_REJECTED, order_id="00000000-0000-0000-0000-00000000000c")
+    fresh = await issue_in_order(engine, [sale_a, rejected, cancel_a, sale_b], signer, FESTIVAL, cancel)
+    assert [s.order_id for s in fresh] == [a, b]
+    assert seen_at_cancel == [(a, [a, a])]  # the sale before the cancellation was issued first, b not yet
+    assert {(t["order_id"], t["status"]) for t in await all_tickets(engine)} == {(a, "void"), (b, "valid")}
+    assert await issue_in_order(engine, [sale_a, sale_b], signer, FESTIVAL, cancel) == []  # nothing twice
 
 
 async def test_a_ticket_is_admitted_once_then_409_with_when_and_where(engine, signer):

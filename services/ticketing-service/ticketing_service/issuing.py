@@ -7,7 +7,7 @@ nothing; two deliveries at once make one fail on that key, and the retry finds t
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import TICKET_EVENTS_TOPIC
-from festflow_contracts.messages import IssuedTicket, TicketsIssued, TicketSold
+from festflow_contracts.messages import IssuedTicket, OrderCancelled, TicketsIssued, TicketSold
 from festflow_runtime import outbox
 from ticketing_service.db import event_outbox, tickets
 from ticketing_service.signing import SignedTicket, TicketSigner
@@ -73,6 +73,33 @@ async def issue_for_sales(engine: AsyncEngine, sales: Sequence[TicketSold], sign
         await conn.execute(tickets.insert(), rows)
         await outbox.emit_many(conn, event_outbox, emitted)
     return fresh
+
+
+async def issue_in_order(engine: AsyncEngine, batch: Sequence[dict[str, Any]], signer: TicketSigner, festival_id: str,
+                         cancel: Callable[[OrderCancelled], Awaitable[None]]) -> list[TicketSold]:
+    """The order events of one Kafka fetch, in their order: the sales between two cancellations are issued
+    in one transaction, each cancellation goes to `cancel` in its place (after the sales before it), and
+    other events are left alone. Returns the sales issued now."""
+    issued: list[TicketSold] = []
+    sales: list[TicketSold] = []
+    for event in batch:
+        if event["type"] == events.TICKET_SOLD:
+            sales.append(messages.parse(event, TicketSold))
+        elif event["type"] == events.ORDER_CANCELLED:
+            issued += await _issue_together(engine, sales, signer, festival_id)
+            sales = []
+            await cancel(messages.parse(event, OrderCancelled))
+    return issued + await _issue_together(engine, sales, signer, festival_id)
+
+
+async def _issue_together(engine: AsyncEngine, sales: list[TicketSold], signer: TicketSigner,
+                          festival_id: str) -> list[TicketSold]:
+    if not sales:
+        return []
+    try:
+        return await issue_for_sales(engine, sales, signer, festival_id)
+    except IntegrityError:  # another delivery issued one of them meanwhile: each alone finds out which
+        return [sold for sold in sales if await issue_for_sale(engine, sold, signer, festival_id)]
 
 
 def _tickets(sold: TicketSold, signer: TicketSigner, festival_id: str, now: str) -> list[dict[str, Any]]:

@@ -9,9 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from festflow_contracts import events, messages
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
-from festflow_contracts.messages import OrderCancelled, TicketSold
+from festflow_contracts.messages import OrderCancelled
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime import database
 from festflow_runtime.activity import ActivityLog
@@ -24,7 +23,7 @@ from festflow_runtime.same_origin import SameOriginMiddleware
 from ticketing_service import db
 from ticketing_service.api import router
 from ticketing_service.checkin import void_order
-from ticketing_service.issuing import issue_for_sale, issue_for_sales
+from ticketing_service.issuing import issue_in_order
 from ticketing_service.settings import Settings
 from ticketing_service.signing import TicketSigner
 
@@ -50,41 +49,20 @@ async def lifespan(app: FastAPI):
 
     issued = ActivityLog(log, "issued")  # one line per period: a drop sells hundreds of orders a second
 
-    async def on_order_event(event: dict[str, Any]) -> None:
-        if event["type"] == events.ORDER_CANCELLED:
-            cancelled = messages.parse(event, OrderCancelled)
-            if await void_order(engine, cancelled.order_id):
-                state.relay.notify()
-                log.info("tickets of cancelled order %s are void", cancelled.order_id[:8])
-            return
-        if event["type"] != events.TICKET_SOLD:
-            return
-        sold = messages.parse(event, TicketSold)
-        if await issue_for_sale(engine, sold, state.signer, settings.festival_id):
+    async def cancel(cancelled: OrderCancelled) -> None:
+        if await void_order(engine, cancelled.order_id):
             state.relay.notify()
-            issued.count("orders", 1)
-            issued.count("tickets", sum(i.quantity for i in sold.items))
+            log.info("tickets of cancelled order %s are void", cancelled.order_id[:8])
 
     async def on_order_events(batch: list[dict[str, Any]]) -> None:
-        """The events of one fetch: the sales between two cancellations are issued in one transaction."""
-        sales: list[TicketSold] = []
-        for event in batch:
-            if event["type"] == events.TICKET_SOLD:
-                sales.append(messages.parse(event, TicketSold))
-            elif event["type"] == events.ORDER_CANCELLED:
-                await issue(sales)
-                sales = []
-                await on_order_event(event)
-        await issue(sales)
-
-    async def issue(sales: list[TicketSold]) -> None:
-        if not sales:
-            return
-        fresh = await issue_for_sales(engine, sales, state.signer, settings.festival_id)
+        fresh = await issue_in_order(engine, batch, state.signer, settings.festival_id, cancel)
         if fresh:
             state.relay.notify()
             issued.count("orders", len(fresh))
             issued.count("tickets", sum(i.quantity for sold in fresh for i in sold.items))
+
+    async def on_order_event(event: dict[str, Any]) -> None:
+        await on_order_events([event])
 
     state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,), on_order_event,
                                 batch_handler=on_order_events, group_id="ticketing-service", from_beginning=True)
