@@ -20,8 +20,10 @@ log = logging.getLogger("order_service.publisher")
 
 # aiormq queues at most FRAME_BUFFER_SIZE frames (10) for its writer; a publish finding the queue full
 # waits there holding the channel's lock, and the others then take turns on that lock, a loop turn each.
-# A relay batch (up to 500 commands) is queued at once instead.
+# A relay batch (up to 500 commands) is queued at once instead. (A class setting: every connection made
+# after this import queues as many.)
 FRAME_BUFFER = 1024
+aiormq.Connection.FRAME_BUFFER_SIZE = max(aiormq.Connection.FRAME_BUFFER_SIZE, FRAME_BUFFER)
 
 
 class BrokerUnavailable(Exception):
@@ -44,7 +46,6 @@ class CommandPublisher:
             self._connect_task = asyncio.create_task(self._connect_forever())
 
     async def _connect(self) -> None:
-        aiormq.Connection.FRAME_BUFFER_SIZE = max(aiormq.Connection.FRAME_BUFFER_SIZE, FRAME_BUFFER)
         self.connection = await aio_pika.connect_robust(self.amqp_url, timeout=5)
         self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_order_commands(self.channel)

@@ -64,7 +64,7 @@ class OrderStatusProjection:
                     continue
                 await self._settle(conn, outcomes)
                 outcomes = []
-                await self._apply_parsed(conn, event, outcome)
+                await self._apply_alone(conn, event, outcome)
             await self._settle(conn, outcomes)
 
     async def _settle(self, conn: AsyncConnection,
@@ -80,29 +80,20 @@ class OrderStatusProjection:
         if rejected:
             await conn.execute(SETTLE_REJECTED, rejected)
 
-    async def _apply_parsed(self, conn: AsyncConnection, event: dict[str, Any], outcome: Any) -> None:
+    async def _apply_alone(self, conn: AsyncConnection, event: dict[str, Any], outcome: Any) -> None:
+        """What is not written with the others: an order's tickets, a cancellation, and a rejection whose
+        cart gets its lines back (only if the rejection changed the order)."""
         if isinstance(outcome, TicketsIssued | TicketUpdated):
             await self.apply_tickets(conn, outcome)
-            return
-        if isinstance(outcome, TicketSold):
-            values: dict[str, Any] = {"status": OrderStatus.CONFIRMED, "reason": None,
-                                      "total_cents": outcome.total_cents,
-                                      "items": [line.model_dump() for line in outcome.items]}
-        elif isinstance(outcome, OrderRejected):
-            values = {"status": OrderStatus.REJECTED, "reason": outcome.reason}
         elif isinstance(outcome, OrderCancelled):  # only a confirmed order is cancelled
             await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
                                                      orders.c.status == OrderStatus.CONFIRMED)
                                .values(status=OrderStatus.CANCELLED, reason=outcome.reason, updated_at=event["time"]))
-            return
-        else:
-            return
-        result = await conn.execute(
-            orders.update().where(orders.c.order_id == outcome.order_id, orders.c.status == OrderStatus.PENDING)
-            .values(**values, updated_at=event["time"])
-        )
-        if result.rowcount and isinstance(outcome, OrderRejected):
-            await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
+        elif isinstance(outcome, OrderRejected):
+            result = await conn.execute(SETTLE_REJECTED, {"b_order_id": outcome.order_id, "b_reason": outcome.reason,
+                                                          "b_time": event["time"]})
+            if result.rowcount:
+                await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
 
     async def apply_tickets(self, conn: AsyncConnection, message: TicketsIssued | TicketUpdated) -> None:
         """An order's tickets, as the ticketing service issued and then changed them (no QR payloads
