@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from email_function.handler import SentLog, SmtpSession, handle
+from email_function.handler import SentLog, SmtpSession, handle, wants
 from email_function.settings import Settings
 from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
 from festflow_runtime.activity import ActivityLog
@@ -17,6 +17,8 @@ def make_invoker(settings: Settings, sent_log: SentLog, session: SmtpSession | N
     sent = ActivityLog(log, "mails sent")  # one line per period: a drop sends hundreds a second
 
     async def invoke(event: dict) -> None:
+        if not wants(event):  # a sale's own event, say: its mail comes with the tickets (no thread for it)
+            return
         message = await asyncio.to_thread(handle, event, settings, sent_log, session)
         if message is not None:
             sent.count(str(event.get("type", "")).removeprefix("festflow.").removesuffix(".v1"))

@@ -22,6 +22,11 @@ class Inbox:
         return "250 OK"
 
 
+def received(inbox: Inbox, index: int) -> email.message.EmailMessage:
+    """The index-th mail as the SMTP server got it, parsed as a mail client would."""
+    return email.message_from_bytes(inbox.messages[index].content, policy=email.policy.default)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -74,6 +79,51 @@ def test_rejection_mail_carries_the_reason(smtp, sent_log):
     assert "VIP Weekend is sold out" in inbox.messages[0].content.decode()
 
 
+def test_a_rejection_and_a_cancellation_arrive_with_their_headers_and_any_text_intact(smtp, sent_log):
+    inbox, settings = smtp
+    rejected = sample(events.ORDER_REJECTED, order_id="0f0e0d0c-1111-2222-3333-444455556666", username="zoë",
+                      email="zoe@festflow.local", reason="Café Stage Pass is sold out")
+    cancelled = sample(events.ORDER_CANCELLED)
+    handle(rejected, settings, sent_log)
+    handle(cancelled, settings, sent_log)
+    first, second = received(inbox, 0), received(inbox, 1)
+    assert first["To"] == "zoe@festflow.local" and first["From"] == "FestFlow <t@festflow.local>"
+    assert first["Subject"] == "Your FestFlow order 0f0e0d0c could not be completed"
+    assert first["Message-ID"] == "<order-outcome.0f0e0d0c-1111-2222-3333-444455556666@festflow.local>"
+    assert first["X-FestFlow-Order"] == "0f0e0d0c-1111-2222-3333-444455556666" and first["Date"]
+    assert first["X-FestFlow-Event"] == events.ORDER_REJECTED
+    assert "Hello zoë," in first.get_content() and "Café Stage Pass is sold out" in first.get_content()
+    assert second["To"] == cancelled["data"]["email"] and cancelled["data"]["reason"] in second.get_content()
+    assert second["Message-ID"] == f"<order-cancelled.{cancelled['data']['order_id']}@festflow.local>"
+
+
+def test_a_mail_to_an_internationalised_address_goes_out_encoded(sent_log):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        settings = Settings(smtp_port=controller.port, mail_from="FestFlow <t@festflow.local>")
+        event = sample(events.ORDER_REJECTED, order_id="abc", username="jürgen", email="jürgen@münchen.example",
+                       reason="sold out")
+        assert handle(event, settings, sent_log) is not None
+        assert inbox.messages[0].rcpt_tos == ["jürgen@münchen.example"]
+        assert received(inbox, 0)["To"] == "jürgen@münchen.example"
+    finally:
+        controller.stop()
+
+
+def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent(smtp, sent_log):
+    from email_function.handler import plain_mail
+    inbox, settings = smtp
+    with pytest.raises(ValueError):
+        plain_mail(settings, "a@festflow.local\r\nBcc: everyone@example.org", "Hi", {}, "text")
+    event = sample(events.ACCOUNT_REGISTERED)
+    event = {**event, "data": {**event["data"], "username": "eve\nBcc: everyone@example.org"}}
+    with pytest.raises(ValueError):
+        handle(event, settings, sent_log)
+    assert inbox.messages == [] and not sent_log.seen(mail_key(event))
+
+
 def test_other_events_send_nothing(smtp, sent_log):
     inbox, settings = smtp
     assert handle(sample(events.TICKET_CHANGED), settings, sent_log) is None
@@ -105,7 +155,7 @@ def test_account_mails_carry_their_one_time_link_and_go_once_per_event(smtp, sen
     event = sample(type_)  # the order service's recorded sample
     message = handle(event, settings.model_copy(update={"public_url": "https://tickets.example.org"}), sent_log)
     assert message is not None and message["To"] == event["data"]["email"]
-    body = message.get_content()
+    body = received(inbox, 0).get_content()
     assert f"https://tickets.example.org{path}{event['data'][secret_field]}" in body
     assert "works once" in body
     assert handle(event, settings, sent_log) is None  # redelivered: no second mail
@@ -155,7 +205,7 @@ def test_tickets_sent_again_and_a_cancellation_are_mails_of_their_own(smtp, sent
     assert handle({**resent, "id": "another-request"}, settings, sent_log) is not None
     cancelled = sample(events.ORDER_CANCELLED)  # the inventory's sample
     message = handle(cancelled, settings, sent_log)
-    assert "was cancelled" in message["Subject"] and cancelled["data"]["reason"] in message.get_content()
+    assert "was cancelled" in message["Subject"] and cancelled["data"]["reason"] in received(inbox, 2).get_content()
     assert handle({**cancelled, "id": "copy"}, settings, sent_log) is None
     assert len(inbox.messages) == 3
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from festflow_contracts import events
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.relay_loop import relay_rows, run_relay
-from order_service.db import command_outbox, orders
+from order_service.db import command_outbox
 from order_service.publisher import BrokerUnavailable
 
 log = logging.getLogger("order_service.command_relay")
@@ -65,11 +65,10 @@ class CommandRelay:
             return sent, failure
 
         async def mark(conn: AsyncConnection, sent: Sequence[Any]) -> None:
-            now = events.now_iso()
-            await conn.execute(command_outbox.update()
-                               .where(command_outbox.c.seq.in_([row.seq for row in sent])).values(sent_at=now))
-            await conn.execute(orders.update().where(orders.c.order_id.in_([row.message_id for row in sent]))
-                               .values(command_sent=True))
+            # the outbox row is the one record of a command's sending (the order row once kept a copy,
+            # which nothing read: a second statement for every batch)
+            await conn.execute(command_outbox.update().where(command_outbox.c.seq.in_([row.seq for row in sent]))
+                               .values(sent_at=events.now_iso()))
 
         return await relay_rows(self.engine, sa.select(command_outbox.c.seq, command_outbox.c.message_id,
                                                        command_outbox.c.type, command_outbox.c.payload)

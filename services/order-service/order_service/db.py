@@ -30,7 +30,6 @@ orders = sa.Table(
     sa.Column("reason", sa.String(300)),
     sa.Column("items", sa.JSON, nullable=False),
     sa.Column("total_cents", sa.Integer),
-    sa.Column("command_sent", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("tickets", sa.JSON),  # issued by the ticketing service once the order is confirmed
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),

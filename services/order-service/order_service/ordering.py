@@ -153,7 +153,7 @@ async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buy
                        for line in lines],
              # the prices as quoted now; a confirmation brings the inventory's own (the price charged)
              "total_cents": sum(line.quantity * on_sale[line.ticket_id]["price_cents"] for line in lines),
-             "command_sent": False, "created_at": now, "updated_at": now}
+             "created_at": now, "updated_at": now}
     command = messages.envelope(messages.PlaceOrder(
         order_id=order_id, username=buyer.username, email=buyer.email,
         items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),

@@ -25,8 +25,10 @@ async def unsent(engine):
 
 
 async def sent_flags(engine):
+    """Whether each order's command is marked sent in the outbox, by order id."""
     async with engine.connect() as conn:
-        return dict((await conn.execute(sa.select(db.orders.c.order_id, db.orders.c.command_sent))).all())
+        rows = (await conn.execute(sa.select(db.command_outbox.c.message_id, db.command_outbox.c.sent_at))).all()
+    return {message_id: sent_at is not None for message_id, sent_at in rows}
 
 
 async def test_pending_commands_are_published_then_marked_sent(engine, catalog, publisher):

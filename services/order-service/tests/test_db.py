@@ -12,7 +12,7 @@ from order_service.security import check_password, seed_demo_users
 
 def _order(order_id, key="k1"):
     return {"order_id": order_id, "username": "guest", "idempotency_key": key, "request_hash": "h",
-            "status": "PENDING", "items": [{"ticket_id": "vip", "quantity": 2}], "command_sent": True,
+            "status": "PENDING", "items": [{"ticket_id": "vip", "quantity": 2}],
             "created_at": "2026-07-01T12:00:00Z", "updated_at": "2026-07-01T12:00:00Z"}
 
 
