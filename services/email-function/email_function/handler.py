@@ -13,7 +13,7 @@ import threading
 from datetime import date, datetime
 from email.charset import QP, Charset
 from email.message import EmailMessage, Message
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -105,7 +105,8 @@ def plain_mail(settings: Settings, to: str, subject: str, headers: dict[str, str
             msg[name] = value
         msg.set_content(text)
         return msg
-    classic = MIMEText(text, "plain", "us-ascii" if text.isascii() else _UTF8_QP, policy=_CLASSIC)
+    classic = MIMENonMultipart("text", "plain", policy=_CLASSIC)
+    classic.set_payload(text, "us-ascii" if text.isascii() else _UTF8_QP)
     for name, value in fields.items():
         classic[name] = value
     return classic
