@@ -1,7 +1,8 @@
 """Consumes order commands from RabbitMQ; acknowledges each only after its transaction commits.
 
 The place-order commands delivered together (up to the prefetch) are placed in one transaction; when
-that fails, each is placed alone, so each command's failure, retry and dead-lettering are its own.
+that fails, each is placed alone, so each command's failure, retry and dead-lettering are its own. The
+commands settled together are acknowledged with one frame (festflow_runtime.acks).
 
 A malformed command is dead-lettered at once. Any other failure returns the command to the queue, up
 to the queue's delivery limit; at the last delivery the command is dead-lettered. Either way an order
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from festflow_contracts import events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from festflow_contracts.messages import CancelOrder
+from festflow_runtime.acks import AckBatcher
 from festflow_runtime.activity import ActivityLog
 from festflow_runtime.batching import Batcher
 from inventory_service.cancellation import cancel_order
@@ -57,6 +59,7 @@ class CommandConsumer:
         self.on_outcome = on_outcome
         self.connection: aio_pika.abc.AbstractRobustConnection | None = None
         self.consuming = False
+        self.acks = AckBatcher(log)
         self.activity = ActivityLog(log, "orders")  # one line per period: a drop places hundreds a second
         # the commands delivered together are placed in one transaction (each alone if that fails)
         self.placements: Batcher[messages.PlaceOrder, Outcome] = Batcher(
@@ -73,6 +76,7 @@ class CommandConsumer:
         log.info("consuming %s", queue.name)
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
+        self.acks.received(message)
         try:
             body = json.loads(message.body)
         except ValueError:
@@ -100,9 +104,9 @@ class CommandConsumer:
                 return
             log.exception("order %s failed; returning it to the queue", command.order_id)
             await asyncio.sleep(self.retry_pause)
-            await message.nack(requeue=True)
+            await self.acks.nack(message, requeue=True)
             return
-        await message.ack()
+        self.acks.ack(message)
         self.activity.count({"DUPLICATE": "redelivered (ignored)"}.get(outcome.status, outcome.status.lower()))
         for level in (outcome.event or {}).get("data", {}).get("stock", []):
             self.activity.note(level["ticket_id"], f"stock of {level['ticket_id']} is now {level['stock']}")
@@ -116,20 +120,20 @@ class CommandConsumer:
             command = messages.parse(body, CancelOrder)
         except messages.InvalidMessage as exc:
             log.error("dead-lettering malformed cancellation %s: %s", message.message_id, exc)
-            await message.reject(requeue=False)
+            await self.acks.reject(message)
             return
         try:
             outcome = await cancel_order(self.engine, command)
         except Exception:
             if deliveries(message) + 1 >= DELIVERY_LIMIT:
                 log.exception("cancellation of order %s failed at its last delivery", command.order_id)
-                await message.reject(requeue=False)
+                await self.acks.reject(message)
                 return
             log.exception("cancellation of order %s failed; returning it to the queue", command.order_id)
             await asyncio.sleep(self.retry_pause)
-            await message.nack(requeue=True)
+            await self.acks.nack(message, requeue=True)
             return
-        await message.ack()
+        self.acks.ack(message)
         if outcome.status == "CANCELLED":
             log.info("order %s cancelled: its stock is back on sale", command.order_id[:8])
             self.on_outcome(outcome)
@@ -149,8 +153,9 @@ class CommandConsumer:
             else:
                 if outcome.status == "REJECTED":
                     self.on_outcome(outcome)
-        await message.reject(requeue=False)
+        await self.acks.reject(message)
 
     async def close(self) -> None:
+        await self.acks.drain()  # what was settled is acknowledged before the connection goes
         if self.connection:
             await self.connection.close()

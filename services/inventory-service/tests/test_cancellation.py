@@ -13,19 +13,26 @@ from inventory_service.command_consumer import CommandConsumer
 
 
 class Delivery:
-    """One delivery of a command, and the consumer's verdict on it."""
+    """One delivery of a command on its own channel, and the consumer's verdict on it."""
 
     def __init__(self, body: bytes):
         self.body, self.message_id, self.headers, self.verdict = body, "m", {}, None
+        self.channel, self.delivery_tag = object(), 1
 
-    async def ack(self):
+    async def ack(self, multiple: bool = False):
         self.verdict = ("ack",)
 
-    async def nack(self, requeue: bool):
+    async def nack(self, multiple: bool = False, requeue: bool = True):
         self.verdict = ("nack", requeue)
 
-    async def reject(self, requeue: bool):
+    async def reject(self, requeue: bool = False):
         self.verdict = ("reject", requeue)
+
+
+async def handled(consumer, delivery: Delivery) -> Delivery:
+    await consumer.handle(delivery)
+    await consumer.acks.drain()
+    return delivery
 
 
 def place_body(order_id, quantity):
@@ -48,12 +55,10 @@ async def test_a_confirmed_order_is_cancelled_once_and_its_stock_comes_back(engi
     outcomes = []
     consumer = CommandConsumer(engine, "amqp://unused", 1, outcomes.append, retry_pause=0)
     order_id = str(uuid.uuid4())
-    placed = Delivery(place_body(order_id, 3))
-    await consumer.handle(placed)
+    placed = await handled(consumer, Delivery(place_body(order_id, 3)))
     assert placed.verdict == ("ack",) and await stock(engine) == 47
     for _ in range(2):  # the command again (a redelivery, or the organiser clicking twice)
-        message = Delivery(cancel_body(order_id))
-        await consumer.handle(message)
+        message = await handled(consumer, Delivery(cancel_body(order_id)))
         assert message.verdict == ("ack",)
     assert await stock(engine) == 50
     cancelled = [o for o in outcomes if o.status == "CANCELLED"]
@@ -73,9 +78,8 @@ async def test_an_unknown_or_rejected_order_is_not_cancelled_and_a_malformed_com
     consumer = CommandConsumer(engine, "amqp://unused", 1, lambda _o: None, retry_pause=0)
     rejected_id = str(uuid.uuid4())
     await consumer.handle(Delivery(place_body(rejected_id, 51)))  # more than the stock: rejected
-    message = Delivery(cancel_body(rejected_id))
-    await consumer.handle(message)
+    message = await handled(consumer, Delivery(cancel_body(rejected_id)))
     assert message.verdict == ("ack",) and await stock(engine) == 50
-    malformed = Delivery(json.dumps({"type": events.CANCEL_ORDER, "data": {"order_id": "x"}}).encode())
-    await consumer.handle(malformed)
+    malformed_body = json.dumps({"type": events.CANCEL_ORDER, "data": {"order_id": "x"}}).encode()
+    malformed = await handled(consumer, Delivery(malformed_body))
     assert malformed.verdict == ("reject", False)

@@ -12,20 +12,44 @@ from inventory_service import db
 from inventory_service.command_consumer import CommandConsumer
 
 
+class FakeChannel:
+    """Deliveries settled as the broker settles them: an ack with multiple=True settles every delivery up
+    to its tag not settled yet; a nack or reject settles its own."""
+
+    def __init__(self):
+        self.deliveries: list[FakeMessage] = []
+        self.ack_frames = 0
+
+
+CHANNEL = FakeChannel()
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel():
+    global CHANNEL
+    CHANNEL = FakeChannel()
+
+
 class FakeMessage:
     def __init__(self, body: bytes, delivered_before: int = 0):
         self.body = body
         self.message_id = "m"
         self.headers = {"x-delivery-count": delivered_before} if delivered_before else {}
         self.verdict: tuple | None = None
+        self.channel = CHANNEL
+        CHANNEL.deliveries.append(self)
+        self.delivery_tag = len(CHANNEL.deliveries)
 
-    async def ack(self):
-        self.verdict = ("ack",)
+    async def ack(self, multiple: bool = False):
+        self.channel.ack_frames += 1
+        for message in self.channel.deliveries[:self.delivery_tag] if multiple else [self]:
+            if message.verdict is None:
+                message.verdict = ("ack",)
 
-    async def nack(self, requeue: bool):
+    async def nack(self, multiple: bool = False, requeue: bool = True):
         self.verdict = ("nack", requeue)
 
-    async def reject(self, requeue: bool):
+    async def reject(self, requeue: bool = False):
         self.verdict = ("reject", requeue)
 
 
@@ -46,6 +70,7 @@ def consumer(engine):
 async def handle(consumer, body, delivered_before=0):
     message = FakeMessage(body, delivered_before)
     await consumer.handle(message)
+    await consumer.acks.drain()
     return message.verdict
 
 
@@ -119,8 +144,10 @@ async def test_commands_delivered_together_are_placed_in_one_transaction_each_ac
     consumer = CommandConsumer(engine, "amqp://unused", 64, outcomes.append, retry_pause=0)
     messages = [FakeMessage(command_body(quantity=1)) for _ in range(55)]  # 50 VIP Weekend on sale
     await asyncio.gather(*(consumer.handle(m) for m in messages))
+    await consumer.acks.drain()
     assert consumer.placements.batches == 1
     assert [m.verdict for m in messages] == [("ack",)] * 55
+    assert CHANNEL.ack_frames == 1  # settled together, acknowledged with one frame
     assert sorted(o.status for o in outcomes) == ["CONFIRMED"] * 50 + ["REJECTED"] * 5
     async with engine.connect() as conn:
         assert await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == "vip-weekend")) == 0
@@ -135,6 +162,7 @@ async def test_a_redelivered_command_in_a_batch_is_a_duplicate_and_the_others_ar
     batch = [FakeMessage(command_body(again, quantity=2, ), delivered_before=1)] + [
         FakeMessage(command_body(quantity=1)) for _ in range(4)]
     await asyncio.gather(*(consumer.handle(m) for m in batch))
+    await consumer.acks.drain()
     assert [m.verdict for m in batch] == [("ack",)] * 5
     assert [o.status for o in outcomes[1:]].count("DUPLICATE") == 1
     assert [o.status for o in outcomes[1:]].count("CONFIRMED") == 4
