@@ -47,15 +47,18 @@ class AckBatcher:
         self.acks_sent = 0  # basic.ack frames sent (tests and the bench read it)
 
     def received(self, message: Delivery) -> None:
-        if message.channel is not self._channel:  # a new channel: its tags start again at 1
-            self._channel, self._open, self._done = message.channel, {}, set()
+        channel = _channel_of(message)
+        if channel is None:
+            return  # closed already: the broker delivers it again
+        if channel is not self._channel:  # a new channel: its tags start again at 1
+            self._channel, self._open, self._done = channel, {}, set()
         self._open[self._tag(message)] = message
 
     def ack(self, message: Delivery) -> None:
         """The delivery is done: acknowledged at the end of this loop turn, with those done beside it."""
         tag = self._tag(message)
-        if message.channel is not self._channel or tag not in self._open:
-            return  # of a channel since replaced: the broker delivers it again
+        if _channel_of(message) is not self._channel or tag not in self._open:
+            return  # of a channel closed or replaced since: the broker delivers it again
         self._done.add(tag)
         self._schedule()
 
@@ -77,7 +80,7 @@ class AckBatcher:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
     def _forget(self, message: Delivery) -> None:
-        if message.channel is self._channel:
+        if _channel_of(message) is self._channel:
             tag = self._tag(message)
             self._open.pop(tag, None)
             self._done.discard(tag)
@@ -119,3 +122,11 @@ class AckBatcher:
         if tag is None:
             raise ValueError("a message without a delivery tag (consumed with no_ack?) cannot be acknowledged")
         return tag
+
+
+def _channel_of(message: Delivery) -> Any:
+    """The delivery's channel, or None once it is closed (aio-pika raises then)."""
+    try:
+        return message.channel
+    except Exception:
+        return None

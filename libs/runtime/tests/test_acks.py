@@ -103,3 +103,25 @@ async def test_deliveries_of_a_replaced_channel_are_forgotten_and_a_failed_ackno
     acks.ack(late)
     await acks.drain()  # logged, not raised
     assert 2 not in new.settled and acks.acks_sent == 1
+
+
+class ClosedChannelDelivery(Delivery):
+    @property
+    def channel(self):
+        raise ConnectionError("channel closed")  # as aio-pika's IncomingMessage.channel does
+
+    @channel.setter
+    def channel(self, _value):
+        pass
+
+
+async def test_a_delivery_whose_channel_closed_meanwhile_is_left_to_the_broker_without_an_error():
+    acks, channel = batcher(), FakeChannel()
+    first = channel.deliver()
+    acks.received(first)
+    acks.ack(first)
+    closed = ClosedChannelDelivery(channel, 2)
+    acks.received(closed)
+    acks.ack(closed)  # no error: the broker delivers it again
+    await acks.drain()
+    assert channel.frames == [("ack", 1, True)]
