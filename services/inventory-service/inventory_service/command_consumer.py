@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +27,7 @@ from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from festflow_contracts.messages import CancelOrder
 from festflow_runtime.acks import AckBatcher
 from festflow_runtime.activity import ActivityLog
+from festflow_runtime.backoff import Backoff
 from festflow_runtime.batching import Batcher
 from inventory_service.cancellation import cancel_order
 from inventory_service.reservation import (
@@ -66,7 +68,23 @@ class CommandConsumer:
             lambda commands: place_orders(self.engine, commands), lambda command: place_order(self.engine, command),
             max_size=max(1, prefetch))
 
-    async def start(self) -> None:
+    async def start(self, attempts: int = 8) -> None:
+        """Connects and consumes, trying again with backoff (up to `attempts` times) when the broker refuses:
+        two instances starting together on a fresh broker can ask to consume before the quorum queue the
+        other one declared has started, and RabbitMQ then closes the connection (INTERNAL_ERROR, noproc)."""
+        backoff = Backoff(log, "starting to consume order commands", start=0.5, maximum=5.0)
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._consume()
+                backoff.succeeded()
+                return
+            except (aiormq.exceptions.AMQPError, ConnectionError, OSError) as exc:
+                await self.close()
+                if attempt == attempts:
+                    raise
+                await backoff.failed(exc)
+
+    async def _consume(self) -> None:
         self.connection = await aio_pika.connect_robust(self.amqp_url)
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)
@@ -157,5 +175,6 @@ class CommandConsumer:
 
     async def close(self) -> None:
         await self.acks.drain()  # what was settled is acknowledged before the connection goes
-        if self.connection:
-            await self.connection.close()
+        connection, self.connection = self.connection, None
+        if connection:
+            await connection.close()

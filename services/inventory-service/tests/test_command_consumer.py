@@ -168,3 +168,28 @@ async def test_a_redelivered_command_in_a_batch_is_a_duplicate_and_the_others_ar
     assert [o.status for o in outcomes[1:]].count("CONFIRMED") == 4
     async with engine.connect() as conn:  # the redelivery took nothing a second time
         assert await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == "vip-weekend")) == 50 - 2 - 4
+
+
+async def test_consuming_is_tried_again_when_the_broker_refuses_at_start(engine, monkeypatch):
+    """Two instances starting together on a fresh broker: one may ask to consume before the quorum queue the
+    other declared has started, and RabbitMQ closes its connection (INTERNAL_ERROR)."""
+    import aiormq
+
+    monkeypatch.setattr("festflow_runtime.backoff.random.uniform", lambda a, b: 0, raising=False)
+    consumer = CommandConsumer(engine, "amqp://unused", 1, lambda _o: None, retry_pause=0)
+    tries = []
+
+    async def refused_twice():
+        tries.append(1)
+        if len(tries) < 3:
+            raise aiormq.exceptions.ConnectionInternalError("INTERNAL_ERROR")
+        consumer.consuming = True
+
+    consumer._consume = refused_twice
+    await consumer.start()
+    assert consumer.consuming and len(tries) == 3
+    tries.clear()
+    consumer.consuming = False
+    with pytest.raises(aiormq.exceptions.ConnectionInternalError):  # a broker that keeps refusing: it says so
+        await consumer.start(attempts=2)
+    assert len(tries) == 2 and not consumer.consuming
