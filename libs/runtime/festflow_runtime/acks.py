@@ -44,7 +44,7 @@ class AckBatcher:
         self._done: set[int] = set()  # of those, the ones to acknowledge
         self._flush: asyncio.Handle | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self.acks_sent = 0  # basic.ack frames sent (tests and the bench read it)
+        self.acks_sent = 0  # basic.ack frames sent (the tests read it)
 
     def received(self, message: Delivery) -> None:
         channel = _channel_of(message)

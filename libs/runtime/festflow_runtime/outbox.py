@@ -37,8 +37,7 @@ def outbox_table(metadata: sa.MetaData, name: str = "event_outbox") -> sa.Table:
 
 async def emit(conn: AsyncConnection, table: sa.Table, topic: str, key: str, event: dict[str, Any]) -> None:
     """Writes `event` into the outbox, inside the caller's transaction."""
-    await conn.execute(table.insert().values(topic=topic, key=key, payload=events.encode(event).decode(),
-                                             created_at=events.now_iso()))
+    await emit_many(conn, table, [(topic, key, event)])
 
 
 async def emit_many(conn: AsyncConnection, table: sa.Table, emitted: Sequence[tuple[str, str, dict[str, Any]]]) -> None:

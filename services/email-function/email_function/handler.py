@@ -86,6 +86,19 @@ _UTF8_QP.body_encoding = QP  # the text stays readable in the raw mail, as Email
 _CLASSIC = email.policy.compat32.clone(max_line_length=998)
 
 
+def mail_headers(settings: Settings, to: str, subject: str, headers: dict[str, str]) -> dict[str, str]:
+    """Every mail's headers: From, To, Date and Subject, then its own."""
+    return {"From": settings.mail_from, "To": to, "Date": formatdate(localtime=False), "Subject": subject, **headers}
+
+
+def modern_mail(fields: dict[str, str]) -> EmailMessage:
+    """An EmailMessage with these headers (it encodes non-ASCII ones and refuses a line break in any)."""
+    msg = EmailMessage()
+    for name, value in fields.items():
+        msg[name] = value
+    return msg
+
+
 def plain_mail(settings: Settings, to: str, subject: str, headers: dict[str, str], text: str) -> Message:
     """A text-only mail: From, To, Date and Subject, then `headers`, then the text.
 
@@ -95,14 +108,11 @@ def plain_mail(settings: Settings, to: str, subject: str, headers: dict[str, str
     rejection to nearly every buyer). Otherwise EmailMessage builds it, which encodes such headers (and
     smtplib then sends it with SMTPUTF8). Either way a header value with a line break is refused
     (ValueError), as EmailMessage itself refuses one."""
-    fields = {"From": settings.mail_from, "To": to, "Date": formatdate(localtime=False), "Subject": subject,
-              **headers}
+    fields = mail_headers(settings, to, subject, headers)
     if any("\r" in value or "\n" in value for value in fields.values()):
         raise ValueError("a mail header cannot contain a line break")
     if not all(value.isascii() for value in fields.values()):
-        msg = EmailMessage()
-        for name, value in fields.items():
-            msg[name] = value
+        msg = modern_mail(fields)
         msg.set_content(text)
         return msg
     classic = MIMENonMultipart("text", "plain", policy=_CLASSIC)
@@ -168,14 +178,9 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
             "You have not been charged.\n\nFestFlow\n")
     festival = outcome.festival
     again = isinstance(outcome, TicketsResent)
-    msg = EmailMessage()  # with HTML, images and a PDF: the modern API
-    msg["From"] = settings.mail_from
-    msg["To"] = outcome.email
-    msg["Date"] = formatdate(localtime=False)
-    for name, value in headers.items():
-        msg[name] = value
-    msg["Subject"] = (f"Your tickets for {festival.name if festival else 'FestFlow'}"
-                      f"{' (sent again)' if again else ''} - order {order_id[:8]}{'' if again else ' confirmed'}")
+    subject = (f"Your tickets for {festival.name if festival else 'FestFlow'}"
+               f"{' (sent again)' if again else ''} - order {order_id[:8]}{'' if again else ' confirmed'}")
+    msg = modern_mail(mail_headers(settings, outcome.email, subject, headers))  # HTML, images, a PDF: modern API
     lines = [f"  {item.quantity} x {item.name} at {euros(item.unit_price_cents)}" for item in outcome.items]
     codes = [f"  {ticket.name}: {ticket.code}{' (' + ticket.holder + ')' if ticket.holder else ''}"
              f"{'' if ticket.status == 'valid' else ' - ' + ticket.status}" for ticket in outcome.tickets]
