@@ -31,6 +31,7 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from mf_admin import sales_chart
 from mf_admin.settings import Settings
 
@@ -87,6 +88,7 @@ async def lifespan(app: FastAPI):
                                     (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC, TICKET_EVENTS_TOPIC), on_event,
                                     group_id=None, from_beginning=False)
     app.state.events.start()
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -23,6 +23,7 @@ from festflow_contracts.money import cents_to_str
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from mf_cart import cart_page
 from mf_cart.settings import Settings
 from mf_cart.times import festival_dates, when
@@ -47,6 +48,7 @@ async def lifespan(app: FastAPI):
                                       transport=app.state.order_api_transport)
     app.state.tickets_api = httpx.AsyncClient(base_url=settings.ticketing_api_url, timeout=API_TIMEOUT,
                                               transport=app.state.order_api_transport)
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -17,6 +17,7 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from mf_catalog.festival_view import festival_view, utc
 from mf_catalog.settings import Settings
 from mf_catalog.stock_feed import stock_update
@@ -45,6 +46,7 @@ async def lifespan(app: FastAPI):
                                     (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
                                     group_id=None, from_beginning=False)
     app.state.events.start()
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from mf_gate.settings import Settings
 
 HERE = Path(__file__).parent
@@ -32,6 +33,7 @@ async def lifespan(app: FastAPI):
     app.state.verifier = TokenVerifier(settings.public_key_pem())
     revocations = subscribe_revocations(settings.kafka_bootstrap_servers, app.state.verifier)
     revocations.start()  # logged-out tokens are refused here too
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from shell_app.settings import Settings
 
 HERE = Path(__file__).parent
@@ -45,6 +46,7 @@ async def lifespan(app: FastAPI):
     revocations.start()  # logged-out tokens are refused here too
     app.state.http = httpx.AsyncClient(base_url=settings.order_api_url, timeout=5.0,
                                        transport=app.state.order_api_transport)
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -13,6 +13,7 @@ from email_function import kafka_trigger
 from email_function.handler import SmtpSession, SqliteSentLog
 from email_function.settings import Settings
 from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.startup_heap import freeze_startup_heap
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -26,6 +27,7 @@ async def lifespan(app: FastAPI):
     app.state.events = kafka_trigger.subscribe(settings.kafka_bootstrap_servers, settings,
                                                SqliteSentLog(settings.sent_log_path()), session)
     app.state.events.start()
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -13,6 +13,7 @@ from festflow_runtime.broker_logs import limit_broker_client_logs
 from festflow_runtime.event_stream import cancel_and_wait, stop_within
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.log_feed import LogFeed
+from festflow_runtime.startup_heap import freeze_startup_heap
 from festflow_runtime.topics import ensure_topics
 from inventory_service import db
 from inventory_service.api import internal, router
@@ -41,6 +42,7 @@ async def lifespan(app: FastAPI):
     consumer = CommandConsumer(engine, settings.amqp_url, settings.amqp_prefetch, lambda _outcome: relay.notify())
     await consumer.start()
     app.state.engine, app.state.producer, app.state.consumer, app.state.relay = engine, producer, consumer, relay
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

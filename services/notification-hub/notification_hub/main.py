@@ -15,6 +15,7 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from notification_hub.connections import Connections
 from notification_hub.history import NotificationHistory
 from notification_hub.log_stream import LogStream
@@ -51,6 +52,7 @@ async def lifespan(app: FastAPI):
                                         group_id=None, from_beginning=True)
     app.state.events.start()
     app.state.log_events.start()
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

@@ -26,6 +26,7 @@ from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.outbox import KafkaSender, OutboxRelay
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from order_service import db
 from order_service.catalog import CatalogReadModel
 from order_service.checkout_lane import CheckoutLane
@@ -83,6 +84,7 @@ async def lifespan(app: FastAPI):
                                 projection.apply, batch_handler=projection.apply_many,
                                 group_id="order-service-status", from_beginning=True)
     state.events.start()
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:

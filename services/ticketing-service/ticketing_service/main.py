@@ -20,6 +20,7 @@ from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.outbox import KafkaSender, OutboxRelay
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
+from festflow_runtime.startup_heap import freeze_startup_heap
 from ticketing_service import db
 from ticketing_service.api import router
 from ticketing_service.checkin import void_order
@@ -67,6 +68,7 @@ async def lifespan(app: FastAPI):
     state.events = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,), on_order_event,
                                 batch_handler=on_order_events, group_id="ticketing-service", from_beginning=True)
     state.events.start()
+    freeze_startup_heap()  # no full garbage collection walks what was made at start
     try:
         yield
     finally:
