@@ -37,7 +37,9 @@ class Identity:
 class TokenVerifier:
     """Verifies tokens. A token whose signature was checked once is remembered (by its exact text, so a
     changed token is checked anew): its expiry and revocation are still checked on every use, but not the
-    RSA signature again, which was most of the cost of a drop's checkout after the lane's own work."""
+    RSA signature again, which was most of the cost of a drop's checkout after the lane's own work. The
+    app that issues tokens remembers each one it signs (`remember`): in a drop the buyers log in before
+    the sale opens, and their first checkout then skips the signature check too."""
 
     def __init__(self, public_key_pem: str, remember: int = 20_000):
         self._key = jwk.construct(public_key_pem, ALGORITHM)  # parsed once: parsing costs more than verifying
@@ -62,10 +64,15 @@ class TokenVerifier:
                 raise InvalidToken("token was revoked (logged out)")
             return known
         identity = self._check(token)
+        self.remember(token, identity)
+        return identity
+
+    def remember(self, token: str, identity: Identity) -> None:
+        """Takes `token` as genuine for `identity` without checking its signature: for a token this process
+        signed itself, or one it has just checked. Its expiry and revocation are still checked at each use."""
         if len(self._verified) >= self._remember:
             self._verified.clear()
         self._verified[token] = identity
-        return identity
 
     def _check(self, token: str) -> Identity:
         """The token's identity after checking its signature and every claim."""

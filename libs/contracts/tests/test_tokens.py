@@ -79,3 +79,21 @@ def test_a_remembered_token_is_still_refused_once_revoked_or_expired_and_a_chang
     time.sleep(max(0.0, exp + 1.05 - time.time()))
     with pytest.raises(InvalidToken, match="expired"):
         verifier.verify(token)
+
+
+def test_a_token_remembered_by_its_issuer_is_taken_without_a_signature_check_but_still_expires_and_revokes(keypair):
+    from festflow_contracts.tokens import Identity
+
+    _, public = keypair
+    verifier = TokenVerifier(public)
+    signed_here = "not.checked.again"  # what the issuing app hands in is taken as it is
+    verifier.remember(signed_here, Identity("guest", "client", "g@x", "j1", int(time.time()) + 60))
+    assert verifier.verify(signed_here).username == "guest"
+    with pytest.raises(InvalidToken):
+        verifier.verify("not.checked.again2")  # anything else is checked, and this is no token
+    verifier.revoke("j1", int(time.time()) + 60)
+    with pytest.raises(InvalidToken, match="revoked"):
+        verifier.verify(signed_here)
+    verifier.remember("gone.by.now", Identity("guest", "client", "g@x", "j2", int(time.time()) - 1))
+    with pytest.raises(InvalidToken):  # expired: checked again, and refused
+        verifier.verify("gone.by.now")

@@ -20,3 +20,13 @@ def test_issued_tokens_verify_with_the_public_key_and_expire():
 def test_money_format():
     assert [cents_to_str(c) for c in (0, 5, 8900, 123456)] == ["0.00", "0.05", "89.00", "1234.56"]
     assert cents_to_str(None) is None
+
+
+def test_the_issuing_service_remembers_its_tokens_with_the_identity_a_signature_check_gives():
+    private, public = generate_keypair()
+    own = TokenVerifier(public)
+    token = TokenIssuer(private, 60, own).issue("guest", "client", "g@x")
+    own._check = None  # type: ignore[method-assign]  # any signature check now fails loudly
+    remembered = own.verify(token)
+    assert remembered == TokenVerifier(public).verify(token)  # the same as a fresh check of the signature
+    assert remembered.username == "guest" and remembered.token_id and remembered.expires > 0
