@@ -33,6 +33,8 @@ ORDER_CANCELLED = "festflow.order.cancelled.v1"
 # the commands the order service sends to the inventory service over RabbitMQ
 PLACE_ORDER = "festflow.order.place.v1"
 CANCEL_ORDER = "festflow.order.cancel.v1"
+# several place-order commands in one AMQP message (festflow_contracts.command_bundle)
+PLACE_ORDERS = "festflow.order.place-bundle.v1"
 
 REQUIRED = ("id", "source", "type", "specversion", "time", "data")
 

@@ -4,6 +4,13 @@ The place-order commands delivered together (up to the prefetch) are placed in o
 that fails, each is placed alone, so each command's failure, retry and dead-lettering are its own. The
 commands settled together are acknowledged with one frame (festflow_runtime.acks).
 
+A bundle (several place-order commands in one message, festflow_contracts.command_bundle) is placed as
+if its commands had been delivered together. It is acknowledged once every command in it is settled; if
+one failed, the bundle goes back to the queue (the commands placed are duplicates when it returns, and
+are acknowledged as such), and at its last delivery the orders that still fail are REJECTED with a
+reason and the bundle is dead-lettered. A malformed command in a bundle is REJECTED with a reason, if it
+names its order, and logged; the rest of the bundle is placed.
+
 A malformed command is dead-lettered at once. Any other failure returns the command to the queue, up
 to the queue's delivery limit; at the last delivery the command is dead-lettered. Either way an order
 the command names is recorded REJECTED with a reason first, so it never stays PENDING. Only the same
@@ -22,7 +29,7 @@ import aiormq
 from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festflow_contracts import events, messages
+from festflow_contracts import command_bundle, events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from festflow_contracts.messages import CancelOrder
 from festflow_runtime.acks import AckBatcher
@@ -102,6 +109,9 @@ class CommandConsumer:
         if isinstance(body, dict) and body.get("type") == events.CANCEL_ORDER:
             await self.handle_cancel(message, body)
             return
+        if isinstance(body, dict) and body.get("type") == events.PLACE_ORDERS:
+            await self.handle_bundle(message, body)
+            return
         try:
             if body is None:
                 raise ValueError("not JSON")
@@ -125,11 +135,56 @@ class CommandConsumer:
             await self.acks.nack(message, requeue=True)
             return
         self.acks.ack(message)
+        self.settled(command, outcome)
+
+    def settled(self, command: messages.PlaceOrder, outcome: Outcome) -> None:
         self.activity.count({"DUPLICATE": "redelivered (ignored)"}.get(outcome.status, outcome.status.lower()))
         for level in (outcome.event or {}).get("data", {}).get("stock", []):
             self.activity.note(level["ticket_id"], f"stock of {level['ticket_id']} is now {level['stock']}")
         log.debug("order %s consumed: %s %s", command.order_id[:8], outcome.status, outcome.reason or "")
         self.on_outcome(outcome)
+
+    async def handle_bundle(self, message: AbstractIncomingMessage, body: dict) -> None:
+        """Several place-order commands in one message (see above)."""
+        try:
+            listed = command_bundle.commands(body)
+        except messages.InvalidMessage as exc:
+            log.error("dead-lettering malformed bundle %s: %s", message.message_id, exc)
+            await self.acks.reject(message)
+            return
+        commands: list[messages.PlaceOrder] = []
+        for item in listed:
+            try:
+                commands.append(parse_command(item))
+            except InvalidCommand as exc:
+                log.error("rejecting malformed command in bundle %s: %s", message.message_id, exc)
+                sender = sender_of(item)
+                if sender is not None:
+                    await self._reject_order(sender, "this order could not be processed (it was malformed); "
+                                                     "you have not been charged")
+        results = await asyncio.gather(*(self.placements.submit(command) for command in commands),
+                                       return_exceptions=True)
+        failed = []
+        for command, result in zip(commands, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                failed.append(command)
+                log.error("order %s failed: %s", command.order_id, result, exc_info=result)
+            else:
+                self.settled(command, result)
+        if not failed:
+            self.acks.ack(message)
+        elif deliveries(message) + 1 >= DELIVERY_LIMIT:  # the last delivery the queue allows
+            for command in failed:
+                await self._reject_order((command.order_id, command.username, command.email),
+                                         "this order could not be processed; you have not been charged")
+            await self.acks.reject(message)
+        else:
+            log.error("%d of the %d commands of bundle %s failed; returning it to the queue", len(failed),
+                      len(commands), message.message_id)
+            await asyncio.sleep(self.retry_pause)
+            await self.acks.nack(message, requeue=True)
 
     async def handle_cancel(self, message: AbstractIncomingMessage, body: dict) -> None:
         """An organiser's cancellation: dead-lettered when malformed, retried (up to the delivery limit)
@@ -164,14 +219,18 @@ class CommandConsumer:
         """Dead-letters the command; its order, if it names one, is REJECTED with the reason first, so
         no buyer waits on a PENDING order forever."""
         if sender is not None:
-            try:
-                outcome = await reject_unprocessable(self.engine, *sender, reason)
-            except Exception:
-                log.exception("cannot record the rejection of order %s", sender[0])
-            else:
-                if outcome.status == "REJECTED":
-                    self.on_outcome(outcome)
+            await self._reject_order(sender, reason)
         await self.acks.reject(message)
+
+    async def _reject_order(self, sender: tuple[str, str, str], reason: str) -> None:
+        """Records the order REJECTED with the reason (a no-op for an order already processed)."""
+        try:
+            outcome = await reject_unprocessable(self.engine, *sender, reason)
+        except Exception:
+            log.exception("cannot record the rejection of order %s", sender[0])
+        else:
+            if outcome.status == "REJECTED":
+                self.on_outcome(outcome)
 
     async def close(self) -> None:
         await self.acks.drain()  # what was settled is acknowledged before the connection goes

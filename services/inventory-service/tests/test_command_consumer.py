@@ -193,3 +193,79 @@ async def test_consuming_is_tried_again_when_the_broker_refuses_at_start(engine,
     with pytest.raises(aiormq.exceptions.ConnectionInternalError):  # a broker that keeps refusing: it says so
         await consumer.start(attempts=2)
     assert len(tries) == 2 and not consumer.consuming
+
+
+def bundle_body(*commands: bytes) -> bytes:
+    """A bundle as the order service's relay sends it: the recorded sample, with these commands in it."""
+    from festflow_contracts.fixtures import sample
+
+    bundle = sample(events.PLACE_ORDERS)
+    bundle["data"]["commands"] = [json.loads(command) for command in commands]
+    return json.dumps(bundle).encode()
+
+
+async def test_a_bundle_of_commands_is_placed_in_one_transaction_and_acked_once_all_are_settled(engine):
+    outcomes = []
+    consumer = CommandConsumer(engine, "amqp://unused", 64, outcomes.append, retry_pause=0)
+    ids = [str(uuid.uuid4()) for _ in range(52)]  # 50 VIP Weekend on sale
+    message = FakeMessage(bundle_body(*(command_body(order_id) for order_id in ids)))
+    await consumer.handle(message)
+    await consumer.acks.drain()
+    assert message.verdict == ("ack",) and consumer.placements.batches == 1
+    assert [o.order_id for o in outcomes] == ids
+    assert [o.status for o in outcomes] == ["CONFIRMED"] * 50 + ["REJECTED"] * 2
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == "vip-weekend")) == 0
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(db.outbox)) == 52
+
+
+async def test_a_redelivered_bundle_takes_nothing_twice(consumer, engine):
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    body = bundle_body(*(command_body(order_id, quantity=2) for order_id in ids))
+    assert await handle(consumer, body) == ("ack",)
+    assert await handle(consumer, body, delivered_before=1) == ("ack",)
+    assert [o.status for o in consumer.outcomes] == ["CONFIRMED"] * 3 + ["DUPLICATE"] * 3
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == "vip-weekend")) == 50 - 6
+
+
+async def test_a_malformed_command_in_a_bundle_rejects_its_order_and_the_others_are_placed(consumer):
+    good, bad = str(uuid.uuid4()), str(uuid.uuid4())
+    assert await handle(consumer, bundle_body(command_body(good), command_body(bad, quantity=0))) == ("ack",)
+    assert sorted((o.order_id, o.status) for o in consumer.outcomes) == sorted(
+        [(good, "CONFIRMED"), (bad, "REJECTED")])
+    assert "could not be processed" in next(o.reason for o in consumer.outcomes if o.order_id == bad)
+
+
+@pytest.mark.parametrize("data", [{}, {"commands": []}, {"commands": "x"}])
+async def test_a_bundle_without_commands_is_dead_lettered(consumer, data):
+    body = json.dumps({**json.loads(bundle_body(command_body())), "data": data}).encode()
+    assert await handle(consumer, body) == ("reject", False)
+
+
+async def test_a_bundle_with_a_failing_command_returns_to_the_queue_then_rejects_that_order_at_the_last_delivery(
+        consumer, monkeypatch):
+    from festflow_contracts.amqp import DELIVERY_LIMIT
+    from inventory_service import command_consumer
+
+    failing = str(uuid.uuid4())
+    real_one, real_many = command_consumer.place_order, command_consumer.place_orders
+
+    async def one(engine, command):
+        if command.order_id == failing:
+            raise RuntimeError("always")
+        return await real_one(engine, command)
+
+    async def many(engine, commands):
+        if any(command.order_id == failing for command in commands):
+            raise RuntimeError("always")
+        return await real_many(engine, commands)
+
+    monkeypatch.setattr(command_consumer, "place_orders", many)
+    monkeypatch.setattr(command_consumer, "place_order", one)
+    placed = str(uuid.uuid4())
+    body = bundle_body(command_body(placed), command_body(failing))
+    assert await handle(consumer, body) == ("nack", True)  # back to the queue; the first order is placed
+    assert await handle(consumer, body, delivered_before=DELIVERY_LIMIT - 1) == ("reject", False)
+    assert [(o.order_id, o.status) for o in consumer.outcomes] == [
+        (placed, "CONFIRMED"), (placed, "DUPLICATE"), (failing, "REJECTED")]
