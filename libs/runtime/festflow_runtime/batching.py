@@ -29,11 +29,17 @@ class Batcher(Generic[Item, Result]):
         self.batches = 0  # how many batches ran (tests read it)
 
     async def submit(self, item: Item) -> Result:
+        return await self.enqueue(item)
+
+    def enqueue(self, item: Item) -> asyncio.Future[Result]:
+        """Queues `item` at once, behind everything queued before it (items run in the order they were
+        queued); its result, or its failure, comes in the future returned. Several items queued without an
+        await between them keep their order against items other tasks queue meanwhile."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._drain(), name="batcher")
-        return await future
+        return future
 
     async def _drain(self) -> None:
         while self._waiting:

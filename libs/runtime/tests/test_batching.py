@@ -68,3 +68,17 @@ async def test_items_arriving_while_a_batch_runs_form_the_next_batch(size):
     release.set()
     assert await asyncio.gather(first, *later) == [0, 1, 2]
     assert batches == ([[0], [1, 2]] if size == 50 else [[0], [1], [2]])
+
+
+async def test_items_enqueued_without_an_await_between_keep_their_place_before_items_submitted_after():
+    ran: list[str] = []
+
+    async def run_batch(items):
+        ran.extend(items)
+        return items
+
+    batcher = Batcher(run_batch, lambda item: run_batch([item]), max_size=10)
+    later = asyncio.ensure_future(batcher.submit("later"))  # a task that submits once it gets its turn
+    queued = [batcher.enqueue(item) for item in ("a", "b", "c")]
+    assert await asyncio.gather(*queued, later) == ["a", "b", "c", "later"]
+    assert ran == ["a", "b", "c", "later"]

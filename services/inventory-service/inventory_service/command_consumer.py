@@ -153,6 +153,7 @@ class CommandConsumer:
             await self.acks.reject(message)
             return
         commands: list[messages.PlaceOrder] = []
+        malformed: list[tuple[str, str, str]] = []
         for item in listed:
             try:
                 commands.append(parse_command(item))
@@ -160,10 +161,13 @@ class CommandConsumer:
                 log.error("rejecting malformed command in bundle %s: %s", message.message_id, exc)
                 sender = sender_of(item)
                 if sender is not None:
-                    await self._reject_order(sender, "this order could not be processed (it was malformed); "
-                                                     "you have not been charged")
-        results = await asyncio.gather(*(self.placements.submit(command) for command in commands),
-                                       return_exceptions=True)
+                    malformed.append(sender)
+        # queued before any await: the bundle's commands keep their place before those delivered after it
+        placing = [self.placements.enqueue(command) for command in commands]
+        for sender in malformed:
+            await self._reject_order(sender, "this order could not be processed (it was malformed); "
+                                             "you have not been charged")
+        results = await asyncio.gather(*placing, return_exceptions=True)
         failed = []
         for command, result in zip(commands, results, strict=True):
             if isinstance(result, asyncio.CancelledError):

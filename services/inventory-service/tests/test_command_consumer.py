@@ -269,3 +269,16 @@ async def test_a_bundle_with_a_failing_command_returns_to_the_queue_then_rejects
     assert await handle(consumer, body, delivered_before=DELIVERY_LIMIT - 1) == ("reject", False)
     assert [(o.order_id, o.status) for o in consumer.outcomes] == [
         (placed, "CONFIRMED"), (placed, "DUPLICATE"), (failing, "REJECTED")]
+
+
+async def test_a_bundles_commands_keep_their_place_before_commands_delivered_after_it(engine):
+    """The queue's order is the order of sale: the last ticket goes to the command that came first."""
+    outcomes = []
+    consumer = CommandConsumer(engine, "amqp://unused", 64, outcomes.append, retry_pause=0)
+    first = [str(uuid.uuid4()) for _ in range(50)]  # 50 VIP Weekend on sale
+    later = str(uuid.uuid4())
+    await asyncio.gather(consumer.handle(FakeMessage(bundle_body(*(command_body(i) for i in first)))),
+                         consumer.handle(FakeMessage(command_body(later))))
+    await consumer.acks.drain()
+    assert {o.order_id for o in outcomes if o.status == "CONFIRMED"} == set(first)
+    assert [o.status for o in outcomes if o.order_id == later] == ["REJECTED"]
