@@ -57,6 +57,9 @@ def deliveries(message: AbstractIncomingMessage) -> int:
 
 log = logging.getLogger("inventory_service.consumer")
 
+MALFORMED = "this order could not be processed (it was malformed); you have not been charged"
+FAILED = "this order could not be processed; you have not been charged"
+
 
 class CommandConsumer:
     def __init__(self, engine: AsyncEngine, amqp_url: str, prefetch: int,
@@ -119,23 +122,9 @@ class CommandConsumer:
         except (InvalidCommand, ValueError) as exc:
             log.error("dead-lettering malformed command %s: %s", message.message_id, exc)
             sender = sender_of(body) if isinstance(exc, InvalidCommand) else None
-            await self._give_up(message, sender, "this order could not be processed (it was malformed); "
-                                                 "you have not been charged")
+            await self._give_up(message, sender, MALFORMED)
             return
-        try:
-            outcome = await self.placements.submit(command)  # DUPLICATE for a redelivery
-        except Exception:
-            if deliveries(message) + 1 >= DELIVERY_LIMIT:  # the last delivery the queue allows
-                log.exception("order %s failed at its last delivery; rejecting it", command.order_id)
-                await self._give_up(message, (command.order_id, command.username, command.email),
-                                    "this order could not be processed; you have not been charged")
-                return
-            log.exception("order %s failed; returning it to the queue", command.order_id)
-            await asyncio.sleep(self.retry_pause)
-            await self.acks.nack(message, requeue=True)
-            return
-        self.acks.ack(message)
-        self.settled(command, outcome)
+        await self._place(message, [command])
 
     def settled(self, command: messages.PlaceOrder, outcome: Outcome) -> None:
         self.activity.count({"DUPLICATE": "redelivered (ignored)"}.get(outcome.status, outcome.status.lower()))
@@ -162,11 +151,18 @@ class CommandConsumer:
                 sender = sender_of(item)
                 if sender is not None:
                     malformed.append(sender)
-        # queued before any await: the bundle's commands keep their place before those delivered after it
+        await self._place(message, commands, malformed)
+
+    async def _place(self, message: AbstractIncomingMessage, commands: list[messages.PlaceOrder],
+                     malformed: list[tuple[str, str, str]] | None = None) -> None:
+        """Places the message's commands (one, or a bundle's) and settles the message: acknowledged once
+        every command is settled (a redelivered one as a DUPLICATE); back to the queue if one failed; at
+        the last delivery the orders still failing are REJECTED and the message dead-lettered. The
+        malformed commands a bundle named are REJECTED meanwhile."""
+        # queued before any await: the commands keep their place before those delivered after them
         placing = [self.placements.enqueue(command) for command in commands]
-        for sender in malformed:
-            await self._reject_order(sender, "this order could not be processed (it was malformed); "
-                                             "you have not been charged")
+        for sender in malformed or ():
+            await self._reject_order(sender, MALFORMED)
         results = await asyncio.gather(*placing, return_exceptions=True)
         failed = []
         for command, result in zip(commands, results, strict=True):
@@ -180,12 +176,13 @@ class CommandConsumer:
         if not failed:
             self.acks.ack(message)
         elif deliveries(message) + 1 >= DELIVERY_LIMIT:  # the last delivery the queue allows
+            log.error("%d of the %d commands of message %s failed at its last delivery; rejecting them",
+                      len(failed), len(commands), message.message_id)
             for command in failed:
-                await self._reject_order((command.order_id, command.username, command.email),
-                                         "this order could not be processed; you have not been charged")
+                await self._reject_order((command.order_id, command.username, command.email), FAILED)
             await self.acks.reject(message)
         else:
-            log.error("%d of the %d commands of bundle %s failed; returning it to the queue", len(failed),
+            log.error("%d of the %d commands of message %s failed; returning it to the queue", len(failed),
                       len(commands), message.message_id)
             await asyncio.sleep(self.retry_pause)
             await self.acks.nack(message, requeue=True)
