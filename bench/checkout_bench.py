@@ -94,8 +94,8 @@ def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], m
     print(f"\n=== ticket drop: {p.orders} checkouts of {tickets} at {p.rate:.0f}/s by {p.buyers} buyers "
           f"for {p.stock} tickets ({setup}) ===")
     print("before the sale: " + ", ".join(f"{k} {v:.1f} s" for k, v in r.setup_seconds.items()))
-    print(f"offered in {r.offered_seconds:.1f} s; HTTP statuses {dict(sorted(r.statuses.items()))}; "
-          f"accepted {accepted} ({r.accepted_per_second:.0f}/s)")
+    print(f"offered in {r.offered_seconds:.1f} s, the last answered after {r.answered_seconds:.2f} s; "
+          f"HTTP statuses {dict(sorted(r.statuses.items()))}; accepted {accepted} ({r.accepted_per_second:.0f}/s)")
     for refusal, count in sorted(r.refusals.items(), key=lambda kv: -kv[1]):
         print(f"  {count} answered {refusal}")
     print(_line("202 at the gateway (ms)", r.accept_ms))
@@ -181,7 +181,7 @@ def main() -> int:
         stack.start()
     try:
         target = Target("127.0.0.1", profile.ports["gateway"], profile.kafka_bootstrap,
-                        f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.run_dir / "mailbox")
+                        f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.ports["mail_http"])
         # CPU when every order is settled and mailed, and when
         settled: list[tuple[dict[str, Usage], float, float]] = []
         drop = Drop(target, plan, on_settled=lambda: settled.append((usage(parts(profile, stack)),

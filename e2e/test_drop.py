@@ -22,7 +22,7 @@ from process_usage import usage
 
 def target(profile: Profile) -> Target:
     return Target("127.0.0.1", profile.ports["gateway"], profile.kafka_bootstrap,
-                  f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.run_dir / "mailbox")
+                  f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.ports["mail_http"])
 
 
 def assert_every_buyer_told(result: DropResult, plan: DropPlan) -> None:

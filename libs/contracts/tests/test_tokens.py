@@ -97,3 +97,18 @@ def test_a_token_remembered_by_its_issuer_is_taken_without_a_signature_check_but
     verifier.remember("gone.by.now", Identity("guest", "client", "g@x", "j2", int(time.time()) - 1))
     with pytest.raises(InvalidToken):  # expired: checked again, and refused
         verifier.verify("gone.by.now")
+
+
+def test_a_full_verifier_forgets_its_oldest_tokens_and_keeps_the_newest(keypair):
+    from festflow_contracts.tokens import Identity
+
+    _, public = keypair
+    verifier = TokenVerifier(public, remember=100)
+    later = int(time.time()) + 60
+    for n in range(250):  # a drop's buyers log in: more than the verifier keeps
+        verifier.remember(f"token.{n}.x", Identity(f"buyer{n}", "client", "b@x", f"j{n}", later))
+    for n in range(175, 250):  # the last three quarters of what it keeps: still known
+        assert verifier.verify(f"token.{n}.x").username == f"buyer{n}"
+    with pytest.raises(InvalidToken):  # an old one was forgotten: checked again, and it is no real token
+        verifier.verify("token.0.x")
+    assert len(verifier._verified) <= 100

@@ -39,6 +39,10 @@ class Mailbox:
             self._names.append(name)
         return name
 
+    def count(self) -> int:
+        with self._lock:
+            return len(self._names)
+
     def _all(self) -> list[dict]:
         with self._lock:
             names = list(self._names)

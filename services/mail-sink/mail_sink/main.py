@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/api/messages", messages, methods=["GET"])
+    app.add_api_route("/api/count", count, methods=["GET"])
     app.add_api_route("/api/messages/{name}/raw", raw_message, methods=["GET"])
     app.add_api_route("/", mailbox_page, methods=["GET"], response_class=HTMLResponse)
     return app
@@ -53,6 +54,11 @@ async def healthz():
 async def messages(request: Request, order: str | None = None, to: str | None = None):
     """Every message, or with `?order=<order id>` those about that order, `?to=<address>` those to it."""
     return request.app.state.mailbox.messages(order, to)
+
+
+async def count(request: Request):
+    """How many messages are kept, without reading any (a bench waits on this for a drop's mails)."""
+    return {"messages": request.app.state.mailbox.count()}
 
 
 async def raw_message(request: Request, name: str) -> Response:

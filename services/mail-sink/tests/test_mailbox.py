@@ -33,3 +33,12 @@ def test_the_same_message_sent_twice_is_kept_once(tmp_path):
     raw = b"Subject: a\r\nMessage-ID: <order-outcome.o1@festflow.local>\r\n\r\nx"
     assert box.store(raw) is not None and box.store(raw) is None
     assert len(box.messages()) == 1 and len(list(tmp_path.glob("*.eml"))) == 1
+
+
+def test_the_count_says_how_many_are_kept_and_a_copy_is_not_counted(tmp_path):
+    box = Mailbox(tmp_path)
+    assert box.count() == 0
+    box.store(b"Subject: a\r\nMessage-ID: <a@festflow.local>\r\n\r\nx")
+    box.store(b"Subject: a\r\nMessage-ID: <a@festflow.local>\r\n\r\nx")
+    box.store(b"Subject: b\r\n\r\ny")
+    assert box.count() == 2 and Mailbox(tmp_path).count() == 2
