@@ -60,7 +60,6 @@ class DropResult:
     statuses: dict[int, int] = field(default_factory=dict)
     offered_seconds: float = 0.0  # from the first checkout sent to the last one (and its share of the rate)
     answered_seconds: float = 0.0  # from the first checkout sent until the last one was answered
-    last_sent: float = 0.0
     accept_ms: list[float] = field(default_factory=list)  # of the 202s, from the scheduled time
     answers: list[tuple[float, int, float]] = field(default_factory=list)  # (sent after start, status, ms)
     late_ms: list[float] = field(default_factory=list)  # how late the generator sent each checkout
@@ -260,8 +259,10 @@ class Drop:
             for task in [kafka_task, *bell_tasks]:
                 task.cancel()
             await asyncio.gather(kafka_task, *bell_tasks, return_exceptions=True)
-            for pool in [*self.pools, *([self.mail_sink] if self.mail_sink else [])]:
+            for pool in self.pools:
                 pool.close()
+            if self.mail_sink is not None:
+                self.mail_sink.close()
         return self.result
 
     async def _drop(self) -> None:
@@ -271,12 +272,14 @@ class Drop:
         self.mails_before = await self._mails()
         self.start = time.perf_counter() + 0.5
         result.start_perf = self.start
+        last_sent = self.start
 
         async def one(i: int, buyer: int, tickets: int) -> None:
+            nonlocal last_sent
             scheduled = self.start + i / plan.rate
             await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
             result.late_ms.append((time.perf_counter() - scheduled) * 1000)  # the generator's own delay
-            result.last_sent = max(result.last_sent, time.perf_counter())
+            last_sent = max(last_sent, time.perf_counter())
             name = self.buyers[buyer]
             try:
                 resp = await self.pool(buyer).request(
@@ -296,7 +299,7 @@ class Drop:
 
         await asyncio.gather(*(one(i, b, q) for i, (b, q) in enumerate(picks)))
         result.answered_seconds = time.perf_counter() - self.start
-        result.offered_seconds = max(result.last_sent - self.start + 1 / plan.rate, plan.orders / plan.rate)
+        result.offered_seconds = max(last_sent - self.start + 1 / plan.rate, plan.orders / plan.rate)
 
     async def _after(self, deadline_seconds: float = 180) -> None:
         result, admin = self.result, self.admin_headers
@@ -311,7 +314,7 @@ class Drop:
                 result.settled_seconds = time.perf_counter() - self.start
                 break
             await asyncio.sleep(0.05)
-        if self.target.mail_sink_port is not None:
+        if self.mail_sink is not None:
             while time.perf_counter() < deadline:
                 result.mails = await self._mails() - self.mails_before
                 if result.mails >= len(result.accepted):
