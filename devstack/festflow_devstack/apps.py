@@ -91,8 +91,9 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 # Mail waits while the sale needs the CPU: on one machine the email function (and the local mail sink)
 # rendering QR codes and PDFs would otherwise take cores from checkout in a drop's first minute. They catch
-# up as soon as the rush is over; the bench reports when the last mail was sent. (supervisor.lower_priority)
-NICE = {"email-function": 19, "mail-sink": 19}
+# up as soon as the rush is over; the bench reports when the last mail was sent. They run at nice 19, they
+# and their sessions (supervisor.lower_priority), and under SCHED_IDLE (supervisor.run_when_idle).
+BACKGROUND = ("email-function", "mail-sink")
 
 
 def app_component(profile: Profile, name: str, env: dict[str, str], instance: str | None = None) -> Component:
@@ -108,4 +109,5 @@ def app_component(profile: Profile, name: str, env: dict[str, str], instance: st
         (profile.run_dir / "data").mkdir(parents=True, exist_ok=True)
 
     return Component(instance, argv, lambda: probes.http_ok(f"http://127.0.0.1:{port}/healthz"),
-                     env=env, prepare=prepare, timeout=60, nice=NICE.get(name, 0))
+                     env=env, prepare=prepare, timeout=60,
+                     nice=19 if name in BACKGROUND else 0, idle=name in BACKGROUND)

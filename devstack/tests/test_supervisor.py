@@ -145,3 +145,24 @@ def test_a_part_started_at_a_lower_priority_is_lowered_against_the_other_parts_t
             assert Path(f"/proc/{plain.process.pid}/autogroup").read_text().split()[-1] == "0"
     finally:
         supervisor.stop_all()
+
+
+def test_a_part_that_runs_when_idle_runs_so_with_the_threads_it_starts_later(tmp_path):
+    supervisor = Supervisor(tmp_path, quiet=True)
+    code = ("import sys, threading, time; time.sleep(0.3); threading.Thread(target=time.sleep, args=(60,)).start();"
+            " print('thread started', flush=True); time.sleep(60)")
+    mail = Component("mail", _python(code), lambda: True, nice=19, idle=True)
+    plain = Component("plain", _python(code), lambda: True)
+    supervisor.start_stage("test", [mail, plain])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+                len(list(Path(f"/proc/{c.process.pid}/task").iterdir())) < 2 for c in (mail, plain)):
+            time.sleep(0.05)
+
+        def policies(comp):
+            return {os.sched_getscheduler(int(t.name)) for t in Path(f"/proc/{comp.process.pid}/task").iterdir()}
+        assert policies(mail) == {os.SCHED_IDLE}  # the thread started after it was lowered too
+        assert policies(plain) == {os.SCHED_OTHER}
+    finally:
+        supervisor.stop_all()

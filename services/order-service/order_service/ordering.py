@@ -8,6 +8,7 @@ always see the order. Errors are domain errors; the routes map them to HTTP.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -105,19 +106,21 @@ async def find_by_key(engine: AsyncEngine, username: str, key: str) -> dict[str,
 
 class VerifiedBuyers:
     """Buyers known to have confirmed their address: an address once confirmed stays confirmed, so a
-    drop's checkouts skip that query after a buyer's first order (bounded: forgotten past `size`)."""
+    drop's checkouts skip that query after a buyer's first order. Bounded: when `size` are kept, the
+    oldest quarter is forgotten (not all, so the buyers of a drop under way stay known)."""
 
     def __init__(self, size: int = 100_000):
         self.size = size
-        self._names: set[str] = set()
+        self._names: dict[str, None] = {}  # in the order they were added
 
     def __contains__(self, username: object) -> bool:
         return username in self._names
 
     def add(self, username: str) -> None:
-        if len(self._names) >= self.size:
-            self._names.clear()
-        self._names.add(username)
+        if len(self._names) >= self.size and username not in self._names:
+            for oldest in list(itertools.islice(self._names, max(1, self.size // 4))):
+                del self._names[oldest]
+        self._names[username] = None
 
 
 async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity, key: str,

@@ -1,9 +1,10 @@
 """Keeps each order's status current from the inventory's events on Kafka (TICKET_SOLD, ORDER_REJECTED),
 and its tickets from the ticketing service's (TICKETS_ISSUED, TICKET_UPDATED).
 
-An outcome is applied once: only a PENDING order changes, so a re-sent event changes nothing. A
-rejected order's cart gets its lines back in the same transaction. The events of one fetch are applied
-in one transaction (`apply_many`); if that fails, the consumer applies them one by one.
+An outcome is applied once: only a PENDING order changes, so a re-sent event changes nothing; an
+order's tickets are issued once, so a re-sent TICKETS_ISSUED changes nothing either. A rejected order's
+cart gets its lines back in the same transaction. The events of one fetch are applied in one transaction
+(`apply_many`); if that fails, the consumer applies them one by one.
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ SETTLE_SOLD = _PENDING.values(status=OrderStatus.CONFIRMED, reason=None, total_c
                               updated_at=sa.bindparam("b_time"))
 SETTLE_REJECTED = _PENDING.values(status=OrderStatus.REJECTED, reason=sa.bindparam("b_reason"),
                                   updated_at=sa.bindparam("b_time"))
+# an order's tickets, the first time they are issued (an order is inserted without any)
+ISSUE_TICKETS = (orders.update().where(orders.c.order_id == sa.bindparam("b_order_id"), orders.c.tickets.is_(None))
+                 .values(tickets=sa.bindparam("b_tickets", type_=orders.c.tickets.type)))
 
 
 class OrderStatusProjection:
@@ -46,14 +50,17 @@ class OrderStatusProjection:
     async def apply_many(self, batch: list[dict[str, Any]]) -> None:
         """A batch of events from Kafka in one transaction (a drop's outcomes come hundreds a second), with
         the same result as one by one. Outcomes are written a statement for all of them (one for the sales,
-        one for the rejections); only an order's first outcome can change it (it is PENDING no more), and
-        any other event, or a rejection whose cart gets its lines back, is applied on its own, in order."""
+        one for the rejections), and so are orders' issued tickets (a sell-out brings hundreds at once);
+        only an order's first outcome can change it (it is PENDING no more), only its first tickets are
+        kept, and any other event, or a rejection whose cart gets its lines back, is applied on its own,
+        in order."""
         parsed = [(event, messages.parse_any(event)) for event in batch]
         async with self.engine.begin() as conn:
             rejected = [outcome.order_id for _, outcome in parsed if isinstance(outcome, OrderRejected)]
             from_carts = set((await conn.scalars(sa.select(cart_table.c.last_order_id).where(
                 cart_table.c.last_order_id.in_(rejected)))).all()) if rejected else set()
             outcomes: list[tuple[dict[str, Any], TicketSold | OrderRejected]] = []
+            issued: list[TicketsIssued] = []
             seen: set[str] = set()
             for event, outcome in parsed:
                 if isinstance(outcome, TicketSold) or (isinstance(outcome, OrderRejected)
@@ -62,14 +69,18 @@ class OrderStatusProjection:
                         seen.add(outcome.order_id)
                         outcomes.append((event, outcome))
                     continue
-                await self._settle(conn, outcomes)
-                outcomes = []
+                if isinstance(outcome, TicketsIssued):  # sent again too: kept only if none were before
+                    issued.append(outcome)
+                    continue
+                await self._settle(conn, outcomes, issued)
+                outcomes, issued = [], []
                 await self._apply_alone(conn, event, outcome)
-            await self._settle(conn, outcomes)
+            await self._settle(conn, outcomes, issued)
 
-    async def _settle(self, conn: AsyncConnection,
-                      outcomes: list[tuple[dict[str, Any], TicketSold | OrderRejected]]) -> None:
-        """Orders' first outcomes (of distinct orders), each changing its order only while it is PENDING."""
+    async def _settle(self, conn: AsyncConnection, outcomes: list[tuple[dict[str, Any], TicketSold | OrderRejected]],
+                      issued: list[TicketsIssued]) -> None:
+        """Orders' first outcomes (of distinct orders), each changing its order only while it is PENDING,
+        and orders' tickets, each kept only if the order had none (in the order they came)."""
         sold = [{"b_order_id": o.order_id, "b_total": o.total_cents,
                  "b_items": [line.model_dump() for line in o.items], "b_time": event["time"]}
                 for event, o in outcomes if isinstance(o, TicketSold)]
@@ -79,11 +90,14 @@ class OrderStatusProjection:
             await conn.execute(SETTLE_SOLD, sold)
         if rejected:
             await conn.execute(SETTLE_REJECTED, rejected)
+        if issued:
+            await conn.execute(ISSUE_TICKETS, [{"b_order_id": message.order_id, "b_tickets": issued_view(message)}
+                                               for message in issued])
 
     async def _apply_alone(self, conn: AsyncConnection, event: dict[str, Any], outcome: Any) -> None:
-        """What is not written with the others: an order's tickets, a cancellation, and a rejection whose
+        """What is not written with the others: a ticket changed, a cancellation, and a rejection whose
         cart gets its lines back (only if the rejection changed the order)."""
-        if isinstance(outcome, TicketsIssued | TicketUpdated):
+        if isinstance(outcome, TicketUpdated):
             await self.apply_tickets(conn, outcome)
         elif isinstance(outcome, OrderCancelled):  # only a confirmed order is cancelled
             await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
@@ -95,18 +109,18 @@ class OrderStatusProjection:
             if result.rowcount:
                 await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
 
-    async def apply_tickets(self, conn: AsyncConnection, message: TicketsIssued | TicketUpdated) -> None:
-        """An order's tickets, as the ticketing service issued and then changed them (no QR payloads
-        here: the ticketing service serves those to the ticket's owner)."""
+    async def apply_tickets(self, conn: AsyncConnection, message: TicketUpdated) -> None:
+        """A ticket of an order as the ticketing service changed it (no QR payloads here: the ticketing
+        service serves those to the ticket's owner)."""
         current = await conn.scalar(sa.select(orders.c.tickets).where(orders.c.order_id == message.order_id))
-        if isinstance(message, TicketsIssued):
-            if current:
-                return  # issued once; a re-delivered event changes nothing
-            tickets = [ticket_view(t.code, t.ticket_id, t.name, t.holder, t.status) for t in message.tickets]
-        else:
-            tickets = [ticket_view(t["code"], t["ticket_id"], t["name"], message.holder, message.status)
-                       if t["code"] == message.code else t for t in (current or [])]
+        tickets = [ticket_view(t["code"], t["ticket_id"], t["name"], message.holder, message.status)
+                   if t["code"] == message.code else t for t in (current or [])]
         await conn.execute(orders.update().where(orders.c.order_id == message.order_id).values(tickets=tickets))
+
+
+def issued_view(message: TicketsIssued) -> list[dict[str, Any]]:
+    """An order's tickets as the ticketing service issued them."""
+    return [ticket_view(t.code, t.ticket_id, t.name, t.holder, t.status) for t in message.tickets]
 
 
 def ticket_view(code: str, ticket_id: str, name: str, holder: str, status: str) -> dict[str, Any]:

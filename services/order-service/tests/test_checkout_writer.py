@@ -92,7 +92,18 @@ async def test_a_buyer_who_has_not_confirmed_the_address_is_refused_and_the_rest
     assert results[0].created and results[2].created
     orders, _ = await stored(engine)
     assert {o["username"] for o in orders.values()} == {"buyer1", "buyer2"}
-    assert "anna" not in verified and {"buyer1", "buyer2"} <= verified._names
+    assert "anna" not in verified and "buyer1" in verified and "buyer2" in verified
+
+
+def test_a_full_set_of_verified_buyers_forgets_its_oldest_quarter_and_keeps_the_newest():
+    verified = VerifiedBuyers(size=8)
+    for n in range(8):
+        verified.add(f"b{n}")
+    verified.add("b3")  # known already: nothing is forgotten
+    assert all(f"b{n}" in verified for n in range(8))
+    verified.add("new")
+    assert [f"b{n}" in verified for n in range(8)] == [False, False] + [True] * 6
+    assert "new" in verified
 
 
 async def test_with_something_else_in_the_transaction_the_order_is_written_alone(engine, catalog):

@@ -101,3 +101,40 @@ async def test_a_batch_in_any_order_ends_as_the_same_events_one_by_one(engine):
     assert {n: s[:2] for n, s in batched.items()} == {
         "1": ("REJECTED", "sold out"), "2": ("CONFIRMED", None), "3": ("CANCELLED", "the buyer asked for it"),
         "4": ("REJECTED", "at most 4 per buyer"), "5": ("PENDING", None)}
+
+
+def _tickets(*codes, holder=""):
+    return [{"code": code, "ticket_id": "vip", "name": "VIP", "holder": holder, "status": "valid",
+             "qr": f"FF1.{code}.signed"} for code in codes]
+
+
+async def test_an_orders_first_tickets_are_kept_and_later_changes_apply_one_by_one_or_in_a_batch(engine):
+    """The tickets of a batch are written a statement for all: an order keeps the first tickets issued to
+    it (a re-sent event, or tickets sent again, change nothing), and a ticket's change after them applies
+    to them, whether the events come one by one or in one batch."""
+    def events_for(p):
+        return [sample(events.TICKETS_ISSUED, order_id=f"{p}1", tickets=_tickets("A1CODE000", "A2CODE000")),
+                sample(events.TICKETS_ISSUED, order_id=f"{p}2", tickets=_tickets("B1CODE000")),
+                sample(events.TICKETS_ISSUED, order_id=f"{p}1", tickets=_tickets("X1CODE000")),  # not again
+                sample(events.TICKET_UPDATED, order_id=f"{p}1", code="A2CODE000", ticket_id="vip", status="valid",
+                       holder="Ada", change="holder", used_at=None, gate=None),
+                sample(events.TICKETS_RESENT, order_id=f"{p}2", tickets=_tickets("Y1CODE000")),  # as they were
+                sample(events.TICKETS_ISSUED, order_id=f"{p}3", tickets=_tickets("C1CODE000"))]
+
+    async with engine.begin() as conn:
+        for p in "ab":
+            for n in range(1, 5):
+                await conn.execute(db.orders.insert().values(**_order(f"{p}{n}", f"{p}k{n}")))
+    projection = OrderStatusProjection(engine)
+    for event in events_for("a"):
+        await projection.apply(event)
+    await projection.apply_many(events_for("b"))
+    await projection.apply_many(events_for("b"))  # the batch again (at-least-once) changes nothing
+    async with engine.connect() as conn:
+        rows = {r["order_id"]: r["tickets"] for r in (await conn.execute(sa.select(db.orders))).mappings()}
+    seen = {p: {o[1:]: [(t["code"], t["holder"], t["page_url"]) for t in (tickets or [])]
+                for o, tickets in rows.items() if o[0] == p} for p in "ab"}
+    assert seen["a"] == seen["b"] == {
+        "1": [("A1CODE000", "", "/tickets/A1CODE000"), ("A2CODE000", "Ada", "/tickets/A2CODE000")],
+        "2": [("B1CODE000", "", "/tickets/B1CODE000")], "3": [("C1CODE000", "", "/tickets/C1CODE000")], "4": []}
+    assert all("qr" not in t for tickets in rows.values() for t in (tickets or []))  # served by the ticketing service
