@@ -149,8 +149,9 @@ def test_a_part_started_at_a_lower_priority_is_lowered_against_the_other_parts_t
 
 def test_a_part_that_runs_when_idle_runs_so_with_the_threads_it_starts_later(tmp_path):
     supervisor = Supervisor(tmp_path, quiet=True)
-    code = ("import sys, threading, time; time.sleep(0.3); threading.Thread(target=time.sleep, args=(60,)).start();"
-            " print('thread started', flush=True); time.sleep(60)")
+    # a thread of its own, started after the supervisor has set the part's priority
+    code = ("import threading, time; time.sleep(0.3); threading.Thread(target=time.sleep, args=(60,)).start();"
+            " time.sleep(60)")
     mail = Component("mail", _python(code), lambda: True, nice=19, idle=True)
     plain = Component("plain", _python(code), lambda: True)
     supervisor.start_stage("test", [mail, plain])
