@@ -68,6 +68,23 @@ async def test_a_batch_of_events_is_applied_in_one_transaction_as_one_by_one_wou
         "o2": ("CONFIRMED", None), "o3": ("PENDING", None)}
 
 
+async def _one_by_one_and_in_a_batch(engine, events_for, count, times=1):
+    """Orders a1..a<count> get `events_for("a")` one at a time, b1..b<count> get `events_for("b")` in one
+    batch (`times` times: delivered again); each side's rows, by order number."""
+    async with engine.begin() as conn:
+        for p in "ab":
+            for n in range(1, count + 1):
+                await conn.execute(db.orders.insert().values(**_order(f"{p}{n}", f"{p}k{n}")))
+    projection = OrderStatusProjection(engine)
+    for event in events_for("a"):
+        await projection.apply(event)
+    for _ in range(times):
+        await projection.apply_many(events_for("b"))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(db.orders))).mappings().all()
+    return {p: {r["order_id"][1:]: r for r in rows if r["order_id"][0] == p} for p in "ab"}
+
+
 async def test_a_batch_in_any_order_ends_as_the_same_events_one_by_one(engine):
     """apply_many writes the outcomes a statement for all; whatever order the events come in, the orders
     end as they would have one event at a time (the first outcome of an order wins, a cancellation applies
@@ -84,18 +101,8 @@ async def test_a_batch_in_any_order_ends_as_the_same_events_one_by_one(engine):
                 sample(events.ORDER_REJECTED, order_id=f"{p}4", reason="at most 4 per buyer"),
                 sample(events.ORDER_REJECTED, order_id=f"{p}4", reason="sold out")]  # a second outcome: no
 
-    async with engine.begin() as conn:
-        for p in "ab":
-            for n in range(1, 6):
-                await conn.execute(db.orders.insert().values(**_order(f"{p}{n}", f"{p}k{n}")))
-    projection = OrderStatusProjection(engine)
-    for event in events_for("a"):
-        await projection.apply(event)
-    await projection.apply_many(events_for("b"))
-    async with engine.connect() as conn:
-        rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
-    seen = {p: {o[1:]: (r["status"], r["reason"], r["total_cents"], r["items"]) for o, r in rows.items() if o[0] == p}
-            for p in "ab"}
+    rows = await _one_by_one_and_in_a_batch(engine, events_for, 5)
+    seen = {p: {n: (r["status"], r["reason"], r["total_cents"], r["items"]) for n, r in rows[p].items()} for p in "ab"}
     one_by_one, batched = seen["a"], seen["b"]
     assert batched == one_by_one
     assert {n: s[:2] for n, s in batched.items()} == {
@@ -121,20 +128,11 @@ async def test_an_orders_first_tickets_are_kept_and_later_changes_apply_one_by_o
                 sample(events.TICKETS_RESENT, order_id=f"{p}2", tickets=_tickets("Y1CODE000")),  # as they were
                 sample(events.TICKETS_ISSUED, order_id=f"{p}3", tickets=_tickets("C1CODE000"))]
 
-    async with engine.begin() as conn:
-        for p in "ab":
-            for n in range(1, 5):
-                await conn.execute(db.orders.insert().values(**_order(f"{p}{n}", f"{p}k{n}")))
-    projection = OrderStatusProjection(engine)
-    for event in events_for("a"):
-        await projection.apply(event)
-    await projection.apply_many(events_for("b"))
-    await projection.apply_many(events_for("b"))  # the batch again (at-least-once) changes nothing
-    async with engine.connect() as conn:
-        rows = {r["order_id"]: r["tickets"] for r in (await conn.execute(sa.select(db.orders))).mappings()}
-    seen = {p: {o[1:]: [(t["code"], t["holder"], t["page_url"]) for t in (tickets or [])]
-                for o, tickets in rows.items() if o[0] == p} for p in "ab"}
+    rows = await _one_by_one_and_in_a_batch(engine, events_for, 4, times=2)  # the second changes nothing
+    seen = {p: {n: [(t["code"], t["holder"], t["page_url"]) for t in (r["tickets"] or [])] for n, r in rows[p].items()}
+            for p in "ab"}
     assert seen["a"] == seen["b"] == {
         "1": [("A1CODE000", "", "/tickets/A1CODE000"), ("A2CODE000", "Ada", "/tickets/A2CODE000")],
         "2": [("B1CODE000", "", "/tickets/B1CODE000")], "3": [("C1CODE000", "", "/tickets/C1CODE000")], "4": []}
-    assert all("qr" not in t for tickets in rows.values() for t in (tickets or []))  # served by the ticketing service
+    assert all("qr" not in t for p in "ab" for r in rows[p].values() for t in (r["tickets"] or []))  # the ticketing
+    # service serves the QR codes
