@@ -181,8 +181,7 @@ def main() -> int:
     if stack is not None:
         stack.start()
     try:
-        target = Target("127.0.0.1", profile.ports["gateway"], profile.kafka_bootstrap,
-                        f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.ports["mail_http"])
+        target = Target.of(profile)
         # CPU when every order is settled and mailed, and when
         settled: list[tuple[dict[str, Usage], float, float]] = []
         drop = Drop(target, plan, on_settled=lambda: settled.append((usage(parts(profile, stack)),

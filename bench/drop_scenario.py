@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer
 
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
+from festflow_devstack.profiles import Profile
 from lean_http import Pool, loopback_address
 
 BUYER_PASSWORD = "drop-buyer-password"
@@ -51,6 +52,12 @@ class Target:
     kafka: str
     ws_url: str  # the bell, through the gateway
     mail_sink_port: int | None  # the local mail sink's HTTP port (on `host`), when there is one
+
+    @classmethod
+    def of(cls, profile: Profile) -> Target:
+        """A stack the local runner started on this machine (profile `dev`, `bench`, ...)."""
+        return cls("127.0.0.1", profile.ports["gateway"], profile.kafka_bootstrap,
+                   f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.ports["mail_http"])
 
 
 @dataclass

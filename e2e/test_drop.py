@@ -15,14 +15,9 @@ import pytest
 
 from drop_scenario import Drop, DropPlan, DropResult, Target
 from e2e_helpers import run_async
-from festflow_devstack.profiles import Layout, Profile, get_profile
+from festflow_devstack.profiles import Layout, get_profile
 from festflow_devstack.stack import Stack
 from process_usage import usage
-
-
-def target(profile: Profile) -> Target:
-    return Target("127.0.0.1", profile.ports["gateway"], profile.kafka_bootstrap,
-                  f"ws://127.0.0.1:{profile.ports['gateway']}/ws/notifications", profile.ports["mail_http"])
 
 
 def assert_every_buyer_told(result: DropResult, plan: DropPlan) -> None:
@@ -42,7 +37,7 @@ def assert_every_buyer_told(result: DropResult, plan: DropPlan) -> None:
 
 def test_a_short_drop_sells_exactly_the_stock_and_tells_every_buyer(profile):
     plan = DropPlan(rate=60, orders=300, stock=200, buyers=300, max_tickets=3, bells=40)
-    result = run_async(Drop(target(profile), plan).run())
+    result = run_async(Drop(Target.of(profile), plan).run())
     assert_every_buyer_told(result, plan)
 
 
@@ -60,7 +55,7 @@ def test_two_instances_of_each_service_on_postgresql_sell_exactly_the_stock(scal
     scaled = ["order-service", "order-service-2", "inventory-service", "inventory-service-2"]
     before = usage({name: parts[name] for name in scaled})
     plan = DropPlan(rate=60, orders=400, stock=250, buyers=300, max_tickets=3, bells=40)
-    result = run_async(Drop(target(profile), plan).run())
+    result = run_async(Drop(Target.of(profile), plan).run())
     assert_every_buyer_told(result, plan)
     after = usage({name: parts[name] for name in scaled})
     worked = {name: after[name].cpu_seconds - before[name].cpu_seconds for name in scaled}

@@ -98,7 +98,7 @@ class OrderStatusProjection:
         """What is not written with the others: a ticket changed, a cancellation, and a rejection whose
         cart gets its lines back (only if the rejection changed the order)."""
         if isinstance(outcome, TicketUpdated):
-            await self.apply_tickets(conn, outcome)
+            await self.apply_ticket_update(conn, outcome)
         elif isinstance(outcome, OrderCancelled):  # only a confirmed order is cancelled
             await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
                                                      orders.c.status == OrderStatus.CONFIRMED)
@@ -109,7 +109,7 @@ class OrderStatusProjection:
             if result.rowcount:
                 await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
 
-    async def apply_tickets(self, conn: AsyncConnection, message: TicketUpdated) -> None:
+    async def apply_ticket_update(self, conn: AsyncConnection, message: TicketUpdated) -> None:
         """A ticket of an order as the ticketing service changed it (no QR payloads here: the ticketing
         service serves those to the ticket's owner)."""
         current = await conn.scalar(sa.select(orders.c.tickets).where(orders.c.order_id == message.order_id))
