@@ -34,7 +34,7 @@ IDLE_SECONDS = 5.0  # the quiet stack is measured this long before the drop
 # the order service its read model)
 SALE_PATH = ("gateway-nginx", "order-service", "rabbitmq", "inventory-service", "kafka", "postgres")
 
-TARGETS = {  # issue 11's targets for a drop on the 2-core machine, everything on it
+TARGETS = {  # the drop's targets on the 2-core machine, everything on it (docs/benchmarks.md)
     "accepted checkouts/s (sustained)": (">=", 1000.0),
     "p99 of 202 at the gateway (ms)": ("<=", 100.0),
     "sold out after the first order (s)": ("<=", 5.0),
@@ -203,7 +203,7 @@ def main() -> int:
 
         t0 = time.perf_counter()
         # the load generator shares the machine with the stack: uvloop's transports cost it less CPU per
-        # checkout than asyncio's own (0.26-0.27 ms against 0.34-0.35 at 1,000/s, seventh session)
+        # checkout than asyncio's own (0.26-0.27 ms against 0.34-0.35 at 1,000/s, docs/benchmarks.md)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             result, before, after, generator, idle, window = runner.run(measured())
         accepted = max(1, len(result.accepted))

@@ -94,7 +94,10 @@ def test_duplicate_ticket_type_is_409(api, admin_token):
     ticket = new_ticket_type(api, admin_token)
     resp = api.post("/api/admin/tickets", headers=bearer(admin_token),
                     json={"name": ticket["name"], "price": "1", "stock": 1})
-    assert resp.status_code == 409
+    assert resp.status_code == 409 and ticket["id"] in resp.json()["detail"], resp.text
+    listed = api.get("/api/admin/tickets", headers=bearer(admin_token)).json()
+    same_id = [(t["price"], t["stock"]) for t in listed if t["id"] == ticket["id"]]
+    assert same_id == [(ticket["price"], ticket["stock"])]  # one type of that id, the first, untouched
 
 
 def test_stats_count_sales(api, admin_token, guest_token):

@@ -180,4 +180,5 @@ def test_unknown_and_known_users_take_as_long(api):
 
     known = [timed({"username": "guest", "password": "festflow"}) for _ in range(5)]
     unknown = [timed({"username": f"nobody-{uuid.uuid4().hex[:8]}", "password": "festflow"}) for _ in range(5)]
-    assert statistics.median(unknown) > 0.5 * statistics.median(known), (known, unknown)
+    ratio = statistics.median(unknown) / statistics.median(known)
+    assert 0.5 < ratio < 2, (ratio, known, unknown)  # slower or faster, an unknown name would stand out

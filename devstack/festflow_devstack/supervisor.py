@@ -81,7 +81,7 @@ def run_when_idle(pid: int) -> None:
     Nice 19 makes a part's share of a busy core small, but a core running it still counts as busy: a part
     of the sale that wakes (a checkout arriving) may then queue on a core behind the other parts of the
     sale while the other core renders a mail. A core running only SCHED_IDLE tasks counts as free for a
-    waking task, which takes it at once. Alternated 1,000/s drops (seventh session): the 202's p99 was
+    waking task, which takes it at once. Alternated 1,000/s drops (docs/benchmarks.md): the 202's p99 was
     lower with it in 6 pairs of 7 (median 0.74 s against 0.99 s; the machine was slow)."""
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():

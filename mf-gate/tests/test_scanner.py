@@ -45,6 +45,6 @@ def test_buyers_and_visitors_do_not(client, keys):
 
 
 def test_the_qr_decoder_is_served_with_its_licence(client):
-    decoder = client.get("/gate/static/jsqr-1.4.0/jsQR.js")
+    decoder = client.get("/gate/static/vendor/jsqr-1.4.0/jsQR.js")
     assert decoder.status_code == 200 and 'exports["jsQR"]' in decoder.text[:1000]
-    assert "Apache License" in client.get("/gate/static/jsqr-1.4.0/LICENSE").text
+    assert "Apache License" in client.get("/gate/static/vendor/jsqr-1.4.0/LICENSE").text

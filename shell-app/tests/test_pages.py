@@ -65,5 +65,5 @@ def test_login_when_the_api_is_down_says_so(client):
 
 
 def test_htmx_is_served_as_a_static_file(client):
-    resp = client.get("/shell/static/htmx-2.0.11.min.js")
+    resp = client.get("/shell/static/vendor/htmx-2.0.11/htmx.min.js")
     assert resp.status_code == 200 and "htmx" in resp.text[:200]

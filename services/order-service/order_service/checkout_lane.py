@@ -4,7 +4,7 @@ In a drop nearly every request is a checkout. FastAPI's layers around the route 
 layers, routing, dependency solving, body handling, the response) cost 0.05-0.4 ms of a checkout's
 1-1.7 ms in the order service (bench/hot_path_bench.py; a wall-clock profile under load had suggested
 far more). The lane answers a well-formed checkout by an authenticated
-caller with the same use case and the same response as the route (`routes_orders.checkout`; a test sends
+caller with the same use case and the same response as the route (`checkout_http.checkout`; a test sends
 both the same requests). Whatever it does not take on - another path, a cross-origin cookie request, a
 missing or bad token, a missing key, another content type, a body that does not validate or is too big -
 goes on to FastAPI unchanged (the body it read is replayed), so every refusal of a malformed request is
@@ -30,7 +30,7 @@ from starlette.requests import cookie_parser
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime.same_origin import forged_reason
-from order_service.routes_orders import OrderIn, checkout, valid_key
+from order_service.checkout_http import OrderIn, checkout, valid_key
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]

@@ -131,8 +131,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
 
 
 STATIC = Path(__file__).parent / "static"
-SWAGGER_UI = "/static/swagger-ui-5.35.0"  # from npm (swagger-ui-dist), with its licence
-REDOC = "/static/redoc-2.5.4"  # from npm (redoc), with its licence
+SWAGGER_UI = "/static/vendor/swagger-ui-5.35.0"  # from npm (swagger-ui-dist), with its licence
+REDOC = "/static/vendor/redoc-2.5.4"  # from npm (redoc), with its licence
 
 
 def install_docs(app: FastAPI) -> None:

@@ -20,8 +20,7 @@ from order_service.db import orders, users
 from order_service.deps import AdminUser
 from order_service.inventory_client import CatalogUnavailable
 from order_service.ordering import OrderRefused
-from order_service.routes_orders import order_view
-from order_service.routes_tickets import public_festival
+from order_service.views import order_view, public_festival
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 

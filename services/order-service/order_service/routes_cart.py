@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, bearer_token
 from order_service import carts
+from order_service.checkout_http import accepted, refused
 from order_service.deps import CurrentUser
 from order_service.inventory_client import CatalogUnavailable
 from order_service.ordering import OrderRefused
-from order_service.routes_orders import accepted, refused
 
 router = APIRouter(prefix="/api/cart", tags=["cart"])
 

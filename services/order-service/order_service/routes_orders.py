@@ -3,73 +3,17 @@ takes it to RabbitMQ); GET /api/orders and /api/orders/{id} show the caller's ow
 that was ever answered 202, from the moment it was."""
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from festflow_contracts.money import cents_to_str
-from festflow_contracts.tokens import Identity
-from order_service import ordering
+from order_service.checkout_http import OrderIn, checkout, valid_key
 from order_service.db import orders
 from order_service.deps import CurrentUser
-from order_service.inventory_client import CatalogUnavailable
-from order_service.ordering import OrderLine, OrderRefused
+from order_service.views import order_view
 
 router = APIRouter(prefix="/api", tags=["orders"])
-
-
-class OrderItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    ticket_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    quantity: StrictInt = Field(ge=1)
-
-
-class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[OrderItemIn] = Field(min_length=1)
-
-
-def order_view(row) -> dict:
-    return {
-        "order_id": row["order_id"], "status": row["status"], "reason": row["reason"],
-        "items": row["items"], "total": cents_to_str(row["total_cents"]), "total_cents": row["total_cents"],
-        "created_at": row["created_at"], "updated_at": row["updated_at"], "tickets": row.get("tickets") or [],
-    }
-
-
-def accepted(state: Any, placed: ordering.Placed) -> JSONResponse:
-    """The 202 for a placed order (new or found again by its key); wakes the relay for a new one."""
-    if placed.created:
-        state.relay.notify()
-    order = placed.order
-    return JSONResponse(order_view(order), status_code=202, headers={"Location": f"/api/orders/{order['order_id']}"})
-
-
-def refused(exc: OrderRefused | CatalogUnavailable) -> HTTPException:
-    if isinstance(exc, CatalogUnavailable):
-        return HTTPException(503, str(exc), headers={"Retry-After": "2"})
-    return HTTPException(exc.status, str(exc))
-
-
-def valid_key(idempotency_key: str | None) -> bool:
-    return bool(idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200)
-
-
-async def checkout(state: Any, identity: Identity, idempotency_key: str, body: OrderIn) -> JSONResponse:
-    """`POST /api/orders` once its caller, key and body are known good: the 202, or the refusal (as FastAPI
-    sends an HTTPException). The route and the checkout lane (checkout_lane.py) both answer with this."""
-    lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
-    try:
-        placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
-                                            idempotency_key, lines, verified=state.verified_buyers,
-                                            writer=state.checkout_writer)
-    except (OrderRefused, CatalogUnavailable) as exc:
-        http = refused(exc)
-        return JSONResponse({"detail": http.detail}, status_code=http.status_code, headers=http.headers)
-    return accepted(state, placed)
 
 
 @router.post("/orders", status_code=202)

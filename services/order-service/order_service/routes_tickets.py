@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from festflow_contracts import sale_window
 from festflow_contracts.money import cents_to_str
 from order_service.inventory_client import CatalogUnavailable
+from order_service.views import public_festival
 
 router = APIRouter(prefix="/api", tags=["tickets"])
 
@@ -32,12 +33,6 @@ async def list_tickets(request: Request):
         raise HTTPException(503, str(exc)) from exc
     now = datetime.now(UTC)
     return [public_ticket(t, now) for t in tickets]
-
-
-def public_festival(details: dict[str, Any]) -> dict[str, Any]:
-    version = details.get("banner_version") or 0
-    return {key: details.get(key, "") for key in ("name", "starts_on", "ends_on", "venue", "address", "description")} \
-        | {"banner_url": f"/api/festival/banner?v={version}" if version else None, "version": details["version"]}
 
 
 @router.get("/festival")

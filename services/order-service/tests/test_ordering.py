@@ -52,8 +52,13 @@ async def test_the_same_key_with_other_lines_is_refused_with_409(engine, catalog
 async def test_keys_belong_to_one_buyer(engine, catalog):
     other = Identity("other", "client", "o@x")
     a = await place_order(engine, catalog, LIMITS, GUEST, "k1", [OrderLine("vip", 1)])
-    b = await place_order(engine, catalog, LIMITS, other, "k1", [OrderLine("vip", 1)])
-    assert a.order["order_id"] != b.order["order_id"]
+    b = await place_order(engine, catalog, LIMITS, other, "k1", [OrderLine("vip", 2)])
+    assert a.created and b.created and a.order["order_id"] != b.order["order_id"]
+    assert (a.order["username"], b.order["username"]) == ("guest", "other")
+    commands = {row["message_id"]: events.decode(row["payload"])["data"] for row in await outbox_rows(engine)}
+    assert {order_id: (c["username"], c["items"]) for order_id, c in commands.items()} == {
+        a.order["order_id"]: ("guest", [{"ticket_id": "vip", "quantity": 1}]),
+        b.order["order_id"]: ("other", [{"ticket_id": "vip", "quantity": 2}])}
 
 
 async def test_a_retry_is_answered_even_when_its_ticket_is_no_longer_on_sale(engine, catalog):

@@ -1,0 +1,20 @@
+"""The JSON views of the order service's rows that more than one route answers with."""
+from __future__ import annotations
+
+from typing import Any
+
+from festflow_contracts.money import cents_to_str
+
+
+def order_view(row) -> dict:
+    return {
+        "order_id": row["order_id"], "status": row["status"], "reason": row["reason"],
+        "items": row["items"], "total": cents_to_str(row["total_cents"]), "total_cents": row["total_cents"],
+        "created_at": row["created_at"], "updated_at": row["updated_at"], "tickets": row.get("tickets") or [],
+    }
+
+
+def public_festival(details: dict[str, Any]) -> dict[str, Any]:
+    version = details.get("banner_version") or 0
+    return {key: details.get(key, "") for key in ("name", "starts_on", "ends_on", "venue", "address", "description")} \
+        | {"banner_url": f"/api/festival/banner?v={version}" if version else None, "version": details["version"]}
