@@ -120,3 +120,32 @@ def new_ticket_type(api: httpx.Client, admin_token: str, price: str = "20.00", s
                     json={"name": name, "price": price, "stock": stock})
     assert resp.status_code == 201, resp.text
     return resp.json()
+
+
+def assert_refused_everywhere(api: httpx.Client, gateway: str, token: str, reason: str) -> None:
+    """The token is refused by the order API at once (401 saying `reason`), and soon by the shell's pages
+    and the hub's WebSocket, which hear of it over Kafka."""
+    import asyncio
+
+    from websockets.exceptions import ConnectionClosed
+    refused = api.get("/api/orders", headers=bearer(token))
+    assert refused.status_code == 401 and reason in refused.json()["detail"], refused.text
+
+    def page_forgets_the_login():
+        return "Log out" not in api.get("/", headers={"Cookie": f"festflow_token={token}"}).text
+    eventually(page_forgets_the_login, what="the shell to refuse the token")
+
+    async def socket():
+        async with open_socket(gateway, "/ws/notifications", token) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), 5)
+
+    def hub_refuses():
+        try:
+            run_async(socket())
+        except ConnectionClosed as closed:
+            return closed.rcvd is not None and closed.rcvd.code == 4401
+        except TimeoutError:
+            return False
+        return False
+    eventually(hub_refuses, what="the hub to refuse the token")

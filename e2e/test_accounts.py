@@ -1,5 +1,6 @@
 """Accounts on the real stack: sign-up, the confirmation mail through Kafka, the email function, SMTP and
 the mailbox, checkout refused until the address is confirmed, and a new password by mail."""
+import time
 import uuid
 from urllib.parse import urlsplit
 
@@ -8,7 +9,7 @@ from playwright.sync_api import Page, expect
 from test_browser import log_in
 from test_cart_browser import add_to_cart, new_buyer, new_last_order
 
-from e2e_helpers import bearer, link_in_mail, login, new_ticket_type
+from e2e_helpers import assert_refused_everywhere, bearer, link_in_mail, login, new_ticket_type
 
 pytestmark = pytest.mark.stack
 PASSWORD = "a long enough phrase"
@@ -47,7 +48,7 @@ def test_sign_up_then_checkout_waits_for_the_confirmed_address(api, profile, adm
     assert api.post("/api/auth/verify-email", json={"token": _token(link)}).json() == {
         "username": name, "email_verified": True}
     again = api.post("/api/auth/verify-email", json={"token": _token(link)})
-    assert again.status_code == 400 and "used already" in again.json()["detail"]
+    assert again.status_code == 400 and "it was used" in again.json()["detail"]
     placed = api.post("/api/orders", json=order, headers={**bearer(token), "Idempotency-Key": "k1"})
     assert placed.status_code == 202, placed.text
 
@@ -120,3 +121,71 @@ def test_a_password_is_reset_from_the_pages(page: Page, profile, api):
     expect(page.locator(".shell_ok")).to_contain_text("Your new password is set")
     log_in(page, name, "my fresh phrase")
     expect(page.locator(".shell_user")).to_contain_text(name)
+
+
+def _reset_link(api, profile, email: str, count: int) -> str:
+    """The `count`-th reset link mailed to `email`, asked for now (the test stack allows one a second)."""
+    time.sleep(1.1)
+    assert api.post("/api/auth/password-reset", json={"email": email}).status_code == 202
+    return _token(link_in_mail(profile, email, "/reset-password", count=count))
+
+
+def _set_password(api, token: str, password: str):
+    return api.post("/api/auth/password-reset/confirm", json={"token": token, "password": password})
+
+
+def test_an_older_reset_link_is_refused_once_a_newer_one_was_sent_or_used(api, profile):
+    name = f"twice-{uuid.uuid4().hex[:6]}"
+    email = f"{name}@festflow.test"
+    assert _sign_up(api, name).status_code == 201
+    first = _reset_link(api, profile, email, 1)
+    second = _reset_link(api, profile, email, 2)
+    stale = _set_password(api, first, "the attacker's phrase")
+    assert stale.status_code == 400 and "a newer one was sent" in stale.json()["detail"], stale.text
+    assert _set_password(api, second, "the owner's phrase").status_code == 200
+    third = _reset_link(api, profile, email, 3)
+    fourth = _reset_link(api, profile, email, 4)
+    assert _set_password(api, fourth, "the owner's next phrase").status_code == 200
+    assert _set_password(api, third, "the attacker's phrase").status_code == 400  # using one voids every other
+    assert api.post("/api/auth/login", json={"username": name, "password": "the attacker's phrase"}).status_code == 401
+    assert login(api, name, "the owner's next phrase")
+
+
+def test_a_password_reset_ends_every_session_and_a_new_login_works(api, profile, gateway):
+    name = f"stolen-{uuid.uuid4().hex[:6]}"
+    email = f"{name}@festflow.test"
+    assert _sign_up(api, name).status_code == 201
+    thief = login(api, name, PASSWORD)
+    api.cookies.clear()
+    assert api.get("/api/auth/me", headers=bearer(thief)).status_code == 200
+    done = _set_password(api, _reset_link(api, profile, email, 1), "the owner's phrase")
+    assert done.status_code == 200 and done.json()["sessions_ended"] is True
+    assert "logged out" in done.json()["detail"]
+    assert_refused_everywhere(api, gateway, thief, "session has ended")
+    owner = login(api, name, "the owner's phrase")
+    api.cookies.clear()
+    assert api.get("/api/auth/me", headers=bearer(owner)).status_code == 200
+
+
+def test_logging_out_everywhere_ends_every_session_of_the_account(api, gateway):
+    name = f"everywhere-{uuid.uuid4().hex[:6]}"
+    assert _sign_up(api, name).status_code == 201
+    phone, laptop = login(api, name, PASSWORD), login(api, name, PASSWORD)
+    api.cookies.clear()
+    ended = api.post("/api/auth/logout-everywhere", headers=bearer(laptop))
+    assert ended.status_code == 200 and ended.json()["sessions_ended"] is True
+    assert_refused_everywhere(api, gateway, phone, "session has ended")
+    assert api.get("/api/auth/me", headers=bearer(laptop)).status_code == 401
+
+
+@pytest.mark.parametrize("written", ["(1){name}@festflow.test", "<{name}@festflow.test>",
+                                     "Someone <{name}@festflow.test>", "<svg/onload=alert(1)>@festflow.test"])
+def test_one_mailbox_cannot_be_signed_up_again_written_another_way(api, written):
+    name = f"box-{uuid.uuid4().hex[:6]}"
+    assert _sign_up(api, name).status_code == 201
+    again = api.post("/api/auth/register", json={"username": f"{name}b", "email": written.format(name=name),
+                                                 "password": PASSWORD})
+    assert again.status_code == 422 and "email" in again.text, again.text
+    upper = api.post("/api/auth/register", json={"username": f"{name}c", "email": f"{name}@FESTFLOW.test",
+                                                 "password": PASSWORD})
+    assert upper.status_code == 409 and upper.json()["field"] == "email"

@@ -128,36 +128,12 @@ def test_users_see_only_their_own_orders(api, guest_token, admin_token):
 
 
 def test_a_token_is_refused_everywhere_after_logout(api, gateway):
-    import asyncio
-
-    from websockets.exceptions import ConnectionClosed
-
-    from e2e_helpers import login, open_socket, run_async
+    from e2e_helpers import assert_refused_everywhere, login
     token = login(api, "guest", "festflow")
     api.cookies.clear()
     assert api.get("/api/orders", headers=bearer(token)).status_code == 200
     assert api.post("/api/auth/logout", headers=bearer(token)).status_code == 204
-    refused = api.get("/api/orders", headers=bearer(token))
-    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
-
-    def page_forgets_the_login():
-        return "Log out" not in api.get("/", headers={"Cookie": f"festflow_token={token}"}).text
-    eventually(page_forgets_the_login, what="the shell to hear of the logout")
-
-    async def socket():
-        async with open_socket(gateway, "/ws/notifications", token) as ws:
-            await asyncio.wait_for(ws.recv(), 5)
-            await asyncio.wait_for(ws.recv(), 5)
-
-    def hub_refuses():
-        try:
-            run_async(socket())
-        except ConnectionClosed as closed:
-            return closed.rcvd is not None and closed.rcvd.code == 4401
-        except TimeoutError:
-            return False
-        return False
-    eventually(hub_refuses, what="the hub to refuse the logged-out token")
+    assert_refused_everywhere(api, gateway, token, "revoked")
 
 
 def test_repeated_failed_logins_slow_down_then_lock_the_name_with_a_reason(api):

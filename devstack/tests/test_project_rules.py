@@ -131,8 +131,8 @@ def test_no_vendor_folder_holds_the_projects_code_and_no_third_party_file_sits_o
 
 
 SESSION_TALK = re.compile(
-    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|working|this|previous|earlier|later|"
-    r"last|next) session\b|\bsession (note|notes|log)\b|\b(before|after|start of|end of) issue\b|\bissue #?\d+",
+    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|working) session\b|\bsession notes?\b|"
+    r"\b(before|after|start of|end of) issue\b|\bissue #?\d+",
     re.I)
 
 

@@ -1,4 +1,4 @@
-"""This app's settings, from environment variables (see README's configuration table)."""
+"""This app's settings, from environment variables (docs/configuration.md)."""
 from __future__ import annotations
 
 from festflow_runtime.settings import PlatformSettings

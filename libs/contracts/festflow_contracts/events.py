@@ -19,6 +19,7 @@ TICKET_CHANGED = "festflow.ticket.changed.v1"
 FESTIVAL_CHANGED = "festflow.festival.changed.v1"
 # a logged-out token, refused by every verifier from now on (AUTH_EVENTS_TOPIC)
 TOKEN_REVOKED = "festflow.token.revoked.v1"
+SESSIONS_ENDED = "festflow.account.sessions-ended.v1"  # every token of an account issued before a time
 # tickets (TICKET_EVENTS_TOPIC)
 TICKETS_ISSUED = "festflow.tickets.issued.v1"
 TICKETS_RESENT = "festflow.tickets.resent.v1"

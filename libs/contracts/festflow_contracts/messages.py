@@ -192,6 +192,15 @@ class TokenRevoked(Message):
     exp: StrictInt
 
 
+class SessionsEnded(Message):
+    """Every token of this account issued at or before `before` (Unix seconds, fractional) is refused from
+    now on: its password was reset, or its owner logged out everywhere."""
+    TYPE: ClassVar[str] = events.SESSIONS_ENDED
+    username: str = Field(min_length=1)
+    before: float
+    reason: str = ""
+
+
 class AccountRegistered(Message):
     """A buyer signed up: the mail asks them to confirm their address by opening the link."""
     TYPE: ClassVar[str] = events.ACCOUNT_REGISTERED
@@ -213,8 +222,9 @@ class PasswordResetRequested(Message):
 ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
 ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
-                                                          FestivalChanged, TokenRevoked, AccountRegistered,
-                                                          PasswordResetRequested, TicketsIssued, TicketUpdated,
+                                                          FestivalChanged, TokenRevoked, SessionsEnded,
+                                                          AccountRegistered, PasswordResetRequested,
+                                                          TicketsIssued, TicketUpdated,
                                                           CancelOrder, OrderCancelled, TicketsResent)}
 
 M = TypeVar("M", bound=Message)

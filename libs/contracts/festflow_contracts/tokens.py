@@ -16,6 +16,7 @@ ISSUER = "festflow-order-service"
 AUDIENCE = "festflow"
 COOKIE_NAME = "festflow_token"
 ROLES = ("admin", "client", "staff")  # staff: gate staff, who check tickets in
+ENDED_SESSIONS_KEPT = 86_400  # seconds; tokens must not live longer (JWT_TTL_SECONDS)
 
 
 class InvalidToken(Exception):
@@ -29,6 +30,7 @@ class Identity:
     email: str
     token_id: str = ""  # the token's jti, what a logout revokes
     expires: int = 0
+    issued_at: float = 0.0  # the token's iat: what ending an account's sessions compares with
 
     @property
     def is_admin(self) -> bool:
@@ -45,6 +47,7 @@ class TokenVerifier:
     def __init__(self, public_key_pem: str, remember: int = 20_000):
         self._key = jwk.construct(public_key_pem, ALGORITHM)  # parsed once: parsing costs more than verifying
         self._revoked: dict[str, int] = {}  # jti -> exp: logged-out tokens, until they would expire anyway
+        self._ended: dict[str, float] = {}  # username -> its tokens issued at or before this time are refused
         self._verified: dict[str, Identity] = {}  # token -> who it names (at most `remember`)
         self._remember = remember
 
@@ -56,17 +59,33 @@ class TokenVerifier:
         if len(self._revoked) > 1000:
             self._revoked = {j: e for j, e in self._revoked.items() if e > now}
 
+    def end_sessions(self, username: str, before: float) -> None:
+        """From now on every token of this account issued at or before `before` is refused (its password
+        was reset, or its owner logged out everywhere). Kept for a day, the longest a token may live."""
+        self._ended[username] = max(before, self._ended.get(username, 0.0))
+        if len(self._ended) > 1000:
+            oldest = time.time() - ENDED_SESSIONS_KEPT
+            self._ended = {name: at for name, at in self._ended.items() if at > oldest}
+
     def verify(self, token: str | None) -> Identity:
         if not token:
             raise InvalidToken("no token")
         known = self._verified.get(token)
         if known is not None and known.expires > time.time():
-            if known.token_id in self._revoked:
-                raise InvalidToken("token was revoked (logged out)")
+            self._refuse_ended(known)
             return known
         identity = self._check(token)
+        self._refuse_ended(identity)
         self.remember(token, identity)
         return identity
+
+    def _refuse_ended(self, identity: Identity) -> None:
+        if identity.token_id in self._revoked:
+            raise InvalidToken("token was revoked (logged out)")
+        ended = self._ended.get(identity.username)
+        if ended is not None and identity.issued_at <= ended:
+            raise InvalidToken("this session has ended (the password was changed, or every session was ended); "
+                               "log in again")
 
     def remember(self, token: str, identity: Identity) -> None:
         """Takes `token` as genuine for `identity` without checking its signature: for a token this process
@@ -88,13 +107,12 @@ class TokenVerifier:
             )
         except JWTError as exc:
             raise InvalidToken(str(exc)) from exc
-        if claims.get("jti") in self._revoked:
-            raise InvalidToken("token was revoked (logged out)")
         role = claims.get("role")
         if role not in ROLES:
             raise InvalidToken("unknown role")
         return Identity(username=claims["sub"], role=role, email=claims.get("email", ""),
-                        token_id=claims.get("jti", ""), expires=int(claims["exp"]))
+                        token_id=claims.get("jti", ""), expires=int(claims["exp"]),
+                        issued_at=float(claims.get("iat", 0)))
 
     def identify(self, token: str | None) -> Identity | None:
         """The caller's identity, or None for an anonymous visitor (no or invalid token)."""

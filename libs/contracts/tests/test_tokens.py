@@ -112,3 +112,23 @@ def test_a_full_verifier_forgets_its_oldest_tokens_and_keeps_the_newest(keypair)
     with pytest.raises(InvalidToken):  # an old one was forgotten: checked again, and it is no real token
         verifier.verify("token.0.x")
     assert len(verifier._verified) <= 100
+
+
+def test_ending_an_accounts_sessions_refuses_its_tokens_issued_until_then_and_no_later_or_other_ones(keypair):
+    private, public = keypair
+    verifier = TokenVerifier(public)
+    now = time.time()
+    before = _token(private, iat=round(now - 0.002, 3), jti="a")
+    after = _token(private, iat=round(now + 0.002, 3), jti="b")
+    someone_else = _token(private, sub="other", iat=round(now - 5, 3), jti="c")
+    assert verifier.verify(before).issued_at == round(now - 0.002, 3)  # checked once, then remembered
+    verifier.end_sessions("guest", now)
+    with pytest.raises(InvalidToken, match="session has ended"):
+        verifier.verify(before)  # remembered, and still refused
+    with pytest.raises(InvalidToken, match="session has ended"):
+        verifier.verify(_token(private, iat=int(now) - 60))  # checked afresh: refused too
+    assert verifier.verify(after).token_id == "b"  # a login after the reset
+    assert verifier.verify(someone_else).username == "other"
+    verifier.end_sessions("guest", now - 100)  # an older end, heard late, changes nothing
+    with pytest.raises(InvalidToken, match="session has ended"):
+        verifier.verify(before)

@@ -1,5 +1,6 @@
-"""Logged-out tokens, heard by every app that verifies tokens: a Subscription to the auth events that
-tells the app's TokenVerifier which token ids to refuse from now on."""
+"""Logged-out tokens and ended sessions, heard by every app that verifies tokens: a Subscription to the
+auth events that tells the app's TokenVerifier which token ids, and which accounts' tokens issued before
+a time, to refuse from now on."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -7,7 +8,7 @@ from typing import Any
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import AUTH_EVENTS_TOPIC
-from festflow_contracts.messages import TokenRevoked
+from festflow_contracts.messages import SessionsEnded, TokenRevoked
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription
 
@@ -17,6 +18,9 @@ def revocation_handler(verifier: TokenVerifier) -> Callable[[dict[str, Any]], Aw
         if event["type"] == events.TOKEN_REVOKED:
             revoked = messages.parse(event, TokenRevoked)
             verifier.revoke(revoked.jti, revoked.exp)
+        elif event["type"] == events.SESSIONS_ENDED:
+            ended = messages.parse(event, SessionsEnded)
+            verifier.end_sessions(ended.username, ended.before)
     return apply
 
 

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from festflow_contracts.channels import (
     ACCOUNT_EVENTS_TOPIC,
+    AUTH_EVENTS_TOPIC,
     CATALOG_EVENTS_TOPIC,
     ORDER_EVENTS_TOPIC,
     TICKET_EVENTS_TOPIC,
@@ -76,7 +77,7 @@ async def lifespan(app: FastAPI):
     state.revoked.start()
     state.relay = CommandRelay(engine, state.publisher)
     relay_task = asyncio.create_task(state.relay.run(), name="command-relay")
-    event_sender = KafkaSender(settings.kafka_bootstrap_servers, (ACCOUNT_EVENTS_TOPIC,))
+    event_sender = KafkaSender(settings.kafka_bootstrap_servers, (ACCOUNT_EVENTS_TOPIC, AUTH_EVENTS_TOPIC))
     state.event_relay = OutboxRelay(engine, db.event_outbox, event_sender, logging.getLogger("order_service.events"))
     event_relay_task = asyncio.create_task(state.event_relay.run(), name="event-relay")
     projection = OrderStatusProjection(engine, state.limits)

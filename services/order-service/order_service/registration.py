@@ -3,7 +3,10 @@
 - `register` makes the account and, in the same transaction, the mail's event (in the event outbox) with
   a one-time link; until the link is followed the account may not check out (ordering.BuyerNotVerified).
 - `verify_email` and `reset_password` take the secret of a link; only its SHA-256 is stored, it works
-  once and expires (a day for the address, an hour for a password).
+  once and expires (a day for the address, an hour for a password). Only the newest link of a purpose
+  works: a new one voids the older ones, and using one voids every other.
+- `reset_password` and `end_sessions` end every session of the account: in the transaction that does it,
+  a SessionsEnded event goes into the event outbox for every app's token verifier.
 - `request_password_reset` answers the same whether the address is known or not, so it tells nobody
   which addresses have accounts; at most one mail a minute goes to an account.
 """
@@ -17,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import messages
-from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC
+from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, AUTH_EVENTS_TOPIC
 from festflow_runtime import outbox
 from festflow_runtime.text import plain_text
 from order_service.db import account_tokens, event_outbox, login_failures, unverified_accounts, users
@@ -35,6 +39,8 @@ PASSWORD_RULE = ("at least 10 characters, not all digits, not containing the use
                  "and not one of the most common passwords")
 COMMON = {"password123", "1234567890", "qwertyuiop", "password1234", "iloveyou12", "festflow123",
           "letmein123", "welcome123", "abcdefghij", "passwordpassword"}
+
+USED = "this link is no longer valid: it was used, or a newer one was sent; ask for a new one if you need it"
 
 Hasher = Callable[[str], Awaitable[str]]
 
@@ -73,15 +79,23 @@ class SignUp(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        value = plain_text(value).strip()
-        if not re.fullmatch(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+", value):
-            raise ValueError("email: an address like name@example.org")
-        return value
+        return mailbox(plain_text(value).strip())
 
     @field_validator("password")
     @classmethod
     def _password(cls, value: str) -> str:
         return plain_text(value)
+
+
+def mailbox(address: str) -> str:
+    """The bare address of one mailbox, normalised (its domain in lower case; compared without case), or
+    ValueError with the reason. Display names, angle brackets, comments and quoted local parts are refused,
+    so that one mailbox cannot be written as several addresses (`(1)anna@x.org`, `<anna@x.org>`), nor an
+    address carry another recipient into a mail's `To:`."""
+    try:
+        return validate_email(address, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"email: {exc} Give an address like name@example.org.") from None
 
 
 def password_problem(password: str, username: str) -> str | None:
@@ -106,8 +120,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _void_links(conn: AsyncConnection, username: str, purpose: str, now: datetime) -> None:
+    """The account's unused links of this purpose stop working (marked used)."""
+    await conn.execute(account_tokens.update()
+                       .where(account_tokens.c.username == username, account_tokens.c.purpose == purpose,
+                              account_tokens.c.used_at.is_(None))
+                       .values(used_at=now.isoformat()))
+
+
 async def _new_link(conn: AsyncConnection, username: str, purpose: str, valid_for: timedelta,
                     now: datetime) -> Link:
+    """A new one-time link; the account's older links of this purpose stop working."""
+    await _void_links(conn, username, purpose, now)
     secret = secrets.token_urlsafe(32)
     expires = (now + valid_for).isoformat()
     await conn.execute(account_tokens.insert().values(token_hash=_hash(secret), username=username, purpose=purpose,
@@ -164,15 +188,16 @@ async def _take_link(conn: AsyncConnection, secret: str, purpose: str, now: date
     if row is None or row["purpose"] != purpose:
         raise LinkInvalid("this link is not valid; ask for a new one")
     if row["used_at"] is not None:
-        raise LinkInvalid("this link was used already; ask for a new one if you need it")
+        raise LinkInvalid(USED)
     if datetime.fromisoformat(row["expires_at"]) <= now:
         raise LinkInvalid("this link has expired; ask for a new one")
     used = await conn.execute(account_tokens.update()
                               .where(account_tokens.c.token_hash == row["token_hash"],
                                      account_tokens.c.used_at.is_(None))
                               .values(used_at=now.isoformat()))
-    if used.rowcount != 1:  # a concurrent use of the same link got there first
-        raise LinkInvalid("this link was used already; ask for a new one if you need it")
+    if used.rowcount != 1:  # a concurrent use of the same link, or a newer link, got there first
+        raise LinkInvalid(USED)
+    await _void_links(conn, str(row["username"]), purpose, now)  # the account's other links of this purpose
     return str(row["username"])
 
 
@@ -189,19 +214,22 @@ async def is_verified(conn: AsyncConnection, username: str) -> bool:
                              .where(unverified_accounts.c.username == username)) is None
 
 
-async def _recently_mailed(conn: AsyncConnection, username: str, purpose: str, now: datetime) -> bool:
+async def _recently_mailed(conn: AsyncConnection, username: str, purpose: str, now: datetime,
+                           interval: timedelta) -> bool:
     latest = await conn.scalar(sa.select(sa.func.max(account_tokens.c.created_at))
                                .where(account_tokens.c.username == username, account_tokens.c.purpose == purpose))
-    return latest is not None and datetime.fromisoformat(latest) > now - MAIL_INTERVAL
+    return latest is not None and datetime.fromisoformat(latest) > now - interval
 
 
-async def resend_verification(engine: AsyncEngine, username: str, clock: Callable[[], datetime] = _now) -> bool:
+async def resend_verification(engine: AsyncEngine, username: str, clock: Callable[[], datetime] = _now,
+                              interval: timedelta = MAIL_INTERVAL) -> bool:
     """A new confirmation mail for an unverified account (False: verified already, or one went out
     less than a minute ago)."""
     now = clock()
     async with engine.begin() as conn:
         user = (await conn.execute(sa.select(users).where(users.c.username == username))).mappings().first()
-        if user is None or await is_verified(conn, username) or await _recently_mailed(conn, username, "verify", now):
+        if user is None or await is_verified(conn, username) or await _recently_mailed(conn, username, "verify", now,
+                                                                                            interval):
             return False
         link = await _new_link(conn, username, "verify", VERIFY_FOR, now)
         await _emit(conn, messages.AccountRegistered(username=username, email=user["email"],
@@ -209,7 +237,8 @@ async def resend_verification(engine: AsyncEngine, username: str, clock: Callabl
     return True
 
 
-async def request_password_reset(engine: AsyncEngine, email: str, clock: Callable[[], datetime] = _now) -> bool:
+async def request_password_reset(engine: AsyncEngine, email: str, clock: Callable[[], datetime] = _now,
+                                 interval: timedelta = MAIL_INTERVAL) -> bool:
     """Queues a reset mail to the account with this address, if there is one (the caller answers the
     same either way). True when a mail was queued."""
     now = clock()
@@ -217,7 +246,7 @@ async def request_password_reset(engine: AsyncEngine, email: str, clock: Callabl
         user = (await conn.execute(sa.select(users.c.username, users.c.email)
                                    .where(sa.func.lower(users.c.email) == email.strip().lower())
                                    .order_by(users.c.username).limit(1))).first()
-        if user is None or await _recently_mailed(conn, user.username, "reset", now):
+        if user is None or await _recently_mailed(conn, user.username, "reset", now, interval):
             return False
         link = await _new_link(conn, user.username, "reset", RESET_FOR, now)
         await _emit(conn, messages.PasswordResetRequested(username=user.username, email=user.email,
@@ -227,8 +256,9 @@ async def request_password_reset(engine: AsyncEngine, email: str, clock: Callabl
 
 
 async def reset_password(engine: AsyncEngine, secret: str, password: str, hasher: Hasher,
-                         clock: Callable[[], datetime] = _now) -> str:
-    """Sets a new password with a reset link (which also confirms the address and lifts a lockout)."""
+                         clock: Callable[[], datetime] = _now) -> EndedSessions:
+    """Sets a new password with a reset link (which also confirms the address and lifts a lockout) and
+    ends every session of the account."""
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(account_tokens.c.username)
                                   .where(account_tokens.c.token_hash == _hash(secret)))).first()
@@ -236,9 +266,33 @@ async def reset_password(engine: AsyncEngine, secret: str, password: str, hasher
     if problem:
         raise AccountError(problem, "password")
     password_hash = await hasher(password)
+    now = clock()
     async with engine.begin() as conn:
-        username = await _take_link(conn, secret, "reset", clock())
+        username = await _take_link(conn, secret, "reset", now)
         await conn.execute(users.update().where(users.c.username == username).values(password_hash=password_hash))
         await conn.execute(unverified_accounts.delete().where(unverified_accounts.c.username == username))
         await conn.execute(login_failures.delete().where(login_failures.c.username == username))
-    return username
+        ended = await _end_sessions(conn, username, now, "password reset")
+    return EndedSessions(username, ended)
+
+
+@dataclass(frozen=True)
+class EndedSessions:
+    username: str
+    before: float  # every token of the account issued at or before this moment (Unix seconds) is refused
+
+
+async def _end_sessions(conn: AsyncConnection, username: str, now: datetime, reason: str) -> float:
+    before = now.timestamp()
+    await outbox.emit(conn, event_outbox, AUTH_EVENTS_TOPIC, username, messages.envelope(
+        messages.SessionsEnded(username=username, before=before, reason=reason), SOURCE, subject=username))
+    return before
+
+
+async def end_sessions(engine: AsyncEngine, username: str, reason: str,
+                       clock: Callable[[], datetime] = _now) -> EndedSessions:
+    """Ends every session of the account now (log out everywhere): every app refuses its tokens issued
+    until this moment."""
+    async with engine.begin() as conn:
+        before = await _end_sessions(conn, username, clock(), reason)
+    return EndedSessions(username, before)

@@ -1,7 +1,7 @@
 """Logging in and out, signing up, confirming the address and setting a new password: /api/auth/*."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response
@@ -129,7 +129,7 @@ async def verify_email(body: Token, request: Request):
 async def resend_verification(request: Request, identity: CurrentUser):
     """Another confirmation mail for the caller's account (at most one a minute)."""
     state = request.app.state
-    sent = await registration.resend_verification(state.engine, identity.username)
+    sent = await registration.resend_verification(state.engine, identity.username, interval=_mail_interval(state))
     if sent:
         state.event_relay.notify()
     async with state.engine.connect() as conn:
@@ -145,7 +145,7 @@ async def password_reset(body: ResetRequest, request: Request):
     """Mails a link to set a new password to the account with this address. The answer is the same
     whether or not such an account exists."""
     state = request.app.state
-    if await registration.request_password_reset(state.engine, body.email):
+    if await registration.request_password_reset(state.engine, body.email, interval=_mail_interval(state)):
         state.event_relay.notify()
     return {"detail": "If an account has this address, a link to set a new password is on its way "
                       "(valid for an hour)."}
@@ -154,11 +154,34 @@ async def password_reset(body: ResetRequest, request: Request):
 @router.post("/password-reset/confirm")
 async def password_reset_confirm(body: NewPassword, request: Request):
     """Sets the new password with the link's token (once; valid for an hour)."""
+    state = request.app.state
     try:
-        username = await registration.reset_password(request.app.state.engine, body.token, body.password,
-                                                     hash_password_off_loop)
+        ended = await registration.reset_password(state.engine, body.token, body.password, hash_password_off_loop)
     except AccountError as exc:
         return _account_error(exc)
     except LoginBusy as exc:
         raise _busy(exc) from exc
-    return {"username": username, "detail": "Your password is set; log in with it."}
+    _sessions_ended(state, ended)
+    return {"username": ended.username, "sessions_ended": True,
+            "detail": "Your password is set, and every device that was logged in to your account has been "
+                      "logged out; log in with the new password."}
+
+
+@router.post("/logout-everywhere")
+async def logout_everywhere(request: Request, response: Response, identity: CurrentUser):
+    """Ends every session of the caller's account, this one included: every app refuses its tokens."""
+    state = request.app.state
+    _sessions_ended(state, await registration.end_sessions(state.engine, identity.username, "logged out everywhere"))
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return {"sessions_ended": True, "detail": "Every device that was logged in to your account is logged out."}
+
+
+def _mail_interval(state) -> timedelta:
+    return timedelta(seconds=state.settings.account_mail_interval_seconds)
+
+
+def _sessions_ended(state, ended: registration.EndedSessions) -> None:
+    """This instance refuses the account's older tokens at once; the other apps when the outbox's event
+    reaches them (the relay is woken for it)."""
+    state.verifier.end_sessions(ended.username, ended.before)
+    state.event_relay.notify()

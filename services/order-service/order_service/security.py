@@ -41,13 +41,16 @@ class TokenIssuer:
         self.verifier = verifier
 
     def issue(self, username: str, role: str, email: str) -> str:
-        now = int(time.time())
+        # iat to the millisecond (a NumericDate may be fractional): a session ended at a moment refuses
+        # the tokens issued before it, not a login a moment after it in the same second
+        issued_at = round(time.time(), 3)
+        expires = int(issued_at) + self.ttl_seconds
         jti = uuid.uuid4().hex
         claims = {"sub": username, "role": role, "email": email, "iss": ISSUER, "aud": AUDIENCE,
-                  "iat": now, "exp": now + self.ttl_seconds, "jti": jti}
+                  "iat": issued_at, "exp": expires, "jti": jti}
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
         if self.verifier is not None:
-            self.verifier.remember(token, Identity(username, role, email, jti, now + self.ttl_seconds))
+            self.verifier.remember(token, Identity(username, role, email, jti, expires, issued_at))
         return token
 
 

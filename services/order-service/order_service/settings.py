@@ -1,5 +1,7 @@
-"""The order service's settings, from environment variables (see README's configuration table)."""
+"""The order service's settings, from environment variables (docs/configuration.md)."""
 from __future__ import annotations
+
+from pydantic import Field
 
 from festflow_runtime.settings import PlatformSettings, pem
 
@@ -10,7 +12,10 @@ class Settings(PlatformSettings):
     # the key this service signs tokens with (PEM text, or a file holding it); no other app has it
     jwt_private_key: str = ""
     jwt_private_key_file: str = ""
-    jwt_ttl_seconds: int = 3600
+    # at most a day: the apps remember an account's ended sessions that long (tokens.ENDED_SESSIONS_KEPT)
+    jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # at most one account mail (confirmation or reset link) per account and purpose in this many seconds
+    account_mail_interval_seconds: float = Field(default=60, ge=0, le=86_400)
     max_quantity_per_item: int = 10
     max_items_per_order: int = 10
     fast_checkout: bool = True  # POST /api/orders answered by the checkout lane (checkout_lane.py)

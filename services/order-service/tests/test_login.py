@@ -138,3 +138,19 @@ async def test_a_logout_sends_a_revocation_every_verifier_understands():
     await revocation_handler(verifier)(event)
     with pytest.raises(Exception, match="revoked"):
         verifier.verify(token)
+
+
+async def test_a_reset_ends_sessions_in_every_verifier_that_reads_the_event():
+    from festflow_contracts import events, fixtures
+    from festflow_contracts.tokens import InvalidToken, TokenVerifier, generate_keypair
+    from festflow_runtime.revocations import revocation_handler
+    from order_service.security import TokenIssuer
+    private, public = generate_keypair()
+    token = TokenIssuer(private, 60).issue("guest", "client", "g@x")
+    verifier = TokenVerifier(public)
+    assert verifier.verify(token).username == "guest"
+    import time
+    await revocation_handler(verifier)(fixtures.sample(events.SESSIONS_ENDED, username="guest", before=time.time()))
+    with pytest.raises(InvalidToken, match="session has ended"):
+        verifier.verify(token)
+    assert verifier.verify(TokenIssuer(private, 60).issue("guest", "client", "g@x")).username == "guest"

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from festflow_contracts import events, fixtures
-from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC
+from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, AUTH_EVENTS_TOPIC
 from festflow_contracts.tokens import Identity
 from festflow_runtime.outbox import OutboxRelay
 from order_service import db, registration
@@ -103,7 +103,7 @@ async def test_a_link_works_once_and_not_after_it_expires(engine):
     with pytest.raises(LinkInvalid, match="expired"):
         await registration.verify_email(engine, secret, clock=late)
     await registration.verify_email(engine, secret)
-    with pytest.raises(LinkInvalid, match="used already"):
+    with pytest.raises(LinkInvalid, match="it was used"):
         await registration.verify_email(engine, secret)
 
 
@@ -129,13 +129,63 @@ async def test_a_password_reset_mails_a_link_that_sets_the_password_once(engine)
     secret = event["data"]["reset_token"]
     with pytest.raises(AccountError, match="at least 10"):
         await registration.reset_password(engine, secret, "weak", fake_hash)
-    assert await registration.reset_password(engine, secret, "a brand new phrase", fake_hash) == "anna"
+    assert (await registration.reset_password(engine, secret, "a brand new phrase", fake_hash)).username == "anna"
     user = await authenticate(engine, "anna", "a brand new phrase", check=plain_check)
     assert user["username"] == "anna"
     async with engine.connect() as conn:
         assert await registration.is_verified(conn, "anna")  # the mail reached the address: it is confirmed
-    with pytest.raises(LinkInvalid, match="used already"):
+    with pytest.raises(LinkInvalid, match="it was used"):
         await registration.reset_password(engine, secret, "yet another phrase", fake_hash)
+
+
+async def reset_link(engine, email: str, at: datetime) -> str:
+    assert await registration.request_password_reset(engine, email, clock=lambda: at)
+    return await secret_of_last_mail(engine)
+
+
+async def test_only_the_newest_reset_link_works_and_using_it_voids_every_other(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    start = datetime.now(UTC)
+    older = await reset_link(engine, "anna@example.org", start)
+    newer = await reset_link(engine, "anna@example.org", start + timedelta(minutes=2))
+    with pytest.raises(LinkInvalid, match="a newer one was sent"):
+        await registration.reset_password(engine, older, "an attacker's phrase", fake_hash)
+    await registration.reset_password(engine, newer, "a brand new phrase", fake_hash)
+    with pytest.raises(LinkInvalid, match="it was used"):
+        await registration.reset_password(engine, newer, "an attacker's phrase", fake_hash)
+    assert (await authenticate(engine, "anna", "a brand new phrase", check=plain_check))["username"] == "anna"
+
+
+async def test_using_a_confirmation_link_voids_the_other_confirmation_links(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    first = await secret_of_last_mail(engine)
+    later = lambda: datetime.now(UTC) + timedelta(minutes=2)  # noqa: E731
+    assert await registration.resend_verification(engine, "anna", clock=later)
+    second = await secret_of_last_mail(engine)
+    with pytest.raises(LinkInvalid, match="a newer one was sent"):
+        await registration.verify_email(engine, first)
+    assert await registration.verify_email(engine, second) == "anna"
+
+
+async def test_a_password_reset_ends_every_session_of_the_account_through_the_outbox(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    at = datetime.now(UTC) + timedelta(minutes=2)
+    secret = await reset_link(engine, "anna@example.org", at - timedelta(minutes=1))
+    ended = await registration.reset_password(engine, secret, "a brand new phrase", fake_hash, clock=lambda: at)
+    assert ended == registration.EndedSessions("anna", at.timestamp())
+    row = (await outbox(engine))[-1]
+    event = events.decode(row["payload"])
+    assert (row["topic"], row["key"], event["type"]) == (AUTH_EVENTS_TOPIC, "anna", events.SESSIONS_ENDED)
+    assert event["data"] == {"username": "anna", "before": at.timestamp(), "reason": "password reset"}
+    fixtures.record(event)  # the sample every app's revocation handler reads
+
+
+async def test_logging_out_everywhere_ends_every_session_of_the_account(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    ended = await registration.end_sessions(engine, "anna", "logged out everywhere")
+    event = events.decode((await outbox(engine))[-1]["payload"])
+    assert event["type"] == events.SESSIONS_ENDED
+    assert (event["data"]["username"], event["data"]["before"]) == ("anna", ended.before)
 
 
 async def test_a_verify_link_does_not_reset_a_password(engine):
@@ -170,3 +220,22 @@ async def test_the_event_relay_sends_in_order_marks_what_was_sent_and_keeps_the_
     sender.fail_after = None
     assert await OutboxRelay(engine, db.event_outbox, sender, logging.getLogger("t")).relay_pending() == 1
     assert [key for _, key, _ in sender.sent] == ["user0", "user1", "user2"]
+
+
+@pytest.mark.parametrize("address", ["(1)anna@example.org", "anna(2)@example.org", "<anna@example.org>",
+                                     "Anna <anna@example.org>", "<svg/onload=alert(1)>@x.test", "anna@example",
+                                     '"anna"@example.org', "anna@example.org\nBcc: eve@example.org"])
+def test_an_address_is_one_bare_mailbox_or_refused_with_the_reason(address):
+    with pytest.raises(ValidationError, match="email: .*name@example.org|plain text"):
+        SignUp(username="anna", email=address, password="correct horse battery")
+
+
+async def test_one_mailbox_makes_one_account_however_it_is_written(engine):
+    await registration.register(engine, ANNA, fake_hash)
+    same = SignUp(username="anna2", email=" anna@EXAMPLE.org ", password="correct horse battery")
+    assert same.email == "anna@example.org"
+    with pytest.raises(AccountTaken, match="email"):
+        await registration.register(engine, same, fake_hash)
+    with pytest.raises(AccountTaken, match="email"):
+        await registration.register(engine, SignUp(username="anna3", email="ANNA@example.org",
+                                                   password="correct horse battery"), fake_hash)
