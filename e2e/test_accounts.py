@@ -4,6 +4,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from test_browser import log_in
@@ -189,3 +190,30 @@ def test_one_mailbox_cannot_be_signed_up_again_written_another_way(api, written)
     upper = api.post("/api/auth/register", json={"username": f"{name}c", "email": f"{name}@FESTFLOW.test",
                                                  "password": PASSWORD})
     assert upper.status_code == 409 and upper.json()["field"] == "email"
+
+
+def _from(gateway: str, address: str) -> httpx.Client:
+    """A client that reaches the gateway from a loopback address of its own, as from another network."""
+    return httpx.Client(base_url=gateway, timeout=20, transport=httpx.HTTPTransport(local_address=address))
+
+
+def test_failed_logins_from_one_address_do_not_lock_the_owner_out_from_another(api, gateway, admin_token):
+    name = f"target-{uuid.uuid4().hex[:6]}"
+    assert _sign_up(api, name).status_code == 201
+    with _from(gateway, "127.0.0.91") as attacker, _from(gateway, "127.0.0.92") as owner:
+        codes = [attacker.post("/api/auth/login", json={"username": name, "password": "a wrong guess"}).status_code
+                 for _ in range(10)]
+        assert codes[:9] == [401] * 9 and codes[9] == 429
+        locked = attacker.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+        assert locked.status_code == 429 and "from your address" in locked.json()["detail"]
+        assert owner.post("/api/auth/login", json={"username": name, "password": PASSWORD}).status_code == 200
+        # through the shell's form too: the shell passes the visitor's address on
+        form = owner.post("/shell/login", data={"username": name, "password": PASSWORD, "next": "/"})
+        assert form.status_code == 303 and form.headers["location"] == "/"
+        locks = api.get("/api/admin/login-locks", headers=bearer(admin_token)).json()
+        assert {"username": name, "address": "127.0.0.91"} in [
+            {k: lock[k] for k in ("username", "address")} for lock in locks]
+        lifted = api.delete("/api/admin/login-locks", headers=bearer(admin_token),
+                            params={"username": name, "address": "127.0.0.91"})
+        assert lifted.json() == {"lifted": 1}
+        assert attacker.post("/api/auth/login", json={"username": name, "password": PASSWORD}).status_code == 200

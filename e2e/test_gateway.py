@@ -87,6 +87,26 @@ def test_api_is_rate_limited(gateway):
     assert 429 in codes and 401 in codes
 
 
+@pytest.mark.parametrize("form,fields,source", [
+    ("/shell/login", {"username": "nobody-x", "password": "wrong password"}, "127.0.0.71"),
+    ("/shell/signup", {"username": "a", "email": "not-an-address", "password": "short"}, "127.0.0.72"),
+    ("/shell/password-reset", {"email": "nobody@festflow.test"}, "127.0.0.73"),
+])
+def test_the_shells_account_forms_are_rate_limited_like_the_api(gateway, form, fields, source):
+    """60 posts at once from one address (one of its own, so that no other test's logins are slowed): the
+    gateway's per-address limit turns the rest away with 429 and a page that says why."""
+    from concurrent.futures import ThreadPoolExecutor
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(base_url=gateway, timeout=20, transport=transport) as client:
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda _: client.post(form, data=fields), range(60)))
+    codes = {a.status_code for a in answers}
+    assert 429 in codes and codes - {429}, codes
+    refused = next(a for a in answers if a.status_code == 429)
+    assert refused.headers["content-type"].startswith("text/html") and "Too many attempts" in refused.text
+    assert refused.headers["retry-after"] == "1"
+
+
 def test_every_service_reports_healthy_dependencies(profile):
     for port_name in ("order", "inventory", "email", "notify", "catalog"):
         body = httpx.get(profile.url(port_name, "/healthz"), timeout=5).json()

@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_runtime.client_address import HEADER, client_address, trusted_networks
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from festflow_runtime.startup_heap import freeze_startup_heap
@@ -62,11 +63,19 @@ def create_app(settings: Settings | None = None, *,
     """The app (run by `uvicorn --factory shell_app.main:create_app`); tests pass a fake order API transport."""
     app = FastAPI(title="FestFlow shell", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings or Settings()
+    app.state.trusted_proxies = trusted_networks(app.state.settings.trusted_proxies)
     app.state.order_api_transport = order_api_transport
     app.add_middleware(SameOriginMiddleware)
     app.mount("/shell/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
     return app
+
+
+def _for_visitor(request: Request) -> dict[str, str]:
+    """The header that tells the order API which client an account form is for: its limits and lockouts
+    are kept per client address, and the shell's own address is everyone's."""
+    peer = request.client.host if request.client else None
+    return {HEADER: client_address(peer, request.headers.get(HEADER), request.app.state.trusted_proxies)}
 
 
 def _page(request: Request, page: str, title: str, **extra) -> HTMLResponse:
@@ -194,7 +203,8 @@ async def login(request: Request, username: str = Form(""), password: str = Form
     if not username or not password:
         return _login_failed("missing", target, username)
     try:
-        resp = await request.app.state.http.post("/api/auth/login", json={"username": username, "password": password})
+        resp = await request.app.state.http.post("/api/auth/login", json={"username": username, "password": password},
+                                                 headers=_for_visitor(request))
     except httpx.HTTPError:
         return _login_failed("unavailable", target, username)
     if resp.status_code == 429:
@@ -269,7 +279,8 @@ async def signup(request: Request, username: str = Form(""), email: str = Form("
     values = {"username": username[:64], "email": email[:200]}
     api = request.app.state.http
     try:
-        resp = await api.post("/api/auth/register", json={"username": username, "email": email, "password": password})
+        resp = await api.post("/api/auth/register", json={"username": username, "email": email, "password": password},
+                              headers=_for_visitor(request))
     except httpx.HTTPError:
         return _page(request, "signup", "Create an account", form="signup", values=values, errors=UNAVAILABLE,
                      status_code=503)
@@ -279,7 +290,8 @@ async def signup(request: Request, username: str = Form(""), email: str = Form("
     account = resp.json()
     redirect = RedirectResponse("/signup?" + urlencode({"done": account["email"]}), status_code=303)
     try:  # logged in at once: the new buyer can fill a cart while the mail arrives
-        login = await api.post("/api/auth/login", json={"username": account["username"], "password": password})
+        login = await api.post("/api/auth/login", json={"username": account["username"], "password": password},
+                               headers=_for_visitor(request))
         if login.status_code == 200:
             _set_session(request, redirect, login.json())
     except httpx.HTTPError:
@@ -317,7 +329,8 @@ async def password_reset(request: Request, email: str = Form("")):
         return _page(request, "forgot", "Forgot your password?", form="forgot_password", values=values,
                      errors={"email": "Enter the email address of your account."}, status_code=422)
     try:
-        resp = await request.app.state.http.post("/api/auth/password-reset", json={"email": email[:200]})
+        resp = await request.app.state.http.post("/api/auth/password-reset", json={"email": email[:200]},
+                                                 headers=_for_visitor(request))
     except httpx.HTTPError:
         resp = None
     if resp is None or resp.status_code != 202:
@@ -336,7 +349,8 @@ async def reset_password_page(request: Request, token: str = ""):
 async def reset_password(request: Request, token: str = Form(""), password: str = Form("")):
     try:
         resp = await request.app.state.http.post("/api/auth/password-reset/confirm",
-                                                 json={"token": token[:200], "password": password})
+                                                 json={"token": token[:200], "password": password},
+                                                 headers=_for_visitor(request))
     except httpx.HTTPError:
         resp = None
     if resp is not None and resp.status_code == 200:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from festflow_runtime.client_address import trusted_networks
 
 
 class PlatformSettings(BaseSettings):
@@ -25,6 +28,14 @@ class PlatformSettings(BaseSettings):
     # a shared secret between the order service and the inventory's /internal/* API ("" leaves it open)
     internal_api_token: str = ""
     cookie_secure: bool = False  # cookies only over HTTPS (set behind a TLS gateway)
+    # who may say which client a request is for (X-Real-IP): the gateway's and the shell's addresses
+    trusted_proxies: str = "127.0.0.0/8,::1"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        trusted_networks(value)  # a bad entry stops the app at start, with its name
+        return value
 
     def public_key_pem(self) -> str:
         return pem("JWT_PUBLIC_KEY", self.jwt_public_key, self.jwt_public_key_file)

@@ -94,3 +94,18 @@ def test_broker_client_logs_are_let_through_once_a_minute_with_a_count():
     now[0] = 61
     later = record("aiokafka.conn", "Unable connect to node with id %s")
     assert limit.filter(later) and "999 more like it" in later.msg
+
+
+def test_the_client_address_is_believed_only_from_a_trusted_proxy():
+    import pytest
+
+    from festflow_runtime.client_address import client_address, trusted_networks
+    trusted = trusted_networks("127.0.0.0/8, ::1, 10.0.0.0/8")
+    assert client_address("127.0.0.1", "203.0.113.7", trusted) == "203.0.113.7"  # the gateway says who
+    assert client_address("10.1.2.3", " 2001:db8::1 ", trusted) == "2001:db8::1"
+    assert client_address("198.51.100.9", "203.0.113.7", trusted) == "198.51.100.9"  # anyone else: the peer
+    assert client_address("127.0.0.1", "not an address", trusted) == "127.0.0.1"
+    assert client_address("127.0.0.1", None, trusted) == "127.0.0.1"
+    assert client_address(None, "203.0.113.7", trusted) == ""
+    with pytest.raises(ValueError, match="'nonsense'"):
+        trusted_networks("127.0.0.1,nonsense")

@@ -36,10 +36,12 @@ orders = sa.Table(
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),
 )
 
-# Failed logins per username (known or not): slow-down and lockout, see login.py
+# Failed logins per account (known or not) and client address, and per address for any account
+# (username "*"): slow-down and lockout, see login.py
 login_failures = sa.Table(
-    "login_failures", metadata,
+    "login_failures_by_address", metadata,
     sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("address", sa.String(64), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("locked_until", sa.String(40)),
     sa.Column("updated_at", sa.String(40), nullable=False),

@@ -1,4 +1,4 @@
-"""Request dependencies: who is calling (verified bearer token or cookie)."""
+"""Request dependencies: who is calling (verified bearer token or cookie), and from which address."""
 from __future__ import annotations
 
 from typing import Annotated
@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
+from festflow_runtime.client_address import HEADER, client_address
 
 
 async def current_identity(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
@@ -25,3 +26,9 @@ async def admin_identity(identity: Annotated[Identity, Depends(current_identity)
 
 CurrentUser = Annotated[Identity, Depends(current_identity)]
 AdminUser = Annotated[Identity, Depends(admin_identity)]
+
+
+def caller_address(request: Request) -> str:
+    """The client's address, as the gateway (or the shell, for its forms) says when it is a trusted proxy."""
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get(HEADER), request.app.state.trusted_proxies)

@@ -21,6 +21,7 @@ from festflow_contracts.channels import (
 )
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime import database
+from festflow_runtime.client_address import trusted_networks
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.log_feed import LogFeed
@@ -33,6 +34,7 @@ from order_service.catalog import CatalogReadModel
 from order_service.checkout_lane import CheckoutLane
 from order_service.command_relay import CommandRelay
 from order_service.inventory_client import InventoryClient
+from order_service.login import LoginPolicy
 from order_service.ordering import CheckoutWriter, Limits, VerifiedBuyers
 from order_service.publisher import CommandPublisher
 from order_service.read_model import OrderStatusProjection
@@ -118,6 +120,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan, docs_url=None, redoc_url=None,
     )
     app.state.settings = settings or Settings()
+    app.state.trusted_proxies = trusted_networks(app.state.settings.trusted_proxies)
+    app.state.login_policy = LoginPolicy(address_lock_after=app.state.settings.login_address_lock_after)
     install_docs(app)
     app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
     install_error_handlers(app)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -28,9 +29,11 @@ from festflow_contracts import messages
 from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, AUTH_EVENTS_TOPIC
 from festflow_runtime import outbox
 from festflow_runtime.text import plain_text
-from order_service.db import account_tokens, event_outbox, login_failures, unverified_accounts, users
+from order_service.db import account_tokens, event_outbox, unverified_accounts, users
+from order_service.login import lift_locks
 
 SOURCE = "/festflow/order-service"
+log = logging.getLogger("order_service.accounts")
 VERIFY_FOR = timedelta(days=1)
 RESET_FOR = timedelta(hours=1)
 MAIL_INTERVAL = timedelta(minutes=1)
@@ -271,7 +274,8 @@ async def reset_password(engine: AsyncEngine, secret: str, password: str, hasher
         username = await _take_link(conn, secret, "reset", now)
         await conn.execute(users.update().where(users.c.username == username).values(password_hash=password_hash))
         await conn.execute(unverified_accounts.delete().where(unverified_accounts.c.username == username))
-        await conn.execute(login_failures.delete().where(login_failures.c.username == username))
+        if await lift_locks(conn, username):
+            log.info("password reset for %s lifts its login locks", username)
         ended = await _end_sessions(conn, username, now, "password reset")
     return EndedSessions(username, ended)
 

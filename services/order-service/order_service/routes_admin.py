@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+import logging
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from festflow_contracts.money import cents_to_str
 from festflow_runtime.text import plain_text
+from order_service import login
 from order_service.accounts import NewAccounts, create_accounts
 from order_service.cancellation import request_cancel
 from order_service.db import orders, users
@@ -23,6 +25,7 @@ from order_service.ordering import OrderRefused
 from order_service.views import order_view, public_festival
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
+log = logging.getLogger("order_service.admin")
 
 
 def admin_ticket(t: dict) -> dict:
@@ -128,6 +131,25 @@ async def create_users(request: Request, _admin: AdminUser, body: NewAccounts):
     "email", "password", "role"?}]}`, or with a bcrypt `password_hash` instead of `password` (accounts
     imported from another system). Names already taken are listed under `existing` and left as they are."""
     return await create_accounts(request.app.state.engine, body.users)
+
+
+@router.get("/login-locks")
+async def login_locks(request: Request, _admin: AdminUser):
+    """The login locks in force: `[{"username" ("*": every account), "address", "locked_until"}]`."""
+    return await login.locks(request.app.state.engine)
+
+
+@router.delete("/login-locks")
+async def lift_login_locks(request: Request, admin: AdminUser,
+                           username: Annotated[str, Query(min_length=1, max_length=64)],
+                           address: Annotated[str | None, Query(max_length=64)] = None):
+    """Lifts an account's login locks (`username`, "*" for an address's lock on every account), from one
+    `address` or from all; says how many there were."""
+    async with request.app.state.engine.begin() as conn:
+        lifted = await login.lift_locks(conn, username, address)
+    log.warning("login locks of %s%s lifted by %s (%d)", username, f" from address {address}" if address else "",
+                admin.username, lifted)
+    return {"lifted": lifted}
 
 
 class CancelIn(BaseModel):

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from festflow_contracts.tokens import COOKIE_NAME, bearer_token
 from festflow_runtime.text import plain_text
 from order_service import registration
-from order_service.deps import CurrentUser
+from order_service.deps import CurrentUser, caller_address
 from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenticate, hash_password_off_loop
 from order_service.registration import AccountError, SignUp
 
@@ -31,10 +31,12 @@ class Credentials(BaseModel):
 @router.post("/login")
 async def login(credentials: Credentials, request: Request, response: Response):
     """A token for the account (also set as an HttpOnly cookie). Wrong credentials are 401; after
-    repeated failures the account is locked for a while (429 with the time it opens and Retry-After)."""
+    repeated failures the account is locked for a while for the caller's address (429 with the time it
+    opens and Retry-After); a login from another address goes on."""
     state = request.app.state
     try:
-        user = await authenticate(state.engine, credentials.username, credentials.password)
+        user = await authenticate(state.engine, credentials.username, credentials.password, state.login_policy,
+                                  address=caller_address(request))
     except AccountLocked as exc:
         retry = max(1, int((exc.until - datetime.now(UTC)).total_seconds()))
         raise HTTPException(429, str(exc), headers={"Retry-After": str(retry)}) from exc

@@ -16,6 +16,8 @@ class Settings(PlatformSettings):
     jwt_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
     # at most one account mail (confirmation or reset link) per account and purpose in this many seconds
     account_mail_interval_seconds: float = Field(default=60, ge=0, le=86_400)
+    # failed logins from one client address, for any account, after which it is refused for a while
+    login_address_lock_after: int = Field(default=50, ge=1)
     max_quantity_per_item: int = 10
     max_items_per_order: int = 10
     fast_checkout: bool = True  # POST /api/orders answered by the checkout lane (checkout_lane.py)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import bcrypt
 import pytest
 
-from order_service import db
+from order_service import db, login
 from order_service.login import AccountLocked, LoginPolicy, LoginRefused, authenticate
 
 POLICY = LoginPolicy(slow_after=2, lock_after=4, lock_seconds=60, slow_seconds=0)
@@ -154,3 +154,38 @@ async def test_a_reset_ends_sessions_in_every_verifier_that_reads_the_event():
     with pytest.raises(InvalidToken, match="session has ended"):
         verifier.verify(token)
     assert verifier.verify(TokenIssuer(private, 60).issue("guest", "client", "g@x")).username == "guest"
+
+
+async def test_failures_from_one_address_lock_that_address_out_of_the_account_and_no_other(users):
+    checks, clock = Checks(), Clock()
+    for _ in range(POLICY.lock_after - 1):
+        with pytest.raises(LoginRefused):
+            await authenticate(users, "guest", "nope", POLICY, checks, clock, address="203.0.113.7")
+    with pytest.raises(AccountLocked, match="for this account from your address"):
+        await authenticate(users, "guest", "nope", POLICY, checks, clock, address="203.0.113.7")
+    with pytest.raises(AccountLocked):  # the attacker's address: refused even with the right password
+        await authenticate(users, "guest", "festflow", POLICY, checks, clock, address="203.0.113.7")
+    owner = await authenticate(users, "guest", "festflow", POLICY, checks, clock, address="198.51.100.1")
+    assert owner["username"] == "guest"  # the organiser at the gate, on another network, gets in
+    [lock] = await login.locks(users, clock)
+    assert (lock["username"], lock["address"]) == ("guest", "203.0.113.7")
+    async with users.begin() as conn:
+        assert await login.lift_locks(conn, "guest", "203.0.113.7") == 1
+    assert await login.locks(users, clock) == []
+    assert (await authenticate(users, "guest", "festflow", POLICY, checks, clock, address="203.0.113.7"))
+
+
+async def test_guessing_across_many_accounts_from_one_address_locks_the_address_for_all(users):
+    policy = LoginPolicy(slow_after=100, lock_after=100, lock_seconds=60, slow_seconds=0, address_lock_after=5)
+    checks, clock = Checks(), Clock()
+    for n in range(4):
+        with pytest.raises(LoginRefused) as refused:
+            await authenticate(users, f"name{n}", "guess", policy, checks, clock, address="203.0.113.9")
+        assert not isinstance(refused.value, AccountLocked)
+    with pytest.raises(AccountLocked, match="failed logins from your address"):
+        await authenticate(users, "name4", "guess", policy, checks, clock, address="203.0.113.9")
+    with pytest.raises(AccountLocked, match="from your address"):
+        await authenticate(users, "guest", "festflow", policy, checks, clock, address="203.0.113.9")
+    assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1"))
+    clock.now += timedelta(seconds=61)
+    assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="203.0.113.9"))
