@@ -88,8 +88,10 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "inventory-service": ("inventory_service.main:create_app", "inventory", ()),
     "order-service": ("order_service.main:create_app", "order", ()),
     "email-function": ("email_function.main:create_app", "email", ()),
-    # per-message deflate costs ~50 KiB per socket; the hub holds one socket per open page
-    "notification-hub": ("notification_hub.main:create_app", "notify", ("--ws-per-message-deflate", "false")),
+    # per-message deflate costs ~50 KiB per socket; the hub holds one socket per open page. A page sends it
+    # only small messages (the newest notification it has shown): anything over 16 KiB closes the socket
+    "notification-hub": ("notification_hub.main:create_app", "notify",
+                         ("--ws-per-message-deflate", "false", "--ws-max-size", "16384")),
     "ticketing-service": ("ticketing_service.main:create_app", "ticketing", ()),
     "shell-app": ("shell_app.main:create_app", "shell", ()),
     "mf-catalog": ("mf_catalog.main:create_app", "catalog", ()),
@@ -113,7 +115,7 @@ def app_component(profile: Profile, name: str, env: dict[str, str], instance: st
     instance = instance or name
     port = instance_port(profile.ports[port_name], instance)
     argv = python_module("uvicorn", "--factory", asgi, "--host", "127.0.0.1", "--port", str(port),
-                         "--no-access-log", *flags)
+                         "--no-access-log", "--no-server-header", *flags)
 
     def prepare() -> None:
         (profile.run_dir / "data").mkdir(parents=True, exist_ok=True)

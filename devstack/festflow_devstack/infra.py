@@ -43,6 +43,10 @@ def rabbitmq(profile: Profile) -> Component:
         "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
         "RABBITMQ_LOGS": "-",
         "ERL_CRASH_DUMP": str(base / "erl_crash.dump"),  # not in the directory it was started from
+        # the Erlang port mapper and the node's distribution port, which let whoever reaches them (and has
+        # the cookie) run code in the node, listen on this machine's loopback only
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
     }
 
     def ready() -> bool:
@@ -145,6 +149,8 @@ def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = Non
         "ADMIN_ADDR": f"127.0.0.1:{p['admin']}",
         "GATE_ADDR": f"127.0.0.1:{p['gate']}",
         "MAILBOX_ADDR": f"127.0.0.1:{p['mail_http']}",
+        # a TLS proxy on this host may say the public side is HTTPS (geo entries: `address value;`)
+        "TRUSTED_PROXY_ENTRIES": "127.0.0.1/32 1;",
     }
 
 

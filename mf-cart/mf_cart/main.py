@@ -63,7 +63,8 @@ router = APIRouter()
 def create_app(settings: Settings | None = None, *,
                order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The app (run by `uvicorn --factory mf_cart.main:create_app`); tests pass a fake order API transport."""
-    app = FastAPI(title="FestFlow cart micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="FestFlow cart micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.state.order_api_transport = order_api_transport
     app.add_middleware(SameOriginMiddleware)

@@ -42,7 +42,8 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app (run by `uvicorn --factory mf_gate.main:create_app`)."""
-    app = FastAPI(title="FestFlow gate micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="FestFlow gate micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.add_middleware(SameOriginMiddleware)
     app.mount("/gate/static", StaticFiles(directory=HERE / "static"), name="static")

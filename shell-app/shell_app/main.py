@@ -61,7 +61,8 @@ router = APIRouter()
 def create_app(settings: Settings | None = None, *,
                order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The app (run by `uvicorn --factory shell_app.main:create_app`); tests pass a fake order API transport."""
-    app = FastAPI(title="FestFlow shell", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="FestFlow shell", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.state.trusted_proxies = trusted_networks(app.state.settings.trusted_proxies)
     app.state.order_api_transport = order_api_transport
@@ -271,7 +272,8 @@ UNAVAILABLE = {"form": "This is unavailable right now; try again in a moment."}
 
 @router.get("/signup", response_class=HTMLResponse)
 async def signup_page(request: Request, done: str = ""):
-    return _page(request, "signup", "Create an account", form="signup", done=done[:200])
+    identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
+    return _page(request, "signup", "Create an account", form="signup", done=done[:200], ready=identity is not None)
 
 
 @router.post("/shell/signup")

@@ -27,6 +27,7 @@ TICKET_UPDATED = "festflow.ticket.updated.v1"
 # account events that send a mail with a one-time link (ACCOUNT_EVENTS_TOPIC)
 ACCOUNT_REGISTERED = "festflow.account.registered.v1"
 PASSWORD_RESET_REQUESTED = "festflow.account.password-reset-requested.v1"
+SIGN_UP_FOR_EXISTING_ACCOUNT = "festflow.account.sign-up-for-existing-account.v1"
 # log records (SYSTEM_LOGS_TOPIC)
 LOG_RECORD = "festflow.log.record.v1"
 

@@ -219,11 +219,20 @@ class PasswordResetRequested(Message):
     expires_at: str
 
 
+class SignUpForExistingAccount(Message):
+    """Somebody signed up with the address of an existing account: the mail tells its owner (sign-up
+    answers the same either way, so it tells nobody else which addresses have accounts)."""
+    TYPE: ClassVar[str] = events.SIGN_UP_FOR_EXISTING_ACCOUNT
+    username: str = Field(min_length=1)  # the existing account's
+    email: str = Field(min_length=3)
+
+
 ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
-ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested)
+ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested, SignUpForExistingAccount)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
                                                           FestivalChanged, TokenRevoked, SessionsEnded,
                                                           AccountRegistered, PasswordResetRequested,
+                                                          SignUpForExistingAccount,
                                                           TicketsIssued, TicketUpdated,
                                                           CancelOrder, OrderCancelled, TicketsResent)}
 

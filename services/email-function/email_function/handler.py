@@ -27,6 +27,7 @@ from festflow_contracts.messages import (
     OrderCancelled,
     OrderRejected,
     PasswordResetRequested,
+    SignUpForExistingAccount,
     TicketsIssued,
     TicketsResent,
 )
@@ -59,13 +60,20 @@ class SqliteSentLog:
 
 
 def build_account_message(event: dict[str, Any], settings: Settings) -> Message | None:
-    """The mail with a one-time link: confirm the address after sign-up, or set a new password."""
+    """The mail with a one-time link (confirm the address after sign-up, or set a new password), or the
+    word to an account's owner that somebody signed up with their address."""
     message = messages.parse_any(event)
-    if not isinstance(message, AccountRegistered | PasswordResetRequested):
+    if not isinstance(message, AccountRegistered | PasswordResetRequested | SignUpForExistingAccount):
         return None
-    expires = _when(message.expires_at)
     headers = {"Message-ID": f"<account.{event['id']}@festflow.local>", "X-FestFlow-Account": message.username,
                "X-FestFlow-Event": event["type"]}
+    if isinstance(message, SignUpForExistingAccount):
+        return plain_mail(settings, message.email, "You already have a FestFlow account", headers,
+            f"Hello {message.username},\n\nsomebody (we hope you) tried to create a new FestFlow account with "
+            f"this address. You have an account already: its username is {message.username}.\n\n"
+            f"Log in: {settings.public_url}/login\nForgot your password? {settings.public_url}/forgot-password\n\n"
+            "If it was not you, ignore this mail: nothing was changed.\n\nFestFlow\n")
+    expires = _when(message.expires_at)
     if isinstance(message, AccountRegistered):
         link = f"{settings.public_url}/verify-email?{urlencode({'token': message.verify_token})}"
         return plain_mail(settings, message.email, "Confirm your email address for FestFlow", headers,
@@ -198,7 +206,7 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
 
 # a sale is confirmed by mail with its tickets; later the organiser may send them again, or cancel the order
 ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED, events.TICKETS_RESENT, events.ORDER_CANCELLED)
-ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED)
+ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED, events.SIGN_UP_FOR_EXISTING_ACCOUNT)
 
 
 def mail_key(event: dict[str, Any]) -> str:

@@ -38,7 +38,8 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The function's trigger (run by `uvicorn --factory email_function.main:create_app`)."""
-    app = FastAPI(title="FestFlow email function", lifespan=lifespan)
+    app = FastAPI(title="FestFlow email function", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.add_api_route("/healthz", healthz, methods=["GET"])
     return app

@@ -163,6 +163,18 @@ def test_account_mails_carry_their_one_time_link_and_go_once_per_event(smtp, sen
     assert len(inbox.messages) == 2
 
 
+def test_a_sign_up_with_a_taken_address_tells_the_owner_their_username_once(smtp, sent_log):
+    inbox, settings = smtp
+    event = sample(events.SIGN_UP_FOR_EXISTING_ACCOUNT)  # the order service's recorded sample
+    message = handle(event, settings.model_copy(update={"public_url": "https://tickets.example.org"}), sent_log)
+    assert message is not None and message["To"] == event["data"]["email"]
+    assert message["Subject"] == "You already have a FestFlow account"
+    body = received(inbox, 0).get_content()
+    assert f"its username is {event['data']['username']}" in body
+    assert "https://tickets.example.org/login" in body and "https://tickets.example.org/forgot-password" in body
+    assert handle(event, settings, sent_log) is None and len(inbox.messages) == 1  # redelivered: no second mail
+
+
 def test_the_confirmation_names_the_festival_its_dates_and_place(smtp, sent_log):
     inbox, settings = smtp
     event = sample(events.TICKETS_ISSUED)  # the festival travels from the sale to the tickets

@@ -55,7 +55,8 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The inventory service (run by `uvicorn --factory inventory_service.main:create_app`)."""
-    app = FastAPI(title="FestFlow inventory service", lifespan=lifespan)
+    app = FastAPI(title="FestFlow inventory service", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     install_error_handlers(app)
     app.include_router(router)

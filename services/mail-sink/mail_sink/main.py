@@ -37,7 +37,8 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The mail sink (run by `uvicorn --factory mail_sink.main:create_app`)."""
-    app = FastAPI(title="FestFlow mail sink", lifespan=lifespan)
+    app = FastAPI(title="FestFlow mail sink", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.add_api_route("/healthz", healthz, methods=["GET"])
     app.add_api_route("/api/messages", messages, methods=["GET"])

@@ -64,7 +64,8 @@ async def lifespan(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The hub (run by `uvicorn --factory notification_hub.main:create_app`)."""
-    app = FastAPI(title="FestFlow notification hub", lifespan=lifespan)
+    app = FastAPI(title="FestFlow notification hub", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.add_middleware(SameOriginMiddleware)  # a page of another origin cannot open a socket
     app.add_api_route("/healthz", healthz, methods=["GET"])

@@ -91,6 +91,8 @@ async def lifespan(app: FastAPI):
     try:
         yield
     finally:
+        if state.account_work:  # a reset answered a moment ago writes its link before the database closes
+            await asyncio.wait(state.account_work, timeout=2)
         await state.events.stop()
         await state.catalog_events.stop()
         await cancel_and_wait(catalog_task)
@@ -122,6 +124,7 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.state.trusted_proxies = trusted_networks(app.state.settings.trusted_proxies)
     app.state.login_policy = LoginPolicy(address_lock_after=app.state.settings.login_address_lock_after)
+    app.state.account_work = set()  # account mails queued after their request was answered (routes_auth)
     install_docs(app)
     app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
     install_error_handlers(app)

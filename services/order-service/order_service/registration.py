@@ -7,8 +7,9 @@
   works: a new one voids the older ones, and using one voids every other.
 - `reset_password` and `end_sessions` end every session of the account: in the transaction that does it,
   a SessionsEnded event goes into the event outbox for every app's token verifier.
-- `request_password_reset` answers the same whether the address is known or not, so it tells nobody
-  which addresses have accounts; at most one mail a minute goes to an account.
+- `register` and `request_password_reset` answer the same whether the address is known or not, so they
+  tell nobody which addresses have accounts; at most one mail of a kind a minute, and five of every
+  kind an hour, go to an account.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ log = logging.getLogger("order_service.accounts")
 VERIFY_FOR = timedelta(days=1)
 RESET_FOR = timedelta(hours=1)
 MAIL_INTERVAL = timedelta(minutes=1)
+MAILS_PER_HOUR = 5  # account mails (links, notices) to one account, of every kind together
 USERNAME_RULE = "3-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
 PASSWORD_RULE = ("at least 10 characters, not all digits, not containing the username, "
                  "and not one of the most common passwords")
@@ -147,17 +149,29 @@ async def _emit(conn: AsyncConnection, message: messages.Message, key: str) -> N
 
 
 async def register(engine: AsyncEngine, sign_up: SignUp, hasher: Hasher,
-                   clock: Callable[[], datetime] = _now) -> dict[str, str]:
-    """Makes an unverified account and queues its confirmation mail. AccountTaken for a used name or
-    address (409), AccountError for a weak password (422)."""
+                   clock: Callable[[], datetime] = _now,
+                   interval: timedelta = MAIL_INTERVAL) -> dict[str, str]:
+    """Makes an unverified account and queues its confirmation mail. AccountTaken for a used username
+    (409), AccountError for a weak password (422). An address that has an account already gets the same
+    answer, after the same work (the hash), and its owner a mail that says so: sign-up tells nobody which
+    addresses have accounts."""
     problem = password_problem(sign_up.password, sign_up.username)
     if problem:
         raise AccountError(problem, "password")
-    await _refuse_taken(engine, sign_up)
+    await _refuse_taken_username(engine, sign_up)
     password_hash = await hasher(sign_up.password)
     now = clock()
+    answer = {"username": sign_up.username, "email": sign_up.email}
     async with engine.begin() as conn:
-        await _refuse_taken(conn, sign_up)  # again, inside the transaction that writes
+        await _refuse_taken_username(conn, sign_up)  # again, inside the transaction that writes
+        owner = (await conn.execute(sa.select(users.c.username, users.c.email).where(
+            sa.func.lower(users.c.email) == sign_up.email.lower()).order_by(users.c.username).limit(1))).first()
+        if owner is not None:
+            if not await _recently_mailed(conn, owner.username, "exists", now, interval):
+                await _note_mail(conn, owner.username, "exists", now)
+                await _emit(conn, messages.SignUpForExistingAccount(username=owner.username, email=owner.email),
+                            owner.username)
+            return answer
         await conn.execute(users.insert().values(username=sign_up.username, email=sign_up.email, role="client",
                                                  password_hash=password_hash))
         await conn.execute(unverified_accounts.insert().values(username=sign_up.username,
@@ -166,22 +180,25 @@ async def register(engine: AsyncEngine, sign_up: SignUp, hasher: Hasher,
         await _emit(conn, messages.AccountRegistered(username=sign_up.username, email=sign_up.email,
                                                      verify_token=link.secret, expires_at=link.expires_at),
                     sign_up.username)
-    return {"username": sign_up.username, "email": sign_up.email}
+    return answer
 
 
-async def _refuse_taken(db: AsyncEngine | AsyncConnection, sign_up: SignUp) -> None:
-    query = sa.select(users.c.username, users.c.email).where(
-        sa.or_(users.c.username == sign_up.username, sa.func.lower(users.c.email) == sign_up.email.lower()))
+async def _refuse_taken_username(db: AsyncEngine | AsyncConnection, sign_up: SignUp) -> None:
+    query = sa.select(users.c.username).where(users.c.username == sign_up.username)
     if isinstance(db, AsyncEngine):
         async with db.connect() as conn:
             taken = (await conn.execute(query)).first()
     else:
         taken = (await db.execute(query)).first()
-    if taken is None:
-        return
-    if taken.username == sign_up.username:
+    if taken is not None:
         raise AccountTaken("username: this username is taken; choose another", "username")
-    raise AccountTaken("email: an account with this email address exists; log in or reset its password", "email")
+
+
+async def _note_mail(conn: AsyncConnection, username: str, purpose: str, now: datetime) -> None:
+    """Records a mail that carries no link (a used, never valid row), so the mail limits count it."""
+    await conn.execute(account_tokens.insert().values(
+        token_hash=_hash(secrets.token_urlsafe(32)), username=username, purpose=purpose,
+        created_at=now.isoformat(), expires_at=now.isoformat(), used_at=now.isoformat()))
 
 
 async def _take_link(conn: AsyncConnection, secret: str, purpose: str, now: datetime) -> str:
@@ -219,9 +236,15 @@ async def is_verified(conn: AsyncConnection, username: str) -> bool:
 
 async def _recently_mailed(conn: AsyncConnection, username: str, purpose: str, now: datetime,
                            interval: timedelta) -> bool:
+    """Whether the account had a mail of this purpose within `interval`, or MAILS_PER_HOUR mails of any
+    purpose within the hour: then it gets none now, whatever the route that asks."""
     latest = await conn.scalar(sa.select(sa.func.max(account_tokens.c.created_at))
                                .where(account_tokens.c.username == username, account_tokens.c.purpose == purpose))
-    return latest is not None and datetime.fromisoformat(latest) > now - interval
+    if latest is not None and datetime.fromisoformat(latest) > now - interval:
+        return True
+    last_hour = await conn.scalar(sa.select(sa.func.count()).select_from(account_tokens).where(
+        account_tokens.c.username == username, account_tokens.c.created_at > (now - timedelta(hours=1)).isoformat()))
+    return bool(last_hour and last_hour >= MAILS_PER_HOUR)
 
 
 async def resend_verification(engine: AsyncEngine, username: str, clock: Callable[[], datetime] = _now,

@@ -1,6 +1,8 @@
 """Logging in and out, signing up, confirming the address and setting a new password: /api/auth/*."""
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenti
 from order_service.registration import AccountError, SignUp
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+log = logging.getLogger("order_service.accounts")
 
 
 class Credentials(BaseModel):
@@ -100,21 +103,24 @@ class NewPassword(BaseModel):
         return plain_text(value)
 
 
-@router.post("/register", status_code=201, responses={409: {"description": "username or email taken"}})
+@router.post("/register", status_code=201, responses={409: {"description": "username taken"}})
 async def register(sign_up: SignUp, request: Request):
     """A buyer's account. A mail with a link to confirm the address goes out at once; until the link is
-    followed the account can log in and fill a cart but checkout answers 403. 409 for a taken username
-    or address, 422 with the rule for a weak password or a malformed field."""
+    followed the account can log in and fill a cart but checkout answers 403. 409 for a taken username,
+    422 with the rule for a weak password or a malformed field. An address that has an account already
+    gets the same answer (its owner a mail saying so): the answer tells nobody which addresses have
+    accounts."""
     state = request.app.state
     try:
-        account = await registration.register(state.engine, sign_up, hash_password_off_loop)
+        account = await registration.register(state.engine, sign_up, hash_password_off_loop,
+                                              interval=_mail_interval(state))
     except AccountError as exc:
         return _account_error(exc)
     except LoginBusy as exc:
         raise _busy(exc) from exc
     state.event_relay.notify()
     return {**account, "email_verified": False,
-            "detail": f"Account created. We sent a link to {account['email']}: open it to confirm your address."}
+            "detail": f"Check your mail: we sent a message to {account['email']} with what to do next."}
 
 
 @router.post("/verify-email")
@@ -144,13 +150,22 @@ async def resend_verification(request: Request, identity: CurrentUser):
 
 @router.post("/password-reset", status_code=202)
 async def password_reset(body: ResetRequest, request: Request):
-    """Mails a link to set a new password to the account with this address. The answer is the same
-    whether or not such an account exists."""
+    """Mails a link to set a new password to the account with this address. The answer is the same, and
+    as quick, whether or not such an account exists: the work is done after it."""
     state = request.app.state
-    if await registration.request_password_reset(state.engine, body.email, interval=_mail_interval(state)):
-        state.event_relay.notify()
+    task = asyncio.create_task(_reset_mail(state, body.email))  # answered at once: the time tells nothing
+    state.account_work.add(task)
+    task.add_done_callback(state.account_work.discard)
     return {"detail": "If an account has this address, a link to set a new password is on its way "
                       "(valid for an hour)."}
+
+
+async def _reset_mail(state, email: str) -> None:
+    try:
+        if await registration.request_password_reset(state.engine, email, interval=_mail_interval(state)):
+            state.event_relay.notify()
+    except Exception:  # the buyer was answered already; they may ask again
+        log.exception("a password reset mail could not be queued")
 
 
 @router.post("/password-reset/confirm")

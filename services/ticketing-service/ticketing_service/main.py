@@ -91,7 +91,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ticketing service (run by `uvicorn --factory ticketing_service.main:create_app`)."""
-    app = FastAPI(title="FestFlow ticketing service", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="FestFlow ticketing service", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.settings = settings or Settings()
     app.add_middleware(SameOriginMiddleware)
     install_error_handlers(app)
