@@ -16,7 +16,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 PAGES = {
     None: ["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/no-such-page"],
-    "buyer": ["/", "/my-orders", "ORDER", "TICKET"],
+    "buyer": ["/", "/my-orders", "/account", "ORDER", "TICKET"],
     "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival", "/gate"],
 }
 

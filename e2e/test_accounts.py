@@ -248,3 +248,18 @@ def test_failed_logins_from_one_address_do_not_lock_the_owner_out_from_another(a
                             params={"username": name, "address": "127.0.0.91"})
         assert lifted.json() == {"lifted": 1}
         assert attacker.post("/api/auth/login", json={"username": name, "password": PASSWORD}).status_code == 200
+
+
+def test_a_buyer_logs_out_everywhere_from_the_account_page(page: Page, api, gateway):
+    name = f"devices-{uuid.uuid4().hex[:6]}"
+    assert _sign_up(api, name).status_code == 201
+    other_device = login(api, name, PASSWORD)
+    api.cookies.clear()
+    log_in(page, name, PASSWORD)
+    page.get_by_role("link", name="Account").click()
+    expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    expect(page.locator(".shell_facts")).to_contain_text(f"{name}@festflow.test")
+    page.get_by_role("button", name="Log out everywhere").click()
+    expect(page.locator(".shell_ok")).to_contain_text("Every device that was logged in to your account is logged out")
+    expect(page.locator(".shell_user")).to_have_count(0)
+    assert_refused_everywhere(api, gateway, other_device, "session has ended")

@@ -228,6 +228,33 @@ def _set_session(request: Request, response: Response, login: dict) -> None:
                         or request.headers.get("x-forwarded-proto") == "https")  # served over HTTPS
 
 
+@router.get("/account", response_class=HTMLResponse)
+async def account_page(request: Request):
+    """The logged-in buyer's account: who they are, a new password, log out everywhere."""
+    identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
+    if identity is None:
+        return RedirectResponse("/login?" + urlencode({"next": "/account"}), status_code=303)
+    return _page(request, "account", "Your account", form="account")
+
+
+@router.post("/shell/logout-everywhere")
+async def logout_everywhere(request: Request):
+    """Ends every session of the account (every device's token is refused from now on)."""
+    token = request.cookies.get(COOKIE_NAME)
+    if not token:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        resp = await request.app.state.http.post("/api/auth/logout-everywhere",
+                                                 headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError:
+        resp = None
+    if resp is None or resp.status_code >= 500:
+        return _page(request, "account", "Your account", form="account", errors=UNAVAILABLE, status_code=503)
+    redirect = RedirectResponse("/login?" + urlencode({"notice": "logged-out-all"}), status_code=303)
+    redirect.delete_cookie(COOKIE_NAME, path="/")
+    return redirect
+
+
 @router.post("/shell/logout")
 async def logout(request: Request):
     """Revokes the token (every app refuses it from now on) and drops the cookie."""

@@ -67,3 +67,27 @@ def test_login_when_the_api_is_down_says_so(client):
 def test_htmx_is_served_as_a_static_file(client):
     resp = client.get("/shell/static/vendor/htmx-2.0.11/htmx.min.js")
     assert resp.status_code == 200 and "htmx" in resp.text[:200]
+
+
+def test_the_account_page_sends_anonymous_visitors_to_login_and_shows_a_buyer_their_account():
+    import time
+
+    from jose import jwt
+
+    from festflow_contracts.tokens import AUDIENCE, ISSUER
+    private, public = generate_keypair()
+    app = create_app(Settings(jwt_public_key=public, order_api_url="http://127.0.0.1:9",
+                              kafka_bootstrap_servers="127.0.0.1:9"))
+    now = int(time.time())
+    token = jwt.encode({"sub": "anna", "role": "client", "email": "anna@example.org", "iss": ISSUER,
+                        "aud": AUDIENCE, "iat": now, "exp": now + 60, "jti": "j"}, private, algorithm="RS256")
+    with TestClient(app) as c:
+        resp = c.get("/account", follow_redirects=False)
+        assert resp.status_code == 303 and resp.headers["location"] == "/login?next=%2Faccount"
+        c.cookies.set("festflow_token", token)
+        page = c.get("/account").text
+        assert "anna@example.org" in page and 'action="/shell/logout-everywhere"' in page
+        assert '<a href="/account">Account</a>' in page
+        # the order API is away: the page says so and the buyer stays logged in
+        failed = c.post("/shell/logout-everywhere", follow_redirects=False)
+        assert failed.status_code == 503 and "unavailable right now" in failed.text
