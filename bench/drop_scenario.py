@@ -225,8 +225,9 @@ class Drop:
                 order_id = data.get("order_id")
                 if order_id is None or order_id in self.result.outcomes:
                     continue
-                self.result.outcomes[order_id] = (event["type"], time.perf_counter())
-                if event["type"] == events.TICKET_SOLD:
+                kind = events.current_type(event["type"])
+                self.result.outcomes[order_id] = (kind, time.perf_counter())
+                if kind == events.ORDER_CONFIRMED:
                     self.result.sold_on_kafka += sum(i["quantity"] for i in data["items"]
                                                      if i["ticket_id"] == self.result.ticket_id)
                     if self.result.sold_on_kafka >= stock and self.result.sold_out_seconds is None:
@@ -346,7 +347,7 @@ class Drop:
         by_buyer: dict[str, list[str]] = {}
         for order_id, (name, _, _) in self.result.accepted.items():
             by_buyer.setdefault(name, []).append(order_id)
-        expected = {events.TICKET_SOLD: "CONFIRMED", events.ORDER_REJECTED: "REJECTED"}
+        expected = {events.ORDER_CONFIRMED: "CONFIRMED", events.ORDER_REJECTED: "REJECTED"}
 
         async def check(name: str, order_ids: list[str]) -> None:
             resp = await self.pool(self.index[name]).request(

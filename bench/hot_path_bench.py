@@ -169,7 +169,7 @@ async def measure_outcomes(batch: int, orders: int) -> float:
                 {"order_id": i, "username": "buyer", "idempotency_key": i, "request_hash": "h", "status": "PENDING",
                  "items": [], "created_at": "2026-12-02T00:00:00Z",
                  "updated_at": "2026-12-02T00:00:00Z"} for i in ids])
-        outcomes = [sample(events.TICKET_SOLD, order_id=i) if n % 3 == 0 else
+        outcomes = [sample(events.ORDER_CONFIRMED, order_id=i) if n % 3 == 0 else
                     sample(events.ORDER_REJECTED, order_id=i, reason="sold out") for n, i in enumerate(ids)]
         projection = OrderStatusProjection(engine)
         started = time.process_time()

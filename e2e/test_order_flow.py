@@ -81,7 +81,7 @@ def test_event_reaches_kafka_in_the_cloudevents_envelope(api, profile, guest_tok
 
     record, event = run_async(run())
     assert record.key.decode() == event["data"]["order_id"]
-    assert event["type"] == "festflow.ticket.sold.v1" and event["specversion"] == "1.0"
+    assert event["type"] == "festflow.order.confirmed.v2" and event["specversion"] == "1.0"
     assert event["source"] == "/festflow/inventory-service"
 
 
@@ -256,7 +256,7 @@ def test_a_bell_that_reconnects_gets_what_it_missed_exactly_once(api, stack, gat
 def test_an_event_delivered_twice_rings_the_bell_once(api, profile, gateway, guest_token):
     order_id = place_order(api, guest_token, [("camping-pass", 1)]).json()["order_id"]
     wait_status(api, guest_token, order_id, "CONFIRMED")
-    again = events.new_event(events.TICKET_SOLD, "/test", {
+    again = events.new_event(events.ORDER_CONFIRMED, "/test", {
         "order_id": order_id, "username": "guest", "email": "guest@festflow.local",
         "items": [{"ticket_id": "camping-pass", "name": "Camping Pass", "quantity": 1, "unit_price_cents": 4500}],
         "total_cents": 4500, "stock": []})

@@ -112,7 +112,9 @@ def test_a_redelivered_sale_issues_no_second_set_of_tickets_and_no_second_mail(a
     from festflow_contracts import events
     from festflow_contracts.channels import ORDER_EVENTS_TOPIC
     _, _, token, _, order = bought(api, admin_token, 2)
-    sold = next(e for e in order_events(profile, order["order_id"]) if e["type"] == events.TICKET_SOLD)
+    told = order_events(profile, order["order_id"])
+    sold = next(e for e in told if e["type"] == events.ORDER_CONFIRMED)  # the new name, end to end
+    assert not [e["type"] for e in told if e["type"] in events.LEGACY_TYPES]  # and never the old one
 
     async def resend():
         producer = AIOKafkaProducer(bootstrap_servers=profile.kafka_bootstrap)

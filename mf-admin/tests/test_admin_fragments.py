@@ -45,9 +45,9 @@ def test_validation_lists_become_readable_reasons():
 
 
 def test_dashboard_hears_sales_and_changes_only():
-    sold = sample(events.TICKET_SOLD, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
+    sold = sample(events.ORDER_CONFIRMED, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
     assert dashboard_update(sold) == {"kind": "sold", "tickets": [{"ticket_id": "vip", "stock": 3}]}
-    changed = sample(events.TICKET_CHANGED, id="vip", stock=9)
+    changed = sample(events.TICKET_TYPE_CHANGED, id="vip", stock=9)
     assert dashboard_update(changed)["tickets"] == [{"ticket_id": "vip", "stock": 9}]
     assert dashboard_update(sample(events.ORDER_REJECTED)) == {"kind": "rejected", "tickets": []}
     assert dashboard_update(events.new_event(events.LOG_RECORD, "/t", {})) is None

@@ -34,9 +34,9 @@ def test_an_open_catalog_hears_stock_after_a_sale_and_changes_of_a_type():
     from festflow_contracts import events
     from festflow_contracts.fixtures import sample
     from mf_catalog.stock_feed import stock_update
-    sold = sample(events.TICKET_SOLD, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
+    sold = sample(events.ORDER_CONFIRMED, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
     assert stock_update(sold) == {"tickets": [{"ticket_id": "vip", "stock": 3}]}
-    changed = stock_update(sample(events.TICKET_CHANGED, id="vip", stock=9, price="12.00", active=False))
+    changed = stock_update(sample(events.TICKET_TYPE_CHANGED, id="vip", stock=9, price="12.00", active=False))
     assert changed == {"tickets": [{"ticket_id": "vip", "stock": 9, "price": "12.00", "active": False}],
                        "reload": True}
     assert stock_update(sample(events.ORDER_REJECTED)) is None

@@ -1,6 +1,8 @@
 """One envelope for every event: CloudEvents 1.0 attributes plus `data`, serialised as JSON.
 
-Types are versioned (`festflow.ticket.sold.v1`); consumers deduplicate on `id`.
+Types are versioned (`festflow.order.confirmed.v2`); consumers deduplicate on `id`. A type renamed in a
+new version keeps its older name in `LEGACY_TYPES`: consumers read both while older records remain on a
+topic, producers send only the new one.
 """
 from __future__ import annotations
 
@@ -11,11 +13,11 @@ from typing import Any
 
 SPEC_VERSION = "1.0"
 
-# order outcome events (ORDER_EVENTS_TOPIC)
-TICKET_SOLD = "festflow.ticket.sold.v1"
+# order outcome events (ORDER_EVENTS_TOPIC): the inventory took the stock, or refused the order
+ORDER_CONFIRMED = "festflow.order.confirmed.v2"
 ORDER_REJECTED = "festflow.order.rejected.v1"
-# catalog events (CATALOG_EVENTS_TOPIC)
-TICKET_CHANGED = "festflow.ticket.changed.v1"
+# catalog events (CATALOG_EVENTS_TOPIC): a ticket type (not an issued ticket) or the festival changed
+TICKET_TYPE_CHANGED = "festflow.ticket-type.changed.v2"
 FESTIVAL_CHANGED = "festflow.festival.changed.v1"
 # a logged-out token, refused by every verifier from now on (AUTH_EVENTS_TOPIC)
 TOKEN_REVOKED = "festflow.token.revoked.v1"
@@ -37,6 +39,18 @@ PLACE_ORDER = "festflow.order.place.v1"
 CANCEL_ORDER = "festflow.order.cancel.v1"
 # several place-order commands in one AMQP message (festflow_contracts.command_bundle)
 PLACE_ORDERS = "festflow.order.place-bundle.v1"
+
+# the older names of renamed types -> their current ones: read by every consumer, sent by no producer
+LEGACY_TYPES = {
+    "festflow.ticket.sold.v1": ORDER_CONFIRMED,
+    "festflow.ticket.changed.v1": TICKET_TYPE_CHANGED,
+}
+
+
+def current_type(type_: str) -> str:
+    """The type an event of `type_` is read as: its current name, for an older one."""
+    return LEGACY_TYPES.get(type_, type_)
+
 
 REQUIRED = ("id", "source", "type", "specversion", "time", "data")
 

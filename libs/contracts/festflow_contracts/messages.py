@@ -28,6 +28,21 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"  # by the organiser, after it was confirmed: its stock is back on sale
 
 
+class TicketTypeChange(StrEnum):
+    """What happened to a ticket type (TicketChanged.change)."""
+    CREATED = "created"
+    UPDATED = "updated"
+    RETIRED = "retired"
+    RESTORED = "restored"
+
+
+class TicketUpdateKind(StrEnum):
+    """What happened to an issued ticket (TicketUpdated.change)."""
+    HOLDER = "holder"
+    CHECKED_IN = "checked_in"
+    VOID = "void"
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
     TYPE: ClassVar[str]
@@ -77,7 +92,7 @@ class FestivalSummary(Message):
 
 
 class TicketSold(Message):
-    TYPE: ClassVar[str] = events.TICKET_SOLD
+    TYPE: ClassVar[str] = events.ORDER_CONFIRMED
     order_id: str
     username: str
     email: str
@@ -140,7 +155,7 @@ class TicketUpdated(Message):
     holder: str = ""
     used_at: str | None = None
     gate: str | None = None
-    change: str  # holder | checked_in | void
+    change: TicketUpdateKind
 
 
 class RejectedItem(Message):
@@ -158,7 +173,7 @@ class OrderRejected(Message):
 
 
 class TicketChanged(Message):
-    TYPE: ClassVar[str] = events.TICKET_CHANGED
+    TYPE: ClassVar[str] = events.TICKET_TYPE_CHANGED
     id: str
     name: str
     price_cents: StrictInt
@@ -166,7 +181,7 @@ class TicketChanged(Message):
     stock: StrictInt
     version: StrictInt
     active: StrictBool
-    change: str  # created | updated | retired | restored
+    change: TicketTypeChange
     description: str = ""  # what this ticket type includes
     sale_starts_at: str | None = None  # ISO 8601 with zone; None: on sale now
     sale_ends_at: str | None = None  # None: until sold out
@@ -246,7 +261,7 @@ def envelope(message: Message, source: str, subject: str | None = None) -> dict[
 
 def parse(event: dict[str, Any], model: type[M]) -> M:
     """The envelope's data as `model` (whose type the envelope must have); raises InvalidMessage."""
-    if event.get("type") != model.TYPE:
+    if events.current_type(event.get("type", "")) != model.TYPE:
         raise InvalidMessage(f"expected {model.TYPE}, got {event.get('type')!r}")
     try:
         return model.model_validate(event.get("data"))
@@ -257,5 +272,5 @@ def parse(event: dict[str, Any], model: type[M]) -> M:
 
 def parse_any(event: dict[str, Any]) -> Message | None:
     """The envelope's data as the model of its type, or None for a type no model knows (a newer one)."""
-    model = BY_TYPE.get(event.get("type", ""))
+    model = BY_TYPE.get(events.current_type(event.get("type", "")))
     return None if model is None else parse(event, model)

@@ -45,7 +45,7 @@ class FakeConsumer:
 
 
 def event(n):
-    return events.encode(events.new_event(events.TICKET_SOLD, "/t", {"n": n}))
+    return events.encode(events.new_event(events.ORDER_CONFIRMED, "/t", {"n": n}))
 
 
 async def run(consumer, handler, **kwargs):

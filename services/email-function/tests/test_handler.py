@@ -126,8 +126,8 @@ def test_a_header_with_a_line_break_is_refused_and_nothing_is_sent(smtp, sent_lo
 
 def test_other_events_send_nothing(smtp, sent_log):
     inbox, settings = smtp
-    assert handle(sample(events.TICKET_CHANGED), settings, sent_log) is None
-    assert handle(sample(events.TICKET_SOLD), settings, sent_log) is None  # the tickets' mail confirms the sale
+    assert handle(sample(events.TICKET_TYPE_CHANGED), settings, sent_log) is None
+    assert handle(sample(events.ORDER_CONFIRMED), settings, sent_log) is None  # the tickets' mail confirms the sale
     assert inbox.messages == []
 
 

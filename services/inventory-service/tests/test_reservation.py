@@ -35,7 +35,7 @@ async def test_confirmed_order_takes_stock_and_writes_ticket_sold(engine):
     assert await stock(engine, "vip-weekend") == 48
     assert await stock(engine, "camping-pass") == 197
     [event] = await outbox_events(engine)
-    assert event["type"] == events.TICKET_SOLD
+    assert event["type"] == events.ORDER_CONFIRMED
     assert event["data"]["total_cents"] == 2 * 24900 + 3 * 4500
     assert {s["ticket_id"]: s["stock"] for s in event["data"]["stock"]} == {"vip-weekend": 48, "camping-pass": 197}
     fixtures.record(event)  # the sample every consumer's tests handle
@@ -90,7 +90,7 @@ async def test_a_batch_sells_exactly_the_stock_in_order_and_says_why_the_rest_is
     assert await stock(engine, "vip-weekend") == 0
     sold = await outbox_events(engine)
     assert [e["data"]["order_id"] for e in sold] == [c.order_id for c in batch]  # the events in the batch's order
-    assert [e["data"].get("stock") for e in sold if e["type"] == events.TICKET_SOLD] == [
+    assert [e["data"].get("stock") for e in sold if e["type"] == events.ORDER_CONFIRMED] == [
         [{"ticket_id": "vip-weekend", "stock": left}] for left in (30, 10, 0)]
 
 

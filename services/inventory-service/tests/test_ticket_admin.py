@@ -61,7 +61,7 @@ async def test_edit_price_name_and_stock_announces_the_change(engine):
     ticket = await update_ticket(engine, "vip-weekend", TicketPatch(price="99.50", stock=70, name="VIP Pass"))
     assert (ticket["price_cents"], ticket["stock"], ticket["name"]) == (9950, 70, "VIP Pass")
     [event] = await catalog_events(engine)
-    assert event["type"] == events.TICKET_CHANGED
+    assert event["type"] == events.TICKET_TYPE_CHANGED
     assert event["data"]["price"] == "99.50" and event["data"]["stock"] == 70
     fixtures.record(event)  # the sample every consumer's tests handle
 

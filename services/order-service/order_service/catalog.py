@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from festflow_contracts import events, messages
 from festflow_contracts.messages import FestivalChanged, TicketChanged
 from festflow_runtime.backoff import Backoff
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 
 log = logging.getLogger("order_service.catalog")
 
@@ -52,13 +52,13 @@ class CatalogReadModel:
 
     async def apply(self, event: dict[str, Any]) -> None:
         """The Kafka handler for the catalog topic."""
-        if event["type"] == events.TICKET_CHANGED:
+        if events.current_type(event["type"]) == events.TICKET_TYPE_CHANGED:
             self.apply_ticket(messages.parse(event, TicketChanged).model_dump())
         elif event["type"] == events.FESTIVAL_CHANGED:
             self.apply_festival(messages.parse(event, FestivalChanged).model_dump())
 
     async def refresh(self) -> None:
-        """Takes a snapshot from the inventory (raises CatalogUnavailable)."""
+        """Takes a snapshot from the inventory (raises InventoryUnavailable)."""
         self._refreshed_at = time.monotonic()
         for ticket in await self.source.tickets(include_retired=True):
             self.apply_ticket(ticket)
@@ -71,7 +71,7 @@ class CatalogReadModel:
         while not self.loaded:
             try:
                 await self.refresh()
-            except CatalogUnavailable as exc:
+            except InventoryUnavailable as exc:
                 await backoff.failed(exc)
         backoff.succeeded()
 
@@ -79,11 +79,11 @@ class CatalogReadModel:
         """Those of these tickets that are on sale, by id. An id not known here may be a type made a
         moment ago through another instance: it triggers one snapshot (at most one a second)."""
         if not self.loaded:
-            raise CatalogUnavailable("the ticket catalog is not loaded yet; try again in a moment")
+            raise InventoryUnavailable("the ticket catalog is not loaded yet; try again in a moment")
         unknown = [t for t in ticket_ids if t not in self.tickets]
         if unknown and time.monotonic() - self._refreshed_at >= self.refresh_interval:
             try:
                 await self.refresh()
-            except CatalogUnavailable:
+            except InventoryUnavailable:
                 pass  # what is known stays the answer
         return {t: self.tickets[t] for t in ticket_ids if t in self.tickets and self.tickets[t]["active"]}

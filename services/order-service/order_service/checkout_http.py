@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from festflow_contracts.tokens import Identity
 from order_service import ordering
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import OrderLine, OrderRefused
 from order_service.views import order_view
 
@@ -35,8 +35,8 @@ def accepted(state: Any, placed: ordering.Placed) -> JSONResponse:
     return JSONResponse(order_view(order), status_code=202, headers={"Location": f"/api/orders/{order['order_id']}"})
 
 
-def refused(exc: OrderRefused | CatalogUnavailable) -> HTTPException:
-    if isinstance(exc, CatalogUnavailable):
+def refused(exc: OrderRefused | InventoryUnavailable) -> HTTPException:
+    if isinstance(exc, InventoryUnavailable):
         return HTTPException(503, str(exc), headers={"Retry-After": "2"})
     return HTTPException(exc.status, str(exc))
 
@@ -53,7 +53,7 @@ async def checkout(state: Any, identity: Identity, idempotency_key: str, body: O
         placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
                                             idempotency_key, lines, verified=state.verified_buyers,
                                             writer=state.checkout_writer)
-    except (OrderRefused, CatalogUnavailable) as exc:
+    except (OrderRefused, InventoryUnavailable) as exc:
         http = refused(exc)
         return JSONResponse({"detail": http.detail}, status_code=http.status_code, headers=http.headers)
     return accepted(state, placed)

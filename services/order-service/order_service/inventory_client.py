@@ -6,8 +6,9 @@ import json
 import httpx
 
 
-class CatalogUnavailable(Exception):
-    pass
+class InventoryUnavailable(Exception):
+    """The inventory service did not answer a call (a read of what is on sale, or an organiser's change):
+    the caller answers 503 with the reason."""
 
 
 class InventoryClient:
@@ -20,7 +21,7 @@ class InventoryClient:
             resp = await self.http.get("/internal/tickets", params={"include_retired": include_retired})
             resp.raise_for_status()
         except httpx.HTTPError as exc:
-            raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
+            raise InventoryUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
         return resp.json()
 
     async def festival(self) -> dict:
@@ -28,7 +29,7 @@ class InventoryClient:
             resp = await self.http.get("/internal/festival")
             resp.raise_for_status()
         except httpx.HTTPError as exc:
-            raise CatalogUnavailable(f"festival details unavailable ({exc.__class__.__name__})") from exc
+            raise InventoryUnavailable(f"festival details unavailable ({exc.__class__.__name__})") from exc
         return resp.json()
 
     async def call_raw(self, method: str, path: str, content: bytes = b"",
@@ -36,7 +37,7 @@ class InventoryClient:
         try:
             return await self.http.request(method, path, content=content, headers={"Content-Type": content_type})
         except httpx.HTTPError as exc:
-            raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
+            raise InventoryUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
 
     async def call(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
         try:
@@ -45,7 +46,7 @@ class InventoryClient:
             return await self.http.request(method, path, content=content,
                                            headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            raise CatalogUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
+            raise InventoryUnavailable(f"ticket catalog unavailable ({exc.__class__.__name__})") from exc
 
     async def healthy(self) -> bool:
         try:

@@ -51,7 +51,7 @@ class BuyerNotVerified(OrderRefused):
 
 class Catalog(Protocol):
     async def on_sale(self, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The tickets among these that are on sale, by id (raises CatalogUnavailable)."""
+        """The tickets among these that are on sale, by id (raises InventoryUnavailable)."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class VerifiedBuyers:
 async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity, key: str,
                       lines: Sequence[OrderLine], also: AlsoInTransaction | None = None,
                       verified: VerifiedBuyers | None = None, writer: CheckoutWriter | None = None) -> Placed:
-    """Accepts the order durably, or raises OrderRefused (or CatalogUnavailable from the catalog). With a
+    """Accepts the order durably, or raises OrderRefused (or InventoryUnavailable from the catalog). With a
     `writer` (and no `also`) it is written in a batch with the checkouts around it (CheckoutWriter).
 
     A retry with the same key gets the first order back, even if that order would not pass now; the

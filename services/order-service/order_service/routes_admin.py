@@ -20,7 +20,7 @@ from order_service.accounts import NewAccounts, create_accounts
 from order_service.cancellation import request_cancel
 from order_service.db import orders, users
 from order_service.deps import AdminUser
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import OrderRefused
 from order_service.views import order_view, public_festival
 
@@ -41,7 +41,7 @@ def admin_ticket(t: dict) -> dict:
 async def _forward(request: Request, method: str, path: str, body: dict | None = None):
     try:
         resp = await request.app.state.inventory.call(method, path, body)
-    except CatalogUnavailable as exc:
+    except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     if resp.status_code >= 400:
         # the inventory's reasons (validation, conflicts) are the caller's to read
@@ -107,7 +107,7 @@ async def delete_banner(request: Request, _admin: AdminUser):
 async def _banner(request: Request, body: bytes):
     try:
         resp = await request.app.state.inventory.call_raw("PUT", "/internal/festival/banner", body)
-    except CatalogUnavailable as exc:
+    except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     if resp.status_code >= 400:
         return JSONResponse(resp.json(), status_code=resp.status_code)

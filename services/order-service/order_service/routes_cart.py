@@ -13,7 +13,7 @@ from festflow_contracts.tokens import COOKIE_NAME, Identity, bearer_token
 from order_service import carts
 from order_service.checkout_http import accepted, refused
 from order_service.deps import CurrentUser
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import OrderRefused
 
 router = APIRouter(prefix="/api/cart", tags=["cart"])
@@ -76,7 +76,7 @@ async def add_item(request: Request, cart: CartId, body: AddIn):
     try:
         return cart_json(await carts.add(state.engine, state.catalog, state.limits, cart, body.ticket_id,
                                          body.quantity))
-    except (OrderRefused, CatalogUnavailable) as exc:
+    except (OrderRefused, InventoryUnavailable) as exc:
         raise refused(exc) from exc
 
 
@@ -103,6 +103,6 @@ async def checkout(request: Request, identity: CurrentUser, body: CheckoutIn, _c
     try:
         placed = await carts.checkout(state.engine, state.catalog, state.limits, identity, body.version,
                                       state.verified_buyers)
-    except (OrderRefused, CatalogUnavailable) as exc:
+    except (OrderRefused, InventoryUnavailable) as exc:
         raise refused(exc) from exc
     return accepted(request.app.state, placed)

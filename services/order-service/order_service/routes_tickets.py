@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from festflow_contracts import sale_window
 from festflow_contracts.money import cents_to_str
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 from order_service.views import public_festival
 
 router = APIRouter(prefix="/api", tags=["tickets"])
@@ -29,7 +29,7 @@ async def list_tickets(request: Request):
     `sale_state` is `upcoming` (before `sale_starts_at`), `open` or `ended` (after `sale_ends_at`)."""
     try:
         tickets = await request.app.state.inventory.tickets()
-    except CatalogUnavailable as exc:
+    except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     now = datetime.now(UTC)
     return [public_ticket(t, now) for t in tickets]
@@ -43,7 +43,7 @@ async def get_festival(request: Request):
     if state.catalog.festival is None:
         try:
             state.catalog.apply_festival(await state.inventory.festival())
-        except CatalogUnavailable as exc:
+        except InventoryUnavailable as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
     return public_festival(state.catalog.festival)
 
@@ -53,7 +53,7 @@ async def get_banner(request: Request, v: int = 0):
     """The banner image. Its URL carries its version, so a new image has a new URL and each may be cached."""
     try:
         resp = await request.app.state.inventory.call_raw("GET", "/internal/festival/banner")
-    except CatalogUnavailable as exc:
+    except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
     if resp.status_code == 404:
         raise HTTPException(404, "the festival has no banner")

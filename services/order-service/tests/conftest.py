@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from order_service import db
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 from order_service.publisher import BrokerUnavailable
 
 TICKETS = {
@@ -20,7 +20,7 @@ class FakeCatalog:
 
     async def on_sale(self, ticket_ids: list[str]) -> dict[str, dict]:
         if self.down:
-            raise CatalogUnavailable("ticket catalog unavailable (ConnectError)")
+            raise InventoryUnavailable("ticket catalog unavailable (ConnectError)")
         return {t: self.tickets[t] for t in ticket_ids if t in self.tickets}
 
 

@@ -27,7 +27,7 @@ async def test_a_confirmed_order_is_cancelled_through_the_inventory(engine, cata
         await request_cancel(engine, order_id, "cancelled by the organiser")
     assert refused.value.status == 409
     projection = OrderStatusProjection(engine)
-    await projection.apply(sample(events.TICKET_SOLD, order_id=order_id))
+    await projection.apply(sample(events.ORDER_CONFIRMED, order_id=order_id))
     answer = await request_cancel(engine, order_id, "the buyer asked for it")
     assert answer == {"order_id": order_id, "status": "CONFIRMED", "cancellation": "requested"}
     async with engine.connect() as conn:

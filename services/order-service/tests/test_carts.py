@@ -124,7 +124,7 @@ async def test_a_confirmed_order_leaves_the_cart_empty(engine, catalog):
     cart = await carts.add(engine, catalog, LIMITS, MINE, "vip", 1)
     order_id = (await carts.checkout(engine, catalog, LIMITS, GUEST, cart.version)).order["order_id"]
     await OrderStatusProjection(engine, LIMITS).apply(outcome(
-        events.TICKET_SOLD, order_id, total_cents=24900,
+        events.ORDER_CONFIRMED, order_id, total_cents=24900,
         items=[{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 1, "unit_price_cents": 24900}]))
     after = await carts.view(engine, MINE)
     assert lines(after) == {} and after.last_order["status"] == "CONFIRMED"

@@ -4,7 +4,7 @@ import pytest
 
 from festflow_contracts import events
 from order_service.catalog import CatalogReadModel
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 
 
 def ticket(ticket_id="vip", version=1, active=True, name="VIP Weekend"):
@@ -21,18 +21,18 @@ class FakeInventory:
     async def tickets(self, include_retired=False):
         self.calls += 1
         if self.down:
-            raise CatalogUnavailable("ticket catalog unavailable (ConnectError)")
+            raise InventoryUnavailable("ticket catalog unavailable (ConnectError)")
         return list(self.tickets_)
 
     async def festival(self):
         if self.down:
-            raise CatalogUnavailable("festival details unavailable (ConnectError)")
+            raise InventoryUnavailable("festival details unavailable (ConnectError)")
         return {"name": "Snapshot Fest", "starts_on": "", "ends_on": "", "venue": "", "address": "",
                 "description": "", "banner_version": 0, "version": 3}
 
 
 def changed(t):
-    return events.new_event(events.TICKET_CHANGED, "/t", {**t, "price": "249.00", "change": "updated"})
+    return events.new_event(events.TICKET_TYPE_CHANGED, "/t", {**t, "price": "249.00", "change": "updated"})
 
 
 async def test_orders_are_checked_without_asking_the_inventory_each_time():
@@ -72,7 +72,7 @@ async def test_before_the_first_snapshot_orders_are_refused_as_unavailable():
     inventory = FakeInventory([ticket()])
     inventory.down = True
     catalog = CatalogReadModel(inventory)
-    with pytest.raises(CatalogUnavailable, match="not loaded yet"):
+    with pytest.raises(InventoryUnavailable, match="not loaded yet"):
         await catalog.on_sale(["vip"])
 
 
@@ -80,7 +80,9 @@ async def test_the_inventorys_ticket_changed_sample_updates_what_is_on_sale():
     from festflow_contracts.fixtures import sample
     catalog = CatalogReadModel(FakeInventory([]))
     await catalog.refresh()
-    changed = sample(events.TICKET_CHANGED)
+    changed = sample(events.TICKET_TYPE_CHANGED)
+    await catalog.apply(sample("festflow.ticket.changed.v1", id="old-name"))  # a record from before the rename
+    assert "old-name" in await catalog.on_sale(["old-name"])
     await catalog.apply(changed)
     assert changed["data"]["id"] in await catalog.on_sale([changed["data"]["id"]])
 
@@ -100,7 +102,7 @@ async def test_a_ticket_type_keeps_its_description_and_sale_window():
     from festflow_contracts.fixtures import sample
     catalog = CatalogReadModel(FakeInventory([ticket()]))
     await catalog.load_until_done()
-    await catalog.apply(sample(events.TICKET_CHANGED, id="vip", version=9, description="Bar access",
+    await catalog.apply(sample(events.TICKET_TYPE_CHANGED, id="vip", version=9, description="Bar access",
                                sale_ends_at="2020-01-01T00:00Z"))
     assert catalog.tickets["vip"]["description"] == "Bar access"
     assert catalog.tickets["vip"]["sale_ends_at"] == "2020-01-01T00:00Z"

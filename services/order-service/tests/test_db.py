@@ -34,13 +34,14 @@ async def test_one_order_per_idempotency_key(engine):
             await conn.execute(db.orders.insert().values(**_order("o2")))
 
 
-async def test_status_projection_confirms_and_rejects(engine):
+@pytest.mark.parametrize("confirmed", [events.ORDER_CONFIRMED, "festflow.ticket.sold.v1"])  # new and old name
+async def test_status_projection_confirms_and_rejects(engine, confirmed):
     async with engine.begin() as conn:
         await conn.execute(db.orders.insert().values(**_order("o1", "k1")))
         await conn.execute(db.orders.insert().values(**_order("o2", "k2")))
     projection = OrderStatusProjection(engine)
     items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
-    sold = sample(events.TICKET_SOLD, order_id="o1", items=items, total_cents=200)
+    sold = sample(confirmed, order_id="o1", items=items, total_cents=200)
     await projection.apply(sold)
     await projection.apply(sample(events.ORDER_REJECTED, order_id="o2", reason="sold out"))
     async with engine.connect() as conn:
@@ -54,9 +55,9 @@ async def test_a_batch_of_events_is_applied_in_one_transaction_as_one_by_one_wou
         for n in range(4):
             await conn.execute(db.orders.insert().values(**_order(f"o{n}", f"k{n}")))
     items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
-    batch = [sample(events.TICKET_SOLD, order_id="o0", items=items, total_cents=200),
+    batch = [sample(events.ORDER_CONFIRMED, order_id="o0", items=items, total_cents=200),
              sample(events.ORDER_REJECTED, order_id="o1", reason="sold out"),
-             sample(events.TICKET_SOLD, order_id="o2", items=items, total_cents=200),
+             sample(events.ORDER_CONFIRMED, order_id="o2", items=items, total_cents=200),
              sample(events.ORDER_REJECTED, order_id="o2", reason="late"),  # o2 was settled a moment before
              sample(events.ORDER_CANCELLED, order_id="o0", reason="the buyer asked for it")]
     await OrderStatusProjection(engine).apply_many(batch)
@@ -93,10 +94,10 @@ async def test_a_batch_in_any_order_ends_as_the_same_events_one_by_one(engine):
 
     def events_for(p):
         return [sample(events.ORDER_REJECTED, order_id=f"{p}1", reason="sold out"),
-                sample(events.TICKET_SOLD, order_id=f"{p}1", items=items, total_cents=200),  # too late
+                sample(events.ORDER_CONFIRMED, order_id=f"{p}1", items=items, total_cents=200),  # too late
                 sample(events.ORDER_CANCELLED, order_id=f"{p}2", reason="before its sale"),  # not confirmed yet
-                sample(events.TICKET_SOLD, order_id=f"{p}2", items=items, total_cents=200),
-                sample(events.TICKET_SOLD, order_id=f"{p}3", items=items, total_cents=200),
+                sample(events.ORDER_CONFIRMED, order_id=f"{p}2", items=items, total_cents=200),
+                sample(events.ORDER_CONFIRMED, order_id=f"{p}3", items=items, total_cents=200),
                 sample(events.ORDER_CANCELLED, order_id=f"{p}3", reason="the buyer asked for it"),
                 sample(events.ORDER_REJECTED, order_id=f"{p}4", reason="at most 4 per buyer"),
                 sample(events.ORDER_REJECTED, order_id=f"{p}4", reason="sold out")]  # a second outcome: no

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from festflow_contracts import events, fixtures
 from festflow_contracts.tokens import Identity
 from order_service import db
-from order_service.inventory_client import CatalogUnavailable
+from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import InvalidOrder, KeyReused, Limits, OrderLine, place_order
 
 LIMITS = Limits(max_quantity_per_item=10, max_items_per_order=2)
@@ -87,7 +87,7 @@ async def test_invalid_orders_are_refused_with_a_reason_and_write_nothing(engine
 
 async def test_catalog_down_refuses_without_writing(engine, catalog):
     catalog.down = True
-    with pytest.raises(CatalogUnavailable):
+    with pytest.raises(InventoryUnavailable):
         await place_order(engine, catalog, LIMITS, GUEST, "k", [OrderLine("vip", 1)])
     assert await outbox_rows(engine) == []
 

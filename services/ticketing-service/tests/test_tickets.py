@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from festflow_contracts import events, fixtures, messages
 from festflow_contracts.fixtures import sample
 from festflow_contracts.messages import TicketSold
-from ticketing_service import checkin, db
+from ticketing_service import attendees, checkin, db, resending, ticket_changes
 from ticketing_service.issuing import issue_for_sale, issue_for_sales, issue_in_order
 from ticketing_service.signing import ForgedTicket, SignedTicket, TicketSigner, generate_key_pem
 
@@ -17,7 +17,7 @@ FESTIVAL = "festflow"
 
 
 def sold(order_id="0f0e0d0c-1111-2222-3333-444455556666", **items):
-    event = sample(events.TICKET_SOLD, order_id=order_id, username="guest", email="guest@festflow.local",
+    event = sample(events.ORDER_CONFIRMED, order_id=order_id, username="guest", email="guest@festflow.local",
                    items=[{"ticket_id": t, "name": t.title(), "quantity": q, "unit_price_cents": 1000}
                           for t, q in (items or {"vip": 2, "camping": 1}).items()])
     return messages.parse(event, TicketSold)  # the inventory's recorded sample, as the consumer reads it
@@ -101,15 +101,17 @@ async def test_the_sales_of_one_fetch_are_issued_together_each_once_with_its_own
 
 async def test_a_fetch_is_taken_in_order_sales_together_and_a_cancellation_after_the_sales_before_it(engine, signer):
     a, b = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
-    sale_a = sample(events.TICKET_SOLD, order_id=a, username="guest", email="guest@festflow.local",
+    sale_a = sample(events.ORDER_CONFIRMED, order_id=a, username="guest", email="guest@festflow.local",
                     items=[{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 1000}])
-    sale_b = {**sale_a, "id": "another-event", "subject": b, "data": {**sale_a["data"], "order_id": b}}
+    # b's sale as written before the rename (festflow.ticket.sold.v1), still on the topic: issued all the same
+    sale_b = {**sale_a, "id": "another-event", "subject": b, "data": {**sale_a["data"], "order_id": b},
+              "type": "festflow.ticket.sold.v1"}
     cancel_a = sample(events.ORDER_CANCELLED, order_id=a)
     seen_at_cancel = []
 
     async def cancel(cancelled):
         seen_at_cancel.append((cancelled.order_id, [t["order_id"] for t in await all_tickets(engine)]))
-        await checkin.void_order(engine, cancelled.order_id)
+        await ticket_changes.void_order(engine, cancelled.order_id)
 
     rejected = sample(events.ORDER_REJECTED, order_id="00000000-0000-0000-0000-00000000000c")
     fresh = await issue_in_order(engine, [sale_a, rejected, cancel_a, sale_b], signer, FESTIVAL, cancel)
@@ -158,7 +160,7 @@ async def test_fifty_gates_scanning_one_ticket_at_once_admit_it_exactly_once(eng
 async def test_holders_and_the_check_in_count_per_type(engine, signer):
     await issue_for_sale(engine, sold(), signer, FESTIVAL)
     first, second, third = await all_tickets(engine)
-    named = await checkin.set_holder(engine, first["code"], "Ada Lovelace")
+    named = await ticket_changes.set_holder(engine, first["code"], "Ada Lovelace")
     assert named["holder"] == "Ada Lovelace"
     await checkin.scan(engine, second["qr"], "North", signer, FESTIVAL)
     assert await checkin.stats(engine) == [{"ticket_id": "camping", "name": "Camping", "issued": 1, "checked_in": 0},
@@ -169,8 +171,8 @@ async def test_a_cancelled_orders_tickets_are_void_once_and_refused_at_the_gate(
     from festflow_contracts.messages import OrderCancelled
     cancelled = messages.parse(sample(events.ORDER_CANCELLED), OrderCancelled)  # the inventory's sample
     await issue_for_sale(engine, sold(order_id=cancelled.order_id), signer, FESTIVAL)
-    assert await checkin.void_order(engine, cancelled.order_id) == 3
-    assert await checkin.void_order(engine, cancelled.order_id) == 0  # redelivered: nothing more
+    assert await ticket_changes.void_order(engine, cancelled.order_id) == 3
+    assert await ticket_changes.void_order(engine, cancelled.order_id) == 0  # redelivered: nothing more
     issued = await all_tickets(engine)
     assert {t["status"] for t in issued} == {"void"}
     assert (await checkin.scan(engine, issued[0]["qr"], "North", signer, FESTIVAL)).status == 410
@@ -181,9 +183,9 @@ async def test_a_cancelled_orders_tickets_are_void_once_and_refused_at_the_gate(
 async def test_resending_mails_the_tickets_as_they_are_now(engine, signer):
     await issue_for_sale(engine, sold(), signer, FESTIVAL)
     first = (await all_tickets(engine))[0]
-    await checkin.set_holder(engine, first["code"], "Ada Lovelace")
-    assert await checkin.resend(engine, first["order_id"])
-    assert not await checkin.resend(engine, "no-such-order")
+    await ticket_changes.set_holder(engine, first["code"], "Ada Lovelace")
+    assert await resending.resend(engine, first["order_id"])
+    assert not await resending.resend(engine, "no-such-order")
     event = (await outbox(engine))[-1]
     assert event["type"] == events.TICKETS_RESENT and event["data"]["tickets"][0]["holder"] == "Ada Lovelace"
     fixtures.record(event)
@@ -193,6 +195,6 @@ async def test_the_attendee_list_has_every_ticket_with_its_check_in(engine, sign
     await issue_for_sale(engine, sold(), signer, FESTIVAL)
     first = (await all_tickets(engine))[0]
     await checkin.scan(engine, first["qr"], "North", signer, FESTIVAL)
-    rows = await checkin.attendees(engine)
-    assert len(rows) == 3 and set(rows[0]) == set(checkin.ATTENDEE_COLUMNS)
+    rows = await attendees.attendees(engine)
+    assert len(rows) == 3 and set(rows[0]) == set(attendees.ATTENDEE_COLUMNS)
     assert [r["gate"] for r in rows if r["code"] == first["code"]] == ["North"]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime.text import plain_text
-from ticketing_service import checkin, qr
+from ticketing_service import attendees, checkin, qr, resending, ticket_changes
 from ticketing_service.db import tickets
 from ticketing_service.issuing import ticket_view
 
@@ -80,7 +80,7 @@ async def put_holder(request: Request, code: str, body: Holder, identity: Caller
         raise HTTPException(409, f"this ticket is {ticket['status']}: its holder can no longer change")
     if identity.username != (await _owner(request, ticket["code"])):
         raise HTTPException(403, "only the ticket's buyer can name its holder")
-    changed = await checkin.set_holder(request.app.state.engine, ticket["code"], body.holder)
+    changed = await ticket_changes.set_holder(request.app.state.engine, ticket["code"], body.holder)
     request.app.state.relay.notify()
     return changed
 
@@ -127,9 +127,9 @@ async def checkin_stats(request: Request, _staff: GateStaff):
 @router.get("/api/checkin/attendees.csv", responses={200: {"content": {"text/csv": {}}}})
 async def attendees_csv(request: Request, _staff: GateStaff):
     """Every ticket: code, type, holder, buyer, order, status and when and where it was checked in."""
-    rows = await checkin.attendees(request.app.state.engine)
+    rows = await attendees.attendees(request.app.state.engine)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=checkin.ATTENDEE_COLUMNS, extrasaction="ignore")
+    writer = csv.DictWriter(out, fieldnames=attendees.ATTENDEE_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
@@ -146,7 +146,7 @@ async def resend_tickets(request: Request, order_id: str, identity: Caller):
     """Mails an order's tickets again, as they are now (organisers only)."""
     if not identity.is_admin:
         raise HTTPException(403, "admin role required")
-    if not await checkin.resend(request.app.state.engine, order_id):
+    if not await resending.resend(request.app.state.engine, order_id):
         raise HTTPException(404, "this order has no tickets")
     request.app.state.relay.notify()
     return {"detail": "the tickets are on their way to the buyer again"}

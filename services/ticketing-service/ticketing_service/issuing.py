@@ -83,7 +83,7 @@ async def issue_in_order(engine: AsyncEngine, batch: Sequence[dict[str, Any]], s
     issued: list[TicketSold] = []
     sales: list[TicketSold] = []
     for event in batch:
-        if event["type"] == events.TICKET_SOLD:
+        if events.current_type(event["type"]) == events.ORDER_CONFIRMED:
             sales.append(messages.parse(event, TicketSold))
         elif event["type"] == events.ORDER_CANCELLED:
             issued += await _issue_together(engine, sales, signer, festival_id)

@@ -23,10 +23,10 @@ from festflow_runtime.same_origin import SameOriginMiddleware
 from festflow_runtime.startup_heap import freeze_startup_heap
 from ticketing_service import db
 from ticketing_service.api import router
-from ticketing_service.checkin import void_order
 from ticketing_service.issuing import issue_in_order
 from ticketing_service.settings import Settings
 from ticketing_service.signing import TicketSigner
+from ticketing_service.ticket_changes import void_order
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 log = logging.getLogger("ticketing_service")
