@@ -179,6 +179,8 @@ async def password_reset_confirm(body: NewPassword, request: Request):
     except LoginBusy as exc:
         raise _busy(exc) from exc
     _sessions_ended(state, ended)
+    log.warning("password of %s reset from address %s: every session ended, login locks lifted", ended.username,
+                caller_address(request) or "?")
     return {"username": ended.username, "sessions_ended": True,
             "detail": "Your password is set, and every device that was logged in to your account has been "
                       "logged out; log in with the new password."}
