@@ -15,7 +15,8 @@ AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 PAGES = {
-    None: ["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/no-such-page"],
+    None: ["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/login-link?token=x",
+           "/no-such-page"],
     "buyer": ["/", "/my-orders", "/account", "ORDER", "TICKET"],
     "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival", "/gate"],
 }

@@ -263,3 +263,25 @@ def test_a_buyer_logs_out_everywhere_from_the_account_page(page: Page, api, gate
     expect(page.locator(".shell_ok")).to_contain_text("Every device that was logged in to your account is logged out")
     expect(page.locator(".shell_user")).to_have_count(0)
     assert_refused_everywhere(api, gateway, other_device, "session has ended")
+
+
+def test_guessing_from_many_addresses_makes_the_owner_log_in_by_a_mailed_link_the_attacker_cannot_use(
+        api, gateway, profile, page: Page):
+    name = f"besieged-{uuid.uuid4().hex[:6]}"
+    email = f"{name}@festflow.test"
+    assert _sign_up(api, name).status_code == 201
+    for n in range(30):  # five guesses from each of six addresses: no address is ever locked
+        with _from(gateway, f"127.0.1.{n % 6 + 1}") as attacker:
+            guess = attacker.post("/api/auth/login", json={"username": name, "password": f"guess {n}"})
+            assert guess.status_code == 401, guess.text
+    with _from(gateway, "127.0.1.77") as owner:
+        proof = owner.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+    assert proof.status_code == 403 and proof.json()["proof"] == "mailed_login_link"
+    assert "access_token" not in proof.text and "set-cookie" not in proof.headers
+    link = link_in_mail(profile, email, "/login-link")
+    page.goto(link)  # the owner opens the mail's link in the browser
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".shell_user")).to_contain_text(name)
+    again = api.post("/api/auth/login-link", json={"token": _token(link)})
+    assert again.status_code == 400  # used once: nobody can use it again
+    assert login(api, name, PASSWORD)  # the count started again: the password works as before

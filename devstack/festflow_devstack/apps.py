@@ -79,7 +79,7 @@ def order_limits(profile: Profile) -> dict[str, str]:
     lock of the whole address (the unit tests prove that lock)."""
     testing = profile.name == "test"
     return {"ACCOUNT_MAIL_INTERVAL_SECONDS": "1" if testing else "60",
-            "LOGIN_ADDRESS_LOCK_AFTER": "1000000" if testing else "50"}
+            "LOGIN_ADDRESS_LOCK_AFTER": "1000000" if testing else "50", "LOGIN_PROOF_AFTER": "30"}
 
 
 # name -> (ASGI app, port name, extra uvicorn flags)

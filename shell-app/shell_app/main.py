@@ -214,6 +214,8 @@ async def login(request: Request, username: str = Form(""), password: str = Form
         return _login_failed("locked", target, username, until=until)
     if resp.status_code == 503:
         return _login_failed("unavailable", target, username)
+    if resp.status_code == 403 and resp.json().get("proof") == "mailed_login_link":
+        return _login_failed("proof", target, username)
     if resp.status_code != 200:
         return _login_failed("wrong", target, username)
     redirect = RedirectResponse(target, status_code=303)
@@ -226,6 +228,29 @@ def _set_session(request: Request, response: Response, login: dict) -> None:
                         samesite="lax", path="/",
                         secure=request.app.state.settings.cookie_secure
                         or request.headers.get("x-forwarded-proto") == "https")  # served over HTTPS
+
+
+@router.get("/login-link", response_class=HTMLResponse)
+async def login_link_page(request: Request, token: str = ""):
+    """The mailed one-time login link. Opening it shows a button: a mail program that fetches links to
+    look at them does not use it up."""
+    return _page(request, "login_link", "Log in", form="login_link", token=token[:200])
+
+
+@router.post("/shell/login-link")
+async def login_by_link(request: Request, token: str = Form("")):
+    try:
+        resp = await request.app.state.http.post("/api/auth/login-link", json={"token": token[:200]},
+                                                 headers=_for_visitor(request))
+    except httpx.HTTPError:
+        resp = None
+    if resp is not None and resp.status_code == 200:
+        redirect = RedirectResponse("/", status_code=303)
+        _set_session(request, redirect, resp.json())
+        return redirect
+    errors = _field_errors(resp) if resp is not None and resp.status_code < 500 else UNAVAILABLE
+    return _page(request, "login_link", "Log in", form="login_link", token=token[:200], errors=errors,
+                 status_code=resp.status_code if resp is not None else 503)
 
 
 @router.get("/account", response_class=HTMLResponse)

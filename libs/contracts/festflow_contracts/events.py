@@ -30,6 +30,7 @@ TICKET_UPDATED = "festflow.ticket.updated.v1"
 ACCOUNT_REGISTERED = "festflow.account.registered.v1"
 PASSWORD_RESET_REQUESTED = "festflow.account.password-reset-requested.v1"
 SIGN_UP_FOR_EXISTING_ACCOUNT = "festflow.account.sign-up-for-existing-account.v1"
+LOGIN_LINK_REQUESTED = "festflow.account.login-link-requested.v1"  # a one-time login, for an account under attack
 # log records (SYSTEM_LOGS_TOPIC)
 LOG_RECORD = "festflow.log.record.v1"
 

@@ -242,12 +242,23 @@ class SignUpForExistingAccount(Message):
     email: str = Field(min_length=3)
 
 
+class LoginLinkRequested(Message):
+    """The account has seen many wrong passwords from many addresses: its owner logs in with this one-time
+    link, mailed to the account's address (an attacker who has the password still cannot)."""
+    TYPE: ClassVar[str] = events.LOGIN_LINK_REQUESTED
+    username: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+    login_token: str = Field(min_length=20)
+    expires_at: str
+
+
 ORDER_OUTCOMES: tuple[type[Message], ...] = (TicketSold, OrderRejected)
-ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested, SignUpForExistingAccount)
+ACCOUNT_MAILS: tuple[type[Message], ...] = (AccountRegistered, PasswordResetRequested, SignUpForExistingAccount,
+                                            LoginLinkRequested)
 BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold, OrderRejected, TicketChanged,
                                                           FestivalChanged, TokenRevoked, SessionsEnded,
                                                           AccountRegistered, PasswordResetRequested,
-                                                          SignUpForExistingAccount,
+                                                          SignUpForExistingAccount, LoginLinkRequested,
                                                           TicketsIssued, TicketUpdated,
                                                           CancelOrder, OrderCancelled, TicketsResent)}
 

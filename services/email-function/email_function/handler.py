@@ -24,6 +24,7 @@ from festflow_contracts import events, messages
 from festflow_contracts.messages import (
     AccountRegistered,
     FestivalSummary,
+    LoginLinkRequested,
     OrderCancelled,
     OrderRejected,
     PasswordResetRequested,
@@ -63,7 +64,8 @@ def build_account_message(event: dict[str, Any], settings: Settings) -> Message 
     """The mail with a one-time link (confirm the address after sign-up, or set a new password), or the
     word to an account's owner that somebody signed up with their address."""
     message = messages.parse_any(event)
-    if not isinstance(message, AccountRegistered | PasswordResetRequested | SignUpForExistingAccount):
+    if not isinstance(message, AccountRegistered | PasswordResetRequested | SignUpForExistingAccount
+                      | LoginLinkRequested):
         return None
     headers = {"Message-ID": f"<account.{event['id']}@festflow.local>", "X-FestFlow-Account": message.username,
                "X-FestFlow-Event": event["type"]}
@@ -74,6 +76,13 @@ def build_account_message(event: dict[str, Any], settings: Settings) -> Message 
             f"Log in: {settings.public_url}/login\nForgot your password? {settings.public_url}/forgot-password\n\n"
             "If it was not you, ignore this mail: nothing was changed.\n\nFestFlow\n")
     expires = _when(message.expires_at)
+    if isinstance(message, LoginLinkRequested):
+        link = f"{settings.public_url}/login-link?{urlencode({'token': message.login_token})}"
+        return plain_mail(settings, message.email, "Your one-time FestFlow login link", headers,
+            f"Hello {message.username},\n\nyour FestFlow account has seen many wrong passwords lately, from "
+            f"several places. To keep it yours, logging in now takes this one-time link:\n\n{link}\n\n"
+            f"The link works once, until {expires}.\nIf you did not try to log in just now, somebody else "
+            f"did: consider setting a new password ({settings.public_url}/forgot-password).\n\nFestFlow\n")
     if isinstance(message, AccountRegistered):
         link = f"{settings.public_url}/verify-email?{urlencode({'token': message.verify_token})}"
         return plain_mail(settings, message.email, "Confirm your email address for FestFlow", headers,
@@ -206,7 +215,8 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
 
 # a sale is confirmed by mail with its tickets; later the organiser may send them again, or cancel the order
 ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED, events.TICKETS_RESENT, events.ORDER_CANCELLED)
-ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED, events.SIGN_UP_FOR_EXISTING_ACCOUNT)
+ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED, events.SIGN_UP_FOR_EXISTING_ACCOUNT,
+                 events.LOGIN_LINK_REQUESTED)
 
 
 def mail_key(event: dict[str, Any]) -> str:

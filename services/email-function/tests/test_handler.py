@@ -149,6 +149,7 @@ def test_message_id_names_the_order_outcome_whichever_event_brings_it():
 @pytest.mark.parametrize("type_,path,secret_field", [
     (events.ACCOUNT_REGISTERED, "/verify-email?token=", "verify_token"),
     (events.PASSWORD_RESET_REQUESTED, "/reset-password?token=", "reset_token"),
+    (events.LOGIN_LINK_REQUESTED, "/login-link?token=", "login_token"),
 ])
 def test_account_mails_carry_their_one_time_link_and_go_once_per_event(smtp, sent_log, type_, path, secret_field):
     inbox, settings = smtp

@@ -9,6 +9,10 @@
   afar. A success clears its count.
 - Failures from one address for any account are counted too: past `address_lock_after` (guessing
   across many accounts) the address is refused for every account for `lock_seconds`.
+- Failures for one account from every address together are counted too: past `proof_after` (guessing
+  from many addresses), even the right password gets no token but `ProofNeeded`: the route mails the
+  owner a one-time login link (registration.request_login_link), which an attacker cannot replay. A
+  login by that link, a password reset or an hour without failures starts the count again.
 - Every lock is logged with its address (the organiser's live log); the organiser lists and lifts locks
   (`locks`, `lift_locks`), and a password reset lifts the account's.
 - bcrypt runs on one thread of its own, with at most MAX_WAITING logins queued for it: a login flood
@@ -39,9 +43,12 @@ class LoginPolicy:
     lock_seconds: int = 300
     slow_seconds: float = 1.0
     address_lock_after: int = 50  # failures from one address for any account
+    proof_after: int = 30  # failures for one account from every address together: then a mailed link
+    proof_window_seconds: int = 3600  # the account-wide count starts again after this long without a failure
 
 
 ANY_ACCOUNT = "*"  # the username of an address's count for every account
+ANY_ADDRESS = "*"  # the address of an account's count from every address
 log = logging.getLogger("order_service.login")
 
 
@@ -57,6 +64,17 @@ class AccountLocked(LoginRefused):
         what = "from your address" if whole_address else "for this account from your address"
         super().__init__(f"too many failed logins {what}: it is locked until "
                          f"{until.strftime('%H:%M:%S')} UTC; try again then, or log in from another device")
+
+
+class ProofNeeded(LoginRefused):
+    """The password was right, but the account is being guessed at from many addresses: its owner logs
+    in with a one-time link mailed to the account's address."""
+    status = 403
+
+    def __init__(self, user: dict[str, Any]):
+        self.user = user
+        super().__init__("this account has seen many wrong passwords lately, so we mailed a one-time login "
+                         "link to its email address: open it to log in")
 
 
 class LoginBusy(LoginRefused):
@@ -106,20 +124,28 @@ async def authenticate(engine: AsyncEngine, username: str, password: str, policy
     the client's (festflow_runtime.client_address)."""
     async with engine.connect() as conn:
         user = (await conn.execute(sa.select(users).where(users.c.username == username))).mappings().first()
-        counts = {row["username"]: row for row in (await conn.execute(sa.select(login_failures).where(
-            login_failures.c.address == address,
-            login_failures.c.username.in_([username, ANY_ACCOUNT])))).mappings()}
+        found = {(row["username"], row["address"]): row for row in (await conn.execute(
+            sa.select(login_failures).where(sa.or_(
+                sa.and_(login_failures.c.address == address, login_failures.c.username.in_([username, ANY_ACCOUNT])),
+                sa.and_(login_failures.c.username == username, login_failures.c.address == ANY_ADDRESS))))
+        ).mappings()}
     now = clock()
+    account_row = found.get((username, ANY_ADDRESS))
+    account_wide = 0 if account_row is None or datetime.fromisoformat(account_row["updated_at"]) < \
+        now - timedelta(seconds=policy.proof_window_seconds) else int(account_row["failures"])
+    counts = {name: row for (name, at), row in found.items() if at == address}
     for key in (ANY_ACCOUNT, username):
         row = counts.get(key)
         if row and row["locked_until"] and datetime.fromisoformat(row["locked_until"]) > now:
             raise AccountLocked(datetime.fromisoformat(row["locked_until"]), whole_address=key == ANY_ACCOUNT)
     ok = await check(password, user["password_hash"] if user else _DUMMY_HASH)
     if ok and user is not None:
-        if username in counts:
+        if account_wide >= policy.proof_after:
+            raise ProofNeeded(dict(user))
+        if username in counts or account_row is not None:
             async with engine.begin() as conn:
-                await conn.execute(login_failures.delete().where(login_failures.c.username == username,
-                                                                 login_failures.c.address == address))
+                await conn.execute(login_failures.delete().where(
+                    login_failures.c.username == username, login_failures.c.address.in_([address, ANY_ADDRESS])))
         return dict(user)
     # a lock that ran out left its count at zero: counting starts again
     failures = (counts[username]["failures"] if username in counts else 0) + 1
@@ -131,6 +157,10 @@ async def authenticate(engine: AsyncEngine, username: str, password: str, policy
         await _count(conn, username, address, 0 if locked else failures, lock_until if locked else None, now)
         await _count(conn, ANY_ACCOUNT, address, 0 if address_locked else everywhere,
                      lock_until if address_locked else None, now)
+        await _count(conn, username, ANY_ADDRESS, account_wide + 1, None, now)
+    if account_wide + 1 == policy.proof_after:
+        log.warning("account %s has seen %d wrong passwords from several addresses: its logins need a mailed "
+                    "link now", username[:64], account_wide + 1)
     if address_locked:
         log.warning("login locked from address %s for every account until %s (%d failures)",
                     address or "?", lock_until.strftime("%H:%M:%S"), everywhere)

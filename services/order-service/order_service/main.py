@@ -123,7 +123,8 @@ def create_api(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or Settings()
     app.state.trusted_proxies = trusted_networks(app.state.settings.trusted_proxies)
-    app.state.login_policy = LoginPolicy(address_lock_after=app.state.settings.login_address_lock_after)
+    app.state.login_policy = LoginPolicy(address_lock_after=app.state.settings.login_address_lock_after,
+                                         proof_after=app.state.settings.login_proof_after)
     app.state.account_work = set()  # account mails queued after their request was answered (routes_auth)
     install_docs(app)
     app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only

@@ -30,11 +30,12 @@ from festflow_contracts.channels import ACCOUNT_EVENTS_TOPIC, AUTH_EVENTS_TOPIC
 from festflow_runtime import outbox
 from festflow_runtime.text import plain_text
 from order_service.db import account_tokens, event_outbox, unverified_accounts, users
-from order_service.login import lift_locks
+from order_service.login import ANY_ADDRESS, lift_locks
 
 SOURCE = "/festflow/order-service"
 VERIFY_FOR = timedelta(days=1)
 RESET_FOR = timedelta(hours=1)
+LOGIN_LINK_FOR = timedelta(minutes=15)
 MAIL_INTERVAL = timedelta(minutes=1)
 MAILS_PER_HOUR = 5  # account mails (links, notices) to one account, of every kind together
 USERNAME_RULE = "3-32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
@@ -320,3 +321,27 @@ async def end_sessions(engine: AsyncEngine, username: str, reason: str,
     async with engine.begin() as conn:
         before = await _end_sessions(conn, username, clock(), reason)
     return EndedSessions(username, before)
+
+
+async def request_login_link(engine: AsyncEngine, username: str, clock: Callable[[], datetime] = _now,
+                             interval: timedelta = MAIL_INTERVAL) -> bool:
+    """Mails the account a one-time login link (login.ProofNeeded); False when one went out lately."""
+    now = clock()
+    async with engine.begin() as conn:
+        user = (await conn.execute(sa.select(users).where(users.c.username == username))).mappings().first()
+        if user is None or await _recently_mailed(conn, username, "login", now, interval):
+            return False
+        link = await _new_link(conn, username, "login", LOGIN_LINK_FOR, now)
+        await _emit(conn, messages.LoginLinkRequested(username=username, email=user["email"],
+                                                      login_token=link.secret, expires_at=link.expires_at), username)
+    return True
+
+
+async def log_in_by_link(engine: AsyncEngine, secret: str, clock: Callable[[], datetime] = _now) -> dict[str, str]:
+    """The account of a valid one-time login link (used now), its guessing count started again; LinkInvalid
+    otherwise."""
+    async with engine.begin() as conn:
+        username = await _take_link(conn, secret, "login", clock())
+        await lift_locks(conn, username, ANY_ADDRESS)
+        user = (await conn.execute(sa.select(users).where(users.c.username == username))).mappings().one()
+    return dict(user)

@@ -14,7 +14,14 @@ from festflow_contracts.tokens import COOKIE_NAME, bearer_token
 from festflow_runtime.text import plain_text
 from order_service import registration
 from order_service.deps import CurrentUser, caller_address
-from order_service.login import AccountLocked, LoginBusy, LoginRefused, authenticate, hash_password_off_loop
+from order_service.login import (
+    AccountLocked,
+    LoginBusy,
+    LoginRefused,
+    ProofNeeded,
+    authenticate,
+    hash_password_off_loop,
+)
 from order_service.registration import AccountError, SignUp
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -45,14 +52,37 @@ async def login(credentials: Credentials, request: Request, response: Response):
         raise HTTPException(429, str(exc), headers={"Retry-After": str(retry)}) from exc
     except LoginBusy as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
+    except ProofNeeded as exc:
+        if await registration.request_login_link(state.engine, exc.user["username"], interval=_mail_interval(state)):
+            state.event_relay.notify()
+        return JSONResponse({"detail": str(exc), "proof": "mailed_login_link"}, status_code=403)
     except LoginRefused as exc:
         raise HTTPException(401, str(exc)) from exc
+    return _logged_in(request, response, user)
+
+
+def _logged_in(request: Request, response: Response, user: dict) -> dict:
+    """A token for the user, in the answer and as an HttpOnly cookie."""
+    state = request.app.state
     token = state.issuer.issue(user["username"], user["role"], user["email"])
     response.set_cookie(COOKIE_NAME, token, max_age=state.issuer.ttl_seconds, httponly=True, samesite="lax",
                         secure=state.settings.cookie_secure or request.headers.get("x-forwarded-proto") == "https",
                         path="/")
     return {"access_token": token, "token_type": "bearer", "expires_in": state.issuer.ttl_seconds,
             "username": user["username"], "role": user["role"]}
+
+
+@router.post("/login-link")
+async def login_by_link(body: Token, request: Request, response: Response):
+    """Logs in with the one-time link mailed when an account was guessed at from many addresses (once,
+    within 15 minutes); 400 says why a link is not good. The account's guessing count starts again."""
+    try:
+        user = await registration.log_in_by_link(request.app.state.engine, body.token)
+    except AccountError as exc:
+        return _account_error(exc)
+    log.warning("account %s logged in by its mailed link from address %s", user["username"],
+                caller_address(request) or "?")
+    return _logged_in(request, response, user)
 
 
 @router.post("/logout", status_code=204)

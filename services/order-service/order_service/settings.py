@@ -18,6 +18,8 @@ class Settings(PlatformSettings):
     account_mail_interval_seconds: float = Field(default=60, ge=0, le=86_400)
     # failed logins from one client address, for any account, after which it is refused for a while
     login_address_lock_after: int = Field(default=50, ge=1)
+    # failed logins for one account from every address together, after which logging in takes a mailed link
+    login_proof_after: int = Field(default=30, ge=1)
     max_quantity_per_item: int = 10
     max_items_per_order: int = 10
     fast_checkout: bool = True  # POST /api/orders answered by the checkout lane (checkout_lane.py)

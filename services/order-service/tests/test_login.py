@@ -189,3 +189,36 @@ async def test_guessing_across_many_accounts_from_one_address_locks_the_address_
     assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1"))
     clock.now += timedelta(seconds=61)
     assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="203.0.113.9"))
+
+
+async def test_guessing_one_account_from_many_addresses_makes_even_the_right_password_need_a_mailed_link(users):
+    from order_service.login import ProofNeeded
+    policy = LoginPolicy(slow_after=100, lock_after=100, lock_seconds=60, slow_seconds=0, proof_after=6)
+    checks, clock = Checks(), Clock()
+    assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1"))
+    for n in range(6):  # three guesses each from two addresses: no address is locked
+        with pytest.raises(LoginRefused) as refused:
+            await authenticate(users, "guest", f"guess {n}", policy, checks, clock, address=f"203.0.113.{n % 2}")
+        assert not isinstance(refused.value, (AccountLocked, ProofNeeded))
+    with pytest.raises(ProofNeeded) as proof:  # the owner, with the right password, from anywhere
+        await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1")
+    assert proof.value.status == 403 and proof.value.user["username"] == "guest"
+    with pytest.raises(LoginRefused) as wrong:  # a wrong password is still just wrong
+        await authenticate(users, "guest", "another guess", policy, checks, clock, address="198.51.100.1")
+    assert not isinstance(wrong.value, ProofNeeded)
+    async with users.begin() as conn:  # what a login by the mailed link does
+        await login.lift_locks(conn, "guest", login.ANY_ADDRESS)
+    assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1"))
+
+
+async def test_the_account_wide_count_starts_again_after_an_hour_without_a_failure(users):
+    from order_service.login import ProofNeeded
+    policy = LoginPolicy(slow_after=100, lock_after=100, lock_seconds=60, slow_seconds=0, proof_after=3)
+    checks, clock = Checks(), Clock()
+    for n in range(3):
+        with pytest.raises(LoginRefused):
+            await authenticate(users, "guest", "guess", policy, checks, clock, address=f"203.0.113.{n}")
+    with pytest.raises(ProofNeeded):
+        await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1")
+    clock.now += timedelta(seconds=policy.proof_window_seconds + 1)
+    assert (await authenticate(users, "guest", "festflow", policy, checks, clock, address="198.51.100.1"))

@@ -273,3 +273,27 @@ async def test_one_mailbox_makes_one_account_however_it_is_written(engine):
     await registration.register(engine, SignUp(username="anna3", email="ANNA@example.org",
                                                password="correct horse battery"), fake_hash)
     assert await account_names(engine) == ["anna"]
+
+
+async def test_a_mailed_login_link_logs_in_once_and_starts_the_guessing_count_again(engine):
+    from order_service import login
+    await registration.register(engine, ANNA, fake_hash)
+    async with engine.begin() as conn:
+        await conn.execute(db.login_failures.insert().values(username="anna", address=login.ANY_ADDRESS,
+                                                             failures=40, updated_at=datetime.now(UTC).isoformat()))
+    assert await registration.request_login_link(engine, "anna")
+    assert not await registration.request_login_link(engine, "anna")  # one a minute
+    assert not await registration.request_login_link(engine, "nobody")
+    event = events.decode((await outbox(engine))[-1]["payload"])
+    assert event["type"] == events.LOGIN_LINK_REQUESTED and event["data"]["email"] == "anna@example.org"
+    fixtures.record(event)  # the sample the email function mails
+    user = await registration.log_in_by_link(engine, event["data"]["login_token"])
+    assert user["username"] == "anna"
+    async with engine.connect() as conn:
+        assert (await conn.execute(sa.select(db.login_failures))).first() is None
+    with pytest.raises(LinkInvalid, match="it was used"):
+        await registration.log_in_by_link(engine, event["data"]["login_token"])
+    with pytest.raises(LinkInvalid, match="not valid"):  # a reset link is no login link
+        await registration.request_password_reset(engine, "anna@example.org",
+                                                  clock=lambda: datetime.now(UTC) + timedelta(minutes=2))
+        await registration.log_in_by_link(engine, await secret_of_last_mail(engine))
