@@ -12,7 +12,7 @@ from festflow_contracts import events, messages
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.messages import CancelOrder, OrderCancelled, OrderStatus, SoldLine, StockLevel
 from inventory_service.db import buyer_counts, order_items, orders, outbox, tickets
-from inventory_service.reservation import SOURCE, Outcome
+from inventory_service.reservation import SOURCE, Outcome, buyer_keys
 
 
 async def cancel_order(engine: AsyncEngine, command: CancelOrder) -> Outcome:
@@ -26,9 +26,10 @@ async def cancel_order(engine: AsyncEngine, command: CancelOrder) -> Outcome:
                                     .order_by(order_items.c.ticket_id))).mappings().all()
         username = await conn.scalar(sa.select(orders.c.username).where(orders.c.order_id == command.order_id))
         stock: list[dict[str, Any]] = []
+        buyers = buyer_keys(str(username), command.email)  # the account's allowance back, and its mailbox's
         for line in lines:
             await conn.execute(buyer_counts.update().where(buyer_counts.c.ticket_id == line["ticket_id"],
-                                                           buyer_counts.c.username == username)
+                                                           buyer_counts.c.username.in_(buyers))
                                .values(quantity=sa.func.max(buyer_counts.c.quantity - line["quantity"], 0)
                                        if conn.dialect.name == "sqlite"
                                        else sa.func.greatest(buyer_counts.c.quantity - line["quantity"], 0)))

@@ -9,6 +9,7 @@ The caller acknowledges the RabbitMQ messages only after this commits.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,6 +51,8 @@ def parse_command(body: Any) -> PlaceOrder:
     if len({i.ticket_id for i in command.items}) != len(command.items):
         raise InvalidCommand("an order lists a ticket twice")
     return command
+
+MAILBOX = "mailbox:"
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,10 @@ class _Batch:
                 limit = line.pop("per_buyer_limit")
                 row = self.tickets[line["ticket_id"]]
                 if limit is not None:
-                    refused = await _take_allowance(self.conn, command.username, line, limit)
-                    if refused:
-                        raise _Rejected(refused)
+                    for buyer in buyer_keys(command.username, command.email):  # the account, and its mailbox
+                        refused = await _take_allowance(self.conn, buyer, line, limit)
+                        if refused:
+                            raise _Rejected(refused)
                 left = None if row["stock"] < line["quantity"] else await _take_stock(
                     self.conn, line["ticket_id"], line["quantity"])
                 if left is None:
@@ -231,9 +235,18 @@ def _price_lines(command: PlaceOrder, tickets_by_id: dict[str, dict[str, Any]],
     return lines
 
 
+def buyer_keys(username: str, email: str) -> list[str]:
+    """Whom a per-buyer limit counts: the account, and its mailbox (so that several accounts of one email
+    address share one allowance). A mailbox is kept as `mailbox:` and a hash of its address, compared
+    without case, in the same column as the usernames (which cannot contain a colon)."""
+    address = email.strip().lower()
+    return [username, MAILBOX + hashlib.sha256(address.encode()).hexdigest()[:40]] if address else [username]
+
+
 async def _take_allowance(conn: AsyncConnection, username: str, line: dict[str, Any], limit: int) -> str | None:
-    """Counts the line against the buyer's limit for its ticket type, with one conditional UPDATE (or the
-    first INSERT); the reason when it would go over. Parallel orders of one buyer queue on that row."""
+    """Counts the line against the buyer's (an account's, or a mailbox's) limit for its ticket type, with one
+    conditional UPDATE (or the first INSERT); the reason when it would go over. Parallel orders of one buyer
+    queue on that row."""
     ticket_id, quantity, name = line["ticket_id"], line["quantity"], line["name"]
     if quantity > limit:
         return f"at most {limit} {name} per buyer"
@@ -248,7 +261,8 @@ async def _take_allowance(conn: AsyncConnection, username: str, line: dict[str, 
     if held is None:  # a concurrent first order of this buyer inserting too fails on the key and is retried
         await conn.execute(buyer_counts.insert().values(ticket_id=ticket_id, username=username, quantity=quantity))
         return None
-    return f"at most {limit} {name} per buyer: you have {held} already"
+    whose = "this email address has" if username.startswith(MAILBOX) else "you have"
+    return f"at most {limit} {name} per buyer: {whose} {held} already"
 
 
 async def _take_stock(conn: AsyncConnection, ticket_id: str, quantity: int) -> int | None:

@@ -13,9 +13,9 @@ from inventory_service.reservation import parse_command, place_order
 from inventory_service.ticket_admin import TicketPatch, update_ticket
 
 
-def order(username, quantity, ticket_id="vip-weekend"):
+def order(username, quantity, ticket_id="vip-weekend", email=None):
     return parse_command({"type": events.PLACE_ORDER, "data": {
-        "order_id": str(uuid.uuid4()), "username": username, "email": f"{username}@x",
+        "order_id": str(uuid.uuid4()), "username": username, "email": email or f"{username}@x",
         "items": [{"ticket_id": ticket_id, "quantity": quantity}]}})
 
 
@@ -49,8 +49,22 @@ async def test_a_cancelled_order_gives_its_buyer_the_allowance_back(engine):
     await update_ticket(engine, "vip-weekend", TicketPatch(per_buyer_limit=2))
     first = await place_order(engine, order("eve", 2))
     assert (await place_order(engine, order("eve", 1))).status == "REJECTED"
-    await cancel_order(engine, CancelOrder(order_id=first.order_id, username="eve", reason="r"))
+    await cancel_order(engine, CancelOrder(order_id=first.order_id, username="eve", email="eve@x", reason="r"))
     assert (await place_order(engine, order("eve", 2))).status == "CONFIRMED"
+
+
+async def test_accounts_of_one_mailbox_share_one_allowance_and_a_cancellation_gives_it_back(engine):
+    await update_ticket(engine, "vip-weekend", TicketPatch(per_buyer_limit=4))
+    first = await place_order(engine, order("fay", 3, email="fay@example.org"))
+    assert first.status == "CONFIRMED"
+    second = await place_order(engine, order("fay2", 2, email=" FAY@example.org"))  # another account, one mailbox
+    assert second.status == "REJECTED"
+    assert second.reason == "at most 4 VIP Weekend per buyer: this email address has 3 already"
+    assert (await place_order(engine, order("fay2", 1, email="fay@example.org"))).status == "CONFIRMED"
+    assert (await place_order(engine, order("gus", 4, email="gus@example.org"))).status == "CONFIRMED"
+    await cancel_order(engine, CancelOrder(order_id=first.order_id, username="fay", email="fay@example.org",
+                                           reason="r"))
+    assert (await place_order(engine, order("fay2", 3, email="fay@example.org"))).status == "CONFIRMED"
 
 
 async def test_the_limit_is_set_cleared_and_announced(engine):
