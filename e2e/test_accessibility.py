@@ -18,7 +18,7 @@ PAGES = {
     None: ["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/login-link?token=x",
            "/no-such-page"],
     "buyer": ["/", "/my-orders", "/account", "ORDER", "TICKET"],
-    "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival", "/gate"],
+    "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival", "/dashboard/security", "/gate"],
 }
 
 

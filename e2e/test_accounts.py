@@ -244,6 +244,8 @@ def test_failed_logins_from_one_address_do_not_lock_the_owner_out_from_another(a
         locks = api.get("/api/admin/login-locks", headers=bearer(admin_token)).json()
         assert {"username": name, "address": "127.0.0.91"} in [
             {k: lock[k] for k in ("username", "address")} for lock in locks]
+        page = api.get("/dashboard/security", headers={"Cookie": f"festflow_token={admin_token}"}).text
+        assert f'data-username="{name}" data-address="127.0.0.91"' in page  # the organiser's dashboard shows it
         lifted = api.delete("/api/admin/login-locks", headers=bearer(admin_token),
                             params={"username": name, "address": "127.0.0.91"})
         assert lifted.json() == {"lifted": 1}

@@ -4,7 +4,6 @@ Only the admin role, read from the verified token, gets admin content; the order
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -12,7 +11,6 @@ import httpx
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 
@@ -26,17 +24,15 @@ from festflow_contracts.messages import (
     TicketSold,
     TicketUpdated,
 )
-from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
+from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.event_stream import Subscription
 from festflow_runtime.fanout import Fanout
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
 from festflow_runtime.startup_heap import freeze_startup_heap
-from mf_admin import sales_chart
+from mf_admin import login_locks, sales_chart
 from mf_admin.settings import Settings
-
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
+from mf_admin.web import HERE, _api, _auth, _html, _identity, _refuse, reasons, templates
 
 
 def local_input(iso: str) -> str:
@@ -111,53 +107,8 @@ def create_app(settings: Settings | None = None, *,
     app.add_middleware(SameOriginMiddleware, streams=("/admin/sse/",))
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
+    app.include_router(login_locks.router)
     return app
-
-
-def _identity(request: Request):
-    return request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
-
-
-def _refuse(request: Request) -> HTMLResponse | None:
-    """The "not allowed" fragment for clients, a login prompt for anonymous visitors, None for admins."""
-    identity = _identity(request)
-    if identity is None:
-        return templates.TemplateResponse(request, "refused.html", {"reason": "login"}, status_code=401)
-    if not identity.is_admin:
-        return templates.TemplateResponse(request, "refused.html", {"reason": "role"}, status_code=403)
-    return None
-
-
-def _auth(request: Request) -> dict[str, str]:
-    return {"Authorization": f"Bearer {request.cookies.get(COOKIE_NAME, '')}"}
-
-
-async def _api(request: Request, method: str, path: str, json: dict | None = None) -> tuple[int, Any]:
-    try:
-        resp = await request.app.state.api.request(method, path, json=json, headers=_auth(request))
-    except httpx.HTTPError:
-        return 503, {"detail": "the order service cannot be reached right now"}
-    try:
-        return resp.status_code, resp.json()
-    except ValueError:
-        return resp.status_code, {"detail": f"error {resp.status_code}"}
-
-
-def reasons(body: Any) -> list[str]:
-    """Readable reasons from an API error body: {"detail": "…"} or a validation list."""
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, list):
-        out = []
-        for item in detail:
-            msg = str(item.get("msg", item)).removeprefix("Value error, ")
-            field = item.get("loc", [""])[-1]
-            out.append(msg if str(field) in msg else f"{field}: {msg}")
-        return out
-    return [str(detail or "something went wrong")]
-
-
-def _html(request: Request, template: str, context: dict[str, Any], **kwargs) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, context, headers={"Cache-Control": "no-store"}, **kwargs)
 
 
 @router.get("/healthz")

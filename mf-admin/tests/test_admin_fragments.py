@@ -78,7 +78,7 @@ def _cookie(keys, role):
 
 
 @pytest.mark.parametrize("path", ["/admin/fragments/v1/dashboard", "/admin/fragments/v1/sales",
-                                  "/admin/fragments/v1/ticket-editor"])
+                                  "/admin/fragments/v1/ticket-editor", "/admin/fragments/v1/login-locks"])
 def test_only_admins_get_admin_fragments(client, keys, path):
     anonymous = client.get(path)
     assert anonymous.status_code == 401 and "Please log in" in anonymous.text
@@ -113,3 +113,27 @@ def test_an_open_dashboard_hears_check_ins_and_issued_tickets():
 def test_nav_link_only_for_admins(client, keys):
     assert "ADMIN DASHBOARD" in client.get("/admin/fragments/v1/nav", headers=_cookie(keys, "admin")).text
     assert "ADMIN DASHBOARD" not in client.get("/admin/fragments/v1/nav", headers=_cookie(keys, "client")).text
+
+
+def test_the_organiser_sees_the_login_locks_and_lifts_one(keys):
+    locks = [{"username": "admin", "address": "203.0.113.7", "locked_until": "2026-12-04T20:05:00+00:00"}]
+    lifted = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"].startswith("Bearer ")  # the organiser's own token
+        if request.method == "DELETE":
+            lifted.append(dict(request.url.params))
+            locks.clear()
+            return httpx.Response(200, json={"lifted": 1})
+        return httpx.Response(200, json=locks)
+    app = create_app(Settings(jwt_public_key=keys[1], kafka_bootstrap_servers="127.0.0.1:9"),
+                     order_api_transport=httpx.MockTransport(api))
+    with TestClient(app) as c:
+        page = c.get("/admin/fragments/v1/login-locks", headers=_cookie(keys, "admin")).text
+        assert 'data-username="admin" data-address="203.0.113.7"' in page and "20:05:00" in page
+        assert c.post("/admin/login-locks/lift", data={"username": "admin", "address": "203.0.113.7"},
+                      headers=_cookie(keys, "client")).status_code == 403
+        done = c.post("/admin/login-locks/lift", data={"username": "admin", "address": "203.0.113.7"},
+                      headers=_cookie(keys, "admin"))
+        assert lifted == [{"username": "admin", "address": "203.0.113.7"}]
+        assert "Lifted: admin from 203.0.113.7." in done.text and "No login is locked right now." in done.text

@@ -34,6 +34,7 @@ PAGES = {
     "dashboard": [("/admin/fragments/v1/dashboard", "The dashboard is unavailable right now.")],
     "tickets": [("/admin/fragments/v1/ticket-editor", "The ticket editor is unavailable right now.")],
     "festival": [("/admin/fragments/v1/festival-editor", "The festival editor is unavailable right now.")],
+    "security": [("/admin/fragments/v1/login-locks", "The login locks are unavailable right now.")],
     "gate": [("/gate/fragments/v1/scanner", "The scanner is unavailable right now.")],
 }
 NAV_FRAGMENT = ("/admin/fragments/v1/nav", "")
@@ -176,6 +177,11 @@ async def admin_order_page(request: Request, order_id: str):
 @router.get("/dashboard/festival", response_class=HTMLResponse)
 async def festival(request: Request):
     return _admin_page(request, "festival", "Festival")
+
+
+@router.get("/dashboard/security", response_class=HTMLResponse)
+async def security(request: Request):
+    return _admin_page(request, "security", "Login locks")
 
 
 def _admin_page(request: Request, page: str, title: str, **extra):
