@@ -32,7 +32,7 @@ from festflow_runtime.same_origin import SameOriginMiddleware
 from festflow_runtime.startup_heap import freeze_startup_heap
 from mf_admin import login_locks, sales_chart
 from mf_admin.settings import Settings
-from mf_admin.web import HERE, _api, _auth, _html, _identity, _refuse, reasons, templates
+from mf_admin.web import HERE, auth_headers, call_api, reasons, refusal, render, templates, who_is_asking
 
 
 def local_input(iso: str) -> str:
@@ -120,17 +120,17 @@ async def healthz(request: Request):
 
 @router.get("/admin/fragments/v1/nav", response_class=HTMLResponse)
 async def nav(request: Request):
-    return _html(request, "nav.html", {"identity": _identity(request)})
+    return render(request, "nav.html", {"identity": who_is_asking(request)})
 
 
 async def _sales_context(request: Request) -> dict[str, Any]:
-    status, stats = await _api(request, "GET", "/api/admin/stats")
+    status, stats = await call_api(request, "GET", "/api/admin/stats")
     if status != 200:
         return {"stats": None, "error": "; ".join(reasons(stats))}
     chart = Markup(sales_chart.render(stats["series"]["points"], stats["series"]["bucket_seconds"]))
     checked_in: dict[str, dict[str, int]] = {}
     try:  # the gate's figures come from the ticketing service; without them the dashboard still shows sales
-        resp = await request.app.state.tickets_api.get("/api/checkin/stats", headers=_auth(request))
+        resp = await request.app.state.tickets_api.get("/api/checkin/stats", headers=auth_headers(request))
         if resp.status_code == 200:
             checked_in = {row["ticket_id"]: row for row in resp.json()}
     except (httpx.HTTPError, ValueError):
@@ -140,27 +140,27 @@ async def _sales_context(request: Request) -> dict[str, Any]:
 
 @router.get("/admin/fragments/v1/dashboard", response_class=HTMLResponse)
 async def dashboard(request: Request):
-    return _refuse(request) or _html(request, "dashboard.html", await _sales_context(request))
+    return refusal(request) or render(request, "dashboard.html", await _sales_context(request))
 
 
 @router.get("/admin/fragments/v1/sales", response_class=HTMLResponse)
 async def sales(request: Request):
-    return _refuse(request) or _html(request, "sales.html", await _sales_context(request))
+    return refusal(request) or render(request, "sales.html", await _sales_context(request))
 
 
 async def _editor(request: Request, message: str | None = None, errors: list[str] | None = None,
                   draft: dict | None = None, status_code: int = 200) -> HTMLResponse:
-    status, tickets = await _api(request, "GET", "/api/admin/tickets")
+    status, tickets = await call_api(request, "GET", "/api/admin/tickets")
     if status != 200:
         errors = (errors or []) + reasons(tickets)
         tickets = []
-    return _html(request, "ticket_editor.html", {"tickets": tickets, "message": message, "errors": errors or [],
+    return render(request, "ticket_editor.html", {"tickets": tickets, "message": message, "errors": errors or [],
                                                  "draft": draft or {}}, status_code=status_code)
 
 
 @router.get("/admin/fragments/v1/ticket-editor", response_class=HTMLResponse)
 async def ticket_editor(request: Request):
-    return _refuse(request) or await _editor(request)
+    return refusal(request) or await _editor(request)
 
 
 @router.post("/admin/tickets/{ticket_id}", response_class=HTMLResponse)
@@ -168,34 +168,34 @@ async def save_ticket(request: Request, ticket_id: str, name: str = Form(""), pr
                       stock: str = Form(""), stock_seen: str = Form(""), description: str = Form(""),
                       sale_starts_at: str = Form(""), sale_ends_at: str = Form(""), per_buyer_limit: str = Form("")):
     """SAVE CHANGES of one row: answers the row, saved (with what happened meanwhile) or with the reasons."""
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     body = {"name": name, "price": price, "stock": stock, "stock_seen": stock_seen, "description": description,
             "sale_starts_at": sale_starts_at, "sale_ends_at": sale_ends_at, "per_buyer_limit": per_buyer_limit}
-    status, result = await _api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}", body)
+    status, result = await call_api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}", body)
     if status == 200:
         note = "Saved."
         if result.get("sold_meanwhile"):
             note += f" {result['sold_meanwhile']} sold while you edited: STOCK is now {result['stock']}."
-        return _html(request, "ticket_row.html", {"t": result, "message": note, "errors": []})
+        return render(request, "ticket_row.html", {"t": result, "message": note, "errors": []})
     draft = {"id": ticket_id, "name": name, "price": price, "stock": stock, "stock_seen": stock_seen,
              "active": True, "description": description, "sale_starts_at": sale_starts_at,
              "sale_ends_at": sale_ends_at, "per_buyer_limit": per_buyer_limit}
-    _, current = await _api(request, "GET", "/api/admin/tickets")
+    _, current = await call_api(request, "GET", "/api/admin/tickets")
     live = next((t for t in current if isinstance(current, list) and t["id"] == ticket_id), None)
-    return _html(request, "ticket_row.html", {"t": live or draft, "draft": draft, "errors": reasons(result)},
+    return render(request, "ticket_row.html", {"t": live or draft, "draft": draft, "errors": reasons(result)},
                  status_code=200)
 
 
 @router.post("/admin/tickets/{ticket_id}/active", response_class=HTMLResponse)
 async def set_active(request: Request, ticket_id: str, active: str = Form("false")):
     """Retire (active=false) or put back on sale (active=true)."""
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     on_sale = active == "true"
-    status, result = await _api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}",
+    status, result = await call_api(request, "PATCH", f"/api/admin/tickets/{quote(ticket_id, safe='')}",
                                 {"active": on_sale})
     if status != 200:
         return await _editor(request, errors=reasons(result))
@@ -205,11 +205,11 @@ async def set_active(request: Request, ticket_id: str, active: str = Form("false
 @router.post("/admin/tickets", response_class=HTMLResponse)
 async def create_ticket(request: Request, name: str = Form(""), price: str = Form(""), stock: str = Form(""),
                         description: str = Form("")):
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     new = {"name": name, "price": price, "stock": stock, "description": description}
-    status, result = await _api(request, "POST", "/api/admin/tickets", new)
+    status, result = await call_api(request, "POST", "/api/admin/tickets", new)
     if status != 201:
         return await _editor(request, errors=reasons(result), draft=new)
     return await _editor(request, message=f"{result['name']} added: €{result['price']}, stock {result['stock']}.")
@@ -238,27 +238,27 @@ def field_reasons(body: Any) -> dict[str, str]:
 
 async def _festival_editor(request: Request, message: str | None = None, errors: dict[str, str] | None = None,
                            draft: dict[str, str] | None = None) -> HTMLResponse:
-    status, festival = await _api(request, "GET", "/api/festival")
+    status, festival = await call_api(request, "GET", "/api/festival")
     if status != 200:
-        return _html(request, "festival_editor.html", {"festival": None, "message": None,
+        return render(request, "festival_editor.html", {"festival": None, "message": None,
                                                         "errors": {"form": "; ".join(reasons(festival))}})
-    return _html(request, "festival_editor.html", {"festival": {**festival, **(draft or {})}, "message": message,
+    return render(request, "festival_editor.html", {"festival": {**festival, **(draft or {})}, "message": message,
                                                     "errors": errors or {}})
 
 
 @router.get("/admin/fragments/v1/festival-editor", response_class=HTMLResponse)
 async def festival_editor(request: Request):
-    return _refuse(request) or await _festival_editor(request)
+    return refusal(request) or await _festival_editor(request)
 
 
 @router.post("/admin/festival", response_class=HTMLResponse)
 async def save_festival(request: Request):
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     form = await request.form()
     body = {field: str(form.get(field, "")) for field in FESTIVAL_FIELDS}
-    status, result = await _api(request, "PATCH", "/api/admin/festival", body)
+    status, result = await call_api(request, "PATCH", "/api/admin/festival", body)
     if status != 200:
         return await _festival_editor(request, errors=field_reasons(result), draft=body)
     return await _festival_editor(request, message="Saved: buyers see the new details now.")
@@ -266,7 +266,7 @@ async def save_festival(request: Request):
 
 @router.post("/admin/festival/banner", response_class=HTMLResponse)
 async def upload_banner(request: Request):
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     form = await request.form()
@@ -279,12 +279,12 @@ async def upload_banner(request: Request):
 
 @router.post("/admin/festival/banner/remove", response_class=HTMLResponse)
 async def remove_banner(request: Request):
-    return _refuse(request) or await _banner(request, "DELETE", b"", "Banner removed.")
+    return refusal(request) or await _banner(request, "DELETE", b"", "Banner removed.")
 
 
 async def _banner(request: Request, method: str, data: bytes, done: str) -> HTMLResponse:
     try:
-        headers = {**_auth(request), "Content-Type": "application/octet-stream"}
+        headers = {**auth_headers(request), "Content-Type": "application/octet-stream"}
         resp = await request.app.state.api.request(method, "/api/admin/festival/banner", content=data,
                                                    headers=headers)
         body = resp.json()
@@ -298,39 +298,39 @@ async def _banner(request: Request, method: str, data: bytes, done: str) -> HTML
 @router.get("/admin/fragments/v1/orders", response_class=HTMLResponse)
 async def orders_page(request: Request, q: str = ""):
     """Orders found by order number, buyer or email (newest first), with the CSV exports."""
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     q = q.strip()[:200]
-    status, found = await _api(request, "GET", "/api/admin/orders?" + urlencode({"q": q, "limit": 100}))
+    status, found = await call_api(request, "GET", "/api/admin/orders?" + urlencode({"q": q, "limit": 100}))
     error = None if status == 200 else "; ".join(reasons(found))
-    return _html(request, "orders.html", {"orders": found if status == 200 else [], "q": q, "error": error})
+    return render(request, "orders.html", {"orders": found if status == 200 else [], "q": q, "error": error})
 
 
 async def _order(request: Request, order_id: str, message: str | None = None, error: str | None = None,
                  cancelling: bool = False) -> HTMLResponse:
-    status, order = await _api(request, "GET", f"/api/admin/orders/{quote(order_id, safe='')}")
+    status, order = await call_api(request, "GET", f"/api/admin/orders/{quote(order_id, safe='')}")
     if status != 200:
         error = "; ".join([*([error] if error else []), *reasons(order)])
         order = None
     elif order["status"] != "CONFIRMED":
         cancelling = False
-    return _html(request, "order.html", {"order": order, "message": message, "error": error,
+    return render(request, "order.html", {"order": order, "message": message, "error": error,
                                          "cancelling": cancelling})
 
 
 @router.get("/admin/fragments/v1/order/{order_id}", response_class=HTMLResponse)
 async def order_page(request: Request, order_id: str):
     """One order: buyer, lines, status, its tickets; cancel it or send its tickets again."""
-    return _refuse(request) or await _order(request, order_id)
+    return refusal(request) or await _order(request, order_id)
 
 
 @router.post("/admin/orders/{order_id}/cancel", response_class=HTMLResponse)
 async def cancel_order(request: Request, order_id: str, reason: str = Form("cancelled by the organiser")):
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
-    status, result = await _api(request, "POST", f"/api/admin/orders/{quote(order_id, safe='')}/cancel",
+    status, result = await call_api(request, "POST", f"/api/admin/orders/{quote(order_id, safe='')}/cancel",
                                 {"reason": reason.strip()[:300] or "cancelled by the organiser"})
     if status != 202:
         return await _order(request, order_id, error="; ".join(reasons(result)))
@@ -340,12 +340,12 @@ async def cancel_order(request: Request, order_id: str, reason: str = Form("canc
 
 @router.post("/admin/orders/{order_id}/resend", response_class=HTMLResponse)
 async def resend_tickets(request: Request, order_id: str):
-    refused = _refuse(request)
+    refused = refusal(request)
     if refused:
         return refused
     try:
         resp = await request.app.state.tickets_api.post(f"/api/checkin/orders/{quote(order_id, safe='')}/resend",
-                                                        headers=_auth(request))
+                                                        headers=auth_headers(request))
         body = resp.json()
     except (httpx.HTTPError, ValueError):
         return await _order(request, order_id, error="The tickets cannot be sent right now; try again in a moment.")
@@ -357,7 +357,7 @@ async def resend_tickets(request: Request, order_id: str):
 @router.get("/admin/sse/updates")
 async def updates(request: Request):
     """Server-sent `update` events {"kind": "sold"|"rejected"|"changed", "tickets": [{"ticket_id","stock"}]}."""
-    identity = _identity(request)
+    identity = who_is_asking(request)
     if identity is None or not identity.is_admin:
         return JSONResponse({"detail": "admin role required"}, status_code=403)
     return EventSourceResponse(request.app.state.updates.sse_events("update"), ping=15)

@@ -16,13 +16,13 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-def _identity(request: Request):
+def who_is_asking(request: Request):
     return request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
 
 
-def _refuse(request: Request) -> HTMLResponse | None:
+def refusal(request: Request) -> HTMLResponse | None:
     """The "not allowed" fragment for clients, a login prompt for anonymous visitors, None for admins."""
-    identity = _identity(request)
+    identity = who_is_asking(request)
     if identity is None:
         return templates.TemplateResponse(request, "refused.html", {"reason": "login"}, status_code=401)
     if not identity.is_admin:
@@ -30,13 +30,13 @@ def _refuse(request: Request) -> HTMLResponse | None:
     return None
 
 
-def _auth(request: Request) -> dict[str, str]:
+def auth_headers(request: Request) -> dict[str, str]:
     return {"Authorization": f"Bearer {request.cookies.get(COOKIE_NAME, '')}"}
 
 
-async def _api(request: Request, method: str, path: str, json: dict | None = None) -> tuple[int, Any]:
+async def call_api(request: Request, method: str, path: str, json: dict | None = None) -> tuple[int, Any]:
     try:
-        resp = await request.app.state.api.request(method, path, json=json, headers=_auth(request))
+        resp = await request.app.state.api.request(method, path, json=json, headers=auth_headers(request))
     except httpx.HTTPError:
         return 503, {"detail": "the order service cannot be reached right now"}
     try:
@@ -58,5 +58,5 @@ def reasons(body: Any) -> list[str]:
     return [str(detail or "something went wrong")]
 
 
-def _html(request: Request, template: str, context: dict[str, Any], **kwargs) -> HTMLResponse:
+def render(request: Request, template: str, context: dict[str, Any], **kwargs) -> HTMLResponse:
     return templates.TemplateResponse(request, template, context, headers={"Cache-Control": "no-store"}, **kwargs)
