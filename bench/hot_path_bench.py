@@ -33,13 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.fixtures import sample
-from festflow_contracts.tokens import TokenVerifier, generate_keypair
+from festflow_contracts.tokens import generate_keypair
 from inventory_service import db as inventory_db
 from inventory_service.reservation import place_order, place_orders
-from order_service import db
+from order_service import bootstrap, db
 from order_service.checkout_lane import CheckoutLane
 from order_service.main import busy, create_api
-from order_service.ordering import CheckoutWriter, Limits, VerifiedBuyers
+from order_service.ordering import CheckoutWriter, VerifiedBuyers
 from order_service.read_model import OrderStatusProjection
 from order_service.security import TokenIssuer
 from order_service.settings import Settings
@@ -69,13 +69,15 @@ async def scratch(make_engine: Callable[[str], AsyncEngine],
 
 
 def build(engine: AsyncEngine, fast: bool, group_commit: bool) -> tuple[CheckoutLane, str]:
+    """The order service as bootstrap.py wires it, with a catalog in memory; without `group_commit` each
+    checkout is written in a transaction of its own (a batch of one)."""
     private, public = generate_keypair()
-    api = create_api(Settings(jwt_public_key=public, jwt_private_key=private, fast_checkout=fast))
-    state = api.state
-    state.engine, state.catalog, state.limits = engine, Catalog(), Limits()
-    state.verified_buyers, state.verifier, state.relay = VerifiedBuyers(), TokenVerifier(public), Relay()
-    state.checkout_writer = CheckoutWriter(engine, state.verified_buyers) if group_commit else None
-    return CheckoutLane(api, busy), TokenIssuer(private, 3600).issue("buyer", "client", "b@x")
+    settings = Settings(jwt_public_key=public, jwt_private_key=private, fast_checkout=fast)
+    services = bootstrap.build(settings, engine=engine, catalog=Catalog())
+    services.checkout.writer = CheckoutWriter(engine, VerifiedBuyers(), max_size=200 if group_commit else 1)
+    services.commands = Relay()
+    token = TokenIssuer(private, 3600).issue("buyer", "client", "b@x")
+    return CheckoutLane(create_api(services), services, busy), token
 
 
 async def checkout(app: CheckoutLane, token: str) -> int:
@@ -122,8 +124,8 @@ async def measure_first_checkouts(remembered: bool, orders: int, together: int) 
     the service (and so remembered by its verifier) or by another instance (checked at the checkout)."""
     async with scratch(db.make_engine, db.create_schema) as engine:
         app, _ = build(engine, True, True)
-        state = app.app.state
-        issuer = TokenIssuer(state.settings.private_key_pem(), 3600, state.verifier if remembered else None)
+        services = app.services
+        issuer = TokenIssuer(services.settings.private_key_pem(), 3600, services.verifier if remembered else None)
         tokens = [issuer.issue(f"buyer{i}", "client", f"b{i}@x") for i in range(orders)]
         started = time.process_time()
         statuses = []

@@ -152,3 +152,16 @@ def test_the_readme_is_a_users_document():
     assert "make run" in readme and "make test" in readme
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).is_file(), f"README.md links to {link}, which does not exist"
+
+
+WIRED_BY_BOOTSTRAP = ["order_service"]
+
+
+@pytest.mark.parametrize("package", WIRED_BY_BOOTSTRAP)
+def test_a_services_routes_get_its_parts_through_a_typed_dependency_not_app_state(package):
+    """bootstrap.py builds the parts once; routes take them as `deps.AppServices`, so nothing reaches into
+    the untyped `app.state` but the one dependency that hands the Services out."""
+    for path in _sources(package):
+        if path.name.startswith("routes_") or path.name in {"checkout_http.py", "checkout_lane.py"}:
+            text = path.read_text()
+            assert "app.state" not in text and "state: Any" not in text, f"{path.relative_to(ROOT)} reads app.state"

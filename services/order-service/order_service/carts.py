@@ -24,17 +24,13 @@ from festflow_contracts import events
 from festflow_contracts.tokens import Identity
 from order_service import ordering
 from order_service.db import cart_lines, carts, orders
-from order_service.ordering import Catalog, Limits, OrderLine, OrderRefused
+from order_service.ordering import CartChanged, Catalog, Limits, OrderLine, OrderRefused
 
 ANONYMOUS_CART_DAYS = 7
 
 
 class CartRefused(OrderRefused):
     status = 422
-
-
-class CartChanged(OrderRefused):
-    status = 409
 
 
 @dataclass(frozen=True)
@@ -220,10 +216,10 @@ async def _add_lines(conn: AsyncConnection, cart: CartView, lines: list[Line], l
                                             min(have + line.quantity, limits.max_quantity_per_item)))
 
 
-async def checkout(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity,
-                   version: int, verified: ordering.VerifiedBuyers | None = None) -> ordering.Placed:
-    """Places the order for the cart as the buyer saw it (at `version`) and empties the cart in the same
-    transaction. Checking out the same version again answers with that order."""
+async def checkout(engine: AsyncEngine, placing: ordering.Checkout, buyer: Identity, version: int) -> ordering.Placed:
+    """Places the order for the cart as the buyer saw it (at `version`), through the same checkout as
+    `POST /api/orders`; the order's transaction empties the cart. Checking out the same version again
+    answers with that order."""
     cart_id = user_cart(buyer.username)
     key = checkout_key(version)
     cart = await view(engine, cart_id)
@@ -234,29 +230,29 @@ async def checkout(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer:
         raise CartChanged("Your cart changed since this page showed it; check it and try again.")
     if not cart.lines:
         raise CartRefused("Your cart is empty.")
-
-    async def empty_cart(conn: AsyncConnection, order: dict[str, Any]) -> None:
-        result = await conn.execute(
-            carts.update().where(carts.c.cart_id == cart_id, carts.c.version == version)
-            .values(version=version + 1, last_order_id=order["order_id"], notice=None,
-                    updated_at=events.now_iso()))
-        if result.rowcount != 1:
-            raise CartChanged("Your cart changed while checking out; check it and try again.")
-        await conn.execute(cart_lines.delete().where(cart_lines.c.cart_id == cart_id))
-
     lines = [OrderLine(line.ticket_id, line.quantity) for line in cart.lines]
-    return await ordering.place_order(engine, catalog, limits, buyer, key, lines, also=empty_cart, verified=verified)
+    return await placing.place(buyer, key, lines, from_cart=ordering.FromCart(cart_id, version))
 
 
-async def order_rejected(conn: AsyncConnection, order_id: str, reason: str, limits: Limits) -> None:
-    """In the transaction that marks the order REJECTED: the cart it came from gets its lines back,
-    with a notice of what was short."""
-    cart_id = await conn.scalar(sa.select(carts.c.cart_id).where(carts.c.last_order_id == order_id))
-    if cart_id is None:
-        return
-    items = await conn.scalar(sa.select(orders.c["items"]).where(orders.c.order_id == order_id))
-    cart = await load(conn, cart_id)
-    lines = [Line(i["ticket_id"], i.get("name") or i["ticket_id"], int(i["quantity"])) for i in items or []]
-    await _add_lines(conn, cart, lines, limits)
-    await _bump(conn, cart_id, notice=f"Your order could not be completed: {reason}. "
-                                      "Its tickets are back in your cart.")
+class GiveLinesBack:
+    """A reaction to a rejected order (read_model.OrderStatusProjection runs it in the transaction that
+    marks the order REJECTED): the cart it came from gets its lines back, with a notice of what was short."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+
+    async def concerned(self, conn: AsyncConnection, order_ids: list[str]) -> set[str]:
+        """The orders among these that came from a cart."""
+        return set((await conn.scalars(sa.select(carts.c.last_order_id).where(
+            carts.c.last_order_id.in_(order_ids)))).all())
+
+    async def __call__(self, conn: AsyncConnection, order_id: str, reason: str) -> None:
+        cart_id = await conn.scalar(sa.select(carts.c.cart_id).where(carts.c.last_order_id == order_id))
+        if cart_id is None:
+            return
+        items = await conn.scalar(sa.select(orders.c["items"]).where(orders.c.order_id == order_id))
+        cart = await load(conn, cart_id)
+        lines = [Line(i["ticket_id"], i.get("name") or i["ticket_id"], int(i["quantity"])) for i in items or []]
+        await _add_lines(conn, cart, lines, self.limits)
+        await _bump(conn, cart_id, notice=f"Your order could not be completed: {reason}. "
+                                          "Its tickets are back in your cart.")

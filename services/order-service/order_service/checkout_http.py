@@ -3,14 +3,13 @@
 the 202 and the refusals."""
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from festflow_contracts.tokens import Identity
 from order_service import ordering
+from order_service.bootstrap import Services
 from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import OrderLine, OrderRefused
 from order_service.views import order_view
@@ -27,10 +26,10 @@ class OrderIn(BaseModel):
     items: list[OrderItemIn] = Field(min_length=1)
 
 
-def accepted(state: Any, placed: ordering.Placed) -> JSONResponse:
+def accepted(services: Services, placed: ordering.Placed) -> JSONResponse:
     """The 202 for a placed order (new or found again by its key); wakes the relay for a new one."""
     if placed.created:
-        state.relay.notify()
+        services.commands.notify()
     order = placed.order
     return JSONResponse(order_view(order), status_code=202, headers={"Location": f"/api/orders/{order['order_id']}"})
 
@@ -45,15 +44,13 @@ def valid_key(idempotency_key: str | None) -> bool:
     return bool(idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200)
 
 
-async def checkout(state: Any, identity: Identity, idempotency_key: str, body: OrderIn) -> JSONResponse:
+async def checkout(services: Services, identity: Identity, idempotency_key: str, body: OrderIn) -> JSONResponse:
     """`POST /api/orders` once its caller, key and body are known good: the 202, or the refusal (as FastAPI
     sends an HTTPException). The route and the checkout lane (checkout_lane.py) both answer with this."""
     lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
     try:
-        placed = await ordering.place_order(state.engine, state.catalog, state.limits, identity,
-                                            idempotency_key, lines, verified=state.verified_buyers,
-                                            writer=state.checkout_writer)
+        placed = await services.checkout.place(identity, idempotency_key, lines)
     except (OrderRefused, InventoryUnavailable) as exc:
         http = refused(exc)
         return JSONResponse({"detail": http.detail}, status_code=http.status_code, headers=http.headers)
-    return accepted(state, placed)
+    return accepted(services, placed)

@@ -30,6 +30,7 @@ from starlette.requests import cookie_parser
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime.same_origin import forged_reason
+from order_service.bootstrap import Services
 from order_service.checkout_http import OrderIn, checkout, valid_key
 
 Scope = MutableMapping[str, Any]
@@ -41,15 +42,16 @@ MAX_BODY = 64 * 1024  # a checkout is a few hundred bytes; a bigger body is Fast
 
 
 class CheckoutLane:
-    def __init__(self, app: Any, busy: Callable[[], Any]):
-        """`app`: the FastAPI app (its state has the engine, catalog and verifier once started); `busy`: the
-        answer when the database queue is longer than the request's budget."""
+    def __init__(self, app: Any, services: Services, busy: Callable[[], Any]):
+        """`app`: the FastAPI app; `services`: its parts (bootstrap.py); `busy`: the answer when the database
+        queue is longer than the request's budget."""
         self.app = app
+        self.services = services
         self.busy = busy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST" \
-                or not self.app.state.settings.fast_checkout:
+                or not self.services.settings.fast_checkout:
             await self.app(scope, receive, send)
             return
         headers = first_headers(scope)
@@ -63,14 +65,14 @@ class CheckoutLane:
             return
         identity, key, order = taken
         try:
-            response = await checkout(self.app.state, identity, key, order)
+            response = await checkout(self.services, identity, key, order)
         except sa.exc.TimeoutError:
             response = self.busy()
         await response(scope, receive, send)
 
     def too_late(self, headers: dict[str, str]) -> bool:
         """Whether this checkout waited longer than it may before the lane saw it (see above)."""
-        limit = self.app.state.settings.checkout_shed_seconds
+        limit = self.services.settings.checkout_shed_seconds
         stamp = headers.get("x-request-start", "")
         if not limit or not stamp.startswith("t="):
             return False
@@ -89,7 +91,7 @@ class CheckoutLane:
             return None
         token = bearer_token(headers.get("authorization")) or cookie_parser(headers.get("cookie", "")).get(COOKIE_NAME)
         try:
-            identity = self.app.state.verifier.verify(token)
+            identity = self.services.verifier.verify(token)
             order = OrderIn.model_validate_json(body)
         except (InvalidToken, ValidationError):
             return None

@@ -1,7 +1,7 @@
-"""Placing an order: the use case behind `POST /api/orders` and the cart's checkout.
+"""Placing an order: the one use case behind `POST /api/orders` and the cart's checkout (`Checkout`).
 
 The order row and its command are written in one transaction (the command into the outbox); the
-command relay sends it to RabbitMQ afterwards. So once `place_order` returns, the order is durable and
+command relay sends it to RabbitMQ afterwards. So once `Checkout.place` returns, the order is durable and
 its command will reach the inventory whatever the broker is doing at this moment, and the buyer can
 always see the order. Errors are domain errors; the routes map them to HTTP.
 """
@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from festflow_contracts import events, messages, sale_window
 from festflow_contracts.tokens import Identity
 from festflow_runtime.batching import Batcher
-from order_service.db import command_outbox, orders, unverified_accounts
+from order_service.db import cart_lines, carts, command_outbox, orders, unverified_accounts
 
 SOURCE = "/festflow/order-service"
 
@@ -70,10 +70,6 @@ class OrderLine:
 class Placed:
     order: dict[str, Any]
     created: bool  # False: an earlier order with the same key, returned as it is
-
-
-# runs inside the transaction that writes the order (the cart empties itself there)
-AlsoInTransaction = Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]
 
 
 def check_limits(lines: Sequence[OrderLine], limits: Limits) -> None:
@@ -123,49 +119,88 @@ class VerifiedBuyers:
         self._names[username] = None
 
 
-async def place_order(engine: AsyncEngine, catalog: Catalog, limits: Limits, buyer: Identity, key: str,
-                      lines: Sequence[OrderLine], also: AlsoInTransaction | None = None,
-                      verified: VerifiedBuyers | None = None, writer: CheckoutWriter | None = None) -> Placed:
-    """Accepts the order durably, or raises OrderRefused (or InventoryUnavailable from the catalog). With a
-    `writer` (and no `also`) it is written in a batch with the checkouts around it (CheckoutWriter).
+@dataclass(frozen=True)
+class FromCart:
+    """The cart an order is checked out from, at the version the buyer saw: the order's transaction empties
+    it (and remembers the order), or the order is refused with CartChanged if the cart changed since."""
+    cart_id: str
+    version: int
 
-    A retry with the same key gets the first order back, even if that order would not pass now; the
-    same key with different lines is KeyReused. A self-registered buyer whose address is not confirmed
-    yet is BuyerNotVerified (403)."""
-    check_limits(lines, limits)
-    wanted = request_hash(lines)
-    on_sale = await catalog.on_sale([line.ticket_id for line in lines])
+
+class CartChanged(OrderRefused):
+    status = 409
+
+
+class Checkout:
+    """The one way an order is placed: `POST /api/orders` and the cart's checkout both come here, and every
+    order is written through the group commit (CheckoutWriter)."""
+
+    def __init__(self, engine: AsyncEngine, catalog: Catalog, limits: Limits, writer: CheckoutWriter):
+        self.engine = engine
+        self.catalog = catalog
+        self.limits = limits
+        self.writer = writer
+
+    async def place(self, buyer: Identity, key: str, lines: Sequence[OrderLine],
+                    from_cart: FromCart | None = None) -> Placed:
+        """Accepts the order durably, or raises OrderRefused (or InventoryUnavailable from the catalog).
+
+        A retry with the same key gets the first order back, even if that order would not pass now; the
+        same key with different lines is KeyReused. A self-registered buyer whose address is not confirmed
+        yet is BuyerNotVerified (403). An order from a cart that changed since the buyer saw it is
+        CartChanged (409), unless that cart version was checked out already (then that order is the answer)."""
+        check_limits(lines, self.limits)
+        wanted = request_hash(lines)
+        on_sale = await self.catalog.on_sale([line.ticket_id for line in lines])
+        problems = not_for_sale(lines, on_sale, datetime.now(UTC))
+        if problems:
+            existing = await find_by_key(self.engine, buyer.username, key)
+            if existing is None:
+                raise InvalidOrder(problems)
+            return _same_order(existing, wanted)
+        try:
+            return await self.writer.write(new_order(buyer, key, lines, on_sale, wanted, from_cart))
+        except CartChanged:
+            existing = await find_by_key(self.engine, buyer.username, key)
+            if existing is None:
+                raise
+            return _same_order(existing, wanted)
+
+
+def not_for_sale(lines: Sequence[OrderLine], on_sale: dict[str, dict[str, Any]], now: datetime) -> str | None:
+    """Why these lines cannot be ordered now (unknown tickets, a closed sale window, more than a buyer may
+    have), or None."""
     unknown = [line.ticket_id for line in lines if line.ticket_id not in on_sale]
-    closed = [found for line in lines if line.ticket_id in on_sale and (found := sale_window.problem(
+    if unknown:
+        return f"unknown ticket: {', '.join(unknown)}"
+    closed = [found for line in lines if (found := sale_window.problem(
         on_sale[line.ticket_id]["name"], on_sale[line.ticket_id].get("sale_starts_at"),
-        on_sale[line.ticket_id].get("sale_ends_at"), datetime.now(UTC)))]
+        on_sale[line.ticket_id].get("sale_ends_at"), now))]
     closed += [f"at most {on_sale[line.ticket_id]['per_buyer_limit']} {on_sale[line.ticket_id]['name']} per buyer"
-               for line in lines if line.ticket_id in on_sale and on_sale[line.ticket_id].get("per_buyer_limit")
+               for line in lines if on_sale[line.ticket_id].get("per_buyer_limit")
                and line.quantity > on_sale[line.ticket_id]["per_buyer_limit"]]
-    if unknown or closed:
-        existing = await find_by_key(engine, buyer.username, key)
-        if existing is None:
-            raise InvalidOrder(f"unknown ticket: {', '.join(unknown)}" if unknown else "; ".join(closed))
-        return _same_order(existing, wanted)
+    return "; ".join(closed) or None
+
+
+def new_order(buyer: Identity, key: str, lines: Sequence[OrderLine], on_sale: dict[str, dict[str, Any]],
+              wanted: str, from_cart: FromCart | None) -> PendingOrder:
+    """The order row and its place-order command, priced as the catalog quotes now (a confirmation brings
+    the inventory's own prices: the price charged)."""
     now = events.now_iso()
     order_id = str(uuid.uuid4())
-    order: dict[str, Any] = {"order_id": order_id, "username": buyer.username, "idempotency_key": key,
-             "request_hash": wanted, "status": "PENDING", "reason": None,
-             "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"],
-                        "quantity": line.quantity, "unit_price_cents": on_sale[line.ticket_id]["price_cents"]}
-                       for line in lines],
-             # the prices as quoted now; a confirmation brings the inventory's own (the price charged)
-             "total_cents": sum(line.quantity * on_sale[line.ticket_id]["price_cents"] for line in lines),
-             "created_at": now, "updated_at": now}
+    order: dict[str, Any] = {
+        "order_id": order_id, "username": buyer.username, "idempotency_key": key, "request_hash": wanted,
+        "status": "PENDING", "reason": None,
+        "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"], "quantity": line.quantity,
+                   "unit_price_cents": on_sale[line.ticket_id]["price_cents"]} for line in lines],
+        "total_cents": sum(line.quantity * on_sale[line.ticket_id]["price_cents"] for line in lines),
+        "created_at": now, "updated_at": now}
     command = messages.envelope(messages.PlaceOrder(
         order_id=order_id, username=buyer.username, email=buyer.email,
         items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),
     ), SOURCE, subject=order_id)
-    pending = PendingOrder(order, {"message_id": order_id, "type": events.PLACE_ORDER,
-                                   "payload": events.encode(command).decode(), "created_at": now})
-    if writer is not None and also is None:
-        return await writer.write(pending)
-    return await _write_alone(engine, pending, also, verified)
+    return PendingOrder(order, {"message_id": order_id, "type": events.PLACE_ORDER,
+                                "payload": events.encode(command).decode(), "created_at": now}, from_cart)
 
 
 @dataclass(frozen=True)
@@ -173,35 +208,11 @@ class PendingOrder:
     """An order that passed every check, and its command, ready to be written."""
     order: dict[str, Any]
     command: dict[str, Any]  # the command outbox's row
+    from_cart: FromCart | None = None
 
     @property
     def username(self) -> str:
         return str(self.order["username"])
-
-
-async def _write_alone(engine: AsyncEngine, pending: PendingOrder, also: AlsoInTransaction | None,
-                       verified: VerifiedBuyers | None) -> Placed:
-    """Writes one order and its command in a transaction of their own (with `also` in it)."""
-    order = pending.order
-    try:
-        async with engine.begin() as conn:
-            if verified is None or pending.username not in verified:
-                if await conn.scalar(sa.select(unverified_accounts.c.username)
-                                     .where(unverified_accounts.c.username == pending.username)) is not None:
-                    raise BuyerNotVerified()
-                if verified is not None:
-                    verified.add(pending.username)
-            await conn.execute(orders.insert().values(**order))
-            await conn.execute(command_outbox.insert().values(**pending.command))
-            if also is not None:
-                await also(conn, order)
-    except IntegrityError:
-        # the key was used before, perhaps by a concurrent retry: answer with that order
-        existing = await find_by_key(engine, pending.username, order["idempotency_key"])
-        if existing is None:
-            raise
-        return _same_order(existing, order["request_hash"])
-    return Placed(order, created=True)
 
 
 class CheckoutWriter:
@@ -226,14 +237,29 @@ class CheckoutWriter:
         return result
 
     async def _write_one(self, pending: PendingOrder) -> Placed | OrderRefused:
-        return await _write_alone(self.engine, pending, None, self.verified)
+        try:
+            return (await self._write_batch([pending]))[0]
+        except IntegrityError:
+            # the key was used before, perhaps by a concurrent retry: answer with that order
+            existing = await find_by_key(self.engine, pending.username, pending.order["idempotency_key"])
+            if existing is None:
+                raise
+            return _same_order(existing, pending.order["request_hash"])
 
     async def _write_batch(self, batch: Sequence[PendingOrder]) -> list[Placed | OrderRefused]:
         unknown = sorted({p.username for p in batch if self.verified is None or p.username not in self.verified})
+        results: list[Placed | OrderRefused] = []
         async with self.engine.begin() as conn:
             unverified = set((await conn.scalars(sa.select(unverified_accounts.c.username).where(
                 unverified_accounts.c.username.in_(unknown)))).all()) if unknown else set()
-            taken = [p for p in batch if p.username not in unverified]
+            for pending in batch:
+                if pending.username in unverified:
+                    results.append(BuyerNotVerified())
+                elif pending.from_cart and not await _empty_cart(conn, pending.from_cart, pending.order["order_id"]):
+                    results.append(CartChanged("Your cart changed while checking out; check it and try again."))
+                else:
+                    results.append(Placed(pending.order, created=True))
+            taken = [p for p, result in zip(batch, results, strict=True) if isinstance(result, Placed)]
             if taken:
                 await conn.execute(orders.insert(), [p.order for p in taken])
                 await conn.execute(command_outbox.insert(), [p.command for p in taken])
@@ -241,7 +267,18 @@ class CheckoutWriter:
             for username in unknown:
                 if username not in unverified:
                     self.verified.add(username)
-        return [BuyerNotVerified() if p.username in unverified else Placed(p.order, created=True) for p in batch]
+        return results
+
+
+async def _empty_cart(conn: AsyncConnection, cart: FromCart, order_id: str) -> bool:
+    """Empties the cart if it is still at the version the buyer saw, remembering the order; False if not."""
+    result = await conn.execute(
+        carts.update().where(carts.c.cart_id == cart.cart_id, carts.c.version == cart.version)
+        .values(version=cart.version + 1, last_order_id=order_id, notice=None, updated_at=events.now_iso()))
+    if result.rowcount != 1:
+        return False
+    await conn.execute(cart_lines.delete().where(cart_lines.c.cart_id == cart.cart_id))
+    return True
 
 
 def _same_order(existing: dict[str, Any], wanted_hash: str) -> Placed:

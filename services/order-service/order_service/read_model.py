@@ -2,13 +2,15 @@
 and its tickets from the ticketing service's (TICKETS_ISSUED, TICKET_UPDATED).
 
 An outcome is applied once: only a PENDING order changes, so a re-sent event changes nothing; an
-order's tickets are issued once, so a re-sent TICKETS_ISSUED changes nothing either. A rejected order's
-cart gets its lines back in the same transaction. The events of one fetch are applied in one transaction
+order's tickets are issued once, so a re-sent TICKETS_ISSUED changes nothing either. What else reacts to
+a rejection (the cart the order came from gets its lines back) is registered beside this projection in
+bootstrap.py and runs in the same transaction. The events of one fetch are applied in one transaction
 (`apply_many`); if that fails, the consumer applies them one by one.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,10 +24,7 @@ from festflow_contracts.messages import (
     TicketSold,
     TicketUpdated,
 )
-from order_service import carts
-from order_service.db import carts as cart_table
 from order_service.db import orders
-from order_service.ordering import Limits
 
 _PENDING = orders.update().where(orders.c.order_id == sa.bindparam("b_order_id"),
                                  orders.c.status == OrderStatus.PENDING)
@@ -39,10 +38,21 @@ ISSUE_TICKETS = (orders.update().where(orders.c.order_id == sa.bindparam("b_orde
                  .values(tickets=sa.bindparam("b_tickets", type_=orders.c.tickets.type)))
 
 
+class RejectionReaction(Protocol):
+    """Something else that changes when an order is rejected, in the same transaction (bootstrap.py registers
+    them: the cart gets its lines back)."""
+
+    async def concerned(self, conn: AsyncConnection, order_ids: list[str]) -> set[str]:
+        """The orders among these it reacts to (those are applied one by one)."""
+
+    async def __call__(self, conn: AsyncConnection, order_id: str, reason: str) -> None:
+        """Reacts to the rejection of an order that was PENDING until now."""
+
+
 class OrderStatusProjection:
-    def __init__(self, engine: AsyncEngine, limits: Limits | None = None):
+    def __init__(self, engine: AsyncEngine, on_rejected: Sequence[RejectionReaction] = ()):
         self.engine = engine
-        self.limits = limits or Limits()
+        self.on_rejected = tuple(on_rejected)
 
     async def apply(self, event: dict[str, Any]) -> None:
         await self.apply_many([event])
@@ -52,19 +62,20 @@ class OrderStatusProjection:
         the same result as one by one. Outcomes are written a statement for all of them (one for the sales,
         one for the rejections), and so are orders' issued tickets (a sell-out brings hundreds at once);
         only an order's first outcome can change it (it is PENDING no more), only its first tickets are
-        kept, and any other event, or a rejection whose cart gets its lines back, is applied on its own,
-        in order."""
+        kept, and any other event, or a rejection that something reacts to (`on_rejected`), is applied on
+        its own, in order."""
         parsed = [(event, messages.parse_any(event)) for event in batch]
         async with self.engine.begin() as conn:
             rejected = [outcome.order_id for _, outcome in parsed if isinstance(outcome, OrderRejected)]
-            from_carts = set((await conn.scalars(sa.select(cart_table.c.last_order_id).where(
-                cart_table.c.last_order_id.in_(rejected)))).all()) if rejected else set()
+            reacted: set[str] = set()
+            for reaction in self.on_rejected if rejected else ():
+                reacted |= await reaction.concerned(conn, rejected)
             outcomes: list[tuple[dict[str, Any], TicketSold | OrderRejected]] = []
             issued: list[TicketsIssued] = []
             seen: set[str] = set()
             for event, outcome in parsed:
                 if isinstance(outcome, TicketSold) or (isinstance(outcome, OrderRejected)
-                                                       and outcome.order_id not in from_carts):
+                                                       and outcome.order_id not in reacted):
                     if outcome.order_id not in seen:
                         seen.add(outcome.order_id)
                         outcomes.append((event, outcome))
@@ -95,8 +106,8 @@ class OrderStatusProjection:
                                                for message in issued])
 
     async def _apply_alone(self, conn: AsyncConnection, event: dict[str, Any], outcome: Any) -> None:
-        """What is not written with the others: a ticket changed, a cancellation, and a rejection whose
-        cart gets its lines back (only if the rejection changed the order)."""
+        """What is not written with the others: a ticket changed, a cancellation, and a rejection that
+        something reacts to (only if the rejection changed the order)."""
         if isinstance(outcome, TicketUpdated):
             await self.apply_ticket_update(conn, outcome)
         elif isinstance(outcome, OrderCancelled):  # only a confirmed order is cancelled
@@ -107,7 +118,8 @@ class OrderStatusProjection:
             result = await conn.execute(SETTLE_REJECTED, {"b_order_id": outcome.order_id, "b_reason": outcome.reason,
                                                           "b_time": event["time"]})
             if result.rowcount:
-                await carts.order_rejected(conn, outcome.order_id, outcome.reason, self.limits)
+                for reaction in self.on_rejected:
+                    await reaction(conn, outcome.order_id, outcome.reason)
 
     async def apply_ticket_update(self, conn: AsyncConnection, message: TicketUpdated) -> None:
         """A ticket of an order as the ticketing service changed it (no QR payloads here: the ticketing

@@ -17,9 +17,10 @@ from festflow_contracts.money import cents_to_str
 from festflow_runtime.text import plain_text
 from order_service import login
 from order_service.accounts import NewAccounts, create_accounts
+from order_service.bootstrap import Services
 from order_service.cancellation import request_cancel
 from order_service.db import orders, users
-from order_service.deps import AdminUser
+from order_service.deps import AdminUser, AppServices
 from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import OrderRefused
 from order_service.views import order_view, public_festival
@@ -38,9 +39,9 @@ def admin_ticket(t: dict) -> dict:
     return view
 
 
-async def _forward(request: Request, method: str, path: str, body: dict | None = None):
+async def _forward(services: Services, method: str, path: str, body: dict | None = None):
     try:
-        resp = await request.app.state.inventory.call(method, path, body)
+        resp = await services.inventory.call(method, path, body)
     except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     if resp.status_code >= 400:
@@ -49,76 +50,76 @@ async def _forward(request: Request, method: str, path: str, body: dict | None =
     data = resp.json()
     if method != "GET" and isinstance(data, dict) and "version" in data and "id" in data:
         # this instance sells a new or changed type at once; the others hear of it on Kafka
-        request.app.state.catalog.apply_ticket(data)
+        services.catalog.apply_ticket(data)
     return data, None
 
 
 @router.get("/tickets")
-async def list_tickets(request: Request, _admin: AdminUser):
+async def list_tickets(services: AppServices, _admin: AdminUser):
     """Every ticket type, retired ones included. Prices are decimal strings in euros."""
-    data, error = await _forward(request, "GET", "/internal/tickets?include_retired=true")
+    data, error = await _forward(services, "GET", "/internal/tickets?include_retired=true")
     return error or [admin_ticket(t) for t in data]
 
 
 @router.post("/tickets", status_code=201)
-async def create_ticket(request: Request, _admin: AdminUser, body: dict[str, Any] = Body(...)):
+async def create_ticket(services: AppServices, _admin: AdminUser, body: dict[str, Any] = Body(...)):
     """Create a ticket type: `{"name", "price": "39.90", "stock": 100, "id"?, "description"?,
     "sale_starts_at"?, "sale_ends_at"?}` (ISO date and time, UTC unless it names a zone)."""
-    data, error = await _forward(request, "POST", "/internal/tickets", body)
+    data, error = await _forward(services, "POST", "/internal/tickets", body)
     return error or JSONResponse(admin_ticket(data), status_code=201)
 
 
 @router.patch("/tickets/{ticket_id}")
-async def change_ticket(request: Request, ticket_id: str, _admin: AdminUser, body: dict[str, Any] = Body(...)):
+async def change_ticket(services: AppServices, ticket_id: str, _admin: AdminUser, body: dict[str, Any] = Body(...)):
     """Change `name`, `price`, `stock`, `active` (false retires the type), `description`, `sale_starts_at`
     or `sale_ends_at` ("" clears a bound). With `stock_seen` (the stock
     the caller last saw) a stock change is applied relative to it, keeping sales made meanwhile; it is
     refused with 409 "stock changed, reload" only when it would take the stock below zero."""
-    data, error = await _forward(request, "PATCH", f"/internal/tickets/{quote(ticket_id, safe='')}", body)
+    data, error = await _forward(services, "PATCH", f"/internal/tickets/{quote(ticket_id, safe='')}", body)
     return error or admin_ticket(data)
 
 
 @router.patch("/festival")
-async def change_festival(request: Request, _admin: AdminUser, body: dict[str, Any] = Body(...)):
+async def change_festival(services: AppServices, _admin: AdminUser, body: dict[str, Any] = Body(...)):
     """Change any of the festival's `name`, `starts_on`, `ends_on` (YYYY-MM-DD), `venue`, `address`,
     `description`; what is left out stays."""
-    data, error = await _forward(request, "PATCH", "/internal/festival", body)
+    data, error = await _forward(services, "PATCH", "/internal/festival", body)
     if error:
         return error
-    request.app.state.catalog.apply_festival(data)
+    services.catalog.apply_festival(data)
     return public_festival(data)
 
 
 @router.put("/festival/banner", openapi_extra={"requestBody": {"content": {"image/*": {}}, "required": True}})
-async def put_banner(request: Request, _admin: AdminUser):
+async def put_banner(services: AppServices, request: Request, _admin: AdminUser):
     """The banner image as the request body: PNG, JPEG, GIF or WebP, at most 2 MB (413 above, 415 for
     anything else)."""
     body = await request.body()
     if not body:
         raise HTTPException(422, "send the image as the request body (or DELETE to remove the banner)")
-    return await _banner(request, body)
+    return await _banner(services, body)
 
 
 @router.delete("/festival/banner")
-async def delete_banner(request: Request, _admin: AdminUser):
-    return await _banner(request, b"")
+async def delete_banner(services: AppServices, _admin: AdminUser):
+    return await _banner(services, b"")
 
 
-async def _banner(request: Request, body: bytes):
+async def _banner(services: Services, body: bytes):
     try:
-        resp = await request.app.state.inventory.call_raw("PUT", "/internal/festival/banner", body)
+        resp = await services.inventory.call_raw("PUT", "/internal/festival/banner", body)
     except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     if resp.status_code >= 400:
         return JSONResponse(resp.json(), status_code=resp.status_code)
-    request.app.state.catalog.apply_festival(resp.json())
+    services.catalog.apply_festival(resp.json())
     return public_festival(resp.json())
 
 
 @router.get("/stats")
-async def stats(request: Request, _admin: AdminUser):
+async def stats(services: AppServices, _admin: AdminUser):
     """KPIs and tickets sold over time (cumulative), for the dashboard."""
-    data, error = await _forward(request, "GET", "/internal/stats")
+    data, error = await _forward(services, "GET", "/internal/stats")
     if error:
         return error
     data["revenue"] = cents_to_str(data["revenue_cents"])
@@ -126,26 +127,26 @@ async def stats(request: Request, _admin: AdminUser):
 
 
 @router.post("/users", status_code=201)
-async def create_users(request: Request, _admin: AdminUser, body: NewAccounts):
+async def create_users(services: AppServices, _admin: AdminUser, body: NewAccounts):
     """Create buyer (or organiser) accounts in bulk, at most 1000 a call: `{"users": [{"username",
     "email", "password", "role"?}]}`, or with a bcrypt `password_hash` instead of `password` (accounts
     imported from another system). Names already taken are listed under `existing` and left as they are."""
-    return await create_accounts(request.app.state.engine, body.users)
+    return await create_accounts(services.engine, body.users)
 
 
 @router.get("/login-locks")
-async def login_locks(request: Request, _admin: AdminUser):
+async def login_locks(services: AppServices, _admin: AdminUser):
     """The login locks in force: `[{"username" ("*": every account), "address", "locked_until"}]`."""
-    return await login.locks(request.app.state.engine)
+    return await login.locks(services.engine)
 
 
 @router.delete("/login-locks")
-async def lift_login_locks(request: Request, admin: AdminUser,
+async def lift_login_locks(services: AppServices, admin: AdminUser,
                            username: Annotated[str, Query(min_length=1, max_length=64)],
                            address: Annotated[str | None, Query(max_length=64)] = None):
     """Lifts an account's login locks (`username`, "*" for an address's lock on every account), from one
     `address` or from all; says how many there were."""
-    async with request.app.state.engine.begin() as conn:
+    async with services.engine.begin() as conn:
         lifted = await login.lift_locks(conn, username, address)
     log.warning("login locks of %s%s lifted by %s (%d)", username, f" from address {address}" if address else "",
                 admin.username, lifted)
@@ -180,19 +181,19 @@ def admin_order(row: Any) -> dict[str, Any]:
 
 
 @router.get("/orders")
-async def search_orders(request: Request, _admin: AdminUser, q: str | None = Query(None, max_length=200),
+async def search_orders(services: AppServices, _admin: AdminUser, q: str | None = Query(None, max_length=200),
                         status: str | None = Query(None, pattern="^(?i)(pending|confirmed|rejected|cancelled)$"),
                         limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)):
     """Orders, newest first: `q` finds an order id (from its start), a buyer's username or email."""
-    async with request.app.state.engine.connect() as conn:
+    async with services.engine.connect() as conn:
         rows = (await conn.execute(_search(q, status).limit(limit).offset(offset))).mappings().all()
     return [admin_order(row) for row in rows]
 
 
 @router.get("/orders.csv", responses={200: {"content": {"text/csv": {}}}})
-async def orders_csv(request: Request, _admin: AdminUser, q: str | None = Query(None, max_length=200)):
+async def orders_csv(services: AppServices, _admin: AdminUser, q: str | None = Query(None, max_length=200)):
     """Every order (or those `q` finds): id, buyer, email, status, reason, tickets, total, times."""
-    async with request.app.state.engine.connect() as conn:
+    async with services.engine.connect() as conn:
         rows = (await conn.execute(_search(q, None))).mappings().all()
     out = io.StringIO()
     writer = csv.writer(out)
@@ -214,9 +215,9 @@ def _cell(value: Any) -> Any:
 
 
 @router.get("/orders/{order_id}")
-async def get_any_order(request: Request, order_id: str, _admin: AdminUser):
+async def get_any_order(services: AppServices, order_id: str, _admin: AdminUser):
     """Any buyer's order, with its buyer, lines, status and tickets."""
-    async with request.app.state.engine.connect() as conn:
+    async with services.engine.connect() as conn:
         row = (await conn.execute(_search(None, None).where(orders.c.order_id == order_id))).mappings().first()
     if row is None:
         raise HTTPException(404, "no such order")
@@ -224,13 +225,13 @@ async def get_any_order(request: Request, order_id: str, _admin: AdminUser):
 
 
 @router.post("/orders/{order_id}/cancel", status_code=202)
-async def cancel_order(request: Request, order_id: str, _admin: AdminUser, body: CancelIn | None = None):
+async def cancel_order(services: AppServices, order_id: str, _admin: AdminUser, body: CancelIn | None = None):
     """Cancels a confirmed order: its stock goes back on sale, its tickets become void and the buyer gets
     a mail. 202: the cancellation is on its way (the order shows CANCELLED once the inventory has done
     it); 409 for an order that is not confirmed; 404 for none."""
     try:
-        answer = await request_cancel(request.app.state.engine, order_id, (body or CancelIn()).reason)
+        answer = await request_cancel(services.engine, order_id, (body or CancelIn()).reason)
     except OrderRefused as exc:
         raise HTTPException(exc.status, str(exc)) from exc
-    request.app.state.relay.notify()
+    services.commands.notify()
     return answer

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from festflow_contracts.tokens import COOKIE_NAME, Identity, bearer_token
 from order_service import carts
 from order_service.checkout_http import accepted, refused
-from order_service.deps import CurrentUser
+from order_service.deps import AppServices, CurrentUser
 from order_service.inventory_client import InventoryUnavailable
 from order_service.ordering import OrderRefused
 
@@ -41,11 +41,10 @@ def cart_json(cart: carts.CartView) -> dict:
                       for line in cart.lines]}
 
 
-async def cart_id(request: Request, authorization: Annotated[str | None, Header()] = None,
+async def cart_id(services: AppServices, request: Request, authorization: Annotated[str | None, Header()] = None,
                   x_cart_token: Annotated[str | None, Header()] = None) -> str:
     """Whose cart this request is about; merges an anonymous cart into the caller's account first."""
-    state = request.app.state
-    identity: Identity | None = state.verifier.identify(bearer_token(authorization)
+    identity: Identity | None = services.verifier.identify(bearer_token(authorization)
                                                         or request.cookies.get(COOKIE_NAME))
     try:
         anonymous = carts.anonymous_cart(x_cart_token) if x_cart_token else None
@@ -58,7 +57,7 @@ async def cart_id(request: Request, authorization: Annotated[str | None, Header(
         return anonymous
     account = carts.user_cart(identity.username)
     if anonymous is not None:
-        await carts.merge(state.engine, state.limits, anonymous, account)
+        await carts.merge(services.engine, services.limits, anonymous, account)
     return account
 
 
@@ -66,43 +65,39 @@ CartId = Annotated[str, Depends(cart_id)]
 
 
 @router.get("")
-async def get_cart(request: Request, cart: CartId):
-    return cart_json(await carts.view(request.app.state.engine, cart))
+async def get_cart(services: AppServices, cart: CartId):
+    return cart_json(await carts.view(services.engine, cart))
 
 
 @router.post("/items")
-async def add_item(request: Request, cart: CartId, body: AddIn):
-    state = request.app.state
+async def add_item(services: AppServices, cart: CartId, body: AddIn):
     try:
-        return cart_json(await carts.add(state.engine, state.catalog, state.limits, cart, body.ticket_id,
+        return cart_json(await carts.add(services.engine, services.catalog, services.limits, cart, body.ticket_id,
                                          body.quantity))
     except (OrderRefused, InventoryUnavailable) as exc:
         raise refused(exc) from exc
 
 
 @router.put("/items/{ticket_id}")
-async def set_quantity(request: Request, cart: CartId, ticket_id: str, body: QuantityIn):
+async def set_quantity(services: AppServices, cart: CartId, ticket_id: str, body: QuantityIn):
     """Sets a line's quantity; 0 removes the line."""
-    state = request.app.state
     try:
-        return cart_json(await carts.set_quantity(state.engine, state.limits, cart, ticket_id, body.quantity))
+        return cart_json(await carts.set_quantity(services.engine, services.limits, cart, ticket_id, body.quantity))
     except OrderRefused as exc:
         raise refused(exc) from exc
 
 
 @router.delete("/items/{ticket_id}")
-async def remove_item(request: Request, cart: CartId, ticket_id: str):
-    return cart_json(await carts.remove(request.app.state.engine, cart, ticket_id))
+async def remove_item(services: AppServices, cart: CartId, ticket_id: str):
+    return cart_json(await carts.remove(services.engine, cart, ticket_id))
 
 
 @router.post("/checkout", status_code=202)
-async def checkout(request: Request, identity: CurrentUser, body: CheckoutIn, _cart: CartId):
+async def checkout(services: AppServices, identity: CurrentUser, body: CheckoutIn, _cart: CartId):
     """Places the order for the cart as it was at `version` and empties the cart; 409 if the cart has
     changed since. Checking out the same version again answers with the same order."""
-    state = request.app.state
     try:
-        placed = await carts.checkout(state.engine, state.catalog, state.limits, identity, body.version,
-                                      state.verified_buyers)
+        placed = await carts.checkout(services.engine, services.checkout, identity, body.version)
     except (OrderRefused, InventoryUnavailable) as exc:
         raise refused(exc) from exc
-    return accepted(request.app.state, placed)
+    return accepted(services, placed)

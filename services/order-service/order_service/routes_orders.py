@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query
 
 from order_service.checkout_http import OrderIn, checkout, valid_key
 from order_service.db import orders
-from order_service.deps import CurrentUser
+from order_service.deps import AppServices, CurrentUser
 from order_service.views import order_view
 
 router = APIRouter(prefix="/api", tags=["orders"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["orders"])
 
 @router.post("/orders", status_code=202)
 async def place_order(
-    body: OrderIn, request: Request, identity: CurrentUser,
+    services: AppServices, body: OrderIn, identity: CurrentUser,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ):
     """Places an order: 202 once it and its command are committed. In the running service a well-formed,
@@ -26,15 +26,15 @@ async def place_order(
     if not valid_key(idempotency_key):
         raise HTTPException(400, "an Idempotency-Key header (1-200 characters) is required")
     assert idempotency_key is not None
-    return await checkout(request.app.state, identity, idempotency_key, body)
+    return await checkout(services, identity, idempotency_key, body)
 
 
 @router.get("/orders")
-async def my_orders(request: Request, identity: CurrentUser,
+async def my_orders(services: AppServices, identity: CurrentUser,
                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
                     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The caller's orders, newest first, `limit` at a time from `offset`."""
-    async with request.app.state.engine.connect() as conn:
+    async with services.engine.connect() as conn:
         rows = (await conn.execute(
             sa.select(orders).where(orders.c.username == identity.username)
             .order_by(orders.c.created_at.desc(), orders.c.order_id).limit(limit).offset(offset))).mappings().all()
@@ -42,8 +42,8 @@ async def my_orders(request: Request, identity: CurrentUser,
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: str, request: Request, identity: CurrentUser):
-    async with request.app.state.engine.connect() as conn:
+async def get_order(services: AppServices, order_id: str, identity: CurrentUser):
+    async with services.engine.connect() as conn:
         row = (await conn.execute(sa.select(orders).where(
             orders.c.order_id == order_id, orders.c.username == identity.username))).mappings().first()
     if row is None:  # another user's order is indistinguishable from a missing one

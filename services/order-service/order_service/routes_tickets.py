@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 
 from festflow_contracts import sale_window
 from festflow_contracts.money import cents_to_str
+from order_service.deps import AppServices
 from order_service.inventory_client import InventoryUnavailable
 from order_service.views import public_festival
 
@@ -24,11 +25,11 @@ def public_ticket(t: dict[str, Any], now: datetime | None = None) -> dict[str, A
 
 
 @router.get("/tickets")
-async def list_tickets(request: Request):
+async def list_tickets(services: AppServices):
     """Tickets on sale. `price` is a decimal string in euros ("89.00"); `price_cents` the same in cents.
     `sale_state` is `upcoming` (before `sale_starts_at`), `open` or `ended` (after `sale_ends_at`)."""
     try:
-        tickets = await request.app.state.inventory.tickets()
+        tickets = await services.inventory.tickets()
     except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc)) from exc
     now = datetime.now(UTC)
@@ -36,23 +37,24 @@ async def list_tickets(request: Request):
 
 
 @router.get("/festival")
-async def get_festival(request: Request):
+async def get_festival(services: AppServices):
     """The festival: name, dates (`starts_on`, `ends_on`: YYYY-MM-DD), venue, address, description and the
     banner image's URL (null without one)."""
-    state = request.app.state
-    if state.catalog.festival is None:
+    if services.catalog.festival is None:
         try:
-            state.catalog.apply_festival(await state.inventory.festival())
+            services.catalog.apply_festival(await services.inventory.festival())
         except InventoryUnavailable as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
-    return public_festival(state.catalog.festival)
+    if services.catalog.festival is None:
+        raise HTTPException(503, "the festival's details are not loaded yet", headers={"Retry-After": "2"})
+    return public_festival(services.catalog.festival)
 
 
 @router.get("/festival/banner", responses={200: {"content": {"image/png": {}}}, 404: {}})
-async def get_banner(request: Request, v: int = 0):
+async def get_banner(services: AppServices, v: int = 0):
     """The banner image. Its URL carries its version, so a new image has a new URL and each may be cached."""
     try:
-        resp = await request.app.state.inventory.call_raw("GET", "/internal/festival/banner")
+        resp = await services.inventory.call_raw("GET", "/internal/festival/banner")
     except InventoryUnavailable as exc:
         raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
     if resp.status_code == 404:

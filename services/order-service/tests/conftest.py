@@ -5,6 +5,7 @@ import pytest
 
 from order_service import db
 from order_service.inventory_client import InventoryUnavailable
+from order_service.ordering import Checkout, CheckoutWriter, Limits, VerifiedBuyers
 from order_service.publisher import BrokerUnavailable
 
 TICKETS = {
@@ -56,3 +57,8 @@ def catalog() -> FakeCatalog:
 @pytest.fixture
 def publisher() -> FakePublisher:
     return FakePublisher()
+
+
+def checkout_of(engine, catalog, limits: Limits | None = None, verified: VerifiedBuyers | None = None) -> Checkout:
+    """The checkout use case as bootstrap.py wires it, on this database and catalog."""
+    return Checkout(engine, catalog, limits or Limits(), CheckoutWriter(engine, verified))

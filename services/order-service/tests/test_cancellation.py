@@ -7,9 +7,11 @@ from festflow_contracts import events
 from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import Identity
 from order_service import db
+from order_service.bootstrap import status_projection
 from order_service.cancellation import NoSuchOrder, NotCancellable, request_cancel
-from order_service.ordering import Limits, OrderLine, place_order
-from order_service.read_model import OrderStatusProjection
+from order_service.ordering import Limits, OrderLine
+
+from .conftest import checkout_of
 
 GUEST = Identity("guest", "client", "guest@festflow.local")
 
@@ -21,12 +23,12 @@ async def status_of(engine, order_id):
 
 
 async def test_a_confirmed_order_is_cancelled_through_the_inventory(engine, catalog):
-    placed = await place_order(engine, catalog, Limits(), GUEST, "k1", [OrderLine("vip", 2)])
+    placed = await checkout_of(engine, catalog, Limits()).place(GUEST, "k1", [OrderLine("vip", 2)])
     order_id = placed.order["order_id"]
     with pytest.raises(NotCancellable, match="not settled yet") as refused:
         await request_cancel(engine, order_id, "cancelled by the organiser")
     assert refused.value.status == 409
-    projection = OrderStatusProjection(engine)
+    projection = status_projection(engine, Limits())
     await projection.apply(sample(events.ORDER_CONFIRMED, order_id=order_id))
     answer = await request_cancel(engine, order_id, "the buyer asked for it")
     assert answer == {"order_id": order_id, "status": "CONFIRMED", "cancellation": "requested"}
@@ -45,6 +47,6 @@ async def test_a_confirmed_order_is_cancelled_through_the_inventory(engine, cata
 
 
 async def test_a_cancellation_event_changes_only_a_confirmed_order(engine, catalog):
-    placed = await place_order(engine, catalog, Limits(), GUEST, "k1", [OrderLine("vip", 1)])
-    await OrderStatusProjection(engine).apply(sample(events.ORDER_CANCELLED, order_id=placed.order["order_id"]))
+    placed = await checkout_of(engine, catalog, Limits()).place(GUEST, "k1", [OrderLine("vip", 1)])
+    await status_projection(engine, Limits()).apply(sample(events.ORDER_CANCELLED, order_id=placed.order["order_id"]))
     assert (await status_of(engine, placed.order["order_id"]))[0] == "PENDING"

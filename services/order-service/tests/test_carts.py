@@ -6,9 +6,11 @@ from festflow_contracts import events
 from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import Identity
 from order_service import carts
+from order_service.bootstrap import status_projection
 from order_service.carts import CartChanged, CartRefused
 from order_service.ordering import Limits
-from order_service.read_model import OrderStatusProjection
+
+from .conftest import checkout_of
 
 GUEST = Identity("guest", "client", "guest@festflow.local")
 LIMITS = Limits(max_quantity_per_item=10, max_items_per_order=2)
@@ -72,15 +74,15 @@ def test_cart_tokens_must_be_uuids():
 async def test_checkout_empties_the_cart_in_the_order_transaction_and_a_retry_gets_the_same_order(
         engine, catalog):
     cart = await carts.add(engine, catalog, LIMITS, MINE, "vip", 2)
-    placed = await carts.checkout(engine, catalog, LIMITS, GUEST, cart.version)
+    placed = await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, cart.version)
     assert placed.created and placed.order["items"][0]["quantity"] == 2
     after = await carts.view(engine, MINE)
     assert lines(after) == {} and after.last_order["order_id"] == placed.order["order_id"]
-    retry = await carts.checkout(engine, catalog, LIMITS, GUEST, cart.version)
+    retry = await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, cart.version)
     assert not retry.created and retry.order["order_id"] == placed.order["order_id"]
     # the next checkout is a new order with a new key
     cart = await carts.add(engine, catalog, LIMITS, MINE, "vip", 2)
-    second = await carts.checkout(engine, catalog, LIMITS, GUEST, cart.version)
+    second = await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, cart.version)
     assert second.created and second.order["order_id"] != placed.order["order_id"]
     assert second.order["idempotency_key"] != placed.order["idempotency_key"]
 
@@ -89,14 +91,14 @@ async def test_checkout_of_a_cart_that_changed_since_it_was_shown_is_409(engine,
     seen = await carts.add(engine, catalog, LIMITS, MINE, "vip", 2)
     await carts.add(engine, catalog, LIMITS, MINE, "camping", 1)
     with pytest.raises(CartChanged) as refused:
-        await carts.checkout(engine, catalog, LIMITS, GUEST, seen.version)
+        await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, seen.version)
     assert refused.value.status == 409
     assert lines(await carts.view(engine, MINE)) == {"vip": 2, "camping": 1}
 
 
 async def test_checkout_of_an_empty_cart_is_refused(engine, catalog):
     with pytest.raises(CartRefused, match="empty"):
-        await carts.checkout(engine, catalog, LIMITS, GUEST, 0)
+        await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, 0)
 
 
 def outcome(type_, order_id, **data):
@@ -106,9 +108,10 @@ def outcome(type_, order_id, **data):
 
 async def test_a_rejected_order_puts_its_lines_back_with_the_reason_once(engine, catalog):
     cart = await carts.add(engine, catalog, LIMITS, MINE, "vip", 3)
-    order_id = (await carts.checkout(engine, catalog, LIMITS, GUEST, cart.version)).order["order_id"]
+    placed = await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, cart.version)
+    order_id = placed.order["order_id"]
     rejected = outcome(events.ORDER_REJECTED, order_id, reason="only 2 VIP Weekend left, 3 requested")
-    projection = OrderStatusProjection(engine, LIMITS)
+    projection = status_projection(engine, LIMITS)
     await projection.apply(rejected)
     await projection.apply(rejected)  # a re-sent event changes nothing
     back = await carts.view(engine, MINE)
@@ -116,14 +119,15 @@ async def test_a_rejected_order_puts_its_lines_back_with_the_reason_once(engine,
     assert "only 2 VIP Weekend left" in back.notice
     assert back.last_order["status"] == "REJECTED"
     # the restored cart checks out as a new order
-    again = await carts.checkout(engine, catalog, LIMITS, GUEST, back.version)
+    again = await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, back.version)
     assert again.created and again.order["order_id"] != order_id
 
 
 async def test_a_confirmed_order_leaves_the_cart_empty(engine, catalog):
     cart = await carts.add(engine, catalog, LIMITS, MINE, "vip", 1)
-    order_id = (await carts.checkout(engine, catalog, LIMITS, GUEST, cart.version)).order["order_id"]
-    await OrderStatusProjection(engine, LIMITS).apply(outcome(
+    placed = await carts.checkout(engine, checkout_of(engine, catalog, LIMITS), GUEST, cart.version)
+    order_id = placed.order["order_id"]
+    await status_projection(engine, LIMITS).apply(outcome(
         events.ORDER_CONFIRMED, order_id, total_cents=24900,
         items=[{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 1, "unit_price_cents": 24900}]))
     after = await carts.view(engine, MINE)

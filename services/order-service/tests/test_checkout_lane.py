@@ -8,15 +8,14 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier, generate_keypair
-from order_service import db
+from festflow_contracts.tokens import COOKIE_NAME, generate_keypair
+from order_service import bootstrap, db
 from order_service.checkout_lane import CheckoutLane
 from order_service.main import busy, create_api
-from order_service.ordering import CheckoutWriter, Limits, VerifiedBuyers
 from order_service.security import TokenIssuer
 from order_service.settings import Settings
 
-from .conftest import FakeCatalog
+from .conftest import FakeCatalog, FakePublisher
 
 PRIVATE, PUBLIC = generate_keypair()
 GUEST = TokenIssuer(PRIVATE, 600).issue("guest", "client", "guest@festflow.local")
@@ -36,7 +35,7 @@ class CountingApp:
     """The FastAPI app, counting the requests that reach it."""
 
     def __init__(self, app):
-        self.app, self.state, self.calls = app, app.state, 0
+        self.app, self.calls = app, 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -45,15 +44,14 @@ class CountingApp:
 
 
 async def service(tmp_path, name, fast: bool):
-    api = create_api(Settings(jwt_public_key=PUBLIC, jwt_private_key=PRIVATE, fast_checkout=fast))
-    engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / name}")
-    await db.create_schema(engine)
-    state = api.state
-    state.engine, state.catalog, state.limits = engine, FakeCatalog(), Limits(10, 3)
-    state.verified_buyers, state.verifier, state.relay = VerifiedBuyers(), TokenVerifier(PUBLIC), Relay()
-    state.checkout_writer = CheckoutWriter(engine, state.verified_buyers)
-    counting = CountingApp(api)
-    return CheckoutLane(counting, busy), counting, engine
+    """The order service as bootstrap.py wires it, on its own SQLite file, with a fake catalog and publisher."""
+    settings = Settings(jwt_public_key=PUBLIC, jwt_private_key=PRIVATE, fast_checkout=fast,
+                        max_items_per_order=3, database_url=f"sqlite+aiosqlite:///{tmp_path / name}")
+    services = bootstrap.build(settings, catalog=FakeCatalog(), publisher=FakePublisher())
+    services.commands = Relay()  # counts its wake-ups
+    await db.create_schema(services.engine)
+    counting = CountingApp(create_api(services))
+    return CheckoutLane(counting, services, busy), counting, services.engine
 
 
 @pytest.fixture
@@ -144,13 +142,13 @@ async def test_a_retry_and_a_reused_key_are_answered_alike(lane_and_route):
         assert again.json()["order_id"] == first.json()["order_id"]
         other = await post(app, {"items": [{"ticket_id": "vip", "quantity": 3}]}, auth(key="same"))
         assert other.status_code == 409 and "different order" in other.json()["detail"]
-    assert lane.app.state.relay.woken == 1 and lane_api.calls == 0  # a retry wakes no relay
+    assert lane.services.commands.woken == 1 and lane_api.calls == 0  # a retry wakes no relay
 
 
 async def test_an_unavailable_catalog_is_a_503_with_retry_after(lane_and_route):
     (lane, _), (route, _) = lane_and_route
     for app in (lane, route):
-        app.app.state.catalog.down = True
+        app.services.catalog.down = True
     fast, slow = await post(lane, ORDER, auth()), await post(route, ORDER, auth())
     assert comparable(fast) == comparable(slow)
     assert fast.status_code == 503 and fast.headers["retry-after"] == "2"
@@ -169,8 +167,8 @@ async def test_a_checkout_that_waited_too_long_is_turned_away_at_once_and_places
     stale = await post(lane, ORDER, auth(key="late", **{"x-request-start": f"t={time.time() - 5:.3f}"}))
     assert stale.status_code == 503 and stale.headers["retry-after"] == "1"
     assert "retry in a moment with the same Idempotency-Key" in stale.json()["detail"]
-    assert lane.app.state.relay.woken == 0 and lane_api.calls == 0
-    async with lane.app.state.engine.connect() as conn:
+    assert lane.services.commands.woken == 0 and lane_api.calls == 0
+    async with lane.services.engine.connect() as conn:
         assert await conn.scalar(sa.select(sa.func.count()).select_from(db.orders)) == 0
     # the same checkout sent again in time is placed
     fresh = await post(lane, ORDER, auth(key="late", **{"x-request-start": f"t={time.time():.3f}"}))

@@ -10,14 +10,16 @@ from festflow_contracts import command_bundle, events, fixtures
 from festflow_contracts.tokens import Identity
 from order_service import db
 from order_service.command_relay import CommandRelay
-from order_service.ordering import Limits, OrderLine, place_order
+from order_service.ordering import Limits, OrderLine
 from order_service.publisher import BrokerUnavailable
+
+from .conftest import checkout_of
 
 GUEST = Identity("guest", "client", "guest@festflow.local")
 
 
 async def place(engine, catalog, key):
-    return (await place_order(engine, catalog, Limits(), GUEST, key, [OrderLine("vip", 1)])).order["order_id"]
+    return (await checkout_of(engine, catalog, Limits()).place(GUEST, key, [OrderLine("vip", 1)])).order["order_id"]
 
 
 async def unsent(engine):

@@ -6,7 +6,8 @@ from sqlalchemy.exc import IntegrityError
 from festflow_contracts import events
 from festflow_contracts.fixtures import sample
 from order_service import db
-from order_service.read_model import OrderStatusProjection
+from order_service.bootstrap import status_projection
+from order_service.ordering import Limits
 from order_service.security import check_password, seed_demo_users
 
 
@@ -39,7 +40,7 @@ async def test_status_projection_confirms_and_rejects(engine, confirmed):
     async with engine.begin() as conn:
         await conn.execute(db.orders.insert().values(**_order("o1", "k1")))
         await conn.execute(db.orders.insert().values(**_order("o2", "k2")))
-    projection = OrderStatusProjection(engine)
+    projection = status_projection(engine, Limits())
     items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
     sold = sample(confirmed, order_id="o1", items=items, total_cents=200)
     await projection.apply(sold)
@@ -60,8 +61,8 @@ async def test_a_batch_of_events_is_applied_in_one_transaction_as_one_by_one_wou
              sample(events.ORDER_CONFIRMED, order_id="o2", items=items, total_cents=200),
              sample(events.ORDER_REJECTED, order_id="o2", reason="late"),  # o2 was settled a moment before
              sample(events.ORDER_CANCELLED, order_id="o0", reason="the buyer asked for it")]
-    await OrderStatusProjection(engine).apply_many(batch)
-    await OrderStatusProjection(engine).apply_many(batch)  # the batch again (at-least-once) changes nothing
+    await status_projection(engine, Limits()).apply_many(batch)
+    await status_projection(engine, Limits()).apply_many(batch)  # the batch again (at-least-once) changes nothing
     async with engine.connect() as conn:
         rows = {r["order_id"]: r for r in (await conn.execute(sa.select(db.orders))).mappings()}
     assert {o: (r["status"], r["reason"]) for o, r in rows.items()} == {
@@ -76,7 +77,7 @@ async def _one_by_one_and_in_a_batch(engine, events_for, count, times=1):
         for p in "ab":
             for n in range(1, count + 1):
                 await conn.execute(db.orders.insert().values(**_order(f"{p}{n}", f"{p}k{n}")))
-    projection = OrderStatusProjection(engine)
+    projection = status_projection(engine, Limits())
     for event in events_for("a"):
         await projection.apply(event)
     for _ in range(times):

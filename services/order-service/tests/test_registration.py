@@ -13,8 +13,10 @@ from festflow_contracts.tokens import Identity
 from festflow_runtime.outbox import OutboxRelay
 from order_service import db, registration
 from order_service.login import authenticate
-from order_service.ordering import BuyerNotVerified, Limits, OrderLine, place_order
+from order_service.ordering import BuyerNotVerified, OrderLine, VerifiedBuyers
 from order_service.registration import AccountError, AccountTaken, LinkInvalid, SignUp
+
+from .conftest import checkout_of
 
 ANNA = SignUp(username="anna", email="anna@example.org", password="correct horse battery")
 
@@ -115,17 +117,15 @@ def test_malformed_fields_are_refused_with_the_field_named(field, value):
 
 
 async def test_checkout_is_refused_until_the_address_is_confirmed(engine, catalog):
-    from order_service.ordering import VerifiedBuyers
-
     verified = VerifiedBuyers()
     await registration.register(engine, ANNA, fake_hash)
     anna = Identity("anna", "client", "anna@example.org")
     for _ in range(2):  # an unconfirmed buyer is never taken for a confirmed one
         with pytest.raises(BuyerNotVerified, match="verify your email first") as refused:
-            await place_order(engine, catalog, Limits(), anna, "k1", [OrderLine("vip", 1)], verified=verified)
+            await checkout_of(engine, catalog, verified=verified).place(anna, "k1", [OrderLine("vip", 1)])
         assert refused.value.status == 403 and "anna" not in verified
     assert await registration.verify_email(engine, await secret_of_last_mail(engine)) == "anna"
-    placed = await place_order(engine, catalog, Limits(), anna, "k1", [OrderLine("vip", 1)], verified=verified)
+    placed = await checkout_of(engine, catalog, verified=verified).place(anna, "k1", [OrderLine("vip", 1)])
     assert placed.created and "anna" in verified  # her next checkouts skip the question
 
 
