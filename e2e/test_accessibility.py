@@ -15,10 +15,11 @@ AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 PAGES = {
-    None: ["/", "/login", "/signup", "/forgot-password", "/reset-password?token=x", "/login-link?token=x",
+    None: ["/", "/login", "/account/signup", "/account/forgot-password", "/account/reset-password?token=x",
+           "/account/login-link?token=x",
            "/no-such-page"],
-    "buyer": ["/", "/my-orders", "/account", "ORDER", "TICKET"],
-    "admin": ["/dashboard", "/dashboard/tickets", "/dashboard/festival", "/dashboard/security", "/gate"],
+    "buyer": ["/", "/cart/my-orders", "/account/", "ORDER", "TICKET"],
+    "admin": ["/admin/", "/admin/tickets", "/admin/festival", "/admin/security", "/gate/"],
 }
 
 
@@ -60,8 +61,8 @@ def test_every_page_passes_the_audit_and_fits_a_phone(browser, gateway, buyer_wi
             log_in(page, "admin", "admin123")
         problems = []
         for path in PAGES[who]:
-            page.goto({"ORDER": f"/orders/{buyer_with_an_order[2]}",
-                       "TICKET": f"/tickets/{buyer_with_an_order[3]}"}.get(path, path))
+            page.goto({"ORDER": f"/cart/orders/{buyer_with_an_order[2]}",
+                       "TICKET": f"/cart/tickets/{buyer_with_an_order[3]}"}.get(path, path))
             page.wait_for_load_state("networkidle")
             if who == "buyer" and path == "/":
                 add_to_cart(page, page.locator(".catalog [data-ticket-id]").first.get_attribute("data-ticket-id"))

@@ -41,8 +41,8 @@ def test_sign_up_then_checkout_waits_for_the_confirmed_address(api, profile, adm
     refused = api.post("/api/orders", json=order, headers={**bearer(token), "Idempotency-Key": "k1"})
     assert refused.status_code == 403 and "verify your email first" in refused.json()["detail"]
 
-    link = link_in_mail(profile, f"{name}@festflow.test", "/verify-email")
-    assert link.startswith(profile.url("gateway", "/verify-email?token="))
+    link = link_in_mail(profile, f"{name}@festflow.test", "/account/verify-email")
+    assert link.startswith(profile.url("gateway", "/account/verify-email?token="))
     assert api.post("/api/auth/verify-email", json={"token": _token(link)}).json() == {
         "username": name, "email_verified": True}
     again = api.post("/api/auth/verify-email", json={"token": _token(link)})
@@ -57,7 +57,7 @@ def test_a_forgotten_password_is_replaced_through_the_mailed_link(api, profile):
     unknown = api.post("/api/auth/password-reset", json={"email": "nobody@festflow.test"})
     asked = api.post("/api/auth/password-reset", json={"email": f"{name}@festflow.test"})
     assert unknown.status_code == asked.status_code == 202 and unknown.json() == asked.json()  # tells nothing
-    link = link_in_mail(profile, f"{name}@festflow.test", "/reset-password")
+    link = link_in_mail(profile, f"{name}@festflow.test", "/account/reset-password")
     weak = api.post("/api/auth/password-reset/confirm", json={"token": _token(link), "password": "short"})
     assert weak.status_code == 422 and weak.json()["field"] == "password"
     done = api.post("/api/auth/password-reset/confirm", json={"token": _token(link), "password": "my new phrase!"})
@@ -91,7 +91,7 @@ def test_a_new_buyer_signs_up_confirms_from_the_mail_and_buys_in_the_browser(pag
     expect(page.locator("#cart .cart_error")).to_contain_text("Confirm your email address first")
     expect(page.locator(f'#cart tr[data-ticket-id="{ticket["id"]}"]')).to_be_visible()  # the cart stays
 
-    page.goto(link_in_mail(profile, f"{name}@festflow.test", "/verify-email"))
+    page.goto(link_in_mail(profile, f"{name}@festflow.test", "/account/verify-email"))
     expect(page.get_by_role("heading", name="Address confirmed")).to_be_visible()
     page.goto("/")
     page.get_by_role("button", name="CHECKOUT").click()
@@ -113,7 +113,7 @@ def test_a_password_is_reset_from_the_pages(page: Page, profile, api):
     page.get_by_label("Email").fill(f"{name}@festflow.test")
     page.get_by_role("button", name="Send the link").click()
     expect(page.locator(".shell_ok")).to_contain_text("If an account has this address")
-    page.goto(link_in_mail(profile, f"{name}@festflow.test", "/reset-password"))
+    page.goto(link_in_mail(profile, f"{name}@festflow.test", "/account/reset-password"))
     page.get_by_label("New password").fill("my fresh phrase")
     page.get_by_role("button", name="Set password").click()
     expect(page.locator(".shell_ok")).to_contain_text("Your new password is set")
@@ -125,7 +125,7 @@ def _reset_link(api, profile, email: str, count: int) -> str:
     """The `count`-th reset link mailed to `email`, asked for now (the test stack allows one a second)."""
     time.sleep(1.1)
     assert api.post("/api/auth/password-reset", json={"email": email}).status_code == 202
-    return _token(link_in_mail(profile, email, "/reset-password", count=count))
+    return _token(link_in_mail(profile, email, "/account/reset-password", count=count))
 
 
 def _set_password(api, token: str, password: str):
@@ -244,7 +244,7 @@ def test_failed_logins_from_one_address_do_not_lock_the_owner_out_from_another(a
         locks = api.get("/api/admin/login-locks", headers=bearer(admin_token)).json()
         assert {"username": name, "address": "127.0.0.91"} in [
             {k: lock[k] for k in ("username", "address")} for lock in locks]
-        page = api.get("/dashboard/security", headers={"Cookie": f"festflow_token={admin_token}"}).text
+        page = api.get("/admin/security", headers={"Cookie": f"festflow_token={admin_token}"}).text
         assert f'data-username="{name}" data-address="127.0.0.91"' in page  # the organiser's dashboard shows it
         lifted = api.delete("/api/admin/login-locks", headers=bearer(admin_token),
                             params={"username": name, "address": "127.0.0.91"})
@@ -260,7 +260,7 @@ def test_a_buyer_logs_out_everywhere_from_the_account_page(page: Page, api, gate
     log_in(page, name, PASSWORD)
     page.get_by_role("link", name="Account").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
-    expect(page.locator(".shell_facts")).to_contain_text(f"{name}@festflow.test")
+    expect(page.locator(".account_facts")).to_contain_text(f"{name}@festflow.test")
     page.get_by_role("button", name="Log out everywhere").click()
     expect(page.locator(".shell_ok")).to_contain_text("Every device that was logged in to your account is logged out")
     expect(page.locator(".shell_user")).to_have_count(0)
@@ -280,7 +280,7 @@ def test_guessing_from_many_addresses_makes_the_owner_log_in_by_a_mailed_link_th
         proof = owner.post("/api/auth/login", json={"username": name, "password": PASSWORD})
     assert proof.status_code == 403 and proof.json()["proof"] == "mailed_login_link"
     assert "access_token" not in proof.text and "set-cookie" not in proof.headers
-    link = link_in_mail(profile, email, "/login-link")
+    link = link_in_mail(profile, email, "/account/login-link")
     page.goto(link)  # the owner opens the mail's link in the browser
     page.get_by_role("button", name="Log in").click()
     expect(page.locator(".shell_user")).to_contain_text(name)

@@ -21,7 +21,7 @@ def test_admin_routes_refuse_buyers_and_anonymous_callers(api, guest_token, meth
     assert refused.status_code == 403 and refused.json()["detail"] == "admin role required"
 
 
-@pytest.mark.parametrize("path", ["/dashboard", "/dashboard/tickets"])
+@pytest.mark.parametrize("path", ["/admin/", "/admin/tickets"])
 def test_admin_pages_refuse_buyers_and_send_anonymous_visitors_to_login(api, guest_token, path):
     anonymous = api.get(path, follow_redirects=False)
     assert anonymous.status_code == 303 and anonymous.headers["location"] == f"/login?next={path}"

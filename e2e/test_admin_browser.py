@@ -23,12 +23,12 @@ def test_admin_edit_reaches_buyers_and_a_sale_moves_the_dashboard(browser, gatew
         editor.set_default_timeout(15000)
         log_in(editor, "admin", "admin123")
         expect(editor.get_by_role("link", name="ADMIN DASHBOARD")).to_be_visible()
-        editor.goto("/dashboard/tickets")
+        editor.goto("/admin/tickets")
         expect(editor.locator("body")).to_have_attribute("data-admin-live", "true")
 
         dashboard = admin.new_page()
         dashboard.set_default_timeout(15000)
-        dashboard.goto("/dashboard")
+        dashboard.goto("/admin/")
         expect(dashboard.locator("svg.admin_chart")).to_be_visible()
         expect(dashboard.locator("#admin-logs")).to_have_attribute("data-connected", "true")
         expect(dashboard.locator("body")).to_have_attribute("data-admin-live", "true")
@@ -90,7 +90,7 @@ def test_admin_edit_reaches_buyers_and_a_sale_moves_the_dashboard(browser, gatew
 def test_invalid_edit_shows_the_reason_and_changes_nothing(page: Page, api, admin_token):
     ticket = new_ticket_type(api, admin_token, price="20.00", stock=30)
     log_in(page, "admin", "admin123")
-    page.goto("/dashboard/tickets")
+    page.goto("/admin/tickets")
     name = ticket["name"]
     page.get_by_label(f"Price of {name}").fill("12.345")
     page.get_by_label(f"Stock of {name}").fill("-2")
@@ -111,19 +111,19 @@ def test_invalid_edit_shows_the_reason_and_changes_nothing(page: Page, api, admi
 def test_buyer_is_refused_the_admin_pages(page: Page):
     log_in(page, "guest", "festflow")
     expect(page.get_by_role("link", name="ADMIN DASHBOARD")).to_have_count(0)
-    for path in ("/dashboard", "/dashboard/tickets"):
+    for path in ("/admin/", "/admin/tickets"):
         page.goto(path)
         expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
         expect(page.locator(".admin_kpis, .admin_ticket-form")).to_have_count(0)
 
 
 def test_anonymous_visitor_is_sent_to_login_and_back(page: Page):
-    page.goto("/dashboard")
-    expect(page).to_have_url("/login?next=/dashboard")
+    page.goto("/admin/")
+    expect(page).to_have_url("/login?next=/admin/")
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("admin123")
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url("/dashboard")
+    expect(page).to_have_url("/admin/")
     expect(page.locator("svg.admin_chart")).to_be_visible()
 
 
@@ -140,7 +140,7 @@ def test_retired_type_leaves_an_open_catalog_and_can_come_back(browser, gateway,
 
         editor = admin.new_page()
         log_in(editor, "admin", "admin123")
-        editor.goto("/dashboard/tickets")
+        editor.goto("/admin/tickets")
         editor.once("dialog", lambda dialog: dialog.accept())  # "Retire …?" confirmation
         editor.locator(f"#admin-ticket-{ticket['id']}").get_by_role("button", name="Retire").click()
         expect(editor.locator(".admin_editor > .admin_message")).to_have_text(f"{ticket['name']} is retired.")

@@ -41,7 +41,7 @@ def test_a_repeat_buyer_buys_five_times_while_the_dashboard_is_open(browser, gat
     try:
         dashboard = organiser.new_page()
         log_in(dashboard, "admin", "admin123")
-        dashboard.goto("/dashboard")
+        dashboard.goto("/admin/")
         expect(dashboard.locator("body")).to_have_attribute("data-admin-live", "true")
 
         shop = buyer.new_page()

@@ -94,7 +94,7 @@ def test_another_origin_cannot_change_a_ticket_order_read_logs_or_frame(browser,
         assert outcome["got"] == 0 and outcome["code"] != "still open", outcome
 
         # a frame of the ticket editor
-        pages["/frame"] = f'<iframe src="{gateway}/dashboard/tickets" width="800" height="600"></iframe>'
+        pages["/frame"] = f'<iframe src="{gateway}/admin/tickets" width="800" height="600"></iframe>'
         page.goto(origin + "/frame")
         page.wait_for_timeout(1500)
         framed = [f for f in page.frames if f != page.main_frame]
@@ -103,7 +103,7 @@ def test_another_origin_cannot_change_a_ticket_order_read_logs_or_frame(browser,
         context.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/login", "/my-orders", "/dashboard", "/cart/fragments/v1/cart",
+@pytest.mark.parametrize("path", ["/", "/login", "/cart/my-orders", "/admin/", "/cart/fragments/v1/cart",
                                   "/api/tickets", "/shell/static/shell.css", "/no-such-page"])
 def test_security_headers_are_on_every_answer(gateway, path):
     resp = httpx.get(gateway + path, timeout=10)

@@ -44,7 +44,7 @@ def test_a_staff_member_scans_a_ticket_with_the_phone_camera(api, admin_token, g
     organiser = browser.new_context(base_url=gateway)
     dashboard = organiser.new_page()
     log_in(dashboard, "admin", "admin123")
-    dashboard.goto("/dashboard")
+    dashboard.goto("/admin/")
     expect(dashboard.locator("body")).to_have_attribute("data-admin-live", "true")
     checked_in = dashboard.locator(f'.admin_remaining [data-ticket-id="{ticket["id"]}"] [data-role="checked-in"]')
     expect(checked_in).to_have_text("0 / 1")
@@ -58,7 +58,7 @@ def test_a_staff_member_scans_a_ticket_with_the_phone_camera(api, admin_token, g
         page = context.new_page()
         page.set_default_timeout(20_000)
         log_in(page, staff_name, "gate-staff-pass")
-        page.goto("/gate")
+        page.goto("/gate/")
         page.get_by_label("This gate's name").fill("North")
         page.get_by_role("button", name="Set gate").click()
         page.get_by_role("button", name="Start camera").click()
@@ -84,6 +84,6 @@ def test_a_staff_member_scans_a_ticket_with_the_phone_camera(api, admin_token, g
 
 def test_a_buyer_cannot_open_the_scanner(page, api, guest_token):
     log_in(page, "guest", "festflow")
-    page.goto("/gate")
+    page.goto("/gate/")
     expect(page.locator("#gate-scanner")).to_contain_text("Only gate staff and organisers")
     expect(page.locator("#gate-video")).to_have_count(0)

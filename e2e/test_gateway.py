@@ -89,10 +89,10 @@ def test_api_is_rate_limited(gateway):
 
 @pytest.mark.parametrize("form,fields,source", [
     ("/shell/login", {"username": "nobody-x", "password": "wrong password"}, "127.0.0.71"),
-    ("/shell/signup", {"username": "a", "email": "not-an-address", "password": "short"}, "127.0.0.72"),
-    ("/shell/password-reset", {"email": "nobody@festflow.test"}, "127.0.0.73"),
+    ("/account/signup", {"username": "a", "email": "not-an-address", "password": "short"}, "127.0.0.72"),
+    ("/account/forgot-password", {"email": "nobody@festflow.test"}, "127.0.0.73"),
 ])
-def test_the_shells_account_forms_are_rate_limited_like_the_api(gateway, form, fields, source):
+def test_the_account_forms_are_rate_limited_like_the_api(gateway, form, fields, source):
     """60 posts at once from one address (one of its own, so that no other test's logins are slowed): the
     gateway's per-address limit turns the rest away with 429 and a page that says why."""
     from concurrent.futures import ThreadPoolExecutor
@@ -122,3 +122,24 @@ def test_the_inventorys_internal_api_refuses_callers_without_the_service_token(p
     resp = httpx.patch(profile.url("inventory", "/internal/tickets/camping-pass"), json={"price": "0.01"}, timeout=5)
     assert resp.status_code == 401
     assert {t["id"]: t["price"] for t in api.get("/api/tickets").json()}["camping-pass"] != "0.01"
+
+
+@pytest.mark.parametrize("old,new", [
+    ("/my-orders?page=2", "/cart/my-orders?page=2"),
+    ("/orders/0b9c2d4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e", "/cart/orders/0b9c2d4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e"),
+    ("/tickets/ABCDEFGHJK0123456789", "/cart/tickets/ABCDEFGHJK0123456789"),
+    ("/dashboard", "/admin/"), ("/dashboard/tickets", "/admin/tickets"),
+    ("/dashboard/orders?q=anna", "/admin/orders?q=anna"),
+    ("/dashboard/orders/0b9c2d4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e", "/admin/orders/0b9c2d4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e"),
+    ("/gate", "/gate/"), ("/account", "/account/"), ("/signup", "/account/signup"),
+    ("/verify-email?token=abc", "/account/verify-email?token=abc"),
+    ("/reset-password?token=abc", "/account/reset-password?token=abc"),
+    ("/forgot-password", "/account/forgot-password"), ("/login-link?token=abc", "/account/login-link?token=abc"),
+])
+def test_the_addresses_people_have_lead_to_the_page_where_it_lives_now(gateway, old, new):
+    """Each app owns its pages under its prefix; bookmarks and the links in mails sent before still work."""
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        moved = client.get(old)
+        assert moved.status_code == 301 and moved.headers["location"].endswith(new)
+        page = client.get(new, follow_redirects=True)  # an organiser's page sends a stranger to log in first
+    assert page.status_code in (200, 400) and 'class="shell_header"' in page.text  # composed in the frame

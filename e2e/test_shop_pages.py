@@ -17,7 +17,7 @@ def test_my_orders_names_totals_paging_and_the_order_page(page: Page, api, admin
     for order_id in orders:
         wait_status(api, token, order_id, "CONFIRMED" if order_id in orders[:3] else "REJECTED", timeout=30)
     log_in(page, name, password)
-    page.goto("/my-orders")
+    page.goto("/cart/my-orders")
     rows = page.locator("#my-orders tbody tr")
     expect(rows).to_have_count(20)  # newest first, twenty a page
     newest = page.locator(f'#my-orders tr[data-order-id="{orders[-1]}"]')
@@ -32,7 +32,7 @@ def test_my_orders_names_totals_paging_and_the_order_page(page: Page, api, admin
     expect(page.locator(f'#my-orders tr[data-order-id="{orders[0]}"]')).to_have_attribute("data-status", "CONFIRMED")
 
     page.get_by_role("link", name=f"Order {orders[0][:8]}").click()
-    expect(page).to_have_url(f"/orders/{orders[0]}")
+    expect(page).to_have_url(f"/cart/orders/{orders[0]}")
     detail = page.locator("#order-detail")
     expect(detail).to_have_attribute("data-status", "CONFIRMED")
     expect(detail.locator("tbody tr")).to_contain_text([f"{ticket['name']}1€10.00€10.00"])
@@ -41,7 +41,7 @@ def test_my_orders_names_totals_paging_and_the_order_page(page: Page, api, admin
     other, other_password = new_buyer(api, admin_token)  # another buyer sees nothing of it
     page.get_by_role("button", name="Log out").click()
     log_in(page, other, other_password)
-    page.goto(f"/orders/{orders[0]}")
+    page.goto(f"/cart/orders/{orders[0]}")
     expect(page.locator("#order-detail")).to_contain_text("There is no such order in your account")
 
 
@@ -50,6 +50,9 @@ def test_unknown_addresses_get_an_html_page_not_found_and_the_site_has_a_favicon
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert "Page not found" in missing.text and 'href="/"' in missing.text
     assert api.get("/orders/not-an-order-id").status_code == 404
+    wrong_shape = api.get("/cart/orders/not-an-order-id")  # the owner's own "page not found", in the frame
+    assert wrong_shape.status_code == 404 and "Page not found" in wrong_shape.text
+    assert 'class="shell_header"' in wrong_shape.text  # the frame's header, composed in
     icon = api.get("/favicon.ico")
     assert icon.status_code == 200 and icon.content[:4] == b"\0\0\1\0"
     assert api.get("/shell/static/favicon.svg").headers["content-type"].startswith("image/svg+xml")

@@ -162,14 +162,14 @@ def order_events(profile, order_id):
 def test_the_order_page_shows_each_ticket_and_a_ticket_page_is_scannable(page: Page, api, admin_token):
     name, password, _, ticket, order = bought(api, admin_token, 2)
     log_in(page, name, password)
-    page.goto("/my-orders")  # each ticket's QR code, small, linking to its page
+    page.goto("/cart/my-orders")  # each ticket's QR code, small, linking to its page
     expect(page.locator(f'#my-orders tr[data-order-id="{order["order_id"]}"] .cart_order-qrs a')).to_have_count(2)
-    page.goto(f"/orders/{order['order_id']}")
+    page.goto(f"/cart/orders/{order['order_id']}")
     cards = page.locator(".cart_ticket")
     expect(cards).to_have_count(2)
     first = order["tickets"][0]
     page.get_by_role("link", name=f"Open ticket {first['code']}").click()
-    expect(page).to_have_url(f"/tickets/{first['code']}")
+    expect(page).to_have_url(f"/cart/tickets/{first['code']}")
     expect(page.locator(".cart_ticket-code")).to_have_text(first["code"])
     image = page.locator(".cart_ticket-qr")
     expect(image).to_be_visible()
@@ -232,11 +232,11 @@ def test_an_organiser_finds_an_order_resends_its_tickets_and_exports_csv(api, ad
 def test_the_organiser_cancels_an_order_from_its_page(page: Page, api, admin_token):
     _, _, token, _, order = bought(api, admin_token, 1)
     log_in(page, "admin", "admin123")
-    page.goto("/dashboard/orders")
+    page.goto("/admin/orders")
     page.get_by_label("Order number, buyer or email").fill(order["order_id"][:8])
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=f"Order {order['order_id'][:8]}").click()
-    expect(page).to_have_url(f"/dashboard/orders/{order['order_id']}")
+    expect(page).to_have_url(f"/admin/orders/{order['order_id']}")
     expect(page.locator(".admin_order-tickets tbody tr")).to_have_count(1)
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_label("Reason (the buyer reads it)").fill("sold by mistake")

@@ -70,6 +70,7 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing")},
         "mf-admin": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing")},
         "mf-gate": {**common},
+        "mf-account": {**common, "ORDER_API_URL": order_api},
     }
 
 
@@ -98,6 +99,7 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mf-cart": ("mf_cart.main:create_app", "cart", ()),
     "mf-admin": ("mf_admin.main:create_app", "admin", ()),
     "mf-gate": ("mf_gate.main:create_app", "gate", ()),
+    "mf-account": ("mf_account.main:create_app", "account", ()),
 }
 
 

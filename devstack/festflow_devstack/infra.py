@@ -148,6 +148,7 @@ def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = Non
         "CART_ADDR": f"127.0.0.1:{p['cart']}",
         "ADMIN_ADDR": f"127.0.0.1:{p['admin']}",
         "GATE_ADDR": f"127.0.0.1:{p['gate']}",
+        "ACCOUNT_ADDR": f"127.0.0.1:{p['account']}",
         "MAILBOX_ADDR": f"127.0.0.1:{p['mail_http']}",
         # a TLS proxy on this host may say the public side is HTTPS (geo entries: `address value;`)
         "TRUSTED_PROXY_ENTRIES": "127.0.0.1/32 1;",

@@ -26,6 +26,7 @@ BASE_PORTS = {
     "cart": 8102,
     "admin": 8103,
     "gate": 8104,
+    "account": 8105,
     "mail_http": 8025,
     "smtp": 1025,
     "amqp": 5672,

@@ -14,7 +14,7 @@ APP_DIRS = {
     "email-function": "services/email-function", "notification-hub": "services/notification-hub",
     "ticketing-service": "services/ticketing-service",
     "shell-app": "shell-app", "mf-catalog": "mf-catalog", "mf-cart": "mf-cart", "mf-admin": "mf-admin",
-    "mf-gate": "mf-gate",
+    "mf-gate": "mf-gate", "mf-account": "mf-account",
 }
 
 

@@ -13,7 +13,7 @@ APPS = {
     "email_function": "services/email-function", "notification_hub": "services/notification-hub",
     "ticketing_service": "services/ticketing-service",
     "mail_sink": "services/mail-sink", "shell_app": "shell-app", "mf_catalog": "mf-catalog",
-    "mf_cart": "mf-cart", "mf_admin": "mf-admin", "mf_gate": "mf-gate",
+    "mf_cart": "mf-cart", "mf_admin": "mf-admin", "mf_gate": "mf-gate", "mf_account": "mf-account",
 }
 
 

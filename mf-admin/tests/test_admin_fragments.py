@@ -9,7 +9,9 @@ from jose import jwt
 from festflow_contracts import events
 from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
-from mf_admin.main import create_app, dashboard_update, reasons
+from festflow_runtime.fragment_app import OfflineEvents
+from mf_admin.dashboard import dashboard_update
+from mf_admin.main import create_app
 from mf_admin.sales_chart import grid_step, render
 from mf_admin.settings import Settings
 
@@ -37,13 +39,6 @@ def test_empty_chart_says_so():
     assert "No sales yet" in render([], 5)
 
 
-def test_validation_lists_become_readable_reasons():
-    body = {"detail": [{"loc": ["body", "price"], "msg": "Value error, price may have at most two decimals"},
-                       {"loc": ["body", "stock"], "msg": "Input should be a valid integer"}]}
-    assert reasons(body) == ["price may have at most two decimals", "stock: Input should be a valid integer"]
-    assert reasons({"detail": "stock changed, reload"}) == ["stock changed, reload"]
-
-
 def test_dashboard_hears_sales_and_changes_only():
     sold = sample(events.ORDER_CONFIRMED, stock=[{"ticket_id": "vip", "stock": 3}])  # the inventory's own sample
     assert dashboard_update(sold) == {"kind": "sold", "tickets": [{"ticket_id": "vip", "stock": 3}]}
@@ -65,8 +60,8 @@ def client(keys):
         if request.url.path == "/api/checkin/stats":
             return httpx.Response(200, json=CHECKED_IN)
         return httpx.Response(200, json=STATS)
-    app = create_app(Settings(jwt_public_key=keys[1], kafka_bootstrap_servers="127.0.0.1:9"),
-                     order_api_transport=httpx.MockTransport(api))
+    app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
+                     subscribe=OfflineEvents())
     with TestClient(app) as c:
         yield c
 
@@ -126,8 +121,8 @@ def test_the_organiser_sees_the_login_locks_and_lifts_one(keys):
             locks.clear()
             return httpx.Response(200, json={"lifted": 1})
         return httpx.Response(200, json=locks)
-    app = create_app(Settings(jwt_public_key=keys[1], kafka_bootstrap_servers="127.0.0.1:9"),
-                     order_api_transport=httpx.MockTransport(api))
+    app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
+                     subscribe=OfflineEvents())
     with TestClient(app) as c:
         page = c.get("/admin/fragments/v1/login-locks", headers=_cookie(keys, "admin")).text
         assert 'data-username="admin" data-address="203.0.113.7"' in page and "20:05:00" in page

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from jose import jwt
 
 from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
+from festflow_runtime.fragment_app import OfflineEvents
 from mf_cart.main import create_app
 from mf_cart.settings import Settings
 
@@ -68,8 +69,8 @@ class FakeOrderApi:
 def setup():
     private, public = generate_keypair()
     fake = FakeOrderApi()
-    app = create_app(Settings(jwt_public_key=public, kafka_bootstrap_servers="127.0.0.1:9"),
-                     order_api_transport=httpx.MockTransport(fake))
+    app = create_app(Settings(jwt_public_key=public), order_api_transport=httpx.MockTransport(fake),
+                     subscribe=OfflineEvents())
     with TestClient(app) as client:
         yield client, fake, private
 

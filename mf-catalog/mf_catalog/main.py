@@ -1,114 +1,60 @@
-"""Fragments (see CONTRACT.md): /catalog/fragments/v1/ticket-list. Static: /catalog/static/."""
+"""The shop (see CONTRACT.md). Page: /catalog/ (the gateway serves it as /). Fragments:
+/catalog/fragments/v1/festival, /catalog/fragments/v1/ticket-list. Live stock: /catalog/sse/stock.
+Static: /catalog/static/."""
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from sse_starlette.sse import EventSourceResponse
+from fastapi.responses import HTMLResponse
 
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC
-from festflow_contracts.tokens import COOKIE_NAME, TokenVerifier
-from festflow_runtime.event_stream import Subscription
-from festflow_runtime.fanout import Fanout
-from festflow_runtime.revocations import subscribe_revocations
-from festflow_runtime.same_origin import SameOriginMiddleware
-from festflow_runtime.startup_heap import freeze_startup_heap
-from mf_catalog.festival_view import festival_view, utc
+from festflow_runtime.api_answers import call_api
+from festflow_runtime.fragment_app import LiveView, Subscribe, create_fragment_app, page, parts, render
+from festflow_runtime.web_auth import Visitor
+from mf_catalog.festival_view import festival_view
 from mf_catalog.settings import Settings
 from mf_catalog.stock_feed import stock_update
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.filters["utc"] = utc
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    settings: Settings = app.state.settings
-    app.state.verifier = TokenVerifier(settings.public_key_pem())
-    revocations = subscribe_revocations(settings.kafka_bootstrap_servers, app.state.verifier)
-    revocations.start()  # logged-out tokens are refused here too
-    app.state.api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=3.0,
-                                      transport=app.state.order_api_transport)
-    app.state.feed = feed = Fanout()
-
-    async def on_event(event: dict) -> None:
-        update = stock_update(event)
-        if update:
-            feed.publish(update)
-
-    app.state.events = Subscription(settings.kafka_bootstrap_servers,
-                                    (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), on_event,
-                                    group_id=None, from_beginning=False)
-    app.state.events.start()
-    freeze_startup_heap()  # no full garbage collection walks what was made at start
-    try:
-        yield
-    finally:
-        await revocations.stop()
-        await app.state.events.stop()
-        await app.state.api.aclose()
-
-
 router = APIRouter()
+# Server-sent events `stock`: {"tickets": [{"ticket_id", "stock"}]} whenever stock changes
+STOCK = LiveView("/catalog/sse/stock", "stock", (ORDER_EVENTS_TOPIC, CATALOG_EVENTS_TOPIC), stock_update)
 
 
-def create_app(settings: Settings | None = None, *,
-               order_api_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
-    """The app (run by `uvicorn --factory mf_catalog.main:create_app`); tests pass a fake order API transport."""
-    app = FastAPI(title="FestFlow catalog micro-frontend", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # internal: no documents of its routes for strangers
-    app.state.settings = settings or Settings()
-    app.state.order_api_transport = order_api_transport
-    app.add_middleware(SameOriginMiddleware, streams=("/catalog/sse/",))
-    app.mount("/catalog/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(router)
-    return app
+def create_app(settings: Settings | None = None, *, order_api_transport: httpx.AsyncBaseTransport | None = None,
+               subscribe: Subscribe | None = None) -> FastAPI:
+    """The app (run by `uvicorn --factory mf_catalog.main:create_app`); tests pass a fake order API transport
+    and no Kafka."""
+    settings = settings or Settings()
+    return create_fragment_app(title="FestFlow catalog micro-frontend", settings=settings,
+                               folder=Path(__file__).parent, prefix="/catalog", routers=[router],
+                               apis={"orders": (settings.order_api_url, 3.0)}, live=[STOCK],
+                               transport=order_api_transport, subscribe=subscribe, refused_template=None)
 
 
-@router.get("/healthz")
-async def healthz(request: Request):
-    ok = request.app.state.events.ready
-    return JSONResponse({"status": "ok" if ok else "degraded", "checks": {"kafka": "ok" if ok else "down"}},
-                        status_code=200 if ok else 503)
+# the shop page's fragments: (path, stub text), each listed in its provider's CONTRACT.md
+SHOP = [("/catalog/fragments/v1/festival", ""),
+        ("/catalog/fragments/v1/ticket-list", "The ticket list is unavailable right now."),
+        ("/cart/fragments/v1/cart", "The cart is unavailable right now.")]
 
 
-@router.get("/catalog/sse/stock")
-async def stock_stream(request: Request):
-    """Server-sent events `stock`: {"tickets": [{"ticket_id", "stock"}]} whenever stock changes."""
-    return EventSourceResponse(request.app.state.feed.sse_events("stock"), ping=15)
+@router.get("/catalog/", response_class=HTMLResponse)
+async def shop(request: Request):
+    """The shop: the festival, its tickets and the buyer's cart (the gateway serves it as /)."""
+    return page(request, "Tickets", "home", SHOP)
 
 
 @router.get("/catalog/fragments/v1/festival", response_class=HTMLResponse)
 async def festival(request: Request):
     """The festival's banner, name, dates, place and description (empty while they cannot be loaded)."""
-    details = None
-    try:
-        resp = await request.app.state.api.get("/api/festival")
-        resp.raise_for_status()
-        details = festival_view(resp.json())
-    except httpx.HTTPError:
-        pass
-    return templates.TemplateResponse(request, "festival.html", {"festival": details},
-                                      headers={"Cache-Control": "no-store"})
+    answer = await call_api(parts(request).api("orders"), "GET", "/api/festival")
+    return render(request, "festival.html", {"festival": festival_view(answer.body) if answer.ok else None})
 
 
 @router.get("/catalog/fragments/v1/ticket-list", response_class=HTMLResponse)
-async def ticket_list(request: Request):
-    identity = request.app.state.verifier.identify(request.cookies.get(COOKIE_NAME))
-    error = None
-    tickets: list[dict] = []
-    try:
-        resp = await request.app.state.api.get("/api/tickets")
-        resp.raise_for_status()
-        tickets = resp.json()
-    except httpx.HTTPError:
-        error = "Tickets cannot be loaded right now. This list retries by itself."
-    return templates.TemplateResponse(request, "ticket_list.html",
-                                      {"tickets": tickets, "error": error, "identity": identity},
-                                      headers={"Cache-Control": "no-store"})
+async def ticket_list(request: Request, identity: Visitor):
+    answer = await call_api(parts(request).api("orders"), "GET", "/api/tickets")
+    error = None if answer.ok else "Tickets cannot be loaded right now. This list retries by itself."
+    return render(request, "ticket_list.html", {"tickets": answer.body if answer.ok else [], "error": error,
+                                                "identity": identity})

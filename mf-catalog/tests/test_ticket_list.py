@@ -1,16 +1,17 @@
 import httpx
 from fastapi.testclient import TestClient
 
+from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.tokens import generate_keypair
+from festflow_runtime.fragment_app import OfflineEvents
 from mf_catalog.main import create_app
 from mf_catalog.settings import Settings
 
 
 def _client(transport: httpx.AsyncBaseTransport | None = None) -> TestClient:
     # without a transport the order API's address is a closed port
-    settings = Settings(jwt_public_key=generate_keypair()[1], order_api_url="http://127.0.0.1:9",
-                        kafka_bootstrap_servers="127.0.0.1:9")
-    return TestClient(create_app(settings, order_api_transport=transport))
+    settings = Settings(jwt_public_key=generate_keypair()[1], order_api_url="http://127.0.0.1:9")
+    return TestClient(create_app(settings, order_api_transport=transport, subscribe=OfflineEvents()))
 
 
 def test_tickets_are_listed_with_price_stock_and_sold_out_state():
@@ -81,9 +82,22 @@ def test_a_ticket_shows_what_it_includes_and_when_it_is_on_sale():
     assert html.count("disabled") == 2  # the open one can be added
 
 
-def test_date_ranges_say_only_what_is_needed():
-    from mf_catalog.festival_view import date_range
-    assert date_range("2027-07-16", "2027-07-16") == "Fri 16 July 2027"
-    assert date_range("2027-07-30", "2027-08-01") == "Fri 30 July - Sun 1 August 2027"
-    assert date_range("2027-12-31", "2028-01-02") == "Fri 31 December 2027 - Sun 2 January 2028"
-    assert date_range("", "") == ""
+def test_an_open_catalog_follows_the_stock_live():
+    """The live view end to end without a broker: an event handed to the app's subscription reaches an open
+    page's stream."""
+    from festflow_contracts import events
+    from festflow_contracts.fixtures import sample
+    offline = OfflineEvents()
+    settings = Settings(jwt_public_key=generate_keypair()[1])
+    with TestClient(create_app(settings, subscribe=offline)) as c:
+        feed = c.app.state.parts.feeds["/catalog/sse/stock"]
+        stream = feed.sse_events("stock")
+
+        async def first_two():
+            ready = await anext(stream)
+            await offline.deliver(ORDER_EVENTS_TOPIC,
+                                  sample(events.ORDER_CONFIRMED, stock=[{"ticket_id": "vip", "stock": 3}]))
+            return ready, await anext(stream)
+        ready, update = c.portal.call(first_two)
+    assert ready["event"] == "ready"
+    assert update == {"event": "stock", "data": '{"tickets": [{"ticket_id": "vip", "stock": 3}]}'}

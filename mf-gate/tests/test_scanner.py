@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from jose import jwt
 
 from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
+from festflow_runtime.fragment_app import OfflineEvents
 from mf_gate.main import create_app
 from mf_gate.settings import Settings
 
@@ -17,7 +18,7 @@ def keys():
 
 @pytest.fixture
 def client(keys):
-    app = create_app(Settings(jwt_public_key=keys[1], kafka_bootstrap_servers="127.0.0.1:9"))
+    app = create_app(Settings(jwt_public_key=keys[1]), subscribe=OfflineEvents())  # no Kafka consumer
     with TestClient(app) as c:
         yield c
 

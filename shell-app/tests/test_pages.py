@@ -1,56 +1,54 @@
-import re
-from pathlib import Path
+"""The shell at unit level: the frame's fragments, logging in and out (the order API faked or away)."""
+import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from jose import jwt
 
-from festflow_contracts.tokens import generate_keypair
+from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
+from festflow_runtime.fragment_app import OfflineEvents
 from shell_app.main import create_app
 from shell_app.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+KEYS = generate_keypair()
 
 
-@pytest.fixture(scope="module")
+def token(role="client", username="anna"):
+    now = int(time.time())
+    return jwt.encode({"sub": username, "role": role, "email": f"{username}@example.org", "iss": ISSUER,
+                       "aud": AUDIENCE, "iat": now, "exp": now + 60, "jti": "j"}, KEYS[0], algorithm="RS256")
+
+
+@pytest.fixture
 def client():
-    _, public = generate_keypair()
     # nothing listens on the order API's address: login reports "unavailable"
-    app = create_app(Settings(jwt_public_key=public, order_api_url="http://127.0.0.1:9",
-                              kafka_bootstrap_servers="127.0.0.1:9"))
+    app = create_app(Settings(jwt_public_key=KEYS[1], order_api_url="http://127.0.0.1:9"), subscribe=OfflineEvents())
     with TestClient(app) as c:
         yield c
 
 
-INCLUDE = re.compile(r'<!--# include virtual="([^"]+)"(?: stub="([^"]+)")? -->')
+def test_the_header_shows_who_is_logged_in_with_the_bell_and_the_organisers_entry(client):
+    anonymous = client.get("/shell/fragments/v1/header").text
+    assert 'href="/login"' in anonymous and 'href="/account/signup"' in anonymous and "shell-bell" not in anonymous
+    client.cookies.set("festflow_token", token())
+    mine = client.get("/shell/fragments/v1/header").text
+    assert 'id="shell-bell"' in mine and ">anna<" in mine and 'href="/cart/my-orders"' in mine
+    assert 'href="/account/"' in mine and 'action="/shell/logout"' in mine
+    assert '<!--# include virtual="/admin/fragments/v1/nav" -->' in mine
 
 
-@pytest.mark.parametrize("path", ["/", "/my-orders"])
-def test_every_include_has_a_stub_defined_before_it(client, path):
-    html = client.get(path).text
-    includes = INCLUDE.findall(html)
-    assert includes
-    for virtual, stub in includes:
-        if virtual.endswith("/nav"):
-            continue  # the nav entry may be empty: no stub needed
-        assert stub, virtual
-        assert html.index(f'<!--# block name="{stub}" -->') < html.index(f'include virtual="{virtual}"')
+def test_the_head_brings_every_apps_styles_and_scripts_and_htmx(client):
+    head = client.get("/shell/fragments/v1/head").text
+    for app in ("shell", "catalog", "cart", "admin", "account"):
+        assert f'href="/{app}/static/{app}.css"' in head
+    assert 'src="/shell/static/vendor/htmx-2.0.11/htmx.min.js"' in head and 'src="/shell/static/bell.js"' in head
 
 
-def test_every_included_fragment_is_listed_by_its_provider():
-    from shell_app.main import NAV_FRAGMENT, PAGES
-    paths = [p for fragments in PAGES.values() for p, _ in fragments] + [NAV_FRAGMENT[0]]
-    providers = {"catalog": "mf-catalog", "cart": "mf-cart", "admin": "mf-admin", "gate": "mf-gate"}
-    for path in paths:
-        provider = providers[path.split("/")[1]]
-        assert f"`{path}`" in (REPO_ROOT / provider / "CONTRACT.md").read_text(), path
-
-
-def test_dashboard_sends_anonymous_visitors_to_login(client):
-    resp = client.get("/dashboard", follow_redirects=False)
-    assert resp.status_code == 303 and resp.headers["location"] == "/login?next=/dashboard"
-
-
-def test_login_rejects_open_redirects_and_reports_missing_fields(client):
+def test_the_login_page_is_in_the_frame_and_rejects_open_redirects(client):
+    page = client.get("/login?next=//evil.example").text
+    assert '<!--# include virtual="/shell/fragments/v1/header" stub="no_header" -->' in page
+    assert 'name="next" value="/"' in page and 'href="/account/forgot-password"' in page
     resp = client.post("/shell/login", data={"username": "", "password": "", "next": "//evil.example"},
                        follow_redirects=False)
     assert resp.headers["location"] == "/login?error=missing&next=%2F&username="
@@ -64,30 +62,28 @@ def test_login_when_the_api_is_down_says_so(client):
     assert 'value="guest"' in page  # what was typed stays
 
 
+def test_a_login_passes_the_visitors_address_on_and_sets_the_session_cookie():
+    seen = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("x-real-ip"))
+        return httpx.Response(200, json={"access_token": token(), "expires_in": 60})
+    app = create_app(Settings(jwt_public_key=KEYS[1]), order_api_transport=httpx.MockTransport(api),
+                     subscribe=OfflineEvents())
+    with TestClient(app, client=("127.0.0.1", 50000)) as c:  # the gateway (trusted) asking for a visitor
+        resp = c.post("/shell/login", data={"username": "anna", "password": "pw", "next": "/cart/my-orders"},
+                      headers={"X-Real-IP": "203.0.113.9"}, follow_redirects=False)
+    assert seen == ["203.0.113.9"]
+    assert resp.status_code == 303 and resp.headers["location"] == "/cart/my-orders"
+    assert "festflow_token=" in resp.headers["set-cookie"] and "HttpOnly" in resp.headers["set-cookie"]
+
+
+def test_nothing_here_is_a_page_not_found_in_the_frame(client):
+    resp = client.get("/shell/not-found")
+    assert resp.status_code == 404 and "Page not found" in resp.text
+    assert '<!--# include virtual="/shell/fragments/v1/footer" -->' in resp.text
+
+
 def test_htmx_is_served_as_a_static_file(client):
     resp = client.get("/shell/static/vendor/htmx-2.0.11/htmx.min.js")
     assert resp.status_code == 200 and "htmx" in resp.text[:200]
-
-
-def test_the_account_page_sends_anonymous_visitors_to_login_and_shows_a_buyer_their_account():
-    import time
-
-    from jose import jwt
-
-    from festflow_contracts.tokens import AUDIENCE, ISSUER
-    private, public = generate_keypair()
-    app = create_app(Settings(jwt_public_key=public, order_api_url="http://127.0.0.1:9",
-                              kafka_bootstrap_servers="127.0.0.1:9"))
-    now = int(time.time())
-    token = jwt.encode({"sub": "anna", "role": "client", "email": "anna@example.org", "iss": ISSUER,
-                        "aud": AUDIENCE, "iat": now, "exp": now + 60, "jti": "j"}, private, algorithm="RS256")
-    with TestClient(app) as c:
-        resp = c.get("/account", follow_redirects=False)
-        assert resp.status_code == 303 and resp.headers["location"] == "/login?next=%2Faccount"
-        c.cookies.set("festflow_token", token)
-        page = c.get("/account").text
-        assert "anna@example.org" in page and 'action="/shell/logout-everywhere"' in page
-        assert '<a href="/account">Account</a>' in page
-        # the order API is away: the page says so and the buyer stays logged in
-        failed = c.post("/shell/logout-everywhere", follow_redirects=False)
-        assert failed.status_code == 503 and "unavailable right now" in failed.text

@@ -10,7 +10,6 @@ import email.policy
 import smtplib
 import sqlite3
 import threading
-from datetime import date, datetime
 from email.charset import QP, Charset
 from email.message import EmailMessage, Message
 from email.mime.nonmultipart import MIMENonMultipart
@@ -33,6 +32,7 @@ from festflow_contracts.messages import (
     TicketsResent,
 )
 from festflow_contracts.money import euros
+from festflow_runtime import display
 
 
 class SentLog(Protocol):
@@ -73,23 +73,24 @@ def build_account_message(event: dict[str, Any], settings: Settings) -> Message 
         return plain_mail(settings, message.email, "You already have a FestFlow account", headers,
             f"Hello {message.username},\n\nsomebody (we hope you) tried to create a new FestFlow account with "
             f"this address. You have an account already: its username is {message.username}.\n\n"
-            f"Log in: {settings.public_url}/login\nForgot your password? {settings.public_url}/forgot-password\n\n"
+            f"Log in: {settings.public_url}/login\n"
+            f"Forgot your password? {settings.public_url}/account/forgot-password\n\n"
             "If it was not you, ignore this mail: nothing was changed.\n\nFestFlow\n")
-    expires = _when(message.expires_at)
+    expires = display.moment(message.expires_at)
     if isinstance(message, LoginLinkRequested):
-        link = f"{settings.public_url}/login-link?{urlencode({'token': message.login_token})}"
+        link = f"{settings.public_url}/account/login-link?{urlencode({'token': message.login_token})}"
         return plain_mail(settings, message.email, "Your one-time FestFlow login link", headers,
             f"Hello {message.username},\n\nyour FestFlow account has seen many wrong passwords lately, from "
             f"several places. To keep it yours, logging in now takes this one-time link:\n\n{link}\n\n"
             f"The link works once, until {expires}.\nIf you did not try to log in just now, somebody else "
-            f"did: consider setting a new password ({settings.public_url}/forgot-password).\n\nFestFlow\n")
+            f"did: consider setting a new password ({settings.public_url}/account/forgot-password).\n\nFestFlow\n")
     if isinstance(message, AccountRegistered):
-        link = f"{settings.public_url}/verify-email?{urlencode({'token': message.verify_token})}"
+        link = f"{settings.public_url}/account/verify-email?{urlencode({'token': message.verify_token})}"
         return plain_mail(settings, message.email, "Confirm your email address for FestFlow", headers,
             f"Hello {message.username},\n\nwelcome to FestFlow. Open this link to confirm your address; "
             f"then you can buy tickets:\n\n{link}\n\nThe link works once, until {expires}.\n"
             "If you did not sign up, ignore this mail.\n\nFestFlow\n")
-    link = f"{settings.public_url}/reset-password?{urlencode({'token': message.reset_token})}"
+    link = f"{settings.public_url}/account/reset-password?{urlencode({'token': message.reset_token})}"
     return plain_mail(settings, message.email, "Set a new FestFlow password", headers,
         f"Hello {message.username},\n\nsomebody (we hope you) asked to set a new password for your FestFlow "
         f"account. Open this link to choose one:\n\n{link}\n\nThe link works once, until {expires}.\n"
@@ -143,33 +144,11 @@ def festival_lines(festival: FestivalSummary) -> str:
     """The festival's name, dates and place, for the confirmation."""
     lines = [f"\n{festival.name}"]
     if festival.starts_on:
-        lines.append(f"When:  {date_range(festival.starts_on, festival.ends_on)}")
-    where = _place(festival)
+        lines.append(f"When:  {display.date_range(festival.starts_on, festival.ends_on)}")
+    where = display.place(festival.venue, festival.address)
     if where:
         lines.append(f"Where: {where}")
     return "\n".join(lines) + "\n"
-
-
-def _place(festival: FestivalSummary) -> str:
-    if festival.address.startswith(festival.venue):  # "Riverside Park, 1 Festival Way" names the venue
-        return festival.address
-    return ", ".join(part for part in (festival.venue, festival.address) if part)
-
-
-def date_range(starts_on: str, ends_on: str) -> str:
-    """2027-07-16, 2027-07-18 -> "Fri 16 Jul - Sun 18 Jul 2027"."""
-    start = date.fromisoformat(starts_on)
-    if not ends_on or ends_on == starts_on:
-        return start.strftime("%a %d %b %Y")
-    end = date.fromisoformat(ends_on)
-    return f"{start.strftime('%a %d %b')} - {end.strftime('%a %d %b %Y')}"
-
-
-def _when(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).strftime("%d %b %Y %H:%M UTC")
-    except ValueError:
-        return iso
 
 
 def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
@@ -207,8 +186,8 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
     text = (f"Hello {outcome.username},\n\n{summary}" + (festival_lines(festival) if festival else "")
             + "\nYour tickets (their QR codes are in this mail and in the attached PDF):\n" + "\n".join(codes)
             + "\n\nSee you at the festival!\nFestFlow\n")
-    when = date_range(festival.starts_on, festival.ends_on) if festival and festival.starts_on else ""
-    where = _place(festival) if festival else ""
+    when = display.date_range(festival.starts_on, festival.ends_on) if festival else ""
+    where = display.place(festival.venue, festival.address) if festival else ""
     tickets_mail.add_tickets(msg, outcome, text, when, where)
     return msg
 

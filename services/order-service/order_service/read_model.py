@@ -137,4 +137,4 @@ def issued_view(message: TicketsIssued) -> list[dict[str, Any]]:
 
 def ticket_view(code: str, ticket_id: str, name: str, holder: str, status: str) -> dict[str, Any]:
     return {"code": code, "ticket_id": ticket_id, "name": name, "holder": holder, "status": str(status),
-            "qr_url": f"/api/tickets/{code}/qr.svg", "page_url": f"/tickets/{code}"}
+            "qr_url": f"/api/tickets/{code}/qr.svg", "page_url": f"/cart/tickets/{code}"}

@@ -134,7 +134,8 @@ async def test_an_orders_first_tickets_are_kept_and_later_changes_apply_one_by_o
     seen = {p: {n: [(t["code"], t["holder"], t["page_url"]) for t in (r["tickets"] or [])] for n, r in rows[p].items()}
             for p in "ab"}
     assert seen["a"] == seen["b"] == {
-        "1": [("A1CODE000", "", "/tickets/A1CODE000"), ("A2CODE000", "Ada", "/tickets/A2CODE000")],
-        "2": [("B1CODE000", "", "/tickets/B1CODE000")], "3": [("C1CODE000", "", "/tickets/C1CODE000")], "4": []}
+        "1": [("A1CODE000", "", "/cart/tickets/A1CODE000"), ("A2CODE000", "Ada", "/cart/tickets/A2CODE000")],
+        "2": [("B1CODE000", "", "/cart/tickets/B1CODE000")], "3": [("C1CODE000", "", "/cart/tickets/C1CODE000")],
+        "4": []}
     assert all("qr" not in t for p in "ab" for r in rows[p].values() for t in (r["tickets"] or []))  # the ticketing
     # service serves the QR codes

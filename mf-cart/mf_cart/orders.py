@@ -1,0 +1,57 @@
+"""The buyer's orders: My orders (a page at a time) and one order's lines, status and times."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from festflow_contracts.money import cents_to_str
+from festflow_runtime.fragment_app import render
+from festflow_runtime.web_auth import Visitor
+from mf_cart.web import order_api
+
+router = APIRouter()
+PAGE_SIZE = 20
+
+
+@router.get("/cart/fragments/v1/my-orders", response_class=HTMLResponse)
+async def my_orders(request: Request, identity: Visitor, page: int = 1):
+    """The buyer's orders, newest first, PAGE_SIZE a page; a banner while the address is unconfirmed."""
+    page = min(max(page, 1), 10_000)
+    orders, error, more, unverified = [], None, False, False
+    if identity:
+        found = await order_api(request, "GET", "/api/orders",
+                                params={"limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE})
+        if found.ok:
+            more, orders = len(found.body) > PAGE_SIZE, found.body[:PAGE_SIZE]
+            me = await order_api(request, "GET", "/api/auth/me")
+            unverified = me.ok and me.body.get("email_verified") is False
+        else:
+            error = "Your orders cannot be loaded right now."
+    return render(request, "my_orders.html", {"identity": identity, "orders": orders, "error": error, "page": page,
+                                              "more": more, "unverified": unverified})
+
+
+def order_line(item: dict[str, Any]) -> dict[str, Any]:
+    unit = item.get("unit_price_cents")
+    return {"name": item.get("name") or item["ticket_id"], "quantity": item["quantity"],
+            "price": cents_to_str(unit), "subtotal": cents_to_str(None if unit is None else unit * item["quantity"])}
+
+
+@router.get("/cart/fragments/v1/order/{order_id}", response_class=HTMLResponse)
+async def order_detail(request: Request, identity: Visitor, order_id: str):
+    """One order: its lines with prices, status, reason, total and times."""
+    order, error, status = None, None, 200
+    if identity:
+        found = await order_api(request, "GET", f"/api/orders/{quote(order_id, safe='')}")
+        if found.status == 404:
+            error, status = "There is no such order in your account.", 404
+        elif found.ok:
+            order = found.body
+        else:
+            error = "This order cannot be loaded right now; try again in a moment."
+    lines = [order_line(item) for item in order["items"]] if order else []
+    return render(request, "order.html", {"identity": identity, "order": order, "lines": lines, "error": error,
+                                          "order_id": order_id}, status_code=status)
