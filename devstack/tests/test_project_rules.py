@@ -154,14 +154,25 @@ def test_the_readme_is_a_users_document():
         assert (ROOT / link).is_file(), f"README.md links to {link}, which does not exist"
 
 
-WIRED_BY_BOOTSTRAP = ["order_service"]
+WIRED_BY_BOOTSTRAP = ["order_service", "inventory_service", "ticketing_service"]
+ROUTE_MODULES = {"routes_", "api.py", "checkout_http.py", "checkout_lane.py"}
 
 
 @pytest.mark.parametrize("package", WIRED_BY_BOOTSTRAP)
 def test_a_services_routes_get_its_parts_through_a_typed_dependency_not_app_state(package):
-    """bootstrap.py builds the parts once; routes take them as `deps.AppServices`, so nothing reaches into
+    """bootstrap.py builds the parts once; routes take them as the typed `AppServices`, so nothing reaches into
     the untyped `app.state` but the one dependency that hands the Services out."""
+    assert (ROOT / APPS[package] / package / "bootstrap.py").is_file()
     for path in _sources(package):
-        if path.name.startswith("routes_") or path.name in {"checkout_http.py", "checkout_lane.py"}:
-            text = path.read_text()
+        if any(path.name.startswith(name) for name in ROUTE_MODULES):
+            text = path.read_text().replace("return request.app.state.services", "")
             assert "app.state" not in text and "state: Any" not in text, f"{path.relative_to(ROOT)} reads app.state"
+
+
+@pytest.mark.parametrize("package", ["shell_app", "mf_catalog", "mf_cart", "mf_admin", "mf_gate", "mf_account"])
+def test_a_micro_frontend_is_built_on_the_shared_skeleton_and_its_main_is_short(package):
+    main = ROOT / APPS[package] / package / "main.py"
+    assert "create_fragment_app(" in main.read_text() and len(main.read_text().splitlines()) <= 150
+    for path in _sources(package):  # the skeleton holds the lifespan, the health check and the subscriptions
+        text = path.read_text()
+        assert "lifespan" not in text and "Subscription(" not in text and '"/healthz"' not in text, path.name

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from festflow_runtime import database
 from inventory_service import festival
+from inventory_service.bootstrap import Services
 from inventory_service.db import tickets
 from inventory_service.sales_stats import sales_stats
 from inventory_service.ticket_admin import (
@@ -24,9 +25,16 @@ from inventory_service.ticket_admin import (
 )
 
 
-async def internal_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+AppServices = Annotated[Services, Depends(services)]
+
+
+async def internal_caller(parts: AppServices, authorization: Annotated[str | None, Header()] = None) -> None:
     """/internal/* is for FestFlow's own services: they send the shared service token."""
-    expected = request.app.state.settings.internal_api_token
+    expected = parts.settings.internal_api_token
     if expected and not hmac.compare_digest(authorization or "", f"Bearer {expected}"):
         raise HTTPException(401, "this internal API needs the service token", headers={"WWW-Authenticate": "Bearer"})
 
@@ -37,30 +45,29 @@ log = logging.getLogger("inventory_service.tickets")
 
 
 @router.get("/healthz")
-async def healthz(request: Request):
-    state = request.app.state
-    checks = {"database": await database.health(state.engine)}
-    conn = state.consumer.connection
-    checks["rabbitmq"] = "ok" if state.consumer.consuming and conn and not conn.is_closed else "down"
-    checks["kafka"] = "ok" if state.producer.client.cluster.brokers() else "down"
+async def healthz(parts: AppServices):
+    checks = {"database": await database.health(parts.engine)}
+    conn = parts.consumer.connection
+    checks["rabbitmq"] = "ok" if parts.consumer.consuming and conn and not conn.is_closed else "down"
+    checks["kafka"] = "ok" if parts.producer and parts.producer.client.cluster.brokers() else "down"
     healthy = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
                         status_code=200 if healthy else 503)
 
 
 @internal.get("/internal/tickets")
-async def list_tickets(request: Request, include_retired: bool = False):
+async def list_tickets(parts: AppServices, include_retired: bool = False):
     query = sa.select(tickets).order_by(tickets.c.price_cents)
     if not include_retired:
         query = query.where(tickets.c.active)
-    async with request.app.state.engine.connect() as conn:
+    async with parts.engine.connect() as conn:
         rows = (await conn.execute(query)).mappings().all()
     return [ticket_view(row) for row in rows]
 
 
 @internal.get("/internal/tickets/{ticket_id}")
-async def get_ticket(request: Request, ticket_id: str):
-    async with request.app.state.engine.connect() as conn:
+async def get_ticket(parts: AppServices, ticket_id: str):
+    async with parts.engine.connect() as conn:
         row = (await conn.execute(sa.select(tickets).where(tickets.c.id == ticket_id))).mappings().first()
     if row is None:
         raise HTTPException(404, f"no ticket {ticket_id!r}")
@@ -68,37 +75,37 @@ async def get_ticket(request: Request, ticket_id: str):
 
 
 @internal.post("/internal/tickets", status_code=201)
-async def add_ticket(request: Request, new: TicketCreate):
+async def add_ticket(parts: AppServices, new: TicketCreate):
     try:
-        ticket = await create_ticket(request.app.state.engine, new)
+        ticket = await create_ticket(parts.engine, new)
     except TicketError as exc:
         raise HTTPException(exc.status, exc.detail) from exc
     log.info("ticket type %s created: price %d cents, stock %d", ticket["id"], ticket["price_cents"], ticket["stock"])
-    request.app.state.relay.notify()
+    parts.relay.notify()
     return ticket
 
 
 @internal.patch("/internal/tickets/{ticket_id}")
-async def change_ticket(request: Request, ticket_id: str, patch: TicketPatch):
+async def change_ticket(parts: AppServices, ticket_id: str, patch: TicketPatch):
     try:
-        ticket = await update_ticket(request.app.state.engine, ticket_id, patch)
+        ticket = await update_ticket(parts.engine, ticket_id, patch)
     except TicketError as exc:
         log.warning("change to ticket type %s refused: %s", ticket_id, exc.detail)
         raise HTTPException(exc.status, exc.detail) from exc
     log.info("ticket type %s changed: price %d cents, stock %d%s", ticket_id, ticket["price_cents"], ticket["stock"],
              "" if ticket["active"] else ", retired")
-    request.app.state.relay.notify()
+    parts.relay.notify()
     return ticket
 
 
 @internal.get("/internal/stats")
-async def stats(request: Request):
-    return await sales_stats(request.app.state.engine)
+async def stats(parts: AppServices):
+    return await sales_stats(parts.engine)
 
 
 @internal.get("/internal/festival")
-async def get_festival(request: Request):
-    async with request.app.state.engine.connect() as conn:
+async def get_festival(parts: AppServices):
+    async with parts.engine.connect() as conn:
         try:
             return await festival.load(conn)
         except festival.FestivalError as exc:
@@ -106,19 +113,19 @@ async def get_festival(request: Request):
 
 
 @internal.patch("/internal/festival")
-async def change_festival(request: Request, patch: festival.FestivalPatch):
+async def change_festival(parts: AppServices, patch: festival.FestivalPatch):
     try:
-        details = await festival.update(request.app.state.engine, patch)
+        details = await festival.update(parts.engine, patch)
     except festival.FestivalError as exc:
         raise HTTPException(exc.status, exc.detail) from exc
     log.info("festival details changed (version %d)", details["version"])
-    request.app.state.relay.notify()
+    parts.relay.notify()
     return details
 
 
 @internal.get("/internal/festival/banner")
-async def get_banner(request: Request):
-    found = await festival.banner(request.app.state.engine)
+async def get_banner(parts: AppServices):
+    found = await festival.banner(parts.engine)
     if found is None:
         raise HTTPException(404, "the festival has no banner")
     data, kind = found
@@ -126,13 +133,13 @@ async def get_banner(request: Request):
 
 
 @internal.put("/internal/festival/banner")
-async def put_banner(request: Request):
+async def put_banner(parts: AppServices, request: Request):
     """The banner image as the request body (empty: no banner)."""
     data = await request.body()
     try:
-        details = await festival.set_banner(request.app.state.engine, data)
+        details = await festival.set_banner(parts.engine, data)
     except festival.FestivalError as exc:
         raise HTTPException(exc.status, exc.detail) from exc
     log.info("festival banner %s", "replaced" if data else "removed")
-    request.app.state.relay.notify()
+    parts.relay.notify()
     return details

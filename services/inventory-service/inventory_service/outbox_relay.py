@@ -24,7 +24,8 @@ BATCH = 200
 
 
 class OutboxRelay:
-    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer):
+    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer | None = None):
+        """`producer`: set before `run` (bootstrap.running makes it when the service starts)."""
         self.engine = engine
         self.producer = producer
         self.wakeup = asyncio.Event()
@@ -34,6 +35,7 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         async def publish(rows: Sequence[Any]) -> tuple[Sequence[Any], Exception | None]:
+            assert self.producer is not None, "the relay runs once the service has started its producer"
             sends = [await self.producer.send(row.topic, row.payload.encode(), key=row.key.encode()) for row in rows]
             await asyncio.gather(*sends)  # a failure raises: nothing of the batch is marked, all is sent again
             return rows, None

@@ -100,3 +100,25 @@ def test_a_full_history_lets_the_oldest_by_time_go_not_the_last_to_arrive():
     history.add("alice", _note(2, "2026-12-01T12:00:00Z"), now)
     history.add("alice", _note(3, "2026-12-01T12:01:00Z"), now)
     assert {n["id"] for n in history.since("alice", "gone", "2026-12-01T11:00:00Z")} == {"e1", "e3"}
+
+
+async def test_the_hub_as_wired_pushes_an_event_once_to_its_buyers_pages_only():
+    from festflow_contracts.tokens import generate_keypair
+    from notification_hub.main import build
+    from notification_hub.settings import Settings
+
+    class Page:
+        def __init__(self):
+            self.got = []
+
+        async def send_json(self, message):
+            self.got.append(message)
+
+    hub = build(Settings(jwt_public_key=generate_keypair()[1]))  # as the hub wires itself; no Kafka started
+    mine, theirs = Page(), Page()
+    hub.connections.add("guest", mine)
+    hub.connections.add("other", theirs)
+    event = {**sample(events.ORDER_CONFIRMED, username="guest"), "time": events.now_iso()}  # (older ones are dropped)
+    await hub.push(event)
+    await hub.push(event)  # delivered twice
+    assert [note["id"] for note in mine.got] == [event["id"]] and theirs.got == []

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime.text import plain_text
 from ticketing_service import attendees, checkin, qr, resending, ticket_changes
+from ticketing_service.bootstrap import Services
 from ticketing_service.db import tickets
 from ticketing_service.issuing import ticket_view
 
@@ -21,10 +22,18 @@ router = APIRouter(tags=["tickets"])
 GATE_ROLES = ("admin", "staff")
 
 
-async def caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Identity:
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+AppServices = Annotated[Services, Depends(services)]
+
+
+async def caller(request: Request, parts: AppServices,
+                 authorization: Annotated[str | None, Header()] = None) -> Identity:
     token = bearer_token(authorization) or request.cookies.get(COOKIE_NAME)
     try:
-        return request.app.state.verifier.verify(token)
+        return parts.verifier.verify(token)
     except InvalidToken as exc:
         raise HTTPException(401, f"authentication required: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
 
@@ -39,8 +48,8 @@ Caller = Annotated[Identity, Depends(caller)]
 GateStaff = Annotated[Identity, Depends(gate_staff)]
 
 
-async def _ticket_for(request: Request, code: str, identity: Identity) -> dict[str, Any]:
-    async with request.app.state.engine.connect() as conn:
+async def _ticket_for(parts: Services, code: str, identity: Identity) -> dict[str, Any]:
+    async with parts.engine.connect() as conn:
         row = (await conn.execute(sa.select(tickets).where(tickets.c.code == code.upper()))).mappings().first()
     # another buyer's ticket is indistinguishable from a missing one
     if row is None or (row["username"] != identity.username and identity.role not in GATE_ROLES):
@@ -49,15 +58,15 @@ async def _ticket_for(request: Request, code: str, identity: Identity) -> dict[s
 
 
 @router.get("/api/tickets/{code}")
-async def get_ticket(request: Request, code: str, identity: Caller):
+async def get_ticket(parts: AppServices, code: str, identity: Caller):
     """One ticket: `code`, type (`ticket_id`, `name`), `holder`, `status` (valid | used | void), when and
     where it was used, the festival, and its QR code's URL (`qr_url`)."""
-    return await _ticket_for(request, code, identity)
+    return await _ticket_for(parts, code, identity)
 
 
 @router.get("/api/tickets/{code}/qr.svg", responses={200: {"content": {"image/svg+xml": {}}}})
-async def ticket_qr(request: Request, code: str, identity: Caller, scale: int = 6):
-    ticket = await _ticket_for(request, code, identity)
+async def ticket_qr(parts: AppServices, code: str, identity: Caller, scale: int = 6):
+    ticket = await _ticket_for(parts, code, identity)
     return Response(qr.svg(ticket["qr"], max(2, min(scale, 16))), media_type="image/svg+xml",
                     headers={"Cache-Control": "private, max-age=3600"})
 
@@ -73,20 +82,20 @@ class Holder(BaseModel):
 
 
 @router.put("/api/tickets/{code}/holder")
-async def put_holder(request: Request, code: str, body: Holder, identity: Caller):
+async def put_holder(parts: AppServices, code: str, body: Holder, identity: Caller):
     """The name of who will use the ticket (its buyer only; not once it is used or void)."""
-    ticket = await _ticket_for(request, code, identity)
+    ticket = await _ticket_for(parts, code, identity)
     if ticket["status"] != "valid":
         raise HTTPException(409, f"this ticket is {ticket['status']}: its holder can no longer change")
-    if identity.username != (await _owner(request, ticket["code"])):
+    if identity.username != (await _owner(parts, ticket["code"])):
         raise HTTPException(403, "only the ticket's buyer can name its holder")
-    changed = await ticket_changes.set_holder(request.app.state.engine, ticket["code"], body.holder)
-    request.app.state.relay.notify()
+    changed = await ticket_changes.set_holder(parts.engine, ticket["code"], body.holder)
+    parts.relay.notify()
     return changed
 
 
-async def _owner(request: Request, code: str) -> str:
-    async with request.app.state.engine.connect() as conn:
+async def _owner(parts: Services, code: str) -> str:
+    async with parts.engine.connect() as conn:
         return str(await conn.scalar(sa.select(tickets.c.username).where(tickets.c.code == code)))
 
 
@@ -103,14 +112,13 @@ class ScanIn(BaseModel):
 
 @router.post("/api/checkin/scan", responses={409: {"description": "already used"}, 404: {}, 410: {},
                                              422: {"description": "the signature does not verify"}})
-async def scan(request: Request, body: ScanIn, _staff: GateStaff):
+async def scan(parts: AppServices, body: ScanIn, _staff: GateStaff):
     """Admits a ticket once: 200 `{"result": "admitted", ...ticket}`; then 409 `already_used` with `at`
     and `gate`; 404 for an unknown code, 410 for a void ticket, 422 for a payload that is not signed by
     FestFlow."""
-    state = request.app.state
-    found = await checkin.scan(state.engine, body.code, body.gate, state.signer, state.settings.festival_id)
+    found = await checkin.scan(parts.engine, body.code, body.gate, parts.signer, parts.settings.festival_id)
     if found.status == 200:
-        state.relay.notify()
+        parts.relay.notify()
     answer: dict[str, Any] = {"result": found.result, "detail": found.detail, **(found.ticket or {})}
     if found.result == "already_used" and found.ticket:
         answer |= {"at": found.ticket["used_at"], "gate": found.ticket["gate"]}
@@ -119,15 +127,15 @@ async def scan(request: Request, body: ScanIn, _staff: GateStaff):
 
 
 @router.get("/api/checkin/stats")
-async def checkin_stats(request: Request, _staff: GateStaff):
+async def checkin_stats(parts: AppServices, _staff: GateStaff):
     """Per ticket type: tickets issued and checked in."""
-    return await checkin.stats(request.app.state.engine)
+    return await checkin.stats(parts.engine)
 
 
 @router.get("/api/checkin/attendees.csv", responses={200: {"content": {"text/csv": {}}}})
-async def attendees_csv(request: Request, _staff: GateStaff):
+async def attendees_csv(parts: AppServices, _staff: GateStaff):
     """Every ticket: code, type, holder, buyer, order, status and when and where it was checked in."""
-    rows = await attendees.attendees(request.app.state.engine)
+    rows = await attendees.attendees(parts.engine)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=attendees.ATTENDEE_COLUMNS, extrasaction="ignore")
     writer.writeheader()
@@ -142,11 +150,11 @@ def _cell(value: Any) -> Any:
 
 
 @router.post("/api/checkin/orders/{order_id}/resend", status_code=202)
-async def resend_tickets(request: Request, order_id: str, identity: Caller):
+async def resend_tickets(parts: AppServices, order_id: str, identity: Caller):
     """Mails an order's tickets again, as they are now (organisers only)."""
     if not identity.is_admin:
         raise HTTPException(403, "admin role required")
-    if not await resending.resend(request.app.state.engine, order_id):
+    if not await resending.resend(parts.engine, order_id):
         raise HTTPException(404, "this order has no tickets")
-    request.app.state.relay.notify()
+    parts.relay.notify()
     return {"detail": "the tickets are on their way to the buyer again"}
