@@ -43,7 +43,8 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
     """Each app's environment; `databases` names a service's DATABASE_URL (SQLite files by default)."""
     p = profile.ports
     db = {"order-service": _sqlite(profile, "orders.db"), "inventory-service": _sqlite(profile, "inventory.db"),
-          "ticketing-service": _sqlite(profile, "ticketing.db")} | (databases or {})
+          "ticketing-service": _sqlite(profile, "ticketing.db"),
+          "payment-service": _sqlite(profile, "payments.db")} | (databases or {})
     token = internal_token(private_key.parent)
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
@@ -64,6 +65,7 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "notification-hub": {**common},
         "ticketing-service": {**common, "DATABASE_URL": db["ticketing-service"],
                               "TICKET_SIGNING_KEY_FILE": str(ticket_signing_key(private_key.parent))},
+        "payment-service": {**common, "DATABASE_URL": db["payment-service"]},
         "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
         "shell-app": {**common, "ORDER_API_URL": order_api},
         "mf-catalog": {**common, "ORDER_API_URL": order_api},
@@ -94,6 +96,7 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "notification-hub": ("notification_hub.main:create_app", "notify",
                          ("--ws-per-message-deflate", "false", "--ws-max-size", "16384")),
     "ticketing-service": ("ticketing_service.main:create_app", "ticketing", ()),
+    "payment-service": ("payment_service.main:create_app", "payment", ()),
     "shell-app": ("shell_app.main:create_app", "shell", ()),
     "mf-catalog": ("mf_catalog.main:create_app", "catalog", ()),
     "mf-cart": ("mf_cart.main:create_app", "cart", ()),

@@ -143,6 +143,7 @@ def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = Non
         "ORDER_API_SERVERS": " ".join(f"server {addr} max_fails=3 fail_timeout=5s;" for addr in order_servers),
         "NOTIFY_ADDR": f"127.0.0.1:{p['notify']}",
         "TICKETING_ADDR": f"127.0.0.1:{p['ticketing']}",
+        "PAYMENT_ADDR": f"127.0.0.1:{p['payment']}",
         "SHELL_ADDR": f"127.0.0.1:{p['shell']}",
         "CATALOG_ADDR": f"127.0.0.1:{p['catalog']}",
         "CART_ADDR": f"127.0.0.1:{p['cart']}",

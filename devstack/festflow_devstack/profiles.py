@@ -21,6 +21,7 @@ BASE_PORTS = {
     "email": 8002,
     "notify": 8003,
     "ticketing": 8004,
+    "payment": 8005,
     "shell": 8100,
     "catalog": 8101,
     "cart": 8102,
@@ -90,7 +91,8 @@ def get_profile(name: str | None = None) -> Profile:
     raise ValueError(f"unknown profile {name!r} (expected dev, test, bench or scale)")
 
 
-SERVICE_DATABASES = {"order-service": "orders", "inventory-service": "inventory", "ticketing-service": "ticketing"}
+SERVICE_DATABASES = {"order-service": "orders", "inventory-service": "inventory", "ticketing-service": "ticketing",
+                     "payment-service": "payments"}
 SCALED_SERVICES = ("order-service", "inventory-service")  # the ones `instances` multiplies
 
 

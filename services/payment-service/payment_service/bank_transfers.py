@@ -1,0 +1,149 @@
+"""Bank transfers: the payment an order awaits, and a bank statement matched against what is awaited.
+
+Each credit is matched by the creditor reference in its text (references.py); the amount must be the order's
+to the cent, in its currency. A reference nobody awaits, or none at all, leaves the line unmatched; a partial
+payment, an over-payment, another currency or a second payment of a paid order goes to the review list for a
+person. Partial payments add up: the one that completes the amount pays the order. A statement line already
+read (the same statement imported again, or two overlapping statements) changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events
+from festflow_contracts.money import euros
+from payment_service.db import expected_payments, statement_lines
+from payment_service.references import creditor_reference, find_references
+from payment_service.statements import Credit, parse_statement
+
+
+async def expect_payment(engine: AsyncEngine, order_id: str, amount_cents: int, currency: str, due_at: str) -> str:
+    """Awaits a transfer for the order (once: asked again, the same reference); its creditor reference."""
+    reference = creditor_reference(order_id)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(expected_payments.insert().values(
+                reference=reference, order_id=order_id, amount_cents=amount_cents, currency=currency.upper(),
+                status="awaiting", due_at=due_at, created_at=events.now_iso()))
+    except IntegrityError:
+        pass  # awaited already
+    return reference
+
+
+@dataclass
+class ImportResult:
+    format: str
+    matched: list[str] = field(default_factory=list)  # the orders paid by this statement
+    unmatched: int = 0
+    duplicates: int = 0
+    review: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {"format": self.format, "matched": len(self.matched), "unmatched": self.unmatched,
+                "duplicates": self.duplicates, "review": self.review, "paid_orders": self.matched}
+
+
+async def import_statement(engine: AsyncEngine, data: bytes) -> ImportResult:
+    """Reads the statement (StatementUnreadable says why it cannot) and applies each credit once, in one
+    transaction: a statement is taken whole or not at all. The payments it names are read and written a
+    chunk of statements at a time, not one per line (a statement may have tens of thousands of lines)."""
+    kind, credits = parse_statement(data)
+    result = ImportResult(kind)
+    async with engine.begin() as conn:
+        known = await _known_lines(conn, [credit.entry_id for credit in credits])
+        fresh = []
+        for credit in credits:
+            if credit.entry_id in known:
+                result.duplicates += 1
+            else:
+                known.add(credit.entry_id)
+                fresh.append((credit, find_references(credit.text)))
+        awaited = await _awaited(conn, sorted({ref for _, refs in fresh for ref in refs}))
+        changed: set[str] = set()
+        lines = []
+        now = events.now_iso()
+        for credit, references in fresh:
+            outcome, reference, reason = _apply(credit, references, awaited)
+            if reference and outcome != "unmatched":
+                changed.add(reference)
+            lines.append({"entry_id": credit.entry_id, "format": kind, "booked_on": credit.booked_on,
+                          "amount_cents": credit.amount_cents, "currency": credit.currency, "text": credit.text[:500],
+                          "payer": credit.payer[:140], "reference": reference, "outcome": outcome, "reason": reason,
+                          "imported_at": now})
+            if outcome == "unmatched":
+                result.unmatched += 1
+            elif outcome == "review":
+                result.review += 1
+            elif reference is not None:
+                result.matched.append(awaited[reference]["order_id"])
+        if changed:
+            await conn.execute(SAVE_RECEIVED, [{"b_reference": ref, "b_received": awaited[ref]["received_cents"],
+                                                "b_status": awaited[ref]["status"],
+                                                "b_paid_at": now if awaited[ref]["status"] == "paid" else None}
+                                               for ref in sorted(changed)])
+        for first in range(0, len(lines), CHUNK):
+            await conn.execute(statement_lines.insert(), lines[first:first + CHUNK])
+    return result
+
+
+CHUNK = 1000  # ids to a query and lines to an insert: a statement may have tens of thousands
+SAVE_RECEIVED = (expected_payments.update().where(expected_payments.c.reference == sa.bindparam("b_reference"))
+                 .values(received_cents=sa.bindparam("b_received"), status=sa.bindparam("b_status"),
+                         paid_at=sa.bindparam("b_paid_at")))
+
+
+async def _known_lines(conn: AsyncConnection, entry_ids: list[str]) -> set[str]:
+    known: set[str] = set()
+    for first in range(0, len(entry_ids), CHUNK):
+        known |= set((await conn.scalars(sa.select(statement_lines.c.entry_id).where(
+            statement_lines.c.entry_id.in_(entry_ids[first:first + CHUNK])))).all())
+    return known
+
+
+async def _awaited(conn: AsyncConnection, references: list[str]) -> dict[str, dict[str, Any]]:
+    """The expected payments these references name, locked for this transaction, by reference."""
+    found: dict[str, dict[str, Any]] = {}
+    for first in range(0, len(references), CHUNK):
+        rows = (await conn.execute(sa.select(expected_payments).where(
+            expected_payments.c.reference.in_(references[first:first + CHUNK])).with_for_update())).mappings()
+        found |= {row["reference"]: dict(row) for row in rows}
+    return found
+
+
+def _apply(credit: Credit, references: list[str], awaited: dict[str, dict[str, Any]]) -> tuple[str, str | None,
+                                                                                               str | None]:
+    """(outcome, the reference it went to, why a person must look at it); the awaited payment it goes to is
+    changed in `awaited` (received so far, status)."""
+    if not references:
+        return "unmatched", None, "no payment reference in the text"
+    reference = next((ref for ref in references if ref in awaited), None)
+    if reference is None:
+        return "unmatched", None, f"nobody awaits {references[0]}"
+    payment = awaited[reference]
+    if credit.currency != payment["currency"]:
+        return "review", reference, f"paid in {credit.currency}, the order is in {payment['currency']}"
+    if payment["status"] == "paid":
+        return "review", reference, "the order was paid already: refund this payment"
+    received = payment["received_cents"] + credit.amount_cents
+    due = payment["amount_cents"]
+    payment["received_cents"] = received
+    if received == due:
+        payment["status"] = "paid"
+        return "matched", reference, None
+    payment["status"] = "review"
+    if received < due:
+        return "review", reference, f"{euros(received)} of {euros(due)} received so far"
+    return "review", reference, f"over-paid: {euros(received)} for {euros(due)}"
+
+
+async def review_list(engine: AsyncEngine, limit: int = 200) -> list[dict[str, Any]]:
+    """The statement lines a person must look at, newest first."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(statement_lines).where(statement_lines.c.outcome != "matched")
+                                   .order_by(statement_lines.c.imported_at.desc()).limit(limit))).mappings().all()
+    return [dict(row) for row in rows]

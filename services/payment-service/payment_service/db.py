@@ -1,0 +1,46 @@
+"""The payment service's database: the payments it expects (one per order awaiting a bank transfer) and every
+statement line it has read. SQLite (default) or PostgreSQL, chosen by DATABASE_URL."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from festflow_runtime import database
+
+metadata = sa.MetaData()
+
+expected_payments = sa.Table(
+    "expected_payments", metadata,
+    sa.Column("reference", sa.String(30), primary_key=True),  # the creditor reference (references.py)
+    sa.Column("order_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("amount_cents", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("received_cents", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(12), nullable=False),  # awaiting | paid | review
+    sa.Column("due_at", sa.String(40), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("paid_at", sa.String(40)),
+)
+
+statement_lines = sa.Table(
+    "statement_lines", metadata,
+    sa.Column("entry_id", sa.String(120), primary_key=True),  # a line read twice is the same line
+    sa.Column("format", sa.String(10), nullable=False),
+    sa.Column("booked_on", sa.String(10), nullable=False),
+    sa.Column("amount_cents", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("text", sa.String(500), nullable=False),
+    sa.Column("payer", sa.String(140), nullable=False),
+    sa.Column("reference", sa.String(30)),  # the expected payment it was matched to, if any
+    sa.Column("outcome", sa.String(10), nullable=False),  # matched | review | unmatched
+    sa.Column("reason", sa.String(200)),  # why a person must look at it
+    sa.Column("imported_at", sa.String(40), nullable=False),
+)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    return database.make_engine(url)
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    await database.create_schema(engine, metadata)

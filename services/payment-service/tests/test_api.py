@@ -1,0 +1,54 @@
+"""The payment API as bootstrap.py wires it (on a test database, no broker): only an organiser imports a
+statement; its answer says what happened; a file that is no statement is a 422 with the reason."""
+import time
+from contextlib import asynccontextmanager
+
+from fastapi.testclient import TestClient
+from jose import jwt
+
+from festflow_contracts.tokens import AUDIENCE, ISSUER, generate_keypair
+from payment_service import bank_transfers, bootstrap, db
+from payment_service.main import create_app
+from payment_service.settings import Settings
+
+from .conftest import ANNA, statement
+
+KEYS = generate_keypair()
+
+
+def bearer(role):
+    now = int(time.time())
+    claims = {"sub": role, "role": role, "email": f"{role}@x.org", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
+              "exp": now + 60, "jti": role}
+    return {"Authorization": f"Bearer {jwt.encode(claims, KEYS[0], algorithm='RS256')}"}
+
+
+def test_an_organiser_imports_a_statement_and_sees_what_needs_a_person(tmp_path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}", jwt_public_key=KEYS[1],
+                        max_statement_bytes=64 * 1024)
+    services = bootstrap.build(settings)
+    app = create_app(services=services)
+
+    @asynccontextmanager
+    async def database_and_an_order(_app):  # instead of bootstrap.running: no Kafka
+        await db.create_schema(services.engine)
+        await bank_transfers.expect_payment(services.engine, ANNA, 17800, "EUR", "2026-12-12T23:59:59Z")
+        yield
+        await services.engine.dispose()
+    app.router.lifespan_context = database_and_an_order
+    camt = {"file": ("statement.xml", statement("camt053.xml"), "application/xml")}
+    with TestClient(app) as c:
+        assert c.post("/api/admin/payments/bank-statements", files=camt).status_code == 401
+        assert c.post("/api/admin/payments/bank-statements", files=camt, headers=bearer("client")).status_code == 403
+        done = c.post("/api/admin/payments/bank-statements", files=camt, headers=bearer("admin"))
+        assert done.status_code == 200
+        assert done.json() == {"format": "camt.053", "matched": 1, "unmatched": 2, "duplicates": 0, "review": 0,
+                               "paid_orders": [ANNA]}
+        review = c.get("/api/admin/payments/review", headers=bearer("admin")).json()
+        assert sorted(line["amount_cents"] for line in review) == [5000, 8900]  # Ben's order is awaited nowhere
+        bad = c.post("/api/admin/payments/bank-statements", headers=bearer("admin"),
+                     files={"file": ("notes.txt", b"buy milk", "text/plain")})
+        assert bad.status_code == 422 and "notes.txt: this is no bank statement" in bad.json()["detail"]
+        big = c.post("/api/admin/payments/bank-statements", headers=bearer("admin"),
+                     files={"file": ("big.csv", b"x" * (64 * 1024 + 1), "text/csv")})
+        assert big.status_code == 413

@@ -1,0 +1,72 @@
+"""Bank transfers (service layer, real SQLite and PostgreSQL): a statement pays the orders whose references it
+carries, to the cent, once; everything else is left for a person, with the reason."""
+import sqlalchemy as sa
+
+from payment_service import db
+from payment_service.bank_transfers import expect_payment, import_statement, review_list
+from payment_service.references import creditor_reference
+
+from .conftest import ANNA, BEN, statement
+
+DUE = "2026-12-12T23:59:59Z"
+
+
+async def awaited(engine):
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(db.expected_payments))).mappings().all()
+    return {row["order_id"]: (row["status"], row["received_cents"]) for row in rows}
+
+
+async def test_a_camt053_statement_pays_each_order_by_its_reference_once(engine):
+    assert await expect_payment(engine, ANNA, 17800, "eur", DUE) == creditor_reference(ANNA)
+    assert await expect_payment(engine, ANNA, 17800, "EUR", DUE) == creditor_reference(ANNA)  # asked again: same
+    await expect_payment(engine, BEN, 8900, "EUR", DUE)
+    first = await import_statement(engine, statement("camt053.xml"))
+    assert first.summary() == {"format": "camt.053", "matched": 2, "unmatched": 1, "duplicates": 0, "review": 0,
+                               "paid_orders": [ANNA, BEN]}
+    assert await awaited(engine) == {ANNA: ("paid", 17800), BEN: ("paid", 8900)}
+    again = await import_statement(engine, statement("camt053.xml"))  # the same statement a second time
+    assert again.summary() == {"format": "camt.053", "matched": 0, "unmatched": 0, "duplicates": 3, "review": 0,
+                               "paid_orders": []}
+    [donation] = await review_list(engine)
+    assert donation["amount_cents"] == 5000 and donation["reason"] == "no payment reference in the text"
+
+
+async def test_the_same_payments_in_mt940_or_csv_pay_the_same_and_a_second_payment_is_for_review(engine):
+    await expect_payment(engine, ANNA, 17800, "EUR", DUE)
+    await expect_payment(engine, BEN, 8900, "EUR", DUE)
+    assert (await import_statement(engine, statement("mt940.sta"))).matched == [ANNA]
+    csv = await import_statement(engine, statement("statement.csv"))  # Anna's payment again, from another export
+    assert csv.matched == [BEN] and csv.review == 1
+    assert await awaited(engine) == {ANNA: ("paid", 17800), BEN: ("paid", 8900)}
+    reasons = {line["reference"]: line["reason"] for line in await review_list(engine)}
+    assert reasons == {creditor_reference(ANNA): "the order was paid already: refund this payment"}
+
+
+async def test_partial_payments_add_up_and_over_payments_and_other_currencies_wait_for_a_person(engine):
+    await expect_payment(engine, ANNA, 17800, "EUR", DUE)
+    await expect_payment(engine, BEN, 8900, "EUR", DUE)
+    anna, ben = creditor_reference(ANNA), creditor_reference(BEN)
+    part = (f"date,amount,currency,reference\n2026-12-07,100.00,EUR,{anna}\n2026-12-08,10.00,CHF,{ben}\n"
+            f"2026-12-08,90.00,EUR,{ben}\n").encode()
+    first = await import_statement(engine, part)
+    assert (first.matched, first.review) == ([], 3)
+    assert await awaited(engine) == {ANNA: ("review", 10000), BEN: ("review", 9000)}
+    rest = await import_statement(engine, f"date,amount,reference\n2026-12-09,78.00,{anna}\n".encode())
+    assert rest.matched == [ANNA]
+    reasons = sorted(line["reason"] for line in await review_list(engine))
+    assert reasons == ["over-paid: €90.00 for €89.00", "paid in CHF, the order is in EUR",
+                       "€100.00 of €178.00 received so far"]
+
+
+async def test_an_unknown_reference_is_unmatched_and_a_statement_that_cannot_be_read_changes_nothing(engine):
+    import pytest
+
+    from payment_service.statements import StatementUnreadable
+    stranger = creditor_reference("11111111-2222-4333-8444-555555555555")
+    result = await import_statement(engine, f"date,amount,reference\n2026-12-07,5.00,{stranger}\n".encode())
+    assert (result.unmatched, result.matched) == (1, [])
+    assert (await review_list(engine))[0]["reason"] == f"nobody awaits {stranger}"
+    with pytest.raises(StatementUnreadable):
+        await import_statement(engine, b"date;amount;reference\n2026-12-07;10,00;x\n2026-12-07;ten;y\n")
+    assert len(await review_list(engine)) == 1  # the first line of the bad file was not taken either
