@@ -23,6 +23,7 @@ import uvloop
 import websockets
 
 from drop_scenario import Drop, DropPlan, DropResult, Target, pct
+from festflow_contracts import events
 from festflow_devstack.profiles import Layout, Profile, get_profile
 from festflow_devstack.stack import Stack, recorded_pids
 from lean_http import Pool
@@ -106,7 +107,8 @@ def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], m
         for row in r.seconds()))
     print(_line("checkout to the outcome on Kafka (ms)", r.outcome_ms()))
     print(_line(f"checkout to the bell ({len(r.bell_buyers)} buyers) (ms)", r.bell_ms()))
-    confirmed = sum(1 for o in r.outcomes_of_accepted() if r.outcomes[o][0].endswith("sold.v1"))
+    confirmed = sum(1 for o in r.outcomes_of_accepted()
+                    if events.current_type(r.outcomes[o][0]) == events.ORDER_CONFIRMED)
     print(f"sold out after {_s(r.sold_out_seconds)}; every outcome on Kafka after {_s(r.outcomes_seconds)}; "
           f"every order settled in My orders after {_s(r.settled_seconds)}; "
           f"every mail sent after {_s(r.mailed_seconds)} ({r.mails} mails)")
