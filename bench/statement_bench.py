@@ -3,7 +3,7 @@ N orders await a transfer, the statement (CAMT.053 or CSV) pays each by its refe
 write it; every order must be paid once, and importing the same statement again must pay nothing.
 
 `python bench/statement_bench.py [--lines N] [--format camt|csv]` prints the time of both imports.
-Target (issue 23): a 10,000-line statement imported in 10 s or less.
+Target: a 10,000-line statement imported in 10 s or less.
 """
 from __future__ import annotations
 
