@@ -20,8 +20,26 @@ def festival(api, admin_token):
     before = api.get("/api/festival").json()
     yield before
     api.patch("/api/admin/festival", headers=bearer(admin_token),
-              json={k: before[k] for k in ("name", "starts_on", "ends_on", "venue", "address", "description")})
+              json={k: before[k] for k in ("name", "starts_on", "ends_on", "venue", "address", "description",
+                                           "payment_hold_minutes", "bank_transfer_days", "iban", "bic",
+                                           "beneficiary", "vat_id", "seller_address")})
     api.delete("/api/admin/festival/banner", headers=bearer(admin_token))
+
+
+def test_the_organiser_sets_how_buyers_pay_and_a_bad_account_is_refused_with_the_field(api, admin_token, festival):
+    auth = bearer(admin_token)
+    bad = api.patch("/api/admin/festival", headers=auth, json={"iban": "DE89 3704 0044 0532 0130 01"})
+    assert bad.status_code == 422 and "iban: not a valid IBAN" in bad.text
+    assert api.patch("/api/admin/festival", headers=auth, json={"payment_hold_minutes": 121}).status_code == 422
+    saved = api.patch("/api/admin/festival", headers=auth, json={
+        "payment_hold_minutes": 20, "bank_transfer_days": 3, "iban": "de89 3704 0044 0532 0130 00",
+        "bic": "COBADEFFXXX", "beneficiary": "Riverfest GmbH", "vat_id": "DE123456789",
+        "seller_address": "1 Festival Way, Springfield"})
+    assert saved.status_code == 200 and saved.json()["iban"] == "DE89370400440532013000"
+    assert eventually(lambda: api.get("/api/festival").json()["payment_hold_minutes"] == 20)
+    shown = api.get("/api/festival").json()
+    assert (shown["iban"], shown["bic"], shown["beneficiary"]) == ("DE89370400440532013000", "COBADEFFXXX",
+                                                                    "Riverfest GmbH")
 
 
 def test_the_admin_api_edits_the_festival_and_refuses_bad_details(api, admin_token, guest_token, festival):
@@ -81,11 +99,11 @@ def test_festival_details_edited_by_the_organiser_reach_the_shop_and_the_mail(br
         editor.get_by_role("button", name="SAVE FESTIVAL").click()
         expect(editor.locator("#festival-ends_on-error")).to_contain_text("cannot end before it starts")
         name = f"Lakeside Sounds {uuid.uuid4().hex[:4]}"
-        editor.get_by_label("Name").fill(name)
+        editor.get_by_label("Name", exact=True).fill(name)
         editor.get_by_label("First day").fill("2027-08-06")
         editor.get_by_label("Last day").fill("2027-08-08")
         editor.get_by_label("Venue").fill("Lakeside Meadow")
-        editor.get_by_label("Address").fill("Lakeside Meadow, 2 Shore Road, Lakeview")
+        editor.get_by_label("Address", exact=True).fill("Lakeside Meadow, 2 Shore Road, Lakeview")
         editor.get_by_label("Description").fill("Three days by the lake.")
         editor.get_by_role("button", name="SAVE FESTIVAL").click()
         expect(editor.locator(".admin_message")).to_contain_text("Saved")

@@ -11,6 +11,8 @@ from mf_admin.web import order_api
 
 router = APIRouter()
 FESTIVAL_FIELDS = ("name", "starts_on", "ends_on", "venue", "address", "description")
+PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "beneficiary", "iban", "bic", "vat_id",
+                  "seller_address")
 
 
 async def _festival_editor(request: Request, message: str | None = None, errors: dict[str, str] | None = None,
@@ -30,12 +32,21 @@ async def festival_editor(request: Request, _admin: AdminUser):
 
 @router.post("/admin/festival", response_class=HTMLResponse)
 async def save_festival(request: Request, _admin: AdminUser):
+    return await _save(request, FESTIVAL_FIELDS, "Saved: buyers see the new details now.")
+
+
+@router.post("/admin/festival/payments", response_class=HTMLResponse)
+async def save_payments(request: Request, _admin: AdminUser):
+    return await _save(request, PAYMENT_FIELDS, "Saved: payments and invoices use these from now on.")
+
+
+async def _save(request: Request, fields: tuple[str, ...], done: str) -> HTMLResponse:
     form = await request.form()
-    body = {field: str(form.get(field, "")) for field in FESTIVAL_FIELDS}
+    body = {field: str(form.get(field, "")).strip() for field in fields}
     saved = await order_api(request, "PATCH", "/api/admin/festival", body)
     if not saved.ok:
-        return await _festival_editor(request, errors=field_errors(saved.body, FESTIVAL_FIELDS), draft=body)
-    return await _festival_editor(request, message="Saved: buyers see the new details now.")
+        return await _festival_editor(request, errors=field_errors(saved.body, fields), draft=body)
+    return await _festival_editor(request, message=done)
 
 
 @router.post("/admin/festival/banner", response_class=HTMLResponse)

@@ -1,4 +1,5 @@
 """mf-admin at unit level: the chart, error reasons, access control, with the order API faked."""
+import json
 import time
 
 import httpx
@@ -132,3 +133,35 @@ def test_the_organiser_sees_the_login_locks_and_lifts_one(keys):
                       headers=_cookie(keys, "admin"))
         assert lifted == [{"username": "admin", "address": "203.0.113.7"}]
         assert "Lifted: admin from 203.0.113.7." in done.text and "No login is locked right now." in done.text
+
+
+def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field(keys):
+    festival = {"name": "Riverfest", "starts_on": "2027-07-16", "ends_on": "2027-07-18", "venue": "", "address": "",
+                "description": "", "banner_url": None, "version": 3, "payment_hold_minutes": 15,
+                "bank_transfer_days": 5, "iban": "", "bic": "", "beneficiary": "", "vat_id": "", "seller_address": ""}
+    patches = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            body = json.loads(request.content)
+            patches.append(body)
+            if body["iban"] != "DE89370400440532013000":
+                return httpx.Response(422, json={"detail": [{"loc": ["body"], "msg": "Value error, iban: not a valid "
+                                                             "IBAN (invalid checksum digits)"}]})
+            festival.update(body)
+        return httpx.Response(200, json=festival)
+    app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
+                     subscribe=OfflineEvents())
+    form = {"payment_hold_minutes": "20", "bank_transfer_days": "3", "beneficiary": "Riverfest GmbH",
+            "iban": "DE89 3704 0044 0532 0130 01", "bic": "", "vat_id": "", "seller_address": ""}
+    with TestClient(app) as c:
+        editor = c.get("/admin/fragments/v1/festival-editor", headers=_cookie(keys, "admin")).text
+        assert 'hx-post="/admin/festival/payments"' in editor and 'id="festival-iban"' in editor
+        refused = c.post("/admin/festival/payments", data=form, headers=_cookie(keys, "admin")).text
+        assert 'id="festival-iban-error"' in refused and "Not a valid IBAN (invalid checksum digits)." in refused
+        assert 'value="DE89 3704 0044 0532 0130 01"' in refused and 'value="Riverfest GmbH"' in refused  # kept
+        saved = c.post("/admin/festival/payments", data={**form, "iban": "DE89370400440532013000"},
+                       headers=_cookie(keys, "admin")).text
+        assert "Saved: payments and invoices use these from now on." in saved and 'value="20"' in saved
+    assert set(patches[0]) == {"payment_hold_minutes", "bank_transfer_days", "beneficiary", "iban", "bic", "vat_id",
+                               "seller_address"}  # the details' own fields are left alone

@@ -199,6 +199,14 @@ class FestivalChanged(Message):
     description: str = ""
     banner_version: StrictInt = 0  # 0: no banner; it rises with each new image
     version: StrictInt
+    # how buyers pay, and who sells (what invoices say)
+    payment_hold_minutes: StrictInt = 15  # how long an unpaid order holds its tickets
+    bank_transfer_days: StrictInt = 5  # how long a bank transfer may take (the hold of an order paid so)
+    iban: str = ""  # the organiser's account for bank transfers (compact, validated); "" takes none
+    bic: str = ""
+    beneficiary: str = ""  # the account holder's name, as a bank transfer names it
+    vat_id: str = ""
+    seller_address: str = ""
 
 
 class TokenRevoked(Message):

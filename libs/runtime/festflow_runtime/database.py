@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, MetaData, event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateColumn
 
 from festflow_runtime.sqlite_inline import inline_url
 
@@ -76,7 +77,7 @@ async def startup_lock(conn: AsyncConnection) -> None:
 
 async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
     """Creates missing tables, and adds the columns a newer release gave an existing table (such a column
-    must be nullable, so the rows already there stay valid)."""
+    must be nullable or have a server default, so the rows already there stay valid)."""
     async with engine.begin() as conn:
         await startup_lock(conn)
         await conn.run_sync(metadata.create_all)
@@ -90,11 +91,11 @@ def _add_missing_columns(sync_conn: Connection, metadata: MetaData) -> None:
         for column in table.columns:
             if column.name in present:
                 continue
-            if not column.nullable:
+            if not column.nullable and column.server_default is None:
                 raise RuntimeError(f"{table.name}.{column.name} is new to this database: a new column must be "
-                                   "nullable")
-            kind = column.type.compile(dialect=sync_conn.dialect)
-            sync_conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
+                                   "nullable or have a server default")
+            definition = CreateColumn(column).compile(dialect=sync_conn.dialect)  # type, default, NOT NULL
+            sync_conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN {definition}'))
 
 
 async def health(engine: AsyncEngine) -> str:

@@ -1,6 +1,8 @@
-"""The schema helper: a table that gains a nullable column in a newer release gets it on start-up."""
+"""The schema helper: a table that gains a nullable column, or one with a server default, in a newer release
+gets it on start-up."""
 import asyncio
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import text
 
@@ -16,12 +18,21 @@ async def test_new_nullable_columns_are_added_to_an_existing_table(tmp_path):
         await conn.execute(sa.text("INSERT INTO things (id) VALUES (1)"))
     new = sa.MetaData()
     things = sa.Table("things", new, sa.Column("id", sa.Integer, primary_key=True),
-                      sa.Column("description", sa.Text), sa.Column("starts_at", sa.String(40)))
+                      sa.Column("description", sa.Text), sa.Column("starts_at", sa.String(40)),
+                      sa.Column("hold_minutes", sa.Integer, nullable=False, server_default="15"),
+                      sa.Column("iban", sa.String(34), nullable=False, server_default=""))
     await database.create_schema(engine, new)
     await database.create_schema(engine, new)  # and again: nothing left to add
     async with engine.begin() as conn:
         await conn.execute(things.update().values(description="kept"))
-        assert (await conn.execute(sa.select(things))).all() == [(1, "kept", None)]
+        assert (await conn.execute(sa.select(things))).all() == [(1, "kept", None, 15, "")]
+        await conn.execute(sa.text("INSERT INTO things (id) VALUES (2)"))  # a new row gets the defaults too
+        assert (await conn.execute(sa.select(things.c.hold_minutes).where(things.c.id == 2))).scalar() == 15
+    broken = sa.MetaData()
+    sa.Table("things", broken, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("must", sa.Integer, nullable=False))
+    with pytest.raises(RuntimeError, match="things.must is new to this database"):
+        await database.create_schema(engine, broken)
     await engine.dispose()
 
 

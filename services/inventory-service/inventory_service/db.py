@@ -42,6 +42,14 @@ festival = sa.Table(
     sa.Column("banner_type", sa.String(40)),
     sa.Column("banner_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # payments, and the seller invoices name (festival.py, FestivalPatch)
+    sa.Column("payment_hold_minutes", sa.Integer, nullable=False, server_default="15"),
+    sa.Column("bank_transfer_days", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("iban", sa.String(34), nullable=False, server_default=""),
+    sa.Column("bic", sa.String(11), nullable=False, server_default=""),
+    sa.Column("beneficiary", sa.String(70), nullable=False, server_default=""),
+    sa.Column("vat_id", sa.String(20), nullable=False, server_default=""),
+    sa.Column("seller_address", sa.String(200), nullable=False, server_default=""),
 )
 
 # How many of a ticket type each buyer holds (confirmed orders, cancellations taken off): what the

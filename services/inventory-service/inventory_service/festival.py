@@ -1,4 +1,6 @@
-"""The festival's details, edited by the organiser: name, dates, venue, address, description and a banner.
+"""The festival's details, edited by the organiser: name, dates, venue, address, description and a banner;
+how buyers pay (how long an unpaid order holds its tickets, how long a bank transfer may take, the account
+they pay into: IBAN and BIC validated with schwifty) and who sells (beneficiary, VAT id, seller address).
 
 Each change is one transaction that also writes a FESTIVAL_CHANGED event (the whole of the details, with
 a rising version) to the outbox, so every catalog hears of it.
@@ -9,7 +11,9 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages
@@ -50,6 +54,54 @@ class FestivalPatch(BaseModel):
     venue: str | None = Field(default=None, max_length=400)
     address: str | None = Field(default=None, max_length=800)
     description: str | None = Field(default=None, max_length=8000)
+    payment_hold_minutes: int | None = Field(default=None, ge=1, le=120)
+    bank_transfer_days: int | None = Field(default=None, ge=1, le=30)
+    iban: str | None = Field(default=None, max_length=100)
+    bic: str | None = Field(default=None, max_length=100)
+    beneficiary: str | None = Field(default=None, max_length=400)
+    vat_id: str | None = Field(default=None, max_length=100)
+    seller_address: str | None = Field(default=None, max_length=800)
+
+    @field_validator("payment_hold_minutes", "bank_transfer_days", mode="before")
+    @classmethod
+    def _whole_number(cls, v: object) -> object:
+        if isinstance(v, str):  # a form sends text
+            if not v.strip().isdigit():
+                raise ValueError("a whole number")
+            return int(v.strip())
+        return v
+
+    @field_validator("iban", "bic")
+    @classmethod
+    def _account(cls, v: str | None, info: ValidationInfo) -> str | None:
+        """An IBAN or a BIC as schwifty reads it, without spaces, in capitals ("" takes it away)."""
+        if v is None or not v.strip():
+            return None if v is None else ""
+        field = str(info.field_name)
+        try:
+            return (IBAN(v) if field == "iban" else BIC(v)).compact
+        except SchwiftyException as exc:
+            raise ValueError(f"{field}: not a valid {field.upper()} ({exc})") from None
+
+    @field_validator("beneficiary")
+    @classmethod
+    def _beneficiary(cls, v: str | None) -> str | None:
+        return None if v is None else _text(v, "beneficiary", 70)  # an EPC QR code holds 70
+
+    @field_validator("vat_id")
+    @classmethod
+    def _vat_id(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = _text(v, "vat_id", 20).replace(" ", "").upper()
+        if v and not v.isalnum():
+            raise ValueError("vat_id: letters and digits only, like DE123456789")
+        return v
+
+    @field_validator("seller_address")
+    @classmethod
+    def _seller_address(cls, v: str | None) -> str | None:
+        return None if v is None else _text(v, "seller_address", 200)
 
     @field_validator("name")
     @classmethod
@@ -85,13 +137,20 @@ class FestivalPatch(BaseModel):
     def _order(self) -> FestivalPatch:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValueError("ends_on: the festival cannot end before it starts")
+        if self.iban and self.bic and IBAN(self.iban).bic is not None and IBAN(self.iban).bic != BIC(self.bic):
+            raise ValueError(f"bic: the IBAN's bank is {IBAN(self.iban).bic}, not {self.bic}")
         return self
+
+
+PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "iban", "bic", "beneficiary", "vat_id",
+                  "seller_address")
 
 
 def festival_view(row: Any) -> dict[str, Any]:
     return {"name": row["name"], "starts_on": row["starts_on"], "ends_on": row["ends_on"], "venue": row["venue"],
             "address": row["address"], "description": row["description"],
-            "banner_version": row["banner_version"], "version": row["version"]}
+            "banner_version": row["banner_version"], "version": row["version"]} | {
+        field: row[field] for field in PAYMENT_FIELDS}
 
 
 async def load(conn: AsyncConnection) -> dict[str, Any]:
@@ -117,7 +176,8 @@ async def _announce(conn: AsyncConnection, details: dict[str, Any]) -> None:
 async def update(engine: AsyncEngine, patch: FestivalPatch) -> dict[str, Any]:
     values = patch.model_dump(exclude_none=True)
     if not values:
-        raise FestivalError(422, "nothing to change: give name, starts_on, ends_on, venue, address or description")
+        raise FestivalError(422, "nothing to change: give name, starts_on, ends_on, venue, address, description, "
+                                 + ", ".join(PAYMENT_FIELDS))
     async with engine.begin() as conn:
         current = await load(conn)
         merged = {**current, **values}

@@ -44,10 +44,34 @@ async def test_an_edit_of_the_festival_is_kept_and_announced_whole(engine):
     ({"starts_on": "2027-07-18", "ends_on": "2027-07-16"}, "cannot end before it starts"),
     ({"venue": "x" * 121}, "at most 120"),
     ({"description": "bell \x07"}, "must be plain text"),
+    ({"iban": "DE89 3704 0044 0532 0130 01"}, "iban: not a valid IBAN"),
+    ({"bic": "NOTABIC"}, "bic: not a valid BIC"),
+    ({"iban": "DE89370400440532013000", "bic": "DEUTDEFF"}, "bic: the IBAN's bank is COBADEFFXXX"),
+    ({"payment_hold_minutes": 0}, "greater than or equal to 1"),
+    ({"payment_hold_minutes": "ten"}, "a whole number"),
+    ({"bank_transfer_days": 31}, "less than or equal to 30"),
+    ({"beneficiary": "x" * 71}, "at most 70"),
+    ({"vat_id": "DE 123-456"}, "vat_id: letters and digits only"),
 ])
 def test_bad_festival_details_say_what_is_wrong(fields, reason):
     with pytest.raises(ValidationError, match=reason):
         festival.FestivalPatch(**fields)
+
+
+async def test_payments_and_the_seller_are_kept_normalised_and_announced(engine):
+    async with engine.connect() as conn:
+        assert (await festival.load(conn))["payment_hold_minutes"] == 15  # the defaults
+    details = await festival.update(engine, festival.FestivalPatch(
+        payment_hold_minutes="20", bank_transfer_days=3, iban="de89 3704 0044 0532 0130 00", bic="cobadeffxxx",
+        beneficiary="Riverfest GmbH", vat_id="de 123456789", seller_address="1 Festival Way, Springfield"))
+    assert {k: details[k] for k in festival.PAYMENT_FIELDS} == {
+        "payment_hold_minutes": 20, "bank_transfer_days": 3, "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+        "beneficiary": "Riverfest GmbH", "vat_id": "DE123456789", "seller_address": "1 Festival Way, Springfield"}
+    assert details["name"] == "FestFlow Summer Festival"  # left out: kept
+    [event] = await catalog_events(engine)
+    assert event["data"]["iban"] == "DE89370400440532013000" and event["data"]["payment_hold_minutes"] == 20
+    cleared = await festival.update(engine, festival.FestivalPatch(iban="", bic=""))
+    assert (cleared["iban"], cleared["bic"], cleared["beneficiary"]) == ("", "", "Riverfest GmbH")
 
 
 async def test_an_end_date_before_the_kept_start_date_is_refused(engine):

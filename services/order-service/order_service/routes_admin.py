@@ -82,7 +82,9 @@ async def change_ticket(services: AppServices, ticket_id: str, _admin: AdminUser
 @router.patch("/festival")
 async def change_festival(services: AppServices, _admin: AdminUser, body: dict[str, Any] = Body(...)):
     """Change any of the festival's `name`, `starts_on`, `ends_on` (YYYY-MM-DD), `venue`, `address`,
-    `description`; what is left out stays."""
+    `description`, and how buyers pay and who sells: `payment_hold_minutes` (1-120), `bank_transfer_days`
+    (1-30), `iban` and `bic` (validated; "" for none), `beneficiary`, `vat_id`, `seller_address`; what is left
+    out stays. A refusal names the field it concerns ("iban: not a valid IBAN ...")."""
     data, error = await _forward(services, "PATCH", "/internal/festival", body)
     if error:
         return error

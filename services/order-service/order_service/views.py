@@ -14,7 +14,13 @@ def order_view(row) -> dict:
     }
 
 
+# how buyers pay and who sells: on pay pages, receipts and invoices (the defaults of an older inventory's event)
+PAYMENT_DEFAULTS = {"payment_hold_minutes": 15, "bank_transfer_days": 5, "iban": "", "bic": "", "beneficiary": "",
+                    "vat_id": "", "seller_address": ""}
+
+
 def public_festival(details: dict[str, Any]) -> dict[str, Any]:
     version = details.get("banner_version") or 0
     return {key: details.get(key, "") for key in ("name", "starts_on", "ends_on", "venue", "address", "description")} \
+        | {key: details.get(key, default) for key, default in PAYMENT_DEFAULTS.items()} \
         | {"banner_url": f"/api/festival/banner?v={version}" if version else None, "version": details["version"]}

@@ -5,6 +5,7 @@ import pytest
 from festflow_contracts import events
 from order_service.catalog import CatalogReadModel
 from order_service.inventory_client import InventoryUnavailable
+from order_service.views import public_festival
 
 
 def ticket(ticket_id="vip", version=1, active=True, name="VIP Weekend"):
@@ -94,8 +95,16 @@ async def test_the_festival_comes_with_the_snapshot_and_the_newest_change_wins()
     assert catalog.festival["name"] == "Snapshot Fest"
     await catalog.apply(sample(events.FESTIVAL_CHANGED, name="Older", version=2))
     assert catalog.festival["name"] == "Snapshot Fest"
-    await catalog.apply(sample(events.FESTIVAL_CHANGED, name="Riverfest", version=4))
+    await catalog.apply(sample(events.FESTIVAL_CHANGED, name="Riverfest", version=4, iban="DE89370400440532013000",
+                               payment_hold_minutes=20))
     assert catalog.festival["name"] == "Riverfest"
+    shown = public_festival(catalog.festival)  # what GET /api/festival answers
+    assert shown["iban"] == "DE89370400440532013000" and shown["payment_hold_minutes"] == 20
+    older = sample(events.FESTIVAL_CHANGED, version=5)  # an inventory that does not send them yet
+    for field in ("iban", "payment_hold_minutes", "bank_transfer_days"):
+        older["data"].pop(field, None)
+    await catalog.apply(older)
+    assert public_festival(catalog.festival)["payment_hold_minutes"] == 15
 
 
 async def test_a_ticket_type_keeps_its_description_and_sale_window():
