@@ -65,7 +65,7 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "notification-hub": {**common},
         "ticketing-service": {**common, "DATABASE_URL": db["ticketing-service"],
                               "TICKET_SIGNING_KEY_FILE": str(ticket_signing_key(private_key.parent))},
-        "payment-service": {**common, "DATABASE_URL": db["payment-service"]},
+        "payment-service": {**common, "DATABASE_URL": db["payment-service"], **stripe(profile)},
         "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
         "shell-app": {**common, "ORDER_API_URL": order_api},
         "mf-catalog": {**common, "ORDER_API_URL": order_api},
@@ -74,6 +74,14 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "mf-gate": {**common},
         "mf-account": {**common, "ORDER_API_URL": order_api},
     }
+
+
+TEST_STRIPE_WEBHOOK_SECRET = "whsec_festflow_test_stack"
+
+
+def stripe(profile: Profile) -> dict[str, str]:
+    """Stripe is off under `make run`; the test stack has a webhook secret its tests sign events with."""
+    return {"STRIPE_WEBHOOK_SECRET": TEST_STRIPE_WEBHOOK_SECRET} if profile.name == "test" else {}
 
 
 def order_limits(profile: Profile) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The payment API behind the gateway: the organiser imports bank statements and sees what needs a person."""
+"""The payment API behind the gateway: the organiser imports bank statements and sees what needs a person;
+Stripe's webhooks arrive."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime import database
-from payment_service import bank_transfers
+from payment_service import bank_transfers, stripe_webhooks
 from payment_service.bootstrap import Services
 from payment_service.statements import StatementUnreadable
 
@@ -61,6 +62,24 @@ async def review(parts: AppServices, _admin: AdminUser):
     """The statement lines a person must look at (no reference, nobody awaits it, partial, over-paid,
     another currency, paid twice), newest first, each with the reason."""
     return await bank_transfers.review_list(parts.engine)
+
+
+@router.post("/api/payments/stripe/webhook")
+async def stripe_webhook(request: Request, parts: AppServices,
+                         stripe_signature: Annotated[str | None, Header()] = None):
+    """Stripe's events (set this URL in the Stripe dashboard): 200 once an event is kept (a duplicate too,
+    changing nothing); 400 for a body or signature that does not verify, or one older than the tolerance;
+    404 while Stripe is not enabled (STRIPE_WEBHOOK_SECRET)."""
+    secret = parts.settings.stripe_webhook_secret
+    if not secret:
+        raise HTTPException(404, "Stripe is not enabled here (set STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET)")
+    try:
+        received = await stripe_webhooks.receive(parts.engine, await request.body(), stripe_signature, secret,
+                                                 parts.settings.stripe_webhook_tolerance_seconds)
+    except stripe_webhooks.BadWebhook as exc:
+        log.warning("a Stripe webhook was refused: %s", exc)
+        raise HTTPException(400, str(exc)) from exc
+    return {"received": received.event_id, "type": received.type, "duplicate": received.duplicate}
 
 
 @router.get("/healthz")

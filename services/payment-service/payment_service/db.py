@@ -37,6 +37,20 @@ statement_lines = sa.Table(
     sa.Column("imported_at", sa.String(40), nullable=False),
 )
 
+# every event a payment provider sent, once, by its id (a provider sends an event again until it is
+# answered 2xx, and in no particular order): what is done with it is done from here
+webhook_inbox = sa.Table(
+    "webhook_inbox", metadata,
+    sa.Column("event_id", sa.String(120), primary_key=True),
+    sa.Column("provider", sa.String(20), nullable=False),
+    sa.Column("type", sa.String(120), nullable=False),
+    sa.Column("created", sa.Integer, nullable=False),  # when the provider made it (unix seconds): the order of events
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("received_at", sa.String(40), nullable=False),
+    sa.Column("times_received", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("processed_at", sa.String(40)),
+)
+
 
 def make_engine(url: str) -> AsyncEngine:
     return database.make_engine(url)

@@ -10,3 +10,8 @@ class Settings(PlatformSettings):
     database_url: str = "sqlite+aiosqlite:///./payments.db"
     # the largest bank statement the organiser may import (a 10,000-line CAMT.053 is about 10 MB)
     max_statement_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # Stripe, when both are set (the webhook's secret, `whsec_...`, from the Stripe dashboard)
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    # how old a webhook's signature may be: an older one is a replay and is refused
+    stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)

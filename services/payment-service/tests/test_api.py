@@ -52,3 +52,35 @@ def test_an_organiser_imports_a_statement_and_sees_what_needs_a_person(tmp_path)
         big = c.post("/api/admin/payments/bank-statements", headers=bearer("admin"),
                      files={"file": ("big.csv", b"x" * (64 * 1024 + 1), "text/csv")})
         assert big.status_code == 413
+
+
+def test_stripe_webhooks_are_refused_while_stripe_is_off_and_verified_when_on(tmp_path):
+    from .stripe_signing import signature, stripe_event
+    for secret in ("", "whsec_api_test"):
+        settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / f'p{len(secret)}.db'}",
+                            jwt_public_key=KEYS[1], stripe_webhook_secret=secret)
+        services = bootstrap.build(settings)
+        app = create_app(services=services)
+
+        @asynccontextmanager
+        async def database_only(_app, services=services):
+            await db.create_schema(services.engine)
+            yield
+            await services.engine.dispose()
+        app.router.lifespan_context = database_only
+        event = stripe_event(event_id="evt_api")
+        with TestClient(app) as c:
+            signed = c.post("/api/payments/stripe/webhook", content=event,
+                            headers={"Stripe-Signature": signature(event, secret or "x")})
+            forged = c.post("/api/payments/stripe/webhook", content=event,
+                            headers={"Stripe-Signature": signature(event, "whsec_forger")})
+            again = c.post("/api/payments/stripe/webhook", content=event,
+                           headers={"Stripe-Signature": signature(event, secret or "x")})
+        if not secret:
+            assert signed.status_code == forged.status_code == 404 and "not enabled" in signed.json()["detail"]
+            continue
+        assert signed.status_code == 200 and signed.json() == {"received": "evt_api", "type":
+                                                               "payment_intent.amount_capturable_updated",
+                                                               "duplicate": False}
+        assert forged.status_code == 400 and "signature" in forged.json()["detail"]
+        assert again.status_code == 200 and again.json()["duplicate"] is True
