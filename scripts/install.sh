@@ -2,7 +2,8 @@
 # Installs everything FestFlow needs that is missing, idempotently:
 #   Debian packages (RabbitMQ, Nginx, Chromium, PostgreSQL, Java, Maven),
 #   the locked Python environment (uv workspace, uv.lock),
-#   the Apache Kafka broker's jars from Maven Central (into .cache/kafka-<version>/libs).
+#   the Apache Kafka broker's jars from Maven Central (into .cache/kafka-<version>/libs),
+#   Stripe's test server (stripe-mock, built with go install from the Go module proxy into .cache/go-bin).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -49,5 +50,21 @@ if [ ! -f "$kafka_dir/.complete" ]; then
     exit 1
   fi
   touch "$kafka_dir/.complete"
+fi
+# Stripe's own test server, which the payment tests call (stripe-mock, a Go module, built with go install)
+STRIPE_MOCK_VERSION="v0.203.0"
+go_bin="$root/.cache/go-bin"
+if [ "$(cat "$go_bin/.stripe-mock-version" 2>/dev/null)" != "$STRIPE_MOCK_VERSION" ] || [ ! -x "$go_bin/stripe-mock" ]; then
+  if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+    echo "==> installing Debian package: golang-go"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+  fi
+  go_cmd="$(command -v go || echo /usr/local/go/bin/go)"
+  echo "==> building Stripe's test server: go install github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  mkdir -p "$go_bin"
+  GOBIN="$go_bin" GOFLAGS=-mod=mod "$go_cmd" install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  echo "$STRIPE_MOCK_VERSION" > "$go_bin/.stripe-mock-version"
 fi
 echo "==> all dependencies present"
