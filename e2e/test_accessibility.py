@@ -19,7 +19,7 @@ PAGES = {
            "/account/login-link?token=x",
            "/no-such-page"],
     "buyer": ["/", "/cart/my-orders", "/account/", "ORDER", "TICKET"],
-    "admin": ["/admin/", "/admin/tickets", "/admin/festival", "/admin/security", "/gate/"],
+    "admin": ["/admin/", "/admin/tickets", "/admin/festival", "/admin/security", "/admin/payments", "/gate/"],
 }
 
 

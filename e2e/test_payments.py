@@ -35,3 +35,18 @@ def test_a_large_statement_passes_the_gateway(gateway, admin_token):
         resp = client.post("/api/admin/payments/bank-statements", headers=bearer(admin_token),
                            files={"file": ("big.csv", data, "text/csv")})
     assert resp.status_code == 200 and resp.json()["unmatched"] == 40_000
+
+
+def test_the_organiser_imports_a_statement_on_the_payments_page(page):
+    from playwright.sync_api import expect
+    from test_browser import log_in
+    log_in(page, "admin", "admin123")
+    page.goto("/admin/payments")
+    statement = b"date,amount,currency,reference,name\n2026-12-07,12.34,EUR,a gift from the page test,Page Tester\n"
+    page.get_by_label("Bank statement (CAMT.053, MT940 or CSV)").set_input_files(
+        files=[{"name": "statement.csv", "mimeType": "text/csv", "buffer": statement}])
+    page.get_by_role("button", name="IMPORT STATEMENT").click()
+    expect(page.locator("#admin-payments .admin_message")).to_contain_text("CSV imported: 0 paid an order")
+    expect(page.locator("#admin-payments .admin_review")).to_contain_text("Page Tester")
+    page.get_by_role("button", name="IMPORT STATEMENT").click()  # no file chosen any more
+    expect(page.locator("#admin-payments .admin_error")).to_contain_text("Choose the bank statement file first")

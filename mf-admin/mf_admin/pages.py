@@ -20,6 +20,7 @@ PAGES = {
     "tickets": ("/admin/tickets", "Tickets", "/admin/fragments/v1/ticket-editor"),
     "festival": ("/admin/festival", "Festival", "/admin/fragments/v1/festival-editor"),
     "security": ("/admin/security", "Login locks", "/admin/fragments/v1/login-locks"),
+    "payments": ("/admin/payments", "Payments", "/admin/fragments/v1/payments"),
 }
 
 

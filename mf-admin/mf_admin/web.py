@@ -18,6 +18,11 @@ async def order_api(request: Request, method: str, path: str, json: Any = None, 
                           headers={**bearer(request), **(headers or {})})
 
 
+async def payment_api(request: Request, method: str, path: str, files: dict[str, Any] | None = None) -> ApiAnswer:
+    return await call_api(parts(request).api("payments"), method, path, headers=bearer(request), files=files,
+                          unreachable="the payment service cannot be reached right now")
+
+
 async def ticketing_api(request: Request, method: str, path: str) -> ApiAnswer:
     return await call_api(parts(request).api("tickets"), method, path, headers=bearer(request),
                           unreachable="the ticketing service cannot be reached right now")

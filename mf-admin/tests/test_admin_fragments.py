@@ -165,3 +165,34 @@ def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field
         assert "Saved: payments and invoices use these from now on." in saved and 'value="20"' in saved
     assert set(patches[0]) == {"payment_hold_minutes", "bank_transfer_days", "beneficiary", "iban", "bic", "vat_id",
                                "seller_address"}  # the details' own fields are left alone
+
+
+def test_the_organiser_imports_a_statement_and_sees_what_it_did_and_what_needs_a_person(keys):
+    review = [{"entry_id": "csv:1", "booked_on": "2026-12-07", "amount_cents": 5000, "currency": "EUR",
+               "payer": "Ann <b>", "text": "donation", "reason": "no payment reference in the text"}]
+    uploads = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"].startswith("Bearer ")  # the organiser's own token
+        if request.method == "POST":
+            uploads.append(request.content)
+            if b"buy milk" in request.content:
+                return httpx.Response(422, json={"detail": "notes.txt: this is no bank statement FestFlow reads"})
+            return httpx.Response(200, json={"format": "camt.053", "matched": 2, "unmatched": 1, "duplicates": 0,
+                                             "review": 1, "paid_orders": ["a", "b"]})
+        return httpx.Response(200, json=review)
+    app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
+                     subscribe=OfflineEvents())
+    with TestClient(app) as c:
+        page = c.get("/admin/fragments/v1/payments", headers=_cookie(keys, "admin")).text
+        assert 'hx-post="/admin/payments/bank-statements"' in page and "Ann &lt;b&gt;" in page and "€50.00" in page
+        assert c.get("/admin/fragments/v1/payments", headers=_cookie(keys, "client")).status_code == 403
+        empty = c.post("/admin/payments/bank-statements", headers=_cookie(keys, "admin"))
+        assert empty.status_code == 200 and "Choose the bank statement file first" in empty.text  # HTMX swaps it in
+        done = c.post("/admin/payments/bank-statements", headers=_cookie(keys, "admin"),
+                      files={"statement": ("statement.xml", b"<Document/>", "application/xml")})
+        assert "CAMT.053 imported: 2 paid an order, 1 for review, 1 matched no order" in done.text
+        refused = c.post("/admin/payments/bank-statements", headers=_cookie(keys, "admin"),
+                         files={"statement": ("notes.txt", b"buy milk", "text/plain")})
+        assert "Not imported: notes.txt: this is no bank statement" in refused.text
+    assert b'filename="statement.xml"' in uploads[0] and b"<Document/>" in uploads[0]

@@ -22,10 +22,12 @@ class ApiAnswer:
 
 async def call_api(client: httpx.AsyncClient, method: str, path: str, *, headers: dict[str, str] | None = None,
                    json: Any = None, params: dict[str, Any] | None = None, content: bytes | None = None,
+                   files: dict[str, Any] | None = None,
                    unreachable: str = "the order service cannot be reached right now") -> ApiAnswer:
     """The API's answer; a network failure is an answer too (503 with `unreachable`), never an exception."""
     try:
-        resp = await client.request(method, path, headers=headers, json=json, params=params, content=content)
+        resp = await client.request(method, path, headers=headers, json=json, params=params, content=content,
+                                    files=files)
     except httpx.HTTPError:
         return ApiAnswer(503, {"detail": unreachable}, reached=False)
     try:
