@@ -14,6 +14,9 @@ app builds at start lives that long anyway. Objects made later are collected as 
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 
 def freeze_startup_heap() -> int:
@@ -21,3 +24,14 @@ def freeze_startup_heap() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+def lifespan_running(running: Callable[[Any], AbstractAsyncContextManager[None]]) -> Callable[[Any], Any]:
+    """A service's lifespan: its `bootstrap.running(services)` (the services FastAPI's `app.state.services`
+    holds), with the heap frozen once everything has started."""
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        async with running(app.state.services):
+            freeze_startup_heap()
+            yield
+    return lifespan

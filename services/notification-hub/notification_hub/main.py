@@ -18,7 +18,7 @@ from festflow_runtime.event_stream import Subscription
 from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.revocations import subscribe_revocations
 from festflow_runtime.same_origin import SameOriginMiddleware
-from festflow_runtime.startup_heap import freeze_startup_heap
+from festflow_runtime.startup_heap import lifespan_running
 from notification_hub.connections import Connections
 from notification_hub.history import NotificationHistory
 from notification_hub.log_stream import LogStream
@@ -76,16 +76,9 @@ async def running(services: Services) -> AsyncIterator[None]:
         await log_feed.stop()
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    async with running(app.state.services):
-        freeze_startup_heap()  # no full garbage collection walks what was made at start
-        yield
-
-
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
     """The hub (run by `uvicorn --factory notification_hub.main:create_app`); tests hand in Services."""
-    app = FastAPI(title="FestFlow notification hub", lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = FastAPI(title="FestFlow notification hub", lifespan=lifespan_running(running), docs_url=None, redoc_url=None,
                   openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.services = services or build(settings or Settings())
     app.add_middleware(SameOriginMiddleware)  # a page of another origin cannot open a socket

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -14,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from festflow_runtime import database
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.same_origin import SameOriginMiddleware
-from festflow_runtime.startup_heap import freeze_startup_heap
+from festflow_runtime.startup_heap import lifespan_running
 from order_service import bootstrap
 from order_service.checkout_lane import CheckoutLane
 from order_service.deps import AppServices
@@ -26,13 +25,6 @@ from order_service.routes_tickets import router as tickets_router
 from order_service.settings import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    async with bootstrap.running(app.state.services):
-        freeze_startup_heap()  # no full garbage collection walks what was made at start
-        yield
 
 
 def create_app(settings: Settings | None = None, services: bootstrap.Services | None = None) -> CheckoutLane:
@@ -48,7 +40,7 @@ def create_api(services: bootstrap.Services) -> FastAPI:
         title="FestFlow order service",
         description="Public REST API of FestFlow: login, tickets, orders. Money is in euros as decimal strings "
                     "(`price`, `total`) and in integer cents (`price_cents`, `total_cents`).",
-        lifespan=lifespan, docs_url=None, redoc_url=None,
+        lifespan=lifespan_running(bootstrap.running), docs_url=None, redoc_url=None,
     )
     app.state.services = services  # routes take them as deps.AppServices
     install_docs(app)

@@ -3,13 +3,12 @@ is made of is wired in bootstrap.py."""
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.same_origin import SameOriginMiddleware
-from festflow_runtime.startup_heap import freeze_startup_heap
+from festflow_runtime.startup_heap import lifespan_running
 from payment_service import bootstrap
 from payment_service.api import router
 from payment_service.settings import Settings
@@ -17,18 +16,11 @@ from payment_service.settings import Settings
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    async with bootstrap.running(app.state.services):
-        freeze_startup_heap()  # no full garbage collection walks what was made at start
-        yield
-
-
 def create_app(settings: Settings | None = None, services: bootstrap.Services | None = None) -> FastAPI:
     """The payment service (run by `uvicorn --factory payment_service.main:create_app`); tests hand in
     Services built on a test database."""
-    app = FastAPI(title="FestFlow payment service", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # internal: no documents of its routes for strangers
+    app = FastAPI(title="FestFlow payment service", lifespan=lifespan_running(bootstrap.running), docs_url=None,
+                  redoc_url=None, openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.services = services or bootstrap.build(settings or Settings())
     app.add_middleware(SameOriginMiddleware)  # cookie-authenticated writes come from our own pages only
     install_error_handlers(app)

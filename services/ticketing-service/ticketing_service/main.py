@@ -3,7 +3,6 @@ made of is wired in bootstrap.py."""
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -11,19 +10,12 @@ from fastapi.responses import JSONResponse
 from festflow_runtime import database
 from festflow_runtime.http_errors import install_error_handlers
 from festflow_runtime.same_origin import SameOriginMiddleware
-from festflow_runtime.startup_heap import freeze_startup_heap
+from festflow_runtime.startup_heap import lifespan_running
 from ticketing_service import bootstrap
 from ticketing_service.api import AppServices, router
 from ticketing_service.settings import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    async with bootstrap.running(app.state.services):
-        freeze_startup_heap()  # no full garbage collection walks what was made at start
-        yield
 
 
 async def healthz(parts: AppServices) -> JSONResponse:
@@ -37,8 +29,8 @@ async def healthz(parts: AppServices) -> JSONResponse:
 def create_app(settings: Settings | None = None, services: bootstrap.Services | None = None) -> FastAPI:
     """The ticketing service (run by `uvicorn --factory ticketing_service.main:create_app`); tests hand in
     Services built on a test database."""
-    app = FastAPI(title="FestFlow ticketing service", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)  # internal: no documents of its routes for strangers
+    app = FastAPI(title="FestFlow ticketing service", lifespan=lifespan_running(bootstrap.running), docs_url=None,
+                  redoc_url=None, openapi_url=None)  # internal: no documents of its routes for strangers
     app.state.services = services or bootstrap.build(settings or Settings())
     app.add_middleware(SameOriginMiddleware)
     install_error_handlers(app)
