@@ -1,5 +1,5 @@
-"""The payment service through the gateway: the organiser imports bank statements (the first part of
-payments: no order awaits a transfer yet, so every credit is left for review, with its reason)."""
+"""The payment service through the gateway: the organiser imports bank statements; a credit nobody awaits is
+left for review, with its reason (test_holds.py pays held orders with them)."""
 import httpx
 
 from e2e_helpers import bearer

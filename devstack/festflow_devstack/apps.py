@@ -54,7 +54,7 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
     order_api = profile.url("order")
     return {
         "inventory-service": {**common, "DATABASE_URL": db["inventory-service"],
-                              "AMQP_URL": profile.amqp_url, "INTERNAL_API_TOKEN": token},
+                              "AMQP_URL": profile.amqp_url, "INTERNAL_API_TOKEN": token, **bank_account(profile)},
         "order-service": {**common, "DATABASE_URL": db["order-service"],
                           "AMQP_URL": profile.amqp_url, "JWT_PRIVATE_KEY_FILE": str(private_key),
                           "INVENTORY_URL": profile.url("inventory"), "INTERNAL_API_TOKEN": token,
@@ -75,6 +75,17 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "mf-gate": {**common},
         "mf-account": {**common, "ORDER_API_URL": order_api},
     }
+
+
+# the (example) account `make run`'s festival is paid into: its orders are paid by bank transfer there
+DEV_BANK_ACCOUNT = {"SEED_IBAN": "DE89370400440532013000", "SEED_BIC": "COBADEFFXXX",
+                    "SEED_BENEFICIARY": "FestFlow Summer Festival"}
+
+
+def bank_account(profile: Profile) -> dict[str, str]:
+    """`make run` sells by bank transfer; the test and bench stacks start with no account (orders are sold at
+    once), and the payment tests set one through the organiser's API."""
+    return DEV_BANK_ACCOUNT if profile.name == "dev" else {}
 
 
 TEST_STRIPE_WEBHOOK_SECRET = "whsec_festflow_test_stack"

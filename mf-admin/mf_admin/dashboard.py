@@ -12,6 +12,8 @@ from festflow_contracts import messages
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, TICKET_EVENTS_TOPIC
 from festflow_contracts.messages import (
     OrderCancelled,
+    OrderExpired,
+    OrderHeld,
     OrderRejected,
     TicketChanged,
     TicketsIssued,
@@ -34,6 +36,10 @@ def dashboard_update(event: dict[str, Any]) -> dict[str, Any] | None:
         return {"kind": "sold", "tickets": [s.model_dump() for s in message.stock]}
     if isinstance(message, OrderCancelled):
         return {"kind": "cancelled", "tickets": [s.model_dump() for s in message.stock]}
+    if isinstance(message, OrderHeld):
+        return {"kind": "held", "tickets": [s.model_dump() for s in message.stock]}
+    if isinstance(message, OrderExpired):
+        return {"kind": "expired", "tickets": [s.model_dump() for s in message.stock]}
     if isinstance(message, OrderRejected):
         return {"kind": "rejected", "tickets": []}
     if isinstance(message, TicketChanged):

@@ -32,7 +32,7 @@ async def _order(request: Request, order_id: str, message: str | None = None, er
         error = "; ".join([*([error] if error else []), *reasons(found.body)])
     return render(request, "order.html", {"order": order, "message": message, "error": error,
                                           "cancelling": cancelling and order is not None
-                                          and order["status"] == "CONFIRMED"})
+                                          and order["status"] in ("CONFIRMED", "AWAITING_PAYMENT")})
 
 
 @router.get("/admin/fragments/v1/order/{order_id}", response_class=HTMLResponse)

@@ -46,6 +46,10 @@ def test_dashboard_hears_sales_and_changes_only():
     changed = sample(events.TICKET_TYPE_CHANGED, id="vip", stock=9)
     assert dashboard_update(changed)["tickets"] == [{"ticket_id": "vip", "stock": 9}]
     assert dashboard_update(sample(events.ORDER_REJECTED)) == {"kind": "rejected", "tickets": []}
+    held = dashboard_update(sample(events.ORDER_HELD, stock=[{"ticket_id": "vip", "stock": 2}]))
+    assert held == {"kind": "held", "tickets": [{"ticket_id": "vip", "stock": 2}]}
+    expired = dashboard_update(sample(events.ORDER_EXPIRED, stock=[{"ticket_id": "vip", "stock": 4}]))
+    assert expired == {"kind": "expired", "tickets": [{"ticket_id": "vip", "stock": 4}]}
     assert dashboard_update(events.new_event(events.LOG_RECORD, "/t", {})) is None
 
 

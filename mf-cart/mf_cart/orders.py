@@ -1,15 +1,18 @@
-"""The buyer's orders: My orders (a page at a time) and one order's lines, status and times."""
+"""The buyer's orders: My orders (a page at a time) and one order's lines, status and times; for an order
+awaiting payment, how to pay it (payment.py) or abandon it."""
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from festflow_contracts.money import cents_to_str
+from festflow_runtime.api_answers import reason
 from festflow_runtime.fragment_app import render
-from festflow_runtime.web_auth import Visitor
+from festflow_runtime.web_auth import CurrentUser, Visitor
+from mf_cart.payment import pay_box
 from mf_cart.web import order_api
 
 router = APIRouter()
@@ -42,7 +45,24 @@ def order_line(item: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/cart/fragments/v1/order/{order_id}", response_class=HTMLResponse)
 async def order_detail(request: Request, identity: Visitor, order_id: str):
-    """One order: its lines with prices, status, reason, total and times."""
+    """One order: its lines with prices, status, reason, total and times; how to pay it while it waits."""
+    return await _order_page(request, identity, order_id)
+
+
+@router.post("/cart/orders/{order_id}/abandon", response_class=HTMLResponse)
+async def abandon(request: Request, identity: CurrentUser, order_id: str):
+    """The buyer cancels their unpaid order: its tickets go back on sale at once. The order's fragment again,
+    saying what happened or why not (without script: back to the order's page)."""
+    answer = await order_api(request, "POST", f"/api/orders/{quote(order_id, safe='')}/abandon")
+    if not request.headers.get("HX-Request"):
+        return RedirectResponse(f"/cart/orders/{quote(order_id, safe='')}", status_code=303)
+    notice = ("Cancelled: its tickets are going back on sale and nothing is owed." if answer.ok
+              else reason(answer.body) if answer.reached else "The order service cannot be reached right now.")
+    return await _order_page(request, identity, order_id, notice=(answer.ok, notice))
+
+
+async def _order_page(request: Request, identity: Any, order_id: str,
+                      notice: tuple[bool, str] | None = None) -> HTMLResponse:
     order, error, status = None, None, 200
     if identity:
         found = await order_api(request, "GET", f"/api/orders/{quote(order_id, safe='')}")
@@ -53,5 +73,9 @@ async def order_detail(request: Request, identity: Visitor, order_id: str):
         else:
             error = "This order cannot be loaded right now; try again in a moment."
     lines = [order_line(item) for item in order["items"]] if order else []
+    # a cancellation on its way: no more paying, and the page looks again each second until it is done
+    cancelling = bool(notice and notice[0] and order and order["status"] == "AWAITING_PAYMENT")
     return render(request, "order.html", {"identity": identity, "order": order, "lines": lines, "error": error,
-                                          "order_id": order_id}, status_code=status)
+                                          "order_id": order_id, "notice": notice, "cancelling": cancelling,
+                                          "pay": pay_box(order) if order and not cancelling else None},
+                  status_code=status)

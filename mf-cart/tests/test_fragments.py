@@ -23,6 +23,8 @@ class FakeOrderApi:
         self.checkouts: list[tuple[str, dict]] = []
         self.checkout_status = 202
         self.down = False
+        self.orders: dict[str, dict] = {}
+        self.abandoned: list[str] = []
 
     def _owner(self, request: httpx.Request) -> str | None:
         if "authorization" in request.headers:
@@ -55,6 +57,15 @@ class FakeOrderApi:
             cart["items"][0]["quantity"] = body["quantity"]
             cart["version"] += 1
             return httpx.Response(200, json=cart)
+        if path.startswith("/api/orders/") and path.endswith("/abandon") and request.method == "POST":
+            order = self.orders[path.split("/")[3]]
+            if order["status"] != "AWAITING_PAYMENT":
+                return httpx.Response(409, json={"detail": f"this order is {order['status']}: there is nothing to "
+                                                           "abandon (only an unpaid order can be)"})
+            self.abandoned.append(order["order_id"])
+            return httpx.Response(202, json={"order_id": order["order_id"], "cancellation": "requested"})
+        if path.startswith("/api/orders/") and path.split("/")[3] in self.orders:
+            return httpx.Response(200, json=self.orders[path.split("/")[3]])
         if path == "/api/cart/checkout":
             self.checkouts.append((owner, body))
             if self.checkout_status != 202:
@@ -154,3 +165,42 @@ def test_an_unreachable_order_api_is_said_plainly(setup):
     fake.down = True
     assert "could not reach the order service" in client.post("/cart/checkout", data={"version": "1"}).text
     assert "cannot be loaded right now" in client.get("/cart/fragments/v1/cart").text
+
+
+def awaiting_payment(order_id="0f0e0d0c-1111-2222-3333-444455556666", **payment):
+    return {"order_id": order_id, "status": "AWAITING_PAYMENT", "reason": None, "total": "498.00",
+            "total_cents": 49800, "created_at": "2026-12-07T10:00:00.000Z", "updated_at": "2026-12-07T10:00:01.000Z",
+            "tickets": [], "items": [{"ticket_id": "vip", "name": "VIP Weekend", "quantity": 2,
+                                      "unit_price_cents": 24900}],
+            "payment": {"method": "bank_transfer", "amount_cents": 49800, "currency": "EUR",
+                        "due_at": "2099-12-12T10:00:00.000Z", "reference": "RF18539007547034",
+                        "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+                        "beneficiary": "FestFlow Summer Festival"} | payment}
+
+
+def test_an_order_awaiting_payment_shows_how_to_pay_it_with_its_epc_qr_code_and_a_countdown(setup):
+    client, fake, private = setup
+    _login(client, private)
+    order = fake.orders["0f0e0d0c-1111-2222-3333-444455556666"] = awaiting_payment()
+    html = client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
+    assert "Pay €498.00 by bank transfer" in html and "DE89 3704 0044 0532 0130 00" in html
+    assert "RF18 5390 0754 7034" in html and "COBADEFFXXX" in html and "FestFlow Summer Festival" in html
+    assert '<svg' in html and "EPC QR code" in html and 'data-countdown="2099-12-12T10:00:00.000Z"' in html
+    assert "days" in html and "left" in html and "Total (to pay)" in html and "AWAITING PAYMENT" in html
+    # without the holder's name no QR code (a bank would warn of a name that does not match)
+    order["payment"]["beneficiary"] = ""
+    assert "<svg" not in client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
+
+
+def test_a_buyer_abandons_an_unpaid_order_and_is_told_or_told_why_not(setup):
+    client, fake, private = setup
+    _login(client, private)
+    order = fake.orders["0f0e0d0c-1111-2222-3333-444455556666"] = awaiting_payment()
+    answer = client.post(f"/cart/orders/{order['order_id']}/abandon", headers={"HX-Request": "true"})
+    assert fake.abandoned == [order["order_id"]] and "tickets are going back on sale" in answer.text
+    assert "Pay €" not in answer.text and "every 1s" in answer.text  # no more paying; it looks until it is done
+    order["status"] = "CONFIRMED"
+    refused = client.post(f"/cart/orders/{order['order_id']}/abandon", headers={"HX-Request": "true"})
+    assert "only an unpaid order can be" in refused.text and len(fake.abandoned) == 1
+    plain = client.post(f"/cart/orders/{order['order_id']}/abandon", follow_redirects=False)  # no script
+    assert plain.status_code == 303 and plain.headers["location"] == f"/cart/orders/{order['order_id']}"

@@ -44,6 +44,10 @@ def test_an_open_catalog_hears_stock_after_a_sale_and_changes_of_a_type():
     assert stock_update(sample(events.FESTIVAL_CHANGED)) == {"tickets": [], "festival": True}
     back = stock_update(sample(events.ORDER_CANCELLED, stock=[{"ticket_id": "vip", "stock": 12}]))
     assert back == {"tickets": [{"ticket_id": "vip", "stock": 12}]}  # a cancelled order's stock is on sale again
+    held = stock_update(sample(events.ORDER_HELD, stock=[{"ticket_id": "vip", "stock": 2}]))
+    assert held == {"tickets": [{"ticket_id": "vip", "stock": 2}]}  # held for a buyer who pays: not on sale
+    expired = stock_update(sample(events.ORDER_EXPIRED, stock=[{"ticket_id": "vip", "stock": 5}]))
+    assert expired == {"tickets": [{"ticket_id": "vip", "stock": 5}]}  # released: on sale again
 
 
 def test_the_festival_is_shown_with_its_dates_place_and_banner():

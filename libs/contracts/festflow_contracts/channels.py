@@ -7,6 +7,9 @@ ORDER_COMMANDS_DLQ = "festflow.order-commands.dead"
 
 # Kafka: domain events emitted by the inventory service, keyed by order id
 ORDER_EVENTS_TOPIC = "festflow.order-events"
+# Kafka: payments received by the payment service (a bank transfer matched, a card payment authorised),
+# keyed by order id; the inventory turns the order's hold into a sale
+PAYMENT_EVENTS_TOPIC = "festflow.payment-events"
 # Kafka: ticket catalog changes (price, stock, new and retired types), keyed by ticket id
 CATALOG_EVENTS_TOPIC = "festflow.catalog-events"
 # Kafka: revoked tokens (logout), keyed by token id (`jti`); every app that verifies tokens reads it

@@ -16,6 +16,13 @@ SPEC_VERSION = "1.0"
 # order outcome events (ORDER_EVENTS_TOPIC): the inventory took the stock, or refused the order
 ORDER_CONFIRMED = "festflow.order.confirmed.v2"
 ORDER_REJECTED = "festflow.order.rejected.v1"
+# an order that must be paid: the stock is held for it until a deadline (ORDER_EVENTS_TOPIC), then it is paid
+# (ORDER_CONFIRMED), runs out (ORDER_EXPIRED), or is paid too late with nothing left (ORDER_REFUND_DUE)
+ORDER_HELD = "festflow.order.held.v1"
+ORDER_EXPIRED = "festflow.order.expired.v1"
+ORDER_REFUND_DUE = "festflow.order.refund-due.v1"
+# payments (PAYMENT_EVENTS_TOPIC): the whole amount of an order was received
+PAYMENT_RECEIVED = "festflow.payment.received.v1"
 # catalog events (CATALOG_EVENTS_TOPIC): a ticket type (not an issued ticket) or the festival changed
 TICKET_TYPE_CHANGED = "festflow.ticket-type.changed.v2"
 FESTIVAL_CHANGED = "festflow.festival.changed.v1"
@@ -61,7 +68,12 @@ class InvalidEvent(ValueError):
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """A moment as FestFlow writes it (UTC, milliseconds, "Z"): such texts sort as their moments do."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_event(type_: str, source: str, data: dict[str, Any], subject: str | None = None,

@@ -23,9 +23,16 @@ class InvalidMessage(ValueError):
 
 class OrderStatus(StrEnum):
     PENDING = "PENDING"
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"  # its stock is held until a deadline; paid in time it is CONFIRMED
     CONFIRMED = "CONFIRMED"
     REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"  # by the organiser, after it was confirmed: its stock is back on sale
+    EXPIRED = "EXPIRED"  # not paid by its deadline: its stock is back on sale
+    CANCELLED = "CANCELLED"  # by the organiser, or abandoned unpaid by the buyer: its stock is back on sale
+
+
+class PaymentMethod(StrEnum):
+    """How an order awaiting payment is paid."""
+    BANK_TRANSFER = "bank_transfer"
 
 
 class TicketTypeChange(StrEnum):
@@ -102,6 +109,66 @@ class TicketSold(Message):
     festival: FestivalSummary | None = None  # as it was at the sale
 
 
+class PayTo(Message):
+    """The organiser's account a bank transfer goes to, as it was when the order was held."""
+    iban: str
+    bic: str = ""
+    beneficiary: str = ""
+
+
+class OrderHeld(Message):
+    """The stock of an order that must be paid is held (taken from sale) until `due_at`: paid by then, the
+    hold becomes a sale (TicketSold); otherwise it is released (OrderExpired)."""
+    TYPE: ClassVar[str] = events.ORDER_HELD
+    order_id: str
+    username: str
+    email: str
+    items: tuple[SoldLine, ...]
+    total_cents: StrictInt
+    currency: str = "EUR"
+    method: PaymentMethod
+    due_at: str  # ISO 8601, UTC
+    reference: str  # the payment reference (festflow_contracts.payment_reference): RF + check digits + code
+    pay_to: PayTo | None = None  # for a bank transfer
+    stock: tuple[StockLevel, ...] = ()
+    festival: FestivalSummary | None = None
+
+
+class OrderExpired(Message):
+    """An order was not paid by its deadline: its stock is on sale again (`stock`)."""
+    TYPE: ClassVar[str] = events.ORDER_EXPIRED
+    order_id: str
+    username: str
+    email: str = ""
+    items: tuple[SoldLine, ...] = ()
+    stock: tuple[StockLevel, ...] = ()
+    due_at: str
+    reason: str
+
+
+class OrderRefundDue(Message):
+    """A payment came for an order that can no longer be sold (it expired or was abandoned, and its tickets
+    are gone): the money goes back to the buyer."""
+    TYPE: ClassVar[str] = events.ORDER_REFUND_DUE
+    order_id: str
+    username: str
+    email: str = ""
+    amount_cents: StrictInt
+    currency: str = "EUR"
+    reason: str
+
+
+class PaymentReceived(Message):
+    """The whole amount of an order was received (`payment_id`: the provider's, e.g. the statement line)."""
+    TYPE: ClassVar[str] = events.PAYMENT_RECEIVED
+    order_id: str = Field(min_length=1, max_length=64)
+    amount_cents: StrictInt
+    currency: str = "EUR"
+    method: PaymentMethod
+    payment_id: str = Field(min_length=1)
+    received_at: str
+
+
 class TicketStatus(StrEnum):
     VALID = "valid"
     USED = "used"
@@ -135,7 +202,8 @@ class TicketsResent(TicketsIssued):
 
 
 class OrderCancelled(Message):
-    """A confirmed order was cancelled: its tickets are void and `stock` is what is on sale again."""
+    """An order was cancelled: its tickets are void and `stock` is what is on sale again. `unpaid`: it was
+    still awaiting payment (abandoned by the buyer, or cancelled by the organiser): nothing was sold."""
     TYPE: ClassVar[str] = events.ORDER_CANCELLED
     order_id: str
     username: str
@@ -143,6 +211,7 @@ class OrderCancelled(Message):
     items: tuple[SoldLine, ...] = ()
     stock: tuple[StockLevel, ...] = ()
     reason: str
+    unpaid: bool = False
 
 
 class TicketUpdated(Message):
@@ -268,7 +337,8 @@ BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold,
                                                           AccountRegistered, PasswordResetRequested,
                                                           SignUpForExistingAccount, LoginLinkRequested,
                                                           TicketsIssued, TicketUpdated,
-                                                          CancelOrder, OrderCancelled, TicketsResent)}
+                                                          CancelOrder, OrderCancelled, TicketsResent,
+                                                          OrderHeld, OrderExpired, OrderRefundDue, PaymentReceived)}
 
 M = TypeVar("M", bound=Message)
 

@@ -38,6 +38,27 @@ def when(iso: str | None) -> Markup:
         instant.isoformat(timespec="seconds").replace("+00:00", "Z"), moment(iso))
 
 
+def time_left(iso: str | None, now: datetime | None = None) -> str:
+    """How long until a deadline, as a countdown shows it: "4 days 23 h left", "2 h 5 min left",
+    "14 min 09 s left", or "time is up" (a page's script counts it down each second)."""
+    if not iso:
+        return ""
+    try:
+        seconds = int((_parsed(iso) - (now or datetime.now(UTC))).total_seconds())
+    except ValueError:
+        return ""
+    if seconds <= 0:
+        return "time is up"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} h left"
+    if hours:
+        return f"{hours} h {minutes} min left"
+    return f"{minutes} min {seconds:02d} s left"
+
+
 def date_range(starts_on: str | None, ends_on: str | None = None) -> str:
     """A festival's dates: "2027-07-16", "2027-07-18" -> "Fri 16 - Sun 18 July 2027" (each part only as long
     as needed: "Fri 30 July - Sun 1 August 2027", "Fri 31 December 2027 - Sun 2 January 2028")."""

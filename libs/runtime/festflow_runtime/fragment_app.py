@@ -121,11 +121,11 @@ def fragment_templates(folder: Path) -> Jinja2Templates:
     """The app's Jinja2 templates (and the shared `festflow_page.html`, a page in the shell's frame), with the
     shared filters: `when` (a moment, shown in the buyer's time
     zone by the page's script), `moment` (the same as plain text), `dates` (a festival's dates), `money`
-    (cents as euros)."""
+    (cents as euros), `time_left` (a countdown to a deadline)."""
     templates = Jinja2Templates(env=jinja2.Environment(autoescape=True, loader=jinja2.ChoiceLoader(
         [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(Path(__file__).parent / "templates")])))
     templates.env.filters.update(when=display.when, moment=display.moment, dates=display.date_range,
-                                 money=display.money)
+                                 money=display.money, time_left=display.time_left)
     return templates
 
 

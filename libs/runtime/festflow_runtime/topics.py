@@ -9,6 +9,7 @@ from festflow_contracts.channels import (
     AUTH_EVENTS_TOPIC,
     CATALOG_EVENTS_TOPIC,
     ORDER_EVENTS_TOPIC,
+    PAYMENT_EVENTS_TOPIC,
     SYSTEM_LOGS_TOPIC,
     TICKET_EVENTS_TOPIC,
 )
@@ -17,6 +18,7 @@ TOPICS: dict[str, dict[str, str]] = {
     ORDER_EVENTS_TOPIC: {},
     CATALOG_EVENTS_TOPIC: {},
     TICKET_EVENTS_TOPIC: {},
+    PAYMENT_EVENTS_TOPIC: {},
     # the live log feed is for watching, not for keeping: an hour of history at most
     SYSTEM_LOGS_TOPIC: {"retention.ms": str(3600 * 1000), "segment.ms": str(600 * 1000)},
     # a revocation matters while the token could still be used: a day covers every token's lifetime

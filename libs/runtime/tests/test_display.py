@@ -1,4 +1,6 @@
 """How dates, moments, places, money and API refusals are shown to people: one way everywhere."""
+from datetime import UTC, datetime
+
 from festflow_runtime import display
 from festflow_runtime.api_answers import field_errors, reasons
 
@@ -48,3 +50,13 @@ def test_a_refusal_becomes_a_sentence_beside_the_field_it_concerns():
     assert field_errors({"detail": "the inventory is away"}, festival) == {"form": "The inventory is away."}
     assert field_errors({"detail": [{"loc": ["body", "colour"], "msg": "unknown"}]}, festival) == {"form": "Unknown."}
     assert field_errors({}) == {"form": "That did not work; try again in a moment."}
+
+
+def test_a_countdown_says_days_hours_then_minutes_and_seconds_left():
+    now = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
+    assert display.time_left("2027-03-06T11:00:00.000Z", now) == "5 days 1 h left"
+    assert display.time_left("2027-03-02T10:00:00Z", now) == "1 day 0 h left"
+    assert display.time_left("2027-03-01T12:05:00Z", now) == "2 h 5 min left"
+    assert display.time_left("2027-03-01T10:14:09Z", now) == "14 min 09 s left"
+    assert display.time_left("2027-03-01T10:00:00Z", now) == "time is up"
+    assert display.time_left("not a time", now) == "" and display.time_left(None) == ""

@@ -17,7 +17,7 @@ from email.utils import formatdate
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from email_function import tickets_mail
+from email_function import payment_mails, tickets_mail
 from email_function.settings import Settings
 from festflow_contracts import events, messages
 from festflow_contracts.messages import (
@@ -25,6 +25,9 @@ from festflow_contracts.messages import (
     FestivalSummary,
     LoginLinkRequested,
     OrderCancelled,
+    OrderExpired,
+    OrderHeld,
+    OrderRefundDue,
     OrderRejected,
     PasswordResetRequested,
     SignUpForExistingAccount,
@@ -155,13 +158,23 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
     """The order's outcome: its tickets once issued (the confirmation), or why it was rejected; later its
     tickets sent again, or its cancellation."""
     outcome = messages.parse_any(event)
-    if not isinstance(outcome, TicketsIssued | OrderRejected | OrderCancelled) or not outcome.email:
+    if not isinstance(outcome, TicketsIssued | OrderRejected | OrderCancelled | OrderHeld | OrderExpired
+                      | OrderRefundDue) or not outcome.email:
         return None
     order_id = outcome.order_id
     # one Message-ID per order outcome: a mail sent again after a crash (between the SMTP send and its
     # record) is the same message, which mail clients and the local sink show once
     headers = {"Message-ID": f"<{mail_key(event).replace(':', '.')}@festflow.local>", "X-FestFlow-Order": order_id,
                "X-FestFlow-Event": event["type"]}
+    order_page = f"{settings.public_url}/cart/orders/{order_id}"
+    if isinstance(outcome, OrderHeld | OrderExpired | OrderRefundDue):
+        subject, text = payment_mails.text(outcome, order_page)
+        return plain_mail(settings, outcome.email, subject, headers, text)
+    if isinstance(outcome, OrderCancelled) and outcome.unpaid:
+        lines = [f"  {item.quantity} x {item.name}" for item in outcome.items]
+        return plain_mail(settings, outcome.email, f"Your FestFlow order {order_id[:8]} was cancelled", headers,
+            f"Hello {outcome.username},\n\nyour unpaid order {order_id} was cancelled ({outcome.reason}):\n\n"
+            + "\n".join(lines) + "\n\nIts tickets are back on sale and nothing is owed.\n\nFestFlow\n")
     if isinstance(outcome, OrderCancelled):
         lines = [f"  {item.quantity} x {item.name}" for item in outcome.items]
         return plain_mail(settings, outcome.email, f"Your FestFlow order {order_id[:8]} was cancelled", headers,
@@ -193,7 +206,11 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
 
 
 # a sale is confirmed by mail with its tickets; later the organiser may send them again, or cancel the order
-ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED, events.TICKETS_RESENT, events.ORDER_CANCELLED)
+ORDER_MAILS = (events.TICKETS_ISSUED, events.ORDER_REJECTED, events.TICKETS_RESENT, events.ORDER_CANCELLED,
+               events.ORDER_HELD, events.ORDER_EXPIRED, events.ORDER_REFUND_DUE)
+# an order's mails about paying it, one each (a late payment may make a refund due after it expired)
+PAYMENT_MAILS = {events.ORDER_HELD: "order-held", events.ORDER_EXPIRED: "order-expired",
+                 events.ORDER_REFUND_DUE: "order-refund-due"}
 ACCOUNT_MAILS = (events.ACCOUNT_REGISTERED, events.PASSWORD_RESET_REQUESTED, events.SIGN_UP_FOR_EXISTING_ACCOUNT,
                  events.LOGIN_LINK_REQUESTED)
 
@@ -207,6 +224,8 @@ def mail_key(event: dict[str, Any]) -> str:
         return f"tickets-resent:{event['id']}"  # each request to send them again is a mail
     if event["type"] == events.ORDER_CANCELLED:
         return f"order-cancelled:{event['data'].get('order_id')}"
+    if event["type"] in PAYMENT_MAILS:
+        return f"{PAYMENT_MAILS[event['type']]}:{event['data'].get('order_id')}"
     return f"order-outcome:{event['data'].get('order_id')}"
 
 

@@ -256,3 +256,35 @@ def test_a_kept_session_sends_many_mails_over_one_connection_and_reconnects_when
     finally:
         session.close()
         controller.stop()
+
+
+def test_an_order_to_pay_gets_how_to_pay_then_that_it_expired_then_that_a_late_payment_goes_back(smtp, sent_log):
+    inbox, settings = smtp
+    order_id = "0f0e0d0c-1111-2222-3333-444455556666"
+    mine = {"order_id": order_id, "username": "guest", "email": "guest@festflow.local"}
+    held = sample(events.ORDER_HELD, **mine, total_cents=49800, due_at="2027-03-06T10:00:00.000Z",
+                  reference="RF18ABCDEFGHJKMN", pay_to={"iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
+                                                        "beneficiary": "Summer Fest GmbH"})
+    expired = sample(events.ORDER_EXPIRED, **mine, due_at="2027-03-06T10:00:00.000Z")
+    refund = sample(events.ORDER_REFUND_DUE, **mine, amount_cents=49800,
+                    reason="paid after its deadline, when VIP Weekend had too few left: the payment will be refunded")
+    for event in (held, held, expired, refund, {**refund, "id": "the-same-refund-again"}):
+        handle(event, settings, sent_log)
+    assert len(inbox.messages) == 3
+    pay, ran_out, back = (received(inbox, i) for i in range(3))
+    assert pay["Subject"] == "Your FestFlow order 0f0e0d0c: please pay by 06 Mar 2027, 10:00 UTC"
+    text = pay.get_content()
+    assert "DE89 3704 0044 0532 0130 00" in text and "RF18 ABCD EFGH JKMN" in text and "498.00" in text
+    assert f"{settings.public_url}/cart/orders/{order_id}" in text and "Summer Fest GmbH" in text
+    assert ran_out["Subject"] == "Your FestFlow order 0f0e0d0c has expired"
+    assert "back on sale" in ran_out.get_content() and "06 Mar 2027, 10:00 UTC" in ran_out.get_content()
+    assert back["Subject"] == "Your payment for FestFlow order 0f0e0d0c will be refunded"
+    assert "498.00" in back.get_content() and "too few left" in back.get_content()
+
+
+def test_an_abandoned_unpaid_order_is_told_that_nothing_is_owed(smtp, sent_log):
+    inbox, settings = smtp
+    handle(sample(events.ORDER_CANCELLED, reason="abandoned by the buyer before paying", unpaid=True), settings,
+           sent_log)
+    text = received(inbox, 0).get_content()
+    assert "unpaid order" in text and "nothing is owed" in text and "no longer admit" not in text

@@ -69,6 +69,20 @@ orders = sa.Table(
     sa.Column("reason", sa.String(300)),
     sa.Column("total_cents", sa.Integer, nullable=False),
     sa.Column("processed_at", sa.String(40), nullable=False),
+    sa.Column("email", sa.String(200), nullable=False, server_default=""),  # whose allowance it counts against
+    # an order that must be paid holds its stock until then (AWAITING_PAYMENT), see holds.py
+    sa.Column("hold_until", sa.String(40)),  # ISO 8601 UTC, as processed_at: compared as text
+    sa.Column("method", sa.String(20)),  # how it is paid (PaymentMethod), for an order that was held
+)
+sa.Index("orders_holds", orders.c.status, orders.c.hold_until)
+
+# Every payment the inventory was told of, once (the payment service may send one again): what it did
+payments_applied = sa.Table(
+    "payments_applied", metadata,
+    sa.Column("payment_id", sa.String(160), primary_key=True),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # CONFIRMED | REINSTATED | REFUND_DUE
+    sa.Column("applied_at", sa.String(40), nullable=False),
 )
 
 order_items = sa.Table(
@@ -113,11 +127,11 @@ SEED_FESTIVAL = {"id": 1, "name": "FestFlow Summer Festival", "starts_on": "2027
                  "description": "Three days of music on four stages by the river."}
 
 
-async def seed(engine: AsyncEngine) -> None:
+async def seed(engine: AsyncEngine, bank_account: dict[str, str] | None = None) -> None:
     async with engine.begin() as conn:
         await database.startup_lock(conn)
         count = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
         if count == 0:
             await conn.execute(tickets.insert(), SEED_TICKETS)
         if await conn.scalar(sa.select(festival.c.id)) is None:
-            await conn.execute(festival.insert().values(**SEED_FESTIVAL))
+            await conn.execute(festival.insert().values(**SEED_FESTIVAL, **(bank_account or {})))

@@ -7,6 +7,7 @@ a rising version) to the outbox, so every catalog hears of it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC
-from festflow_contracts.messages import FestivalChanged, FestivalSummary
+from festflow_contracts.messages import FestivalChanged, FestivalSummary, PayTo
 from festflow_runtime.text import plain_text
 from inventory_service.db import festival, outbox
 
@@ -162,9 +163,31 @@ async def load(conn: AsyncConnection) -> dict[str, Any]:
 
 async def summary(conn: AsyncConnection) -> FestivalSummary | None:
     """What a sold ticket is for, as the sale's event carries it."""
+    return (await sale_terms(conn))[0]
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    """How the festival's orders are paid: an order with something to pay holds its stock until paid, for
+    `hold_minutes` (card) or `transfer_days` (bank transfer). With no account to pay into (`pay_to` None) the
+    festival takes no payment through FestFlow and orders are sold at once."""
+    hold_minutes: int = 15
+    transfer_days: int = 5
+    pay_to: PayTo | None = None
+
+
+async def sale_terms(conn: AsyncConnection) -> tuple[FestivalSummary | None, PaymentTerms]:
+    """What a sold ticket is for (as the sale's event carries it), and how an order is paid."""
     row = (await conn.execute(sa.select(festival.c.name, festival.c.starts_on, festival.c.ends_on, festival.c.venue,
-                                        festival.c.address).where(festival.c.id == 1))).mappings().first()
-    return None if row is None else FestivalSummary(**row)
+                                        festival.c.address, festival.c.payment_hold_minutes,
+                                        festival.c.bank_transfer_days, festival.c.iban, festival.c.bic,
+                                        festival.c.beneficiary).where(festival.c.id == 1))).mappings().first()
+    if row is None:
+        return None, PaymentTerms()
+    pay_to = PayTo(iban=row["iban"], bic=row["bic"], beneficiary=row["beneficiary"]) if row["iban"] else None
+    return (FestivalSummary(name=row["name"], starts_on=row["starts_on"], ends_on=row["ends_on"], venue=row["venue"],
+                            address=row["address"]),
+            PaymentTerms(row["payment_hold_minutes"], row["bank_transfer_days"], pay_to))
 
 
 async def _announce(conn: AsyncConnection, details: dict[str, Any]) -> None:

@@ -5,6 +5,10 @@
    stock included, rolls back: placed alone, it is a DUPLICATE that changes nothing);
 3. write the outcome event (TICKET_SOLD or ORDER_REJECTED) to the outbox.
 
+An order with something to pay, at a festival that takes payment, is held instead of sold: the stock is
+taken just the same, the order is AWAITING_PAYMENT until a deadline and the event is ORDER_HELD; holds.py
+turns it into a sale when it is paid, or releases it when the deadline passes.
+
 The caller acknowledges the RabbitMQ messages only after this commits.
 """
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,13 +27,17 @@ from festflow_contracts import events, messages, sale_window
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.messages import (
     FestivalSummary,
+    OrderHeld,
     OrderRejected,
+    OrderStatus,
+    PaymentMethod,
     PlaceOrder,
     RejectedItem,
     SoldLine,
     StockLevel,
     TicketSold,
 )
+from festflow_contracts.payment_reference import creditor_reference
 from inventory_service import festival
 from inventory_service.db import buyer_counts, order_items, orders, outbox, tickets
 
@@ -58,7 +66,7 @@ MAILBOX = "mailbox:"
 @dataclass(frozen=True)
 class Outcome:
     order_id: str
-    status: str  # CONFIRMED | REJECTED | DUPLICATE
+    status: str  # CONFIRMED | AWAITING_PAYMENT | REJECTED | DUPLICATE (and holds.py's outcomes)
     reason: str | None = None
     event: dict[str, Any] | None = None
 
@@ -108,8 +116,7 @@ class _Batch:
         self.orders: list[dict[str, Any]] = []
         self.items: list[dict[str, Any]] = []
         self.outbox: list[dict[str, Any]] = []
-        self._summary: FestivalSummary | None = None
-        self._summary_read = False
+        self._terms: tuple[FestivalSummary | None, festival.PaymentTerms] | None = None
 
     async def place(self, command: PlaceOrder, now: datetime) -> Outcome:
         lines = _price_lines(command, self.tickets, now)
@@ -144,25 +151,35 @@ class _Batch:
                 row["stock"] = before
             return self._rejected(command, rejected.reason)
         total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
-        event = _sold_event(command, lines, total, remaining, await self.summary())
-        self.record(command.order_id, command.username, "CONFIRMED", None, total, lines, event)
+        summary, terms = await self.terms()
+        if total > 0 and terms.pay_to is not None:  # held until paid by bank transfer
+            due = events.iso(now + timedelta(days=terms.transfer_days))
+            event = _held_event(command, lines, total, remaining, summary, terms, due)
+            self.record(command.order_id, command.username, OrderStatus.AWAITING_PAYMENT, None, total, lines, event,
+                        email=command.email, hold_until=due, method=PaymentMethod.BANK_TRANSFER)
+            return Outcome(command.order_id, OrderStatus.AWAITING_PAYMENT, None, event)
+        event = sold_event(command.order_id, command.username, command.email, lines, total, remaining, summary)
+        self.record(command.order_id, command.username, "CONFIRMED", None, total, lines, event, email=command.email)
         return Outcome(command.order_id, "CONFIRMED", None, event)
 
-    async def summary(self) -> FestivalSummary | None:
-        """The festival a sold ticket is for, read once a batch (and only if something sells)."""
-        if not self._summary_read:
-            self._summary, self._summary_read = await festival.summary(self.conn), True
-        return self._summary
+    async def terms(self) -> tuple[FestivalSummary | None, festival.PaymentTerms]:
+        """The festival a sold ticket is for and how orders are paid, read once a batch (and only if
+        something sells)."""
+        if self._terms is None:
+            self._terms = await festival.sale_terms(self.conn)
+        return self._terms
 
     def _rejected(self, command: PlaceOrder, reason: str) -> Outcome:
         event = _rejected_event(command, reason)
-        self.record(command.order_id, command.username, "REJECTED", reason, 0, [], event)
+        self.record(command.order_id, command.username, "REJECTED", reason, 0, [], event, email=command.email)
         return Outcome(command.order_id, "REJECTED", reason, event)
 
     def record(self, order_id: str, username: str, status: str, reason: str | None, total: int,
-                lines: list[dict[str, Any]], event: dict[str, Any]) -> None:
+               lines: list[dict[str, Any]], event: dict[str, Any], *, email: str = "", hold_until: str | None = None,
+               method: str | None = None) -> None:
         self.orders.append({"order_id": order_id, "username": username, "status": status, "reason": reason,
-                            "total_cents": total, "processed_at": self.processed_at})
+                            "total_cents": total, "processed_at": self.processed_at, "email": email,
+                            "hold_until": hold_until, "method": method})
         self.items.extend({"order_id": order_id, **line} for line in lines)
         self.outbox.append({"event_id": event["id"], "topic": ORDER_EVENTS_TOPIC, "key": order_id,
                             "payload": events.encode(event).decode()})
@@ -199,7 +216,7 @@ async def reject_unprocessable(engine: AsyncEngine, order_id: str, username: str
         event = messages.envelope(OrderRejected(order_id=order_id, username=username, email=email, reason=reason),
                                   SOURCE, subject=order_id)
         batch = _Batch(conn, {}, events.now_iso())
-        batch.record(order_id, username, "REJECTED", reason, 0, [], event)
+        batch.record(order_id, username, "REJECTED", reason, 0, [], event, email=email)
         await batch.write()
     return Outcome(order_id, "REJECTED", reason, event)
 
@@ -290,11 +307,21 @@ async def _shortage_reason(conn: AsyncConnection, line: dict[str, Any], row: dic
     return f"only {left} {line['name']} left, {line['quantity']} requested"
 
 
-def _sold_event(command: PlaceOrder, lines, total: int, remaining,
-                festival_summary: FestivalSummary | None) -> dict[str, Any]:
+def sold_event(order_id: str, username: str, email: str, lines, total: int, remaining,
+               festival_summary: FestivalSummary | None) -> dict[str, Any]:
     return messages.envelope(TicketSold(
-        order_id=command.order_id, username=command.username, email=command.email,
+        order_id=order_id, username=username, email=email,
         items=tuple(SoldLine(**line) for line in lines), total_cents=total,
+        stock=tuple(StockLevel(**level) for level in remaining), festival=festival_summary,
+    ), SOURCE, subject=order_id)
+
+
+def _held_event(command: PlaceOrder, lines, total: int, remaining, festival_summary: FestivalSummary | None,
+                terms: festival.PaymentTerms, due: str) -> dict[str, Any]:
+    return messages.envelope(OrderHeld(
+        order_id=command.order_id, username=command.username, email=command.email,
+        items=tuple(SoldLine(**line) for line in lines), total_cents=total, method=PaymentMethod.BANK_TRANSFER,
+        due_at=due, reference=creditor_reference(command.order_id), pay_to=terms.pay_to,
         stock=tuple(StockLevel(**level) for level in remaining), festival=festival_summary,
     ), SOURCE, subject=command.order_id)
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 from typing import Any
 
 from festflow_contracts import messages
-from festflow_contracts.messages import OrderCancelled, OrderRejected, TicketSold
+from festflow_contracts.messages import (
+    OrderCancelled,
+    OrderExpired,
+    OrderHeld,
+    OrderRefundDue,
+    OrderRejected,
+    TicketSold,
+)
 from festflow_contracts.money import euros
+from festflow_runtime import display
 
 
 def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -26,6 +34,24 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
     if isinstance(outcome, OrderCancelled):
         return outcome.username, {
             "id": event["id"], "kind": "order.cancelled", "order_id": outcome.order_id, "time": event["time"],
-            "title": "Order cancelled", "message": f"{outcome.reason}; its tickets no longer admit anyone",
+            "title": "Order cancelled",
+            "message": (f"{outcome.reason}; nothing is owed" if outcome.unpaid
+                        else f"{outcome.reason}; its tickets no longer admit anyone"),
+        }
+    if isinstance(outcome, OrderHeld):
+        return outcome.username, {
+            "id": event["id"], "kind": "order.awaiting-payment", "order_id": outcome.order_id, "time": event["time"],
+            "title": "Tickets reserved: please pay",
+            "message": f"pay {euros(outcome.total_cents)} by {display.moment(outcome.due_at)}",
+        }
+    if isinstance(outcome, OrderExpired):
+        return outcome.username, {
+            "id": event["id"], "kind": "order.expired", "order_id": outcome.order_id, "time": event["time"],
+            "title": "Order expired", "message": "not paid by its deadline: its tickets are back on sale",
+        }
+    if isinstance(outcome, OrderRefundDue):
+        return outcome.username, {
+            "id": event["id"], "kind": "order.refund-due", "order_id": outcome.order_id, "time": event["time"],
+            "title": "Payment to be refunded", "message": f"{euros(outcome.amount_cents)}: {outcome.reason}",
         }
     return None

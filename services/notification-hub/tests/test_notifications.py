@@ -122,3 +122,17 @@ async def test_the_hub_as_wired_pushes_an_event_once_to_its_buyers_pages_only():
     await hub.push(event)
     await hub.push(event)  # delivered twice
     assert [note["id"] for note in mine.got] == [event["id"]] and theirs.got == []
+
+
+def test_the_steps_of_paying_an_order_reach_its_buyers_bell():
+    held = notification_for(sample(events.ORDER_HELD, username="guest", total_cents=49800,
+                                   due_at="2027-03-06T10:00:00.000Z"))
+    assert held[0] == "guest" and held[1]["kind"] == "order.awaiting-payment"
+    assert held[1]["message"] == "pay €498.00 by 06 Mar 2027, 10:00 UTC"
+    expired = notification_for(sample(events.ORDER_EXPIRED, username="guest"))[1]
+    assert expired["kind"] == "order.expired" and "back on sale" in expired["message"]
+    refund = notification_for(sample(events.ORDER_REFUND_DUE, username="guest", amount_cents=8900,
+                                     reason="paid after it was cancelled"))[1]
+    assert refund["kind"] == "order.refund-due" and refund["message"] == "€89.00: paid after it was cancelled"
+    abandoned = notification_for(sample(events.ORDER_CANCELLED, username="guest", reason="abandoned", unpaid=True))[1]
+    assert abandoned["message"] == "abandoned; nothing is owed"

@@ -1,6 +1,7 @@
-"""An organiser cancels a confirmed order: the CANCEL_ORDER command goes into the command outbox (the
-relay sends it to the inventory, which gives the stock back and says so with ORDER_CANCELLED; the tickets
-become void and the buyer gets a mail from there). The order shows CANCELLED once that event is heard."""
+"""An organiser cancels a confirmed order or one awaiting payment, or a buyer abandons their own unpaid order:
+the CANCEL_ORDER command goes into the command outbox (the relay sends it to the inventory, which gives the
+stock back and says so with ORDER_CANCELLED; the tickets become void and the buyer gets a mail from there).
+The order shows CANCELLED once that event is heard."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,17 +23,27 @@ class NoSuchOrder(OrderRefused):
     status = 404
 
 
-async def request_cancel(engine: AsyncEngine, order_id: str, reason: str) -> dict[str, Any]:
+ABANDONED = "abandoned by the buyer before paying"
+
+
+async def request_cancel(engine: AsyncEngine, order_id: str, reason: str, buyer: str | None = None) -> dict[str, Any]:
+    """The organiser's cancellation (any buyer's order, confirmed or awaiting payment), or with `buyer` that
+    buyer abandoning their own order awaiting payment (another's is a 404, as if it did not exist)."""
     async with engine.begin() as conn:
-        row = (await conn.execute(sa.select(orders.c.order_id, orders.c.status, orders.c.username, users.c.email)
-                                  .select_from(orders.outerjoin(users, users.c.username == orders.c.username))
-                                  .where(orders.c.order_id == order_id))).mappings().first()
+        query = (sa.select(orders.c.order_id, orders.c.status, orders.c.username, users.c.email)
+                 .select_from(orders.outerjoin(users, users.c.username == orders.c.username))
+                 .where(orders.c.order_id == order_id))
+        if buyer is not None:
+            query = query.where(orders.c.username == buyer)
+        row = (await conn.execute(query)).mappings().first()
         if row is None:
             raise NoSuchOrder("no such order")
         if row["status"] == OrderStatus.PENDING:
-            raise NotCancellable("this order is not settled yet; cancel it once it is confirmed")
-        if row["status"] != OrderStatus.CONFIRMED:
-            raise NotCancellable(f"this order is {row['status']}: there is nothing to cancel")
+            raise NotCancellable("this order is not settled yet; try again in a moment")
+        allowed = [OrderStatus.AWAITING_PAYMENT] if buyer else [OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYMENT]
+        if row["status"] not in allowed:
+            raise NotCancellable(f"this order is {row['status']}: there is nothing to "
+                                 + ("abandon (only an unpaid order can be)" if buyer else "cancel"))
         command = messages.envelope(CancelOrder(order_id=order_id, username=row["username"], email=row["email"] or "",
                                                 reason=reason), SOURCE, subject=order_id)
         await conn.execute(command_outbox.insert().values(

@@ -1,7 +1,10 @@
-"""Keeps each order's status current from the inventory's events on Kafka (TICKET_SOLD, ORDER_REJECTED),
-and its tickets from the ticketing service's (TICKETS_ISSUED, TICKET_UPDATED).
+"""Keeps each order's status current from the inventory's events on Kafka (ORDER_HELD, TICKET_SOLD,
+ORDER_REJECTED, ORDER_EXPIRED, ORDER_CANCELLED, ORDER_REFUND_DUE), and its tickets from the ticketing
+service's (TICKETS_ISSUED, TICKET_UPDATED).
 
-An outcome is applied once: only a PENDING order changes, so a re-sent event changes nothing; an
+An order's life: PENDING -> AWAITING_PAYMENT (held) -> CONFIRMED (paid) or EXPIRED (a late payment may still
+confirm it) or CANCELLED; or PENDING -> CONFIRMED (nothing to pay) or REJECTED. Each change is conditional on
+the status it comes from, so a re-sent event changes nothing; an
 order's tickets are issued once, so a re-sent TICKETS_ISSUED changes nothing either. What else reacts to
 a rejection (the cart the order came from gets its lines back) is registered beside this projection in
 bootstrap.py and runs in the same transaction. The events of one fetch are applied in one transaction
@@ -18,6 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from festflow_contracts import messages
 from festflow_contracts.messages import (
     OrderCancelled,
+    OrderExpired,
+    OrderHeld,
+    OrderRefundDue,
     OrderRejected,
     OrderStatus,
     TicketsIssued,
@@ -28,8 +34,16 @@ from order_service.db import orders
 
 _PENDING = orders.update().where(orders.c.order_id == sa.bindparam("b_order_id"),
                                  orders.c.status == OrderStatus.PENDING)
-SETTLE_SOLD = _PENDING.values(status=OrderStatus.CONFIRMED, reason=None, total_cents=sa.bindparam("b_total"),
+# a sale: at checkout, or of a hold when it is paid (an expired one too, when a late payment reinstates it)
+SETTLE_SOLD = (orders.update().where(orders.c.order_id == sa.bindparam("b_order_id"),
+                                     sa.or_(orders.c.status == OrderStatus.PENDING,
+                                            orders.c.status == OrderStatus.AWAITING_PAYMENT,
+                                            orders.c.status == OrderStatus.EXPIRED))
+               .values(status=OrderStatus.CONFIRMED, reason=None, total_cents=sa.bindparam("b_total"),
+                       items=sa.bindparam("b_items", type_=orders.c["items"].type), updated_at=sa.bindparam("b_time")))
+SETTLE_HELD = _PENDING.values(status=OrderStatus.AWAITING_PAYMENT, total_cents=sa.bindparam("b_total"),
                               items=sa.bindparam("b_items", type_=orders.c["items"].type),
+                              payment=sa.bindparam("b_payment", type_=orders.c.payment.type),
                               updated_at=sa.bindparam("b_time"))
 SETTLE_REJECTED = _PENDING.values(status=OrderStatus.REJECTED, reason=sa.bindparam("b_reason"),
                                   updated_at=sa.bindparam("b_time"))
@@ -70,15 +84,17 @@ class OrderStatusProjection:
             reacted: set[str] = set()
             for reaction in self.on_rejected if rejected else ():
                 reacted |= await reaction.concerned(conn, rejected)
-            outcomes: list[tuple[dict[str, Any], TicketSold | OrderRejected]] = []
+            outcomes: list[tuple[dict[str, Any], Outcome]] = []
             issued: list[TicketsIssued] = []
             seen: set[str] = set()
             for event, outcome in parsed:
-                if isinstance(outcome, TicketSold) or (isinstance(outcome, OrderRejected)
-                                                       and outcome.order_id not in reacted):
-                    if outcome.order_id not in seen:
-                        seen.add(outcome.order_id)
-                        outcomes.append((event, outcome))
+                if isinstance(outcome, TicketSold | OrderHeld) or (isinstance(outcome, OrderRejected)
+                                                                   and outcome.order_id not in reacted):
+                    if outcome.order_id in seen:  # a second outcome of one order (held, then paid): after the first
+                        await self._settle(conn, outcomes, issued)
+                        outcomes, issued, seen = [], [], set()
+                    seen.add(outcome.order_id)
+                    outcomes.append((event, outcome))
                     continue
                 if isinstance(outcome, TicketsIssued):  # sent again too: kept only if none were before
                     issued.append(outcome)
@@ -88,15 +104,20 @@ class OrderStatusProjection:
                 await self._apply_alone(conn, event, outcome)
             await self._settle(conn, outcomes, issued)
 
-    async def _settle(self, conn: AsyncConnection, outcomes: list[tuple[dict[str, Any], TicketSold | OrderRejected]],
+    async def _settle(self, conn: AsyncConnection, outcomes: list[tuple[dict[str, Any], Outcome]],
                       issued: list[TicketsIssued]) -> None:
-        """Orders' first outcomes (of distinct orders), each changing its order only while it is PENDING,
-        and orders' tickets, each kept only if the order had none (in the order they came)."""
+        """Outcomes of distinct orders, each changing its order only from the status it comes from, and
+        orders' tickets, each kept only if the order had none (in the order they came)."""
         sold = [{"b_order_id": o.order_id, "b_total": o.total_cents,
                  "b_items": [line.model_dump() for line in o.items], "b_time": event["time"]}
                 for event, o in outcomes if isinstance(o, TicketSold)]
+        held = [{"b_order_id": o.order_id, "b_total": o.total_cents, "b_items": [line.model_dump() for line in o.items],
+                 "b_payment": payment_view(o), "b_time": event["time"]}
+                for event, o in outcomes if isinstance(o, OrderHeld)]
         rejected = [{"b_order_id": o.order_id, "b_reason": o.reason, "b_time": event["time"]}
                     for event, o in outcomes if isinstance(o, OrderRejected)]
+        if held:
+            await conn.execute(SETTLE_HELD, held)
         if sold:
             await conn.execute(SETTLE_SOLD, sold)
         if rejected:
@@ -110,10 +131,20 @@ class OrderStatusProjection:
         something reacts to (only if the rejection changed the order)."""
         if isinstance(outcome, TicketUpdated):
             await self.apply_ticket_update(conn, outcome)
-        elif isinstance(outcome, OrderCancelled):  # only a confirmed order is cancelled
+        elif isinstance(outcome, OrderCancelled):  # a confirmed order, or one awaiting payment
+            await conn.execute(orders.update().where(
+                orders.c.order_id == outcome.order_id,
+                orders.c.status.in_([OrderStatus.CONFIRMED, OrderStatus.AWAITING_PAYMENT]))
+                .values(status=OrderStatus.CANCELLED, reason=outcome.reason, updated_at=event["time"]))
+        elif isinstance(outcome, OrderExpired):
             await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id,
-                                                     orders.c.status == OrderStatus.CONFIRMED)
-                               .values(status=OrderStatus.CANCELLED, reason=outcome.reason, updated_at=event["time"]))
+                                                     orders.c.status == OrderStatus.AWAITING_PAYMENT)
+                               .values(status=OrderStatus.EXPIRED, reason=outcome.reason, updated_at=event["time"]))
+        elif isinstance(outcome, OrderRefundDue):  # the order stays as it is; its payment is owed back
+            payment = await conn.scalar(sa.select(orders.c.payment).where(orders.c.order_id == outcome.order_id))
+            if payment is not None:
+                await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id).values(
+                    payment={**payment, "refund_due": outcome.reason}, updated_at=event["time"]))
         elif isinstance(outcome, OrderRejected):
             result = await conn.execute(SETTLE_REJECTED, {"b_order_id": outcome.order_id, "b_reason": outcome.reason,
                                                           "b_time": event["time"]})
@@ -128,6 +159,16 @@ class OrderStatusProjection:
         tickets = [ticket_view(t["code"], t["ticket_id"], t["name"], message.holder, message.status)
                    if t["code"] == message.code else t for t in (current or [])]
         await conn.execute(orders.update().where(orders.c.order_id == message.order_id).values(tickets=tickets))
+
+
+Outcome = TicketSold | OrderRejected | OrderHeld
+
+
+def payment_view(held: OrderHeld) -> dict[str, Any]:
+    """What the buyer must pay, by when, how and to whom (GET /api/orders/{id} shows it as `payment`)."""
+    pay_to = held.pay_to.model_dump() if held.pay_to else {}
+    return {"method": str(held.method), "amount_cents": held.total_cents, "currency": held.currency,
+            "due_at": held.due_at, "reference": held.reference} | pay_to
 
 
 def issued_view(message: TicketsIssued) -> list[dict[str, Any]]:

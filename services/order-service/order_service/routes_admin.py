@@ -165,6 +165,9 @@ class CancelIn(BaseModel):
         return plain_text(value).strip() or "cancelled by the organiser"
 
 
+STATUS_PATTERN = "^(?i)(pending|awaiting_payment|confirmed|rejected|expired|cancelled)$"
+
+
 def _search(q: str | None, status: str | None) -> Any:
     query = sa.select(orders, users.c.email).select_from(
         orders.outerjoin(users, users.c.username == orders.c.username))
@@ -184,7 +187,7 @@ def admin_order(row: Any) -> dict[str, Any]:
 
 @router.get("/orders")
 async def search_orders(services: AppServices, _admin: AdminUser, q: str | None = Query(None, max_length=200),
-                        status: str | None = Query(None, pattern="^(?i)(pending|confirmed|rejected|cancelled)$"),
+                        status: str | None = Query(None, pattern=STATUS_PATTERN),
                         limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=1_000_000)):
     """Orders, newest first: `q` finds an order id (from its start), a buyer's username or email."""
     async with services.engine.connect() as conn:
@@ -230,7 +233,7 @@ async def get_any_order(services: AppServices, order_id: str, _admin: AdminUser)
 async def cancel_order(services: AppServices, order_id: str, _admin: AdminUser, body: CancelIn | None = None):
     """Cancels a confirmed order: its stock goes back on sale, its tickets become void and the buyer gets
     a mail. 202: the cancellation is on its way (the order shows CANCELLED once the inventory has done
-    it); 409 for an order that is not confirmed; 404 for none."""
+    it); 409 for an order that is neither confirmed nor awaiting payment; 404 for none."""
     try:
         answer = await request_cancel(services.engine, order_id, (body or CancelIn()).reason)
     except OrderRefused as exc:

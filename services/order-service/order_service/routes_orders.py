@@ -8,9 +8,11 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query
 
+from order_service.cancellation import ABANDONED, request_cancel
 from order_service.checkout_http import OrderIn, checkout, valid_key
 from order_service.db import orders
 from order_service.deps import AppServices, CurrentUser
+from order_service.ordering import OrderRefused
 from order_service.views import order_view
 
 router = APIRouter(prefix="/api", tags=["orders"])
@@ -49,3 +51,15 @@ async def get_order(services: AppServices, order_id: str, identity: CurrentUser)
     if row is None:  # another user's order is indistinguishable from a missing one
         raise HTTPException(404, "no such order")
     return order_view(row)
+
+
+@router.post("/orders/{order_id}/abandon", status_code=202)
+async def abandon_order(services: AppServices, order_id: str, identity: CurrentUser):
+    """The buyer gives up their order awaiting payment: its tickets go back on sale at once (the order shows
+    CANCELLED when the inventory has done it). 409 for an order that is not awaiting payment."""
+    try:
+        answer = await request_cancel(services.engine, order_id, ABANDONED, buyer=identity.username)
+    except OrderRefused as refused:
+        raise HTTPException(refused.status, str(refused)) from None
+    services.commands.notify()
+    return answer

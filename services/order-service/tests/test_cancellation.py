@@ -1,5 +1,5 @@
-"""An organiser's cancellation (service layer, real SQLite/PostgreSQL): only a confirmed order, its
-command in the outbox, and CANCELLED once the inventory says so."""
+"""Cancellations (service layer, real SQLite/PostgreSQL): the organiser's of a confirmed or unpaid order, the
+buyer's of their unpaid one; its command in the outbox, and CANCELLED once the inventory says so."""
 import pytest
 import sqlalchemy as sa
 
@@ -8,7 +8,7 @@ from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import Identity
 from order_service import db
 from order_service.bootstrap import status_projection
-from order_service.cancellation import NoSuchOrder, NotCancellable, request_cancel
+from order_service.cancellation import ABANDONED, NoSuchOrder, NotCancellable, request_cancel
 from order_service.ordering import Limits, OrderLine
 
 from .conftest import checkout_of
@@ -50,3 +50,22 @@ async def test_a_cancellation_event_changes_only_a_confirmed_order(engine, catal
     placed = await checkout_of(engine, catalog, Limits()).place(GUEST, "k1", [OrderLine("vip", 1)])
     await status_projection(engine, Limits()).apply(sample(events.ORDER_CANCELLED, order_id=placed.order["order_id"]))
     assert (await status_of(engine, placed.order["order_id"]))[0] == "PENDING"
+
+
+async def test_a_buyer_abandons_only_their_own_order_awaiting_payment(engine, catalog):
+    placed = await checkout_of(engine, catalog, Limits()).place(GUEST, "k1", [OrderLine("vip", 2)])
+    order_id = placed.order["order_id"]
+    projection = status_projection(engine, Limits())
+    await projection.apply(sample(events.ORDER_HELD, order_id=order_id))
+    with pytest.raises(NoSuchOrder):  # another buyer's order is as good as missing
+        await request_cancel(engine, order_id, ABANDONED, buyer="someone-else")
+    answer = await request_cancel(engine, order_id, ABANDONED, buyer="guest")
+    assert answer == {"order_id": order_id, "status": "AWAITING_PAYMENT", "cancellation": "requested"}
+    async with engine.connect() as conn:
+        payload = await conn.scalar(sa.select(db.command_outbox.c.payload)
+                                    .where(db.command_outbox.c.type == events.CANCEL_ORDER))
+    assert events.decode(payload)["data"]["reason"] == ABANDONED
+    await projection.apply(sample(events.ORDER_CANCELLED, order_id=order_id, reason=ABANDONED, unpaid=True))
+    assert tuple(await status_of(engine, order_id)) == ("CANCELLED", ABANDONED)
+    with pytest.raises(NotCancellable, match="only an unpaid order"):
+        await request_cancel(engine, order_id, ABANDONED, buyer="guest")

@@ -112,6 +112,37 @@ async def test_a_batch_in_any_order_ends_as_the_same_events_one_by_one(engine):
         "4": ("REJECTED", "at most 4 per buyer"), "5": ("PENDING", None)}
 
 
+async def test_the_life_of_orders_that_must_be_paid_is_the_same_in_a_batch_as_one_by_one(engine):
+    """Held -> paid; held -> expired -> paid late (reinstated); held -> expired -> owed back; held ->
+    abandoned; each conditional on where it comes from, in a batch as one at a time, delivered twice."""
+    items = [{"ticket_id": "vip", "name": "VIP", "quantity": 2, "unit_price_cents": 100}]
+
+    def held(order_id):
+        return sample(events.ORDER_HELD, order_id=order_id, items=items, total_cents=200,
+                      due_at="2027-03-06T10:00:00.000Z", reference="RF18ABCDEFGHJKMN")
+
+    def events_for(p):
+        return [held(f"{p}1"), sample(events.ORDER_CONFIRMED, order_id=f"{p}1", items=items, total_cents=200),
+                held(f"{p}2"), sample(events.ORDER_EXPIRED, order_id=f"{p}2", reason="not paid by its deadline"),
+                sample(events.ORDER_CONFIRMED, order_id=f"{p}2", items=items, total_cents=200),
+                held(f"{p}3"), sample(events.ORDER_EXPIRED, order_id=f"{p}3", reason="not paid by its deadline"),
+                sample(events.ORDER_REFUND_DUE, order_id=f"{p}3", amount_cents=200, reason="sold out: refunded"),
+                held(f"{p}4"), sample(events.ORDER_CANCELLED, order_id=f"{p}4", reason="abandoned", unpaid=True),
+                held(f"{p}5")]
+
+    rows = await _one_by_one_and_in_a_batch(engine, events_for, 5, times=2)
+    seen = {p: {n: (r["status"], r["reason"], r["total_cents"], r["payment"]) for n, r in rows[p].items()}
+            for p in "ab"}
+    assert seen["a"] == seen["b"]
+    assert {n: s[:2] for n, s in seen["b"].items()} == {
+        "1": ("CONFIRMED", None), "2": ("CONFIRMED", None), "3": ("EXPIRED", "not paid by its deadline"),
+        "4": ("CANCELLED", "abandoned"), "5": ("AWAITING_PAYMENT", None)}
+    payment = seen["b"]["5"][3]
+    assert payment["due_at"] == "2027-03-06T10:00:00.000Z" and payment["amount_cents"] == 200
+    assert payment["reference"] == "RF18ABCDEFGHJKMN" and payment["method"] == "bank_transfer" and payment["iban"]
+    assert seen["b"]["3"][3]["refund_due"] == "sold out: refunded" and "refund_due" not in payment
+
+
 def _tickets(*codes):
     return [{"code": code, "ticket_id": "vip", "name": "VIP", "holder": "", "status": "valid",
              "qr": f"FF1.{code}.signed"} for code in codes]

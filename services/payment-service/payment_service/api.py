@@ -51,6 +51,7 @@ async def import_bank_statement(parts: AppServices, admin: AdminUser, file: Uplo
         result = await bank_transfers.import_statement(parts.engine, data)
     except StatementUnreadable as exc:
         raise HTTPException(422, f"{file.filename or 'the file'}: {exc}") from exc
+    parts.relay.notify()  # the payments it received go out now
     summary = result.summary()
     log.info("%s imported by %s: %d matched, %d unmatched, %d read before, %d for review", result.format,
              admin.username, summary["matched"], summary["unmatched"], summary["duplicates"], summary["review"])

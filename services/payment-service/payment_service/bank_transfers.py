@@ -15,24 +15,60 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events
+from festflow_contracts import events, messages
+from festflow_contracts.channels import PAYMENT_EVENTS_TOPIC
+from festflow_contracts.messages import PaymentMethod, PaymentReceived
 from festflow_contracts.money import euros
-from payment_service.db import expected_payments, statement_lines
-from payment_service.references import creditor_reference, find_references
+from festflow_contracts.payment_reference import creditor_reference, find_references
+from festflow_runtime import outbox
+from payment_service.db import event_outbox, expected_payments, statement_lines
 from payment_service.statements import Credit, parse_statement
+
+SOURCE = "/festflow/payment-service"
+
+
+@dataclass(frozen=True)
+class Awaited:
+    order_id: str
+    amount_cents: int
+    currency: str
+    due_at: str
 
 
 async def expect_payment(engine: AsyncEngine, order_id: str, amount_cents: int, currency: str, due_at: str) -> str:
     """Awaits a transfer for the order (once: asked again, the same reference); its creditor reference."""
-    reference = creditor_reference(order_id)
+    await expect_payments(engine, [Awaited(order_id, amount_cents, currency, due_at)])
+    return creditor_reference(order_id)
+
+
+async def expect_payments(engine: AsyncEngine, awaited: list[Awaited]) -> None:
+    """Awaits a transfer for each order (an order awaited already stays as it is), in one transaction: a
+    drop holds hundreds of orders a second."""
+    fresh = {creditor_reference(a.order_id): a for a in awaited}
     try:
         async with engine.begin() as conn:
-            await conn.execute(expected_payments.insert().values(
-                reference=reference, order_id=order_id, amount_cents=amount_cents, currency=currency.upper(),
-                status="awaiting", due_at=due_at, created_at=events.now_iso()))
-    except IntegrityError:
-        pass  # awaited already
-    return reference
+            known = set((await conn.scalars(sa.select(expected_payments.c.reference)
+                                            .where(expected_payments.c.reference.in_(sorted(fresh))))).all())
+            now = events.now_iso()
+            rows = [{"reference": ref, "order_id": a.order_id, "amount_cents": a.amount_cents,
+                     "currency": a.currency.upper(), "status": "awaiting", "due_at": a.due_at, "created_at": now}
+                    for ref, a in fresh.items() if ref not in known]
+            if rows:
+                await conn.execute(expected_payments.insert(), rows)
+    except IntegrityError:  # another consumer awaited one of them meanwhile: one at a time then
+        if len(awaited) == 1:
+            return
+        for one in awaited:
+            await expect_payments(engine, [one])
+
+
+async def owe_back(engine: AsyncEngine, order_id: str, reason: str) -> bool:
+    """The order could not take its payment (it expired and sold out meanwhile, or was cancelled): the
+    payment is marked to be refunded, with the reason, for the organiser's list."""
+    async with engine.begin() as conn:
+        marked = await conn.execute(expected_payments.update().where(expected_payments.c.order_id == order_id)
+                                    .values(status="refund", note=reason[:300]))
+    return marked.rowcount == 1
 
 
 @dataclass
@@ -88,7 +124,20 @@ async def import_statement(engine: AsyncEngine, data: bytes) -> ImportResult:
                                                for ref in sorted(changed)])
         for first in range(0, len(lines), CHUNK):
             await conn.execute(statement_lines.insert(), lines[first:first + CHUNK])
+        paid = [(str(line["reference"]), str(line["entry_id"])) for line in lines if line["outcome"] == "matched"]
+        await outbox.emit_many(conn, event_outbox, [
+            (PAYMENT_EVENTS_TOPIC, awaited[reference]["order_id"], _received(awaited[reference], entry_id, now))
+            for reference, entry_id in paid])
     return result
+
+
+def _received(payment: dict[str, Any], entry_id: str, now: str) -> dict[str, Any]:
+    """PAYMENT_RECEIVED for an order a statement line paid (the line's id is the payment's: read again, the
+    same line is the same payment)."""
+    return messages.envelope(PaymentReceived(
+        order_id=payment["order_id"], amount_cents=payment["amount_cents"], currency=payment["currency"],
+        method=PaymentMethod.BANK_TRANSFER, payment_id=f"bank:{entry_id}", received_at=now),
+        SOURCE, subject=payment["order_id"])
 
 
 CHUNK = 1000  # ids to a query and lines to an insert: a statement may have tens of thousands

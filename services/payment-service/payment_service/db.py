@@ -1,11 +1,12 @@
-"""The payment service's database: the payments it expects (one per order awaiting a bank transfer) and every
-statement line it has read. SQLite (default) or PostgreSQL, chosen by DATABASE_URL."""
+"""The payment service's database: the payments it expects (one per order awaiting a bank transfer), every
+statement line it has read, every provider's webhook event, and the outbox of the events it emits.
+SQLite (default) or PostgreSQL, chosen by DATABASE_URL."""
 from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from festflow_runtime import database
+from festflow_runtime import database, outbox
 
 metadata = sa.MetaData()
 
@@ -16,11 +17,16 @@ expected_payments = sa.Table(
     sa.Column("amount_cents", sa.Integer, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("received_cents", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("status", sa.String(12), nullable=False),  # awaiting | paid | review
+    sa.Column("status", sa.String(12), nullable=False),  # awaiting | paid | review | refund
     sa.Column("due_at", sa.String(40), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("paid_at", sa.String(40)),
+    sa.Column("note", sa.String(300)),  # why it is owed back, for a payment the order could not take (refund)
 )
+
+# the events this service emits (a payment received), written in the transaction that records the payment and
+# relayed to Kafka afterwards
+event_outbox = outbox.outbox_table(metadata)
 
 statement_lines = sa.Table(
     "statement_lines", metadata,

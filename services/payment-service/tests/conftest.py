@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from festflow_contracts.payment_reference import creditor_reference, printed
 from payment_service import db
-from payment_service.references import creditor_reference, printed
 
 ANNA = "0f0e0d0c-1111-2222-3333-444455556666"  # awaits 178.00
 BEN = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"  # awaits 89.00

@@ -1,10 +1,14 @@
 """Bank transfers (service layer, real SQLite and PostgreSQL): a statement pays the orders whose references it
 carries, to the cent, once; everything else is left for a person, with the reason."""
+import json
+
 import sqlalchemy as sa
 
+from festflow_contracts import events, fixtures
+from festflow_contracts.payment_reference import creditor_reference
 from payment_service import db
 from payment_service.bank_transfers import expect_payment, import_statement, review_list
-from payment_service.references import creditor_reference
+from payment_service.order_events import on_order_events
 
 from .conftest import ANNA, BEN, statement
 
@@ -70,3 +74,36 @@ async def test_an_unknown_reference_is_unmatched_and_a_statement_that_cannot_be_
     with pytest.raises(StatementUnreadable):
         await import_statement(engine, b"date;amount;reference\n2026-12-07;10,00;x\n2026-12-07;ten;y\n")
     assert len(await review_list(engine)) == 1  # the first line of the bad file was not taken either
+
+
+async def sent_events(engine):
+    async with engine.connect() as conn:
+        payloads = (await conn.scalars(sa.select(db.event_outbox.c.payload).order_by(db.event_outbox.c.seq))).all()
+    return [json.loads(payload) for payload in payloads]
+
+
+async def test_each_order_a_statement_pays_is_announced_once_to_the_inventory(engine):
+    await expect_payment(engine, ANNA, 17800, "EUR", DUE)
+    await expect_payment(engine, BEN, 8900, "EUR", DUE)
+    await import_statement(engine, statement("camt053.xml"))
+    await import_statement(engine, statement("camt053.xml"))  # again: nothing more is announced
+    sent = await sent_events(engine)
+    assert [(e["type"], e["data"]["order_id"], e["data"]["amount_cents"]) for e in sent] == [
+        (events.PAYMENT_RECEIVED, ANNA, 17800), (events.PAYMENT_RECEIVED, BEN, 8900)]
+    fixtures.record(sent[0])
+    assert sent[0]["data"]["payment_id"].startswith("bank:") and sent[0]["data"]["method"] == "bank_transfer"
+    assert sent[0]["data"]["payment_id"] != sent[1]["data"]["payment_id"]
+
+
+async def test_orders_held_for_a_transfer_are_awaited_and_a_payment_they_cannot_take_is_owed_back(engine):
+    handle = on_order_events(engine)
+    held = [fixtures.sample(events.ORDER_HELD, order_id=ANNA, total_cents=17800, due_at=DUE),
+            fixtures.sample(events.ORDER_HELD, order_id=BEN, total_cents=8900, due_at=DUE),
+            fixtures.sample(events.ORDER_CONFIRMED, order_id="sold-at-once")]  # none of its business
+    await handle(held)
+    await handle(held)  # delivered again: awaited once
+    assert await awaited(engine) == {ANNA: ("awaiting", 0), BEN: ("awaiting", 0)}
+    assert (await import_statement(engine, statement("camt053.xml"))).matched == [ANNA, BEN]
+    await handle([fixtures.sample(events.ORDER_REFUND_DUE, order_id=BEN, amount_cents=8900,
+                                  reason="paid after its deadline, when VIP had too few left")])
+    assert (await awaited(engine))[BEN] == ("refund", 8900)

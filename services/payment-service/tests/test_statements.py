@@ -1,7 +1,7 @@
 """Reading bank statements: CAMT.053, MT940 and CSV give the same credits; bad files are refused with why."""
 import pytest
 
-from payment_service.references import creditor_reference
+from festflow_contracts.payment_reference import creditor_reference
 from payment_service.statements import StatementUnreadable, parse_statement
 
 from .conftest import ANNA, BEN, statement

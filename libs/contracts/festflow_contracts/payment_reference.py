@@ -6,6 +6,7 @@ printed in groups of four, in lower case, between other words: `find_references`
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -16,8 +17,12 @@ _CANDIDATE = re.compile(rf"(?=(RF\d\d[0-9A-Z]{{{CODE_LENGTH}}}))")  # overlappin
 
 
 def order_code(order_id: str) -> str:
-    """The order's 12-sign code, from the first 60 bits of its id."""
-    bits = uuid.UUID(order_id).int >> (128 - 5 * CODE_LENGTH)
+    """The order's 12-sign code, from the first 60 bits of its id (of its SHA-256 for an id not a UUID)."""
+    try:
+        number = uuid.UUID(order_id).int
+    except ValueError:
+        number = int.from_bytes(hashlib.sha256(order_id.encode()).digest()[:16], "big")
+    bits = number >> (128 - 5 * CODE_LENGTH)
     return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in reversed(range(CODE_LENGTH)))
 
 

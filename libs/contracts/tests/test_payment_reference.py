@@ -1,7 +1,7 @@
 """Payment references: ISO 11649 creditor references found in a statement's text as people write them."""
 import pytest
 
-from payment_service.references import creditor_reference, find_references, is_valid, order_code, printed
+from festflow_contracts.payment_reference import creditor_reference, find_references, is_valid, order_code, printed
 
 ORDER = "0f0e0d0c-1111-2222-3333-444455556666"
 

@@ -1,0 +1,52 @@
+"""The mails of an order that must be paid: how to pay it (held), that it ran out (expired), and that a
+payment it could not take goes back (refund due). Plain text: each says the amount, the deadline in UTC
+and the order's page, where the buyer sees the same with its QR code."""
+from __future__ import annotations
+
+from festflow_contracts.messages import OrderExpired, OrderHeld, OrderRefundDue
+from festflow_contracts.money import euros
+from festflow_contracts.payment_reference import printed
+from festflow_runtime import display
+
+
+def held_text(held: OrderHeld, order_page: str) -> tuple[str, str]:
+    """(subject, text) asking the buyer to pay by bank transfer before the deadline."""
+    lines = [f"  {item.quantity} x {item.name} at {euros(item.unit_price_cents)}" for item in held.items]
+    account = held.pay_to
+    transfer = ("" if account is None else
+                f"Pay by bank transfer:\n  Amount:      {euros(held.total_cents)}\n"
+                f"  To:          {account.beneficiary or '(the organiser)'}\n  IBAN:        {printed(account.iban)}\n"
+                + (f"  BIC:         {account.bic}\n" if account.bic else "")
+                + f"  Reference:   {printed(held.reference)}  (write exactly this, so that we find your payment)\n")
+    return (f"Your FestFlow order {held.order_id[:8]}: please pay by {display.moment(held.due_at)}",
+            f"Hello {held.username},\n\nyour tickets are reserved for you until {display.moment(held.due_at)}.\n\n"
+            + "\n".join(lines) + f"\n\nTotal: {euros(held.total_cents)}\n\n" + transfer
+            + f"\nYour order, with a QR code your banking app can scan: {order_page}\n\n"
+            "Your tickets come by mail as soon as your payment is in. If it has not arrived by then, the tickets "
+            "go back on sale.\n\nFestFlow\n")
+
+
+def expired_text(expired: OrderExpired, order_page: str) -> tuple[str, str]:
+    lines = [f"  {item.quantity} x {item.name}" for item in expired.items]
+    return (f"Your FestFlow order {expired.order_id[:8]} has expired",
+            f"Hello {expired.username},\n\nwe did not receive the payment for your order {expired.order_id} by "
+            f"{display.moment(expired.due_at)}, so its tickets are back on sale:\n\n" + "\n".join(lines)
+            + "\n\nNothing is owed. If you paid in the meantime, your order is confirmed when the payment arrives "
+            "and the tickets are still free; otherwise the money is refunded.\n"
+            f"Your order: {order_page}\n\nFestFlow\n")
+
+
+def refund_due_text(due: OrderRefundDue, order_page: str) -> tuple[str, str]:
+    return (f"Your payment for FestFlow order {due.order_id[:8]} will be refunded",
+            f"Hello {due.username},\n\nwe received {euros(due.amount_cents)} for your order {due.order_id}, but "
+            f"it was {due.reason}.\nThe organiser refunds it to the account it came from.\n"
+            f"Your order: {order_page}\n\nFestFlow\n")
+
+
+def text(message: OrderHeld | OrderExpired | OrderRefundDue, order_page: str) -> tuple[str, str]:
+    """(subject, text) of the mail about this step of paying an order."""
+    if isinstance(message, OrderHeld):
+        return held_text(message, order_page)
+    if isinstance(message, OrderExpired):
+        return expired_text(message, order_page)
+    return refund_due_text(message, order_page)

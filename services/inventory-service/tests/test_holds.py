@@ -1,0 +1,201 @@
+"""Holds (real SQLite and PostgreSQL): an order that must be paid holds its stock until a deadline; paid, it
+becomes a sale once; unpaid, it expires once and the stock is back exactly once, however many releases run
+at the same time; a late payment reinstates it when the stock is free and is owed back when not."""
+import asyncio
+import json
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from festflow_contracts import events, fixtures, messages, sale_window
+from festflow_contracts.messages import CancelOrder, OrderItem, PaymentReceived, PlaceOrder
+from festflow_contracts.payment_reference import creditor_reference, is_valid
+from inventory_service import db, festival
+from inventory_service.cancellation import cancel_order
+from inventory_service.hold_keeper import ExpiryWatch, on_payments
+from inventory_service.holds import expire_due, next_deadline, settle_payment
+from inventory_service.reservation import place_order, place_orders
+
+IBAN = "DE89370400440532013000"
+
+
+async def take_payments(engine, days=5):
+    await festival.update(engine, festival.FestivalPatch(iban=IBAN, bic="COBADEFFXXX", beneficiary="Summer Fest GmbH",
+                                                         bank_transfer_days=days))
+
+
+def order(quantity=2, ticket_id="vip-weekend", username="guest", email="g@x.org"):
+    return PlaceOrder(order_id=str(uuid.uuid4()), username=username, email=email,
+                      items=(OrderItem(ticket_id=ticket_id, quantity=quantity),))
+
+
+async def stock(engine, ticket_id="vip-weekend"):
+    async with engine.connect() as conn:
+        return await conn.scalar(sa.select(db.tickets.c.stock).where(db.tickets.c.id == ticket_id))
+
+
+async def status(engine, order_id):
+    async with engine.connect() as conn:
+        return await conn.scalar(sa.select(db.orders.c.status).where(db.orders.c.order_id == order_id))
+
+
+async def emitted(engine, type_):
+    async with engine.connect() as conn:
+        payloads = (await conn.scalars(sa.select(db.outbox.c.payload).order_by(db.outbox.c.seq))).all()
+    return [e for e in map(json.loads, payloads) if e["type"] == type_]
+
+
+def paid(order_id, amount=49800, payment_id=None):
+    return PaymentReceived(order_id=order_id, amount_cents=amount, method="bank_transfer",
+                           payment_id=payment_id or f"camt:{uuid.uuid4()}", received_at=events.now_iso())
+
+
+async def test_an_order_at_a_festival_that_takes_payment_is_held_until_its_deadline(engine):
+    await take_payments(engine, days=5)
+    command = order(2)
+    outcome = await place_order(engine, command, processed_at="2027-03-01T10:00:00.000Z")
+    assert outcome.status == "AWAITING_PAYMENT"
+    assert await stock(engine) == 48 and await status(engine, command.order_id) == "AWAITING_PAYMENT"
+    [held] = await emitted(engine, events.ORDER_HELD)
+    fixtures.record(held)
+    data = held["data"]
+    assert data["due_at"] == "2027-03-06T10:00:00.000Z" and data["total_cents"] == 49800
+    assert data["reference"] == creditor_reference(command.order_id) and is_valid(data["reference"])
+    assert data["pay_to"] == {"iban": IBAN, "bic": "COBADEFFXXX", "beneficiary": "Summer Fest GmbH"}
+    assert data["stock"] == [{"ticket_id": "vip-weekend", "stock": 48}] and data["method"] == "bank_transfer"
+    assert not await emitted(engine, events.ORDER_CONFIRMED)
+    assert await next_deadline(engine) == "2027-03-06T10:00:00.000Z"
+
+
+async def test_a_free_order_or_a_festival_without_an_account_sells_at_once(engine):
+    plain = await place_order(engine, order(1))
+    assert plain.status == "CONFIRMED"  # no IBAN: the festival takes no payment through FestFlow
+    await take_payments(engine)
+    async with engine.begin() as conn:
+        await conn.execute(db.tickets.insert().values(id="volunteer", name="Volunteer", price_cents=0, stock=10))
+    free = await place_order(engine, order(1, "volunteer"))
+    assert free.status == "CONFIRMED" and await stock(engine, "volunteer") == 9
+    assert len(await emitted(engine, events.ORDER_CONFIRMED)) == 2 and not await emitted(engine, events.ORDER_HELD)
+
+
+async def test_a_hold_paid_in_time_becomes_a_sale_once(engine):
+    await take_payments(engine)
+    command = order(2)
+    await place_order(engine, command)
+    payment = paid(command.order_id)
+    assert (await settle_payment(engine, payment)).status == "CONFIRMED"
+    assert (await settle_payment(engine, payment)).status == "DUPLICATE"  # the same payment again
+    assert await status(engine, command.order_id) == "CONFIRMED" and await stock(engine) == 48
+    [sold] = await emitted(engine, events.ORDER_CONFIRMED)
+    assert sold["data"]["order_id"] == command.order_id and sold["data"]["total_cents"] == 49800
+    assert sold["data"]["items"][0]["quantity"] == 2 and sold["data"]["festival"]["name"]
+    # the hold is over: the deadline passing changes nothing
+    assert await expire_due(engine, sale_window.moment(events.now_iso()) + timedelta(days=30)) == []
+    assert await stock(engine) == 48
+
+
+async def test_holds_expire_once_after_their_deadline_and_the_stock_comes_back_once(engine):
+    await take_payments(engine, days=1)
+    commands = [order(1, username=f"b{i}", email=f"b{i}@x.org") for i in range(30)]
+    await place_orders(engine, commands, processed_at="2027-03-01T10:00:00.000Z")
+    assert await stock(engine) == 20
+    early = sale_window.moment("2027-03-02T09:59:59.999Z")
+    assert await expire_due(engine, early) == [] and await stock(engine) == 20
+    due = sale_window.moment("2027-03-02T10:00:00.000Z")
+    # four releases at once (as several inventory instances would run them), in batches of 8
+    results = await asyncio.gather(*(expire_due(engine, due, limit=8) for _ in range(4)))
+    while any(results):
+        results = await asyncio.gather(*(expire_due(engine, due, limit=8) for _ in range(4)))
+    assert await stock(engine) == 50
+    expired = await emitted(engine, events.ORDER_EXPIRED)
+    assert sorted(e["data"]["order_id"] for e in expired) == sorted(c.order_id for c in commands)
+    fixtures.record(expired[0])
+    assert expired[0]["data"]["due_at"] == "2027-03-02T10:00:00.000Z"
+    assert expired[0]["data"]["items"][0]["quantity"] == 1
+    assert {await status(engine, c.order_id) for c in commands} == {"EXPIRED"}
+    assert await next_deadline(engine) is None
+
+
+async def test_a_late_payment_reinstates_the_order_when_its_stock_is_free(engine):
+    await take_payments(engine, days=1)
+    command = order(2)
+    await place_order(engine, command, processed_at="2027-03-01T10:00:00.000Z")
+    [expired] = await expire_due(engine, sale_window.moment("2027-03-03T00:00:00.000Z"))
+    assert expired.status == "EXPIRED" and await stock(engine) == 50
+    outcome = await settle_payment(engine, paid(command.order_id))
+    assert outcome.status == "REINSTATED" and await stock(engine) == 48
+    assert await status(engine, command.order_id) == "CONFIRMED"
+    assert len(await emitted(engine, events.ORDER_CONFIRMED)) == 1
+
+
+async def test_a_late_payment_when_the_stock_is_gone_is_owed_back_and_sells_nothing(engine):
+    await take_payments(engine, days=1)
+    late = order(2)
+    await place_order(engine, late, processed_at="2027-03-01T10:00:00.000Z")
+    await expire_due(engine, sale_window.moment("2027-03-03T00:00:00.000Z"))
+    await take_payments(engine, days=5)
+    rest = order(50, username="other", email="o@x.org")
+    assert (await place_order(engine, rest)).status == "AWAITING_PAYMENT" and await stock(engine) == 0
+    outcome = await settle_payment(engine, paid(late.order_id))
+    assert outcome.status == "REFUND_DUE" and "refunded" in outcome.reason
+    assert await stock(engine) == 0 and await status(engine, late.order_id) == "EXPIRED"
+    [due] = await emitted(engine, events.ORDER_REFUND_DUE)
+    fixtures.record(due)
+    assert due["data"]["order_id"] == late.order_id and due["data"]["amount_cents"] == 49800
+    assert not await emitted(engine, events.ORDER_CONFIRMED)
+
+
+async def test_an_abandoned_hold_gives_its_stock_back_at_once_and_a_payment_after_is_owed_back(engine):
+    await take_payments(engine)
+    command = order(3)
+    await place_order(engine, command)
+    assert await stock(engine) == 47
+    cancel = CancelOrder(order_id=command.order_id, username="guest", email="g@x.org", reason="abandoned by the buyer")
+    outcome = await cancel_order(engine, cancel)
+    assert outcome.status == "CANCELLED" and await stock(engine) == 50
+    assert (await cancel_order(engine, cancel)).status == "DUPLICATE" and await stock(engine) == 50
+    [cancelled] = await emitted(engine, events.ORDER_CANCELLED)
+    assert messages.parse(cancelled, messages.OrderCancelled).unpaid is True
+    assert (await settle_payment(engine, paid(command.order_id))).status == "REFUND_DUE"
+    assert await expire_due(engine, sale_window.moment(events.now_iso()) + timedelta(days=30)) == []
+    assert await stock(engine) == 50
+
+
+async def test_a_held_order_counts_against_the_buyers_limit_until_it_expires(engine):
+    await take_payments(engine, days=1)
+    async with engine.begin() as conn:
+        await conn.execute(db.tickets.update().where(db.tickets.c.id == "vip-weekend").values(per_buyer_limit=2))
+    await place_order(engine, order(2), processed_at="2027-03-01T10:00:00.000Z")
+    refused = await place_order(engine, order(1), processed_at="2027-03-01T11:00:00.000Z")
+    assert refused.status == "REJECTED" and "at most 2" in refused.reason
+    await expire_due(engine, sale_window.moment("2027-03-03T00:00:00.000Z"))
+    assert (await place_order(engine, order(2))).status == "AWAITING_PAYMENT"
+
+
+async def test_the_payment_event_as_the_payment_service_sends_it_turns_the_hold_into_a_sale(engine):
+    await take_payments(engine)
+    command = order(1)
+    await place_order(engine, command)
+    outcomes = []
+    handle = on_payments(engine, outcomes.append)
+    event = fixtures.sample(events.PAYMENT_RECEIVED, order_id=command.order_id, amount_cents=24900)
+    await handle(event)
+    await handle(event)  # delivered again
+    assert [o.status for o in outcomes] == ["CONFIRMED", "DUPLICATE"]
+    assert await status(engine, command.order_id) == "CONFIRMED"
+
+
+async def test_the_expiry_watch_releases_what_passed_its_deadline_while_it_was_away(engine):
+    await take_payments(engine, days=1)
+    command = order(4)
+    await place_order(engine, command, processed_at="2025-03-01T10:00:00.000Z")  # long past
+    released = []
+    watch = ExpiryWatch(engine, released.append, poll=0.01)
+    task = asyncio.create_task(watch.run())
+    for _ in range(200):
+        if released:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert [o.order_id for o in released] == [command.order_id] and await stock(engine) == 50
