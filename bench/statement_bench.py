@@ -13,9 +13,9 @@ import tempfile
 import time
 import uuid
 
+from festflow_contracts.payment_reference import creditor_reference, printed
 from payment_service import db
 from payment_service.bank_transfers import expect_payment, import_statement
-from payment_service.references import creditor_reference, printed
 
 
 def camt(orders: list[str]) -> bytes:

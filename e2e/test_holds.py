@@ -4,12 +4,14 @@ deadline passing releases the stock exactly once (bell and mail); a payment afte
 while the stock is free and is owed back when it is not. The deadline is days away: the tests move it into the
 past in the inventory's database, as the passing of time would."""
 import asyncio
+import io
 import json
 import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pypdf
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -110,6 +112,21 @@ def test_an_order_is_held_then_paid_by_a_camt053_statement_once(api, admin_token
     time.sleep(1)
     assert stock_of(api, ticket["id"]) == 8
     assert len([m for m in mails_for(profile, order["order_id"]) if "confirmed" in m["subject"]]) == 1
+    # the invoice, for the buyer and the organiser; the next sale has the next number
+    text = invoice_text(api, paid["invoice_url"], guest_token)
+    assert f"Invoice {paid['invoice_number']}" in text and "Total (VAT included): €40.00" in text
+    assert invoice_text(api, paid["invoice_url"], admin_token) == text
+    second = held_order(api, guest_token, ticket["id"], 1)
+    import_statement(api, admin_token, camt053(2000, second["payment"]["reference"]))
+    wait_status(api, guest_token, second["order_id"], "CONFIRMED")
+    numbered = api.get(f"/api/orders/{second['order_id']}", headers=bearer(guest_token)).json()["invoice_number"]
+    assert int(numbered.removeprefix("INV-")) == int(paid["invoice_number"].removeprefix("INV-")) + 1
+
+
+def invoice_text(api, url: str, token: str) -> str:
+    resp = api.get(url, headers=bearer(token))
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/pdf", resp.text[:200]
+    return pypdf.PdfReader(io.BytesIO(resp.content)).pages[0].extract_text()
 
 
 async def note_of_kind(ws, order_id: str, kind: str, timeout: float = 15) -> dict:

@@ -92,8 +92,12 @@ TEST_STRIPE_WEBHOOK_SECRET = "whsec_festflow_test_stack"
 
 
 def stripe(profile: Profile) -> dict[str, str]:
-    """Stripe is off under `make run`; the test stack has a webhook secret its tests sign events with."""
-    return {"STRIPE_WEBHOOK_SECRET": TEST_STRIPE_WEBHOOK_SECRET} if profile.name == "test" else {}
+    """Stripe is off under `make run`; the test stack talks to Stripe's test server, stripe-mock (which it
+    starts), and has a webhook secret its tests sign events with."""
+    if profile.name != "test":
+        return {}
+    return {"STRIPE_SECRET_KEY": "sk_test_festflowteststack", "STRIPE_API_BASE": profile.url("stripe"),
+            "STRIPE_WEBHOOK_SECRET": TEST_STRIPE_WEBHOOK_SECRET}
 
 
 def order_limits(profile: Profile) -> dict[str, str]:

@@ -122,6 +122,19 @@ def kafka(profile: Profile) -> Component:
     return Component("kafka", [*jvm, "kafka.Kafka", str(props)], ready, prepare=prepare, timeout=120)
 
 
+STRIPE_MOCK = REPO_ROOT / ".cache" / "go-bin" / "stripe-mock"
+
+
+def stripe_mock(profile: Profile) -> Component:
+    """Stripe's own test server (a Go module, built by scripts/install.sh): the test stack's payment service
+    talks to it as it would to Stripe. It keeps no state and sends no webhooks: the tests sign those."""
+    if not STRIPE_MOCK.is_file():
+        raise StackError("stripe-mock is missing: run scripts/install.sh (make test does)")
+    port = profile.ports["stripe"]
+    return Component("stripe-mock", [str(STRIPE_MOCK), "-http-addr", f"127.0.0.1:{port}"],
+                     lambda: probes.tcp_open(port), timeout=30)
+
+
 def render_template(text: str, values: dict[str, str]) -> str:
     """Replaces ${UPPER_CASE} names only, leaving nginx's own $variables alone (as envsubst with a list does)."""
     def sub(match: re.Match) -> str:

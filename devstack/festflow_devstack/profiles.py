@@ -22,6 +22,7 @@ BASE_PORTS = {
     "notify": 8003,
     "ticketing": 8004,
     "payment": 8005,
+    "stripe": 8006,  # Stripe's test server, stripe-mock: only the test stack runs it
     "shell": 8100,
     "catalog": 8101,
     "cart": 8102,

@@ -28,6 +28,8 @@ class Stack:
         layout = self.layout
         try:
             infrastructure = [infra.rabbitmq(profile), infra.kafka(profile)]
+            if profile.name == "test":
+                infrastructure.append(infra.stripe_mock(profile))
             if layout.database == "postgres":
                 infrastructure.append(postgres.postgres(profile.run_dir / "postgres", profile.ports["postgres"]))
             self.supervisor.start_stage("infrastructure", infrastructure)

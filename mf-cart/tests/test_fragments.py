@@ -202,5 +202,8 @@ def test_a_buyer_abandons_an_unpaid_order_and_is_told_or_told_why_not(setup):
     order["status"] = "CONFIRMED"
     refused = client.post(f"/cart/orders/{order['order_id']}/abandon", headers={"HX-Request": "true"})
     assert "only an unpaid order can be" in refused.text and len(fake.abandoned) == 1
+    order |= {"invoice_number": "INV-000042", "invoice_url": f"/api/orders/{order['order_id']}/invoice.pdf"}
+    paid = client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
+    assert f'href="/api/orders/{order["order_id"]}/invoice.pdf"' in paid and "Invoice INV-000042 (PDF)" in paid
     plain = client.post(f"/cart/orders/{order['order_id']}/abandon", follow_redirects=False)  # no script
     assert plain.status_code == 303 and plain.headers["location"] == f"/cart/orders/{order['order_id']}"

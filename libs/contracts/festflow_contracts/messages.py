@@ -33,6 +33,7 @@ class OrderStatus(StrEnum):
 class PaymentMethod(StrEnum):
     """How an order awaiting payment is paid."""
     BANK_TRANSFER = "bank_transfer"
+    CARD = "card"  # through Stripe: authorised first, captured once the hold became a sale
 
 
 class TicketTypeChange(StrEnum):
@@ -81,7 +82,8 @@ class SoldLine(Message):
     ticket_id: str
     name: str
     quantity: StrictInt
-    unit_price_cents: StrictInt
+    unit_price_cents: StrictInt  # with VAT
+    vat_rate_bp: StrictInt = 0  # the VAT included in the price, in basis points (1900: 19 %), as at the sale
 
 
 class StockLevel(Message):
@@ -107,6 +109,7 @@ class TicketSold(Message):
     total_cents: StrictInt
     stock: tuple[StockLevel, ...] = ()
     festival: FestivalSummary | None = None  # as it was at the sale
+    invoice_number: str = ""  # gapless, given at the sale of an order with something to pay ("" for a free one)
 
 
 class PayTo(Message):
@@ -156,6 +159,8 @@ class OrderRefundDue(Message):
     amount_cents: StrictInt
     currency: str = "EUR"
     reason: str
+    method: PaymentMethod = PaymentMethod.BANK_TRANSFER  # how the payment came (what gives it back)
+    payment_id: str = ""  # the payment's (PaymentReceived.payment_id)
 
 
 class PaymentReceived(Message):
@@ -255,6 +260,7 @@ class TicketChanged(Message):
     sale_starts_at: str | None = None  # ISO 8601 with zone; None: on sale now
     sale_ends_at: str | None = None  # None: until sold out
     per_buyer_limit: StrictInt | None = None  # at most this many per buyer across their orders
+    vat_rate_bp: StrictInt = 0  # the VAT its price includes, in basis points (1900: 19 %)
 
 
 class FestivalChanged(Message):

@@ -24,6 +24,7 @@ tickets = sa.Table(
     sa.Column("sale_starts_at", sa.String(40)),  # ISO 8601 (UTC); none: on sale now
     sa.Column("sale_ends_at", sa.String(40)),  # none: until sold out
     sa.Column("per_buyer_limit", sa.Integer),  # at most this many per buyer, across all their orders
+    sa.Column("vat_rate_bp", sa.Integer, nullable=False, server_default="0"),  # VAT in the price (1900: 19 %)
     sa.CheckConstraint("stock >= 0", name="stock_never_negative"),
     sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
 )
@@ -92,6 +93,15 @@ order_items = sa.Table(
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("unit_price_cents", sa.Integer, nullable=False),
+    sa.Column("vat_rate_bp", sa.Integer, nullable=False, server_default="0"),
+)
+
+# The last invoice number given: each sale with something to pay takes the next one in its own transaction, so
+# the numbers have no gaps (a sale rolled back gives its number back with it)
+invoice_counter = sa.Table(
+    "invoice_counter", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("last", sa.Integer, nullable=False),
 )
 
 outbox = sa.Table(
@@ -133,5 +143,7 @@ async def seed(engine: AsyncEngine, bank_account: dict[str, str] | None = None) 
         count = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
         if count == 0:
             await conn.execute(tickets.insert(), SEED_TICKETS)
+        if await conn.scalar(sa.select(invoice_counter.c.last).where(invoice_counter.c.id == 1)) is None:
+            await conn.execute(invoice_counter.insert().values(id=1, last=0))
         if await conn.scalar(sa.select(festival.c.id)) is None:
             await conn.execute(festival.insert().values(**SEED_FESTIVAL, **(bank_account or {})))

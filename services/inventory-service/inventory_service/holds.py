@@ -31,7 +31,7 @@ from festflow_contracts.messages import (
     SoldLine,
     StockLevel,
 )
-from inventory_service import festival
+from inventory_service import festival, invoices
 from inventory_service.db import buyer_counts, order_items, orders, outbox, payments_applied, tickets
 from inventory_service.reservation import SOURCE, Outcome, buyer_keys, sold_event
 
@@ -104,13 +104,16 @@ async def release(conn: AsyncConnection, released_orders: Sequence[Any]
                                                        buyer_counts.c.username == buyer)
                            .values(quantity=greatest(buyer_counts.c.quantity - quantity, 0)))
     return {order_id: (tuple(SoldLine(ticket_id=li["ticket_id"], name=li["name"], quantity=li["quantity"],
-                                      unit_price_cents=li["unit_price_cents"]) for li in by_order[order_id]),
+                                      unit_price_cents=li["unit_price_cents"], vat_rate_bp=li["vat_rate_bp"])
+                             for li in by_order[order_id]),
                        tuple(StockLevel(ticket_id=li["ticket_id"], stock=stock[li["ticket_id"]])
                              for li in by_order[order_id]))
             for order_id in ids}
 
 
-async def write_events(conn: AsyncConnection, emitted: Sequence[dict[str, Any]]) -> None:
+async def write_events(conn: AsyncConnection, emitted: list[dict[str, Any]]) -> None:
+    """Writes the events to the outbox, the sales among them numbered (invoices.py)."""
+    await invoices.number_sales(conn, emitted)
     if emitted:
         await conn.execute(outbox.insert(), [{"event_id": event["id"], "topic": ORDER_EVENTS_TOPIC,
                                               "key": event["subject"], "payload": events.encode(event).decode()}
@@ -168,13 +171,15 @@ async def _settle(conn: AsyncConnection, payment: PaymentReceived) -> Outcome:
 def _refund_due(order: Any, payment: PaymentReceived, reason: str) -> Outcome:
     event = messages.envelope(OrderRefundDue(
         order_id=order["order_id"], username=order["username"], email=order["email"],
-        amount_cents=payment.amount_cents, currency=payment.currency, reason=reason), SOURCE, subject=order["order_id"])
+        amount_cents=payment.amount_cents, currency=payment.currency, reason=reason, method=payment.method,
+        payment_id=payment.payment_id), SOURCE, subject=order["order_id"])
     return Outcome(order["order_id"], "REFUND_DUE", reason, event)
 
 
 async def _lines(conn: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
     return [dict(row) for row in (await conn.execute(
-        sa.select(order_items.c.ticket_id, order_items.c.name, order_items.c.quantity, order_items.c.unit_price_cents)
+        sa.select(order_items.c.ticket_id, order_items.c.name, order_items.c.quantity, order_items.c.unit_price_cents,
+                  order_items.c.vat_rate_bp)
         .where(order_items.c.order_id == order_id).order_by(order_items.c.ticket_id))).mappings().all()]
 
 

@@ -38,7 +38,7 @@ from festflow_contracts.messages import (
     TicketSold,
 )
 from festflow_contracts.payment_reference import creditor_reference
-from inventory_service import festival
+from inventory_service import festival, invoices
 from inventory_service.db import buyer_counts, order_items, orders, outbox, tickets
 
 SOURCE = "/festflow/inventory-service"
@@ -181,17 +181,20 @@ class _Batch:
                             "total_cents": total, "processed_at": self.processed_at, "email": email,
                             "hold_until": hold_until, "method": method})
         self.items.extend({"order_id": order_id, **line} for line in lines)
-        self.outbox.append({"event_id": event["id"], "topic": ORDER_EVENTS_TOPIC, "key": order_id,
-                            "payload": events.encode(event).decode()})
+        self.outbox.append(event)
 
     async def write(self) -> None:
-        """The orders first (a redelivered order fails here on its key), then their lines and events."""
+        """The orders first (a redelivered order fails here on its key), then their lines and events, the sales
+        with something to pay numbered (invoices.py)."""
         if self.orders:
             await self.conn.execute(orders.insert(), self.orders)
         if self.items:
             await self.conn.execute(order_items.insert(), self.items)
+        await invoices.number_sales(self.conn, self.outbox)
         if self.outbox:
-            await self.conn.execute(outbox.insert(), self.outbox)
+            await self.conn.execute(outbox.insert(), [
+                {"event_id": event["id"], "topic": ORDER_EVENTS_TOPIC, "key": event["subject"],
+                 "payload": events.encode(event).decode()} for event in self.outbox])
 
 
 def sender_of(body: Any) -> tuple[str, str, str] | None:
@@ -229,7 +232,7 @@ async def already_processed(engine: AsyncEngine, order_id: str) -> bool:
 async def _ticket_rows(conn: AsyncConnection, ids: set[str]) -> dict[str, dict[str, Any]]:
     rows = (await conn.execute(
         sa.select(tickets.c.id, tickets.c.name, tickets.c.price_cents, tickets.c.active, tickets.c.sale_starts_at,
-                  tickets.c.sale_ends_at, tickets.c.per_buyer_limit, tickets.c.stock)
+                  tickets.c.sale_ends_at, tickets.c.per_buyer_limit, tickets.c.stock, tickets.c.vat_rate_bp)
         .where(tickets.c.id.in_(sorted(ids)))
     )).mappings().all()
     return {row["id"]: dict(row) for row in rows}
@@ -248,7 +251,8 @@ def _price_lines(command: PlaceOrder, tickets_by_id: dict[str, dict[str, Any]],
         if problem:
             return problem
         lines.append({"ticket_id": item.ticket_id, "name": row["name"], "quantity": item.quantity,
-                      "unit_price_cents": row["price_cents"], "per_buyer_limit": row["per_buyer_limit"]})
+                      "unit_price_cents": row["price_cents"], "vat_rate_bp": row["vat_rate_bp"],
+                      "per_buyer_limit": row["per_buyer_limit"]})
     return lines
 
 

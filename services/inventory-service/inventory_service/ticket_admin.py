@@ -93,6 +93,20 @@ def _check_description(value: Any) -> str:
     return value.strip()
 
 
+def parse_vat_rate_bp(value: Any) -> int:
+    """A VAT rate in percent ("19", "7.7", 0-100, at most two decimals) as basis points (1900)."""
+    problem = "vat_rate must be a percentage from 0 to 100, like 19 or 7.7"
+    if isinstance(value, bool) or value is None:
+        raise ValueError(problem)
+    try:
+        rate = Decimal(str(value).strip().removesuffix("%").strip())
+    except InvalidOperation:
+        raise ValueError(problem) from None
+    if not rate.is_finite() or not 0 <= rate <= 100 or rate != rate.quantize(Decimal("0.01")):
+        raise ValueError(problem)
+    return int(rate * 100)
+
+
 def _check_moment(value: Any, field: str) -> str:
     """An ISO 8601 date and time ("2027-03-01T10:00", UTC unless it names a zone) as UTC, or "" (none)."""
     if not isinstance(value, str):
@@ -115,6 +129,12 @@ class Presentation(BaseModel):
     per_buyer_limit: Any = None  # 1-1000 per buyer across their orders; "" or 0 clears it
     sale_starts_at: Any = None
     sale_ends_at: Any = None
+    vat_rate: Any = None  # the VAT the price includes, in percent (invoices show it)
+
+    @field_validator("vat_rate")
+    @classmethod
+    def _vat(cls, v):
+        return None if v is None else parse_vat_rate_bp(v)
 
     @field_validator("sale_starts_at")
     @classmethod
@@ -211,7 +231,8 @@ def ticket_view(row) -> dict[str, Any]:
     return {"id": row["id"], "name": row["name"], "price_cents": row["price_cents"], "stock": row["stock"],
             "version": row["version"], "active": row["active"], "description": row["description"] or "",
             "sale_starts_at": row["sale_starts_at"], "sale_ends_at": row["sale_ends_at"],
-            "per_buyer_limit": row["per_buyer_limit"]}
+            "per_buyer_limit": row["per_buyer_limit"], "vat_rate_bp": row["vat_rate_bp"],
+            "vat_rate": f"{Decimal(row['vat_rate_bp']) / 100:.2f}"}
 
 
 async def _load(conn: AsyncConnection, ticket_id: str):
@@ -236,7 +257,8 @@ async def create_ticket(engine: AsyncEngine, new: TicketCreate) -> dict[str, Any
                                                    description=new.description or None,
                                                    sale_starts_at=new.sale_starts_at or None,
                                                    sale_ends_at=new.sale_ends_at or None,
-                                                   per_buyer_limit=new.per_buyer_limit or None))
+                                                   per_buyer_limit=new.per_buyer_limit or None,
+                                                   vat_rate_bp=new.vat_rate or 0))
         ticket = ticket_view(await _load(conn, ticket_id))
         await _announce(conn, ticket, "created")
     return ticket
@@ -261,6 +283,8 @@ async def update_ticket(engine: AsyncEngine, ticket_id: str, patch: TicketPatch)
             values["description"] = patch.description or None
         if patch.per_buyer_limit is not None:
             values["per_buyer_limit"] = patch.per_buyer_limit or None
+        if patch.vat_rate is not None:
+            values["vat_rate_bp"] = patch.vat_rate
         for bound in ("sale_starts_at", "sale_ends_at"):
             if getattr(patch, bound) is not None:
                 values[bound] = getattr(patch, bound) or None
@@ -277,8 +301,8 @@ async def update_ticket(engine: AsyncEngine, ticket_id: str, patch: TicketPatch)
                 condition = sa.and_(condition, tickets.c.stock + delta >= 0)
                 sold_meanwhile = max(0, patch.stock_seen - before["stock"])
         if not values:
-            raise TicketError(422, "nothing to change: give name, price, stock, active, description or a sale "
-                                   "window")
+            raise TicketError(422, "nothing to change: give name, price, stock, active, description, a sale "
+                                   "window or vat_rate")
         result = await conn.execute(sa.update(tickets).where(condition)
                                     .values(**values, version=tickets.c.version + 1))
         if result.rowcount == 0:

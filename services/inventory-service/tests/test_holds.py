@@ -199,3 +199,21 @@ async def test_the_expiry_watch_releases_what_passed_its_deadline_while_it_was_a
         await asyncio.sleep(0.01)
     task.cancel()
     assert [o.order_id for o in released] == [command.order_id] and await stock(engine) == 50
+
+
+async def test_every_sale_with_something_to_pay_takes_the_next_invoice_number_without_gaps(engine):
+    async with engine.begin() as conn:
+        await conn.execute(db.tickets.update().where(db.tickets.c.id == "vip-weekend").values(vat_rate_bp=700))
+        await conn.execute(db.tickets.insert().values(id="volunteer", name="Volunteer", price_cents=0, stock=10))
+    batch = [order(1), order(1, "volunteer"), order(60), order(2)]  # the third is refused: no number for it
+    outcomes = await place_orders(engine, batch)
+    assert [o.status for o in outcomes] == ["CONFIRMED", "CONFIRMED", "REJECTED", "CONFIRMED"]
+    await take_payments(engine)
+    held = order(1)
+    await place_order(engine, held)
+    await settle_payment(engine, paid(held.order_id, 24900))
+    sales = {e["data"]["order_id"]: e["data"] for e in await emitted(engine, events.ORDER_CONFIRMED)}
+    assert [sales[c.order_id]["invoice_number"] for c in (batch[0], batch[3], held)] == [
+        "INV-000001", "INV-000002", "INV-000003"]
+    assert sales[batch[1].order_id]["invoice_number"] == ""  # a free order has no invoice
+    assert sales[held.order_id]["items"][0]["vat_rate_bp"] == 700  # the rate at the sale, on the invoice's lines

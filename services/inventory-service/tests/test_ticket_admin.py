@@ -127,3 +127,13 @@ def test_cumulative_series_grows_and_ends_at_the_total():
     assert tickets == sorted(tickets) and tickets[0] == 2 and tickets[-1] == 6
     assert series["bucket_seconds"] >= 5 and len(series["points"]) <= 32
     assert cumulative_series([], t0)["points"] == []
+
+
+async def test_a_ticket_type_says_which_vat_its_price_includes_and_a_bad_rate_is_refused(engine):
+    created = await create_ticket(engine, TicketCreate(name="Day Pass", price="50", stock=10, vat_rate="7"))
+    assert created["vat_rate_bp"] == 700 and created["vat_rate"] == "7.00"
+    changed = await update_ticket(engine, created["id"], TicketPatch(vat_rate="19%"))
+    assert changed["vat_rate_bp"] == 1900
+    for bad in ("101", "-1", "7.777", "a lot", True):
+        with pytest.raises(ValueError, match="vat_rate must be a percentage from 0 to 100"):
+            TicketPatch(vat_rate=bad)

@@ -33,7 +33,8 @@ def admin_ticket(t: dict) -> dict:
     view = {"id": t["id"], "name": t["name"], "price": cents_to_str(t["price_cents"]),
             "price_cents": t["price_cents"], "stock": t["stock"], "active": t["active"], "version": t["version"],
             "description": t.get("description") or "", "sale_starts_at": t.get("sale_starts_at"),
-            "sale_ends_at": t.get("sale_ends_at"), "per_buyer_limit": t.get("per_buyer_limit")}
+            "sale_ends_at": t.get("sale_ends_at"), "per_buyer_limit": t.get("per_buyer_limit"),
+            "vat_rate": t.get("vat_rate", "0.00")}
     if "sold_meanwhile" in t:
         view["sold_meanwhile"] = t["sold_meanwhile"]
     return view
@@ -64,7 +65,8 @@ async def list_tickets(services: AppServices, _admin: AdminUser):
 @router.post("/tickets", status_code=201)
 async def create_ticket(services: AppServices, _admin: AdminUser, body: dict[str, Any] = Body(...)):
     """Create a ticket type: `{"name", "price": "39.90", "stock": 100, "id"?, "description"?,
-    "sale_starts_at"?, "sale_ends_at"?}` (ISO date and time, UTC unless it names a zone)."""
+    "sale_starts_at"?, "sale_ends_at"?, "per_buyer_limit"?, "vat_rate"?}` (ISO date and time, UTC unless it names
+    a zone; `vat_rate`: the VAT the price includes, in percent, for invoices)."""
     data, error = await _forward(services, "POST", "/internal/tickets", body)
     return error or JSONResponse(admin_ticket(data), status_code=201)
 

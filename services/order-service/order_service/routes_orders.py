@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from order_service.cancellation import ABANDONED, request_cancel
 from order_service.checkout_http import OrderIn, checkout, valid_key
-from order_service.db import orders
+from order_service.db import orders, users
 from order_service.deps import AppServices, CurrentUser
+from order_service.invoices import invoice_pdf
 from order_service.ordering import OrderRefused
 from order_service.views import order_view
 
@@ -51,6 +52,25 @@ async def get_order(services: AppServices, order_id: str, identity: CurrentUser)
     if row is None:  # another user's order is indistinguishable from a missing one
         raise HTTPException(404, "no such order")
     return order_view(row)
+
+
+@router.get("/orders/{order_id}/invoice.pdf", responses={200: {"content": {"application/pdf": {}}}})
+async def invoice(services: AppServices, order_id: str, identity: CurrentUser):
+    """The invoice of a confirmed order with something paid, for its buyer and for an organiser (404 for anyone
+    else, and for an order without an invoice: not confirmed, or free)."""
+    async with services.engine.connect() as conn:
+        query = (sa.select(orders, users.c.email)
+                 .select_from(orders.outerjoin(users, users.c.username == orders.c.username))
+                 .where(orders.c.order_id == order_id))
+        if not identity.is_admin:
+            query = query.where(orders.c.username == identity.username)
+        row = (await conn.execute(query)).mappings().first()
+    if row is None or not row["invoice_number"]:
+        raise HTTPException(404, "no invoice for this order" if row else "no such order")
+    seller = services.catalog.festival or await services.inventory.festival()
+    pdf = invoice_pdf(dict(row), {"username": row["username"], "email": row["email"] or ""}, seller)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="invoice-{row["invoice_number"]}.pdf"', "Cache-Control": "private"})
 
 
 @router.post("/orders/{order_id}/abandon", status_code=202)

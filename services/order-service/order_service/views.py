@@ -11,7 +11,8 @@ def order_view(row) -> dict:
         "order_id": row["order_id"], "status": row["status"], "reason": row["reason"],
         "items": row["items"], "total": cents_to_str(row["total_cents"]), "total_cents": row["total_cents"],
         "created_at": row["created_at"], "updated_at": row["updated_at"], "tickets": row.get("tickets") or [],
-        "payment": row.get("payment"),
+        "payment": row.get("payment"), "invoice_number": row.get("invoice_number"),
+        "invoice_url": f"/api/orders/{row['order_id']}/invoice.pdf" if row.get("invoice_number") else None,
     }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+import stripe
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime import database
-from payment_service import bank_transfers, stripe_webhooks
+from payment_service import bank_transfers, card_payments, stripe_webhooks
 from payment_service.bootstrap import Services
 from payment_service.statements import StatementUnreadable
 
@@ -39,6 +40,37 @@ async def organiser(request: Request, parts: AppServices,
 AdminUser = Annotated[Identity, Depends(organiser)]
 
 
+async def buyer(request: Request, parts: AppServices,
+                authorization: Annotated[str | None, Header()] = None) -> Identity:
+    try:
+        return parts.verifier.verify(bearer_token(authorization) or request.cookies.get(COOKIE_NAME))
+    except InvalidToken as exc:
+        raise HTTPException(401, f"authentication required: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+Buyer = Annotated[Identity, Depends(buyer)]
+
+
+@router.post("/api/payments/orders/{order_id}/card")
+async def pay_by_card(parts: AppServices, order_id: str, identity: Buyer):
+    """The buyer pays their order awaiting payment by card: a Stripe PaymentIntent (manual capture) for its
+    amount, whose `client_secret` Stripe's own script on the pay page uses to authorise the card. The money is
+    taken only once the tickets are sold to this order. 404 while Stripe is off, or for an order that is not the
+    caller's or awaits nothing; 409 once it is paid, or its time is over."""
+    if parts.cards is None:
+        raise HTTPException(404, "card payments are not enabled here (set STRIPE_SECRET_KEY)")
+    try:
+        started = await card_payments.start(parts.engine, parts.cards, order_id, identity.username)
+    except card_payments.CardRefused as refused:
+        raise HTTPException(refused.status, refused.detail) from None
+    except stripe.StripeError as exc:
+        log.error("Stripe refused an intent for order %s: %r", order_id[:8], exc)
+        raise HTTPException(503, "card payments are not available right now; try again in a moment, or pay by "
+                                 "bank transfer", headers={"Retry-After": "5"}) from None
+    return {"order_id": started.order_id, "intent_id": started.intent_id, "client_secret": started.client_secret,
+            "amount_cents": started.amount_cents, "currency": started.currency}
+
+
 @router.post("/api/admin/payments/bank-statements")
 async def import_bank_statement(parts: AppServices, admin: AdminUser, file: UploadFile):
     """A bank statement (CAMT.053, MT940 or CSV, the form field `file`): each credit pays the order whose
@@ -65,6 +97,18 @@ async def review(parts: AppServices, _admin: AdminUser):
     return await bank_transfers.review_list(parts.engine)
 
 
+@router.get("/api/admin/payments/orders/{order_id}")
+async def order_payment(parts: AppServices, _admin: AdminUser, order_id: str):
+    """What the payment service knows of an order: the transfer it awaits (`awaited`: amount, received so far,
+    status awaiting | paid | review | refund, with the reason of a refund) and its card payment (`card`: the
+    Stripe intent, status prepared | authorised | captured | cancelled | refunded | failed, and what is still to
+    be asked of Stripe); 404 when it knows nothing of it."""
+    found = await card_payments.payment_of(parts.engine, order_id)
+    if found["awaited"] is None and found["card"] is None:
+        raise HTTPException(404, "no payment of this order is known here")
+    return found
+
+
 @router.post("/api/payments/stripe/webhook")
 async def stripe_webhook(request: Request, parts: AppServices,
                          stripe_signature: Annotated[str | None, Header()] = None):
@@ -80,6 +124,8 @@ async def stripe_webhook(request: Request, parts: AppServices,
     except stripe_webhooks.BadWebhook as exc:
         log.warning("a Stripe webhook was refused: %s", exc)
         raise HTTPException(400, str(exc)) from exc
+    if not received.duplicate:
+        parts.worker.notify()
     return {"received": received.event_id, "type": received.type, "duplicate": received.duplicate}
 
 

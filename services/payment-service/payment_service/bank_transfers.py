@@ -33,6 +33,7 @@ class Awaited:
     amount_cents: int
     currency: str
     due_at: str
+    username: str | None = None  # the buyer (who alone may pay it by card)
 
 
 async def expect_payment(engine: AsyncEngine, order_id: str, amount_cents: int, currency: str, due_at: str) -> str:
@@ -51,7 +52,8 @@ async def expect_payments(engine: AsyncEngine, awaited: list[Awaited]) -> None:
                                             .where(expected_payments.c.reference.in_(sorted(fresh))))).all())
             now = events.now_iso()
             rows = [{"reference": ref, "order_id": a.order_id, "amount_cents": a.amount_cents,
-                     "currency": a.currency.upper(), "status": "awaiting", "due_at": a.due_at, "created_at": now}
+                     "currency": a.currency.upper(), "status": "awaiting", "due_at": a.due_at, "created_at": now,
+                     "username": a.username}
                     for ref, a in fresh.items() if ref not in known]
             if rows:
                 await conn.execute(expected_payments.insert(), rows)

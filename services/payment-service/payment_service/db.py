@@ -22,6 +22,23 @@ expected_payments = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("paid_at", sa.String(40)),
     sa.Column("note", sa.String(300)),  # why it is owed back, for a payment the order could not take (refund)
+    sa.Column("username", sa.String(64)),  # the buyer, who alone may pay it by card
+)
+
+# An order paid by card: its Stripe PaymentIntent (manual capture) and where it stands. `action` is what must
+# still be asked of Stripe (capture after the sale, cancel or refund when the order cannot take the money); the
+# payment worker asks it, again after a failure or a restart, each call with its idempotency key.
+card_payments = sa.Table(
+    "card_payments", metadata,
+    sa.Column("order_id", sa.String(64), primary_key=True),
+    sa.Column("intent_id", sa.String(120), nullable=False, unique=True),
+    sa.Column("amount_cents", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    # prepared | authorised | captured | cancelled | refunded | failed
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("action", sa.String(10)),  # capture | cancel | refund, until Stripe has done it
+    sa.Column("note", sa.String(300)),
+    sa.Column("updated_at", sa.String(40), nullable=False),
 )
 
 # the events this service emits (a payment received), written in the transaction that records the payment and

@@ -15,3 +15,5 @@ class Settings(PlatformSettings):
     stripe_webhook_secret: str = ""
     # how old a webhook's signature may be: an older one is a replay and is refused
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    # where Stripe's API is: "" for Stripe itself; the tests point it at stripe-mock
+    stripe_api_base: str = ""

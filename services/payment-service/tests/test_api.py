@@ -84,3 +84,32 @@ def test_stripe_webhooks_are_refused_while_stripe_is_off_and_verified_when_on(tm
                                                                "duplicate": False}
         assert forged.status_code == 400 and "signature" in forged.json()["detail"]
         assert again.status_code == 200 and again.json()["duplicate"] is True
+
+
+class StripeAway:
+    async def prepare(self, order_id, amount_cents, currency, reference):
+        import stripe
+        raise stripe.APIConnectionError("Stripe cannot be reached")
+
+
+def test_a_buyer_pays_only_their_own_order_by_card_and_stripe_away_is_a_503_not_a_500(tmp_path):
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}", jwt_public_key=KEYS[1])
+    off = create_app(services=bootstrap.build(settings))
+    with TestClient(off) as c:  # no STRIPE_SECRET_KEY: no card payments
+        assert c.post(f"/api/payments/orders/{ANNA}/card", headers=bearer("client")).status_code == 404
+    services = bootstrap.build(settings, cards=StripeAway())
+    app = create_app(services=services)
+
+    @asynccontextmanager
+    async def database_and_an_order(_app):
+        await db.create_schema(services.engine)
+        await bank_transfers.expect_payments(services.engine, [bank_transfers.Awaited(
+            ANNA, 17800, "EUR", "2099-12-12T23:59:59Z", "client")])
+        yield
+        await services.engine.dispose()
+    app.router.lifespan_context = database_and_an_order
+    with TestClient(app) as c:
+        assert c.post(f"/api/payments/orders/{ANNA}/card").status_code == 401
+        assert c.post(f"/api/payments/orders/{ANNA}/card", headers=bearer("admin")).status_code == 404  # not theirs
+        away = c.post(f"/api/payments/orders/{ANNA}/card", headers=bearer("client"))
+        assert away.status_code == 503 and "bank transfer" in away.json()["detail"]

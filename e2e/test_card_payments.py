@@ -1,0 +1,125 @@
+"""Card payments on the real stack: the payment service talks to Stripe's own test server (stripe-mock, started
+by the test stack) and hears Stripe's events as signed webhooks (the tests sign them in Stripe's scheme:
+stripe-mock sends none). The money is taken only after the inventory sold the tickets; an authorisation that
+comes when the hold is gone and the tickets with it is cancelled; whatever Stripe sends how often, in whatever
+order, and even while the payment service is killed, each order is settled once."""
+import json
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+from test_holds import bank_transfers, held_order, let_deadline_pass  # noqa: F401 (a fixture, used by name)
+from test_stripe_webhooks import signed
+
+from e2e_helpers import bearer, eventually, mails_for, new_ticket_type, stock_of, wait_status
+
+pytestmark = pytest.mark.stack
+
+
+def authorised(intent_id: str, order_id: str, kind: str = "payment_intent.amount_capturable_updated",
+               created: int | None = None, event_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """A Stripe event about the intent, signed as Stripe signs it."""
+    payload = json.dumps({"id": event_id or f"evt_{uuid.uuid4().hex[:24]}", "object": "event", "type": kind,
+                          "created": created or int(time.time()), "livemode": False,
+                          "data": {"object": {"object": "payment_intent", "id": intent_id,
+                                              "status": "requires_capture", "metadata": {"order_id": order_id}}}}
+                         ).encode()
+    return payload, signed(payload)
+
+
+def send(api, payload: bytes, headers: dict[str, str]) -> int:
+    return api.post("/api/payments/stripe/webhook", content=payload, headers=headers).status_code
+
+
+def pay_by_card(api, token: str, order_id: str) -> str:
+    resp = api.post(f"/api/payments/orders/{order_id}/card", headers=bearer(token))
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["client_secret"] and resp.json()["intent_id"].startswith("pi_")
+    return resp.json()["intent_id"]
+
+
+def card_of(api, admin_token: str, order_id: str) -> dict:
+    resp = api.get(f"/api/admin/payments/orders/{order_id}", headers=bearer(admin_token))
+    assert resp.status_code == 200, resp.text
+    return resp.json()["card"]
+
+
+def card_status(api, admin_token, order_id, status):
+    return eventually(lambda: (card := card_of(api, admin_token, order_id)) and card["status"] == status and card,
+                      what=f"the card payment of {order_id} to be {status}")
+
+
+def test_a_card_is_captured_only_after_the_sale_once_whatever_stripe_sends(api, admin_token, guest_token, profile,
+                                                                         bank_transfers):  # noqa: F811
+    ticket = new_ticket_type(api, admin_token, price="30.00", stock=4)
+    order = held_order(api, guest_token, ticket["id"], 2)
+    assert api.post(f"/api/payments/orders/{order['order_id']}/card", headers=bearer(admin_token)).status_code == 404
+    intent = pay_by_card(api, guest_token, order["order_id"])
+    assert card_of(api, admin_token, order["order_id"])["status"] == "prepared"
+    now = int(time.time())
+    # a forged event changes nothing; a failure made earlier arrives late; the authorisation comes three times
+    payload, headers = authorised(intent, order["order_id"], created=now, event_id=f"evt_{uuid.uuid4().hex}")
+    assert send(api, payload, {**headers, "Stripe-Signature": "t=1,v1=forged"}) == 400
+    for _ in range(3):
+        assert send(api, payload, headers) == 200
+    failed, failed_headers = authorised(intent, order["order_id"], "payment_intent.payment_failed", created=now - 5)
+    assert send(api, failed, failed_headers) == 200
+    wait_status(api, guest_token, order["order_id"], "CONFIRMED")
+    card = card_status(api, admin_token, order["order_id"], "captured")  # after the sale, not before
+    assert card["intent_id"] == intent and card["action"] is None
+    eventually(lambda: [m for m in mails_for(profile, order["order_id"]) if "confirmed" in m["subject"]],
+               what="the confirmation")
+    time.sleep(1)
+    assert len([m for m in mails_for(profile, order["order_id"]) if "confirmed" in m["subject"]]) == 1
+    assert stock_of(api, ticket["id"]) == 2
+
+
+def test_a_card_authorised_after_the_hold_expired_and_the_tickets_went_is_cancelled(
+        api, admin_token, guest_token, stack, bank_transfers):  # noqa: F811
+    ticket = new_ticket_type(api, admin_token, price="30.00", stock=2)
+    late = held_order(api, guest_token, ticket["id"], 2)
+    intent = pay_by_card(api, guest_token, late["order_id"])
+    let_deadline_pass(stack, late["order_id"])
+    wait_status(api, guest_token, late["order_id"], "EXPIRED")
+    held_order(api, admin_token, ticket["id"], 2)  # somebody else takes the tickets meanwhile
+    assert send(api, *authorised(intent, late["order_id"])) == 200
+    card = card_status(api, admin_token, late["order_id"], "cancelled")  # nothing charged
+    assert "refunded" in card["note"] or "too few" in card["note"]
+    order = api.get(f"/api/orders/{late['order_id']}", headers=bearer(guest_token)).json()
+    assert order["status"] == "EXPIRED" and stock_of(api, ticket["id"]) == 0
+
+
+def test_webhooks_sent_while_the_payment_service_is_killed_settle_every_order_once(
+        api, admin_token, guest_token, stack, gateway, bank_transfers):  # noqa: F811
+    ticket = new_ticket_type(api, admin_token, price="10.00", stock=20)
+    orders = [held_order(api, guest_token, ticket["id"], 1) for _ in range(8)]
+    intents = {o["order_id"]: pay_by_card(api, guest_token, o["order_id"]) for o in orders}
+    events = [authorised(intent, order_id) for order_id, intent in intents.items()]
+
+    def deliver(payload, headers):  # as Stripe does: again, until it is answered 2xx
+        with httpx.Client(base_url=gateway, timeout=5) as client:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if send(client, payload, headers) == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.5)
+            raise AssertionError("a webhook was never accepted")
+
+    senders = [threading.Thread(target=deliver, args=event) for event in events]
+    for number, thread in enumerate(senders):
+        thread.start()
+        if number == 3:
+            stack.supervisor.kill("payment-service")  # kill -9; the watchdog brings it back
+    for thread in senders:
+        thread.join()
+    for payload, _ in events[:2]:  # and a few again after it is back (signed anew: the first may be stale)
+        assert send(api, payload, signed(payload)) == 200
+    for order in orders:
+        wait_status(api, guest_token, order["order_id"], "CONFIRMED", timeout=60)
+        card_status(api, admin_token, order["order_id"], "captured")
+    assert stock_of(api, ticket["id"]) == 12
