@@ -32,12 +32,13 @@ from festflow_devstack.profiles import get_profile
 from festflow_devstack.supervisor import Supervisor
 from inventory_service import db as inventory_db
 from inventory_service import festival
-from inventory_service.hold_keeper import ExpiryWatch, on_payments
+from inventory_service.hold_keeper import ExpiryWatch, on_payment_batches
 from inventory_service.reservation import place_orders
 from payment_service import db as payment_db
 from payment_service.bank_transfers import Awaited, expect_payments, import_statement
 
 TICKET = "drop-pass"
+FETCH = 500  # payment events a Kafka fetch brings at most (aiokafka's default max_poll_records)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -117,10 +118,10 @@ async def confirmations(port: int, paid: int) -> None:
         announced = [json.loads(p) for p in (await conn.scalars(
             sa.select(payment_db.event_outbox.c.payload).order_by(payment_db.event_outbox.c.seq))).all()]
     outcomes: list[str] = []
-    handle = on_payments(engine, lambda outcome: outcomes.append(outcome.status))
+    handle = on_payment_batches(engine, lambda outcome: outcomes.append(outcome.status))
     started = time.perf_counter()
-    for event in announced:  # the consumer applies them in order, one after the other
-        await handle(event)
+    for first in range(0, len(announced), FETCH):  # the consumer applies them a fetch at a time, in order
+        await handle(announced[first:first + FETCH])
     applied_in = time.perf_counter() - started
     again = await import_statement(payments, statement)
     async with engine.connect() as conn:

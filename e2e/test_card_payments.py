@@ -7,10 +7,17 @@ import json
 import threading
 import time
 import uuid
+from xml.etree import ElementTree
 
 import httpx
 import pytest
-from test_holds import bank_transfers, held_order, let_deadline_pass  # noqa: F401 (a fixture, used by name)
+from test_holds import (  # noqa: F401 (bank_transfers: a fixture, used by name)
+    bank_transfers,
+    camt053_from,
+    held_order,
+    import_statement,
+    let_deadline_pass,
+)
 from test_stripe_webhooks import signed
 
 from e2e_helpers import bearer, eventually, mails_for, new_ticket_type, stock_of, wait_status
@@ -123,3 +130,42 @@ def test_webhooks_sent_while_the_payment_service_is_killed_settle_every_order_on
         wait_status(api, guest_token, order["order_id"], "CONFIRMED", timeout=60)
         card_status(api, admin_token, order["order_id"], "captured")
     assert stock_of(api, ticket["id"]) == 12
+
+
+def test_a_paid_order_cancelled_is_refunded_through_its_provider(api, admin_token, guest_token,
+                                                                 bank_transfers):  # noqa: F811
+    ticket = new_ticket_type(api, admin_token, price="25.00", stock=4)
+    # by card: captured at the sale, refunded at the cancellation
+    carded = held_order(api, guest_token, ticket["id"], 1)
+    intent = pay_by_card(api, guest_token, carded["order_id"])
+    assert send(api, *authorised(intent, carded["order_id"])) == 200
+    wait_status(api, guest_token, carded["order_id"], "CONFIRMED")
+    card_status(api, admin_token, carded["order_id"], "captured")
+    cancel = api.post(f"/api/admin/orders/{carded['order_id']}/cancel", headers=bearer(admin_token),
+                      json={"reason": "the act was cancelled"})
+    assert cancel.status_code == 202, cancel.text
+    wait_status(api, guest_token, carded["order_id"], "CANCELLED")
+    refunded = card_status(api, admin_token, carded["order_id"], "refunded")
+    assert refunded["note"] == "cancelled: the act was cancelled"
+    # by bank transfer: the refund goes into a SEPA file for the organiser's bank, to the account it came from
+    wired = held_order(api, guest_token, ticket["id"], 2)
+    statement = camt053_from(5000, wired["payment"]["reference"], "DE02120300000000202051", "Gus Guest")
+    assert import_statement(api, admin_token, statement)["matched"] == 1
+    wait_status(api, guest_token, wired["order_id"], "CONFIRMED")
+    assert api.post(f"/api/admin/orders/{wired['order_id']}/cancel", headers=bearer(admin_token),
+                    json={"reason": "the act was cancelled"}).status_code == 202
+    wait_status(api, guest_token, wired["order_id"], "CANCELLED")
+    owed = eventually(lambda: [r for r in api.get("/api/admin/payments/refunds", headers=bearer(admin_token)).json()
+                               if r["order_id"] == wired["order_id"]], what="the refund to be due")
+    assert owed[0]["amount_cents"] == 5000 and owed[0]["payer_iban"] == "DE02120300000000202051"
+    sepa = api.post("/api/admin/payments/refunds/sepa", headers=bearer(admin_token))
+    assert sepa.status_code == 200 and sepa.headers["content-type"] == "application/xml"
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
+    transfers = {t.find("p:PmtId/p:EndToEndId", ns).text: t
+                 for t in ElementTree.fromstring(sepa.content).findall(".//p:CdtTrfTxInf", ns)}
+    ours = transfers[wired["payment"]["reference"]]
+    assert ours.find("p:Amt/p:InstdAmt", ns).text == "50.00"
+    assert ours.find("p:CdtrAcct/p:Id/p:IBAN", ns).text == "DE02120300000000202051"
+    assert not [r for r in api.get("/api/admin/payments/refunds", headers=bearer(admin_token)).json()
+                if r["order_id"] == wired["order_id"]]  # sent: in no second file
+    assert stock_of(api, ticket["id"]) == 4

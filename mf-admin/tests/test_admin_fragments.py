@@ -175,9 +175,18 @@ def test_the_organiser_imports_a_statement_and_sees_what_it_did_and_what_needs_a
     review = [{"entry_id": "csv:1", "booked_on": "2026-12-07", "amount_cents": 5000, "currency": "EUR",
                "payer": "Ann <b>", "text": "donation", "reason": "no payment reference in the text"}]
     uploads = []
+    refunds = [{"order_id": "0f0e0d0c-1111", "amount_cents": 17800, "currency": "EUR", "payer_name": "Anna",
+                "payer_iban": "DE02120300000000202051", "reason": "cancelled: the act was cancelled", "by_hand": False},
+               {"order_id": "9a8b7c6d-5e4f", "amount_cents": 8900, "currency": "EUR", "payer_name": "Ben",
+                "payer_iban": "", "reason": "paid after its deadline", "by_hand": True}]
 
     def api(request: httpx.Request) -> httpx.Response:
         assert request.headers["authorization"].startswith("Bearer ")  # the organiser's own token
+        if request.url.path == "/api/admin/payments/refunds":
+            return httpx.Response(200, json=refunds)
+        if request.url.path == "/api/admin/payments/refunds/sepa":
+            return httpx.Response(200, content=b"<Document>pain.001</Document>",
+                                  headers={"content-type": "application/xml"})
         if request.method == "POST":
             uploads.append(request.content)
             if b"buy milk" in request.content:
@@ -199,4 +208,9 @@ def test_the_organiser_imports_a_statement_and_sees_what_it_did_and_what_needs_a
         refused = c.post("/admin/payments/bank-statements", headers=_cookie(keys, "admin"),
                          files={"statement": ("notes.txt", b"buy milk", "text/plain")})
         assert "Not imported: notes.txt: this is no bank statement" in refused.text
+        assert "DE02120300000000202051" in page and "account unknown: refund by hand" in page
+        assert "DOWNLOAD SEPA FILE (1 refund)" in page and "€178.00" in page
+        sepa = c.post("/admin/payments/refunds.xml", headers=_cookie(keys, "admin"))
+        assert sepa.headers["content-type"] == "application/xml" and sepa.content == b"<Document>pain.001</Document>"
+        assert "attachment" in sepa.headers["content-disposition"]
     assert b'filename="statement.xml"' in uploads[0] and b"<Document/>" in uploads[0]

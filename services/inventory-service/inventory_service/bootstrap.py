@@ -19,7 +19,7 @@ from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.topics import ensure_topics
 from inventory_service import db
 from inventory_service.command_consumer import CommandConsumer
-from inventory_service.hold_keeper import ExpiryWatch, on_payments
+from inventory_service.hold_keeper import ExpiryWatch, on_payment_batches, on_payments
 from inventory_service.outbox_relay import OutboxRelay
 from inventory_service.settings import Settings
 
@@ -60,9 +60,10 @@ async def running(services: Services) -> AsyncIterator[None]:
     relay_task = asyncio.create_task(services.relay.run(), name="outbox-relay")
     await services.consumer.start()
     expiry_task = asyncio.create_task(services.expiry.run(), name="hold-expiry")
-    handle_payment = on_payments(services.engine, lambda _outcome: services.relay.notify())
-    services.payments = Subscription(settings.kafka_bootstrap_servers, (PAYMENT_EVENTS_TOPIC,), handle_payment,
-                                     group_id="inventory-service", from_beginning=True)
+    notify = lambda _outcome: services.relay.notify()  # noqa: E731
+    services.payments = Subscription(settings.kafka_bootstrap_servers, (PAYMENT_EVENTS_TOPIC,),
+                                     on_payments(services.engine, notify), group_id="inventory-service",
+                                     from_beginning=True, batch_handler=on_payment_batches(services.engine, notify))
     services.payments.start()
     try:
         yield

@@ -16,7 +16,7 @@ from festflow_contracts import messages
 from festflow_contracts.messages import PaymentReceived
 from festflow_runtime.activity import ActivityLog
 from festflow_runtime.backoff import Backoff
-from inventory_service.holds import BATCH, expire_due, settle_payment
+from inventory_service.holds import BATCH, expire_due, settle_payment, settle_payments
 from inventory_service.reservation import Outcome
 
 log = logging.getLogger("inventory_service.holds")
@@ -53,4 +53,19 @@ def on_payments(engine: AsyncEngine, on_outcome: Callable[[Outcome], None]):
         log.info("payment %s for order %s: %s %s", payment.payment_id, payment.order_id[:8], outcome.status,
                  outcome.reason or "")
         on_outcome(outcome)
+    return handle
+
+
+def on_payment_batches(engine: AsyncEngine, on_outcome: Callable[[Outcome], None]):
+    """Applies a fetch of payment events in one transaction (a statement pays thousands of orders at once); a
+    fetch that fails is handled one by one by the subscription (`on_payments`)."""
+    activity = ActivityLog(log, "payments")
+
+    async def handle(batch: list[dict[str, Any]]) -> None:
+        payments = [messages.parse(event, PaymentReceived) for event in batch]
+        for outcome in await settle_payments(engine, payments):
+            activity.count(outcome.status.lower())
+            if outcome.status not in ("CONFIRMED", "DUPLICATE"):
+                log.info("payment for order %s: %s %s", outcome.order_id[:8], outcome.status, outcome.reason or "")
+            on_outcome(outcome)
     return handle

@@ -99,10 +99,13 @@ async def release(conn: AsyncConnection, released_orders: Sequence[Any]
             sa.update(tickets).where(tickets.c.id == ticket_id)
             .values(stock=tickets.c.stock + back[ticket_id], version=tickets.c.version + 1).returning(tickets.c.stock))
     greatest = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
-    for (ticket_id, buyer), quantity in sorted(counted.items()):
-        await conn.execute(buyer_counts.update().where(buyer_counts.c.ticket_id == ticket_id,
-                                                       buyer_counts.c.username == buyer)
-                           .values(quantity=greatest(buyer_counts.c.quantity - quantity, 0)))
+    if counted:  # one statement for all the buyers' counts (a thousand holds expiring name two thousand)
+        await conn.execute(
+            buyer_counts.update().where(buyer_counts.c.ticket_id == sa.bindparam("b_ticket"),
+                                        buyer_counts.c.username == sa.bindparam("b_buyer"))
+            .values(quantity=greatest(buyer_counts.c.quantity - sa.bindparam("b_quantity", type_=sa.Integer), 0)),
+            [{"b_ticket": ticket_id, "b_buyer": buyer, "b_quantity": quantity}
+             for (ticket_id, buyer), quantity in sorted(counted.items())])
     return {order_id: (tuple(SoldLine(ticket_id=li["ticket_id"], name=li["name"], quantity=li["quantity"],
                                       unit_price_cents=li["unit_price_cents"], vat_rate_bp=li["vat_rate_bp"])
                              for li in by_order[order_id]),
@@ -141,6 +144,74 @@ async def settle_payment(engine: AsyncEngine, payment: PaymentReceived) -> Outco
     return outcome
 
 
+async def settle_payments(engine: AsyncEngine, payments: Sequence[PaymentReceived]) -> list[Outcome]:
+    """A fetch of payments applied in one transaction, each as `settle_payment` would (in their order): the
+    common case, a hold paid in time, a statement for all of them (a statement pays thousands of orders at
+    once); any other case one by one within the same transaction. If another instance applied one of them
+    meanwhile, they are applied one by one instead."""
+    try:
+        async with engine.begin() as conn:
+            ids = list(dict.fromkeys(p.payment_id for p in payments))
+            known = set((await conn.scalars(sa.select(payments_applied.c.payment_id)
+                                            .where(payments_applied.c.payment_id.in_(ids)))).all())
+            query = sa.select(orders).where(orders.c.order_id.in_(sorted({p.order_id for p in payments})))
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            found = {row["order_id"]: row for row in (await conn.execute(query)).mappings().all()}
+            outcomes: dict[int, Outcome] = {}
+            in_time: dict[int, Any] = {}  # place in the batch -> its order, AWAITING_PAYMENT
+            applied_ids, taken = set(known), set()
+            for place, payment in enumerate(payments):
+                order = found.get(payment.order_id)
+                if payment.payment_id in applied_ids:
+                    outcomes[place] = Outcome(payment.order_id, "DUPLICATE")
+                elif order is not None and order["status"] == OrderStatus.AWAITING_PAYMENT \
+                        and payment.order_id not in taken:
+                    in_time[place] = order
+                    taken.add(payment.order_id)
+                applied_ids.add(payment.payment_id)
+            if in_time:
+                paid = [o["order_id"] for o in in_time.values()]
+                await conn.execute(orders.update().where(orders.c.order_id.in_(paid),
+                                                         orders.c.status == OrderStatus.AWAITING_PAYMENT)
+                                   .values(status=OrderStatus.CONFIRMED, hold_until=None))
+                for place, event in zip(in_time, await _sales(conn, list(in_time.values())), strict=True):
+                    outcomes[place] = Outcome(payments[place].order_id, OrderStatus.CONFIRMED, None, event)
+            for place, payment in enumerate(payments):  # the rest, in order, on what the batch has done so far
+                if place not in outcomes:
+                    outcomes[place] = await _settle(conn, payment)
+            ordered = [outcomes[place] for place in range(len(payments))]
+            fresh = [(p, o) for p, o in zip(payments, ordered, strict=True) if o.status != "DUPLICATE"]
+            if fresh:
+                now = events.now_iso()
+                await conn.execute(payments_applied.insert(), [
+                    {"payment_id": p.payment_id, "order_id": p.order_id, "outcome": o.status, "applied_at": now}
+                    for p, o in fresh])
+            await write_events(conn, [o.event for _, o in fresh if o.event])
+        return ordered
+    except IntegrityError:
+        return [await settle_payment(engine, payment) for payment in payments]
+
+
+async def _sales(conn: AsyncConnection, sold: list[Any]) -> list[dict[str, Any]]:
+    """TICKET_SOLD for each of these orders whose hold became a sale, their lines and the stock read once."""
+    rows = (await conn.execute(
+        sa.select(order_items.c.order_id, order_items.c.ticket_id, order_items.c.name, order_items.c.quantity,
+                  order_items.c.unit_price_cents, order_items.c.vat_rate_bp)
+        .where(order_items.c.order_id.in_([o["order_id"] for o in sold]))
+        .order_by(order_items.c.order_id, order_items.c.ticket_id))).mappings().all()
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        lines[row["order_id"]].append({k: row[k] for k in ("ticket_id", "name", "quantity", "unit_price_cents",
+                                                           "vat_rate_bp")})
+    stock = dict((await conn.execute(sa.select(tickets.c.id, tickets.c.stock).where(
+        tickets.c.id.in_(sorted({row["ticket_id"] for row in rows}))))).all())
+    summary, _ = await festival.sale_terms(conn)
+    return [sold_event(o["order_id"], o["username"], o["email"], lines[o["order_id"]], o["total_cents"],
+                       [{"ticket_id": li["ticket_id"], "stock": stock[li["ticket_id"]]} for li in lines[o["order_id"]]],
+                       summary) for o in sold]
+
+
 async def _settle(conn: AsyncConnection, payment: PaymentReceived) -> Outcome:
     query = sa.select(orders).where(orders.c.order_id == payment.order_id)
     if conn.dialect.name == "postgresql":
@@ -152,14 +223,14 @@ async def _settle(conn: AsyncConnection, payment: PaymentReceived) -> Outcome:
         await conn.execute(orders.update().where(orders.c.order_id == payment.order_id,
                                                  orders.c.status == OrderStatus.AWAITING_PAYMENT)
                            .values(status=OrderStatus.CONFIRMED, hold_until=None))
-        return Outcome(payment.order_id, OrderStatus.CONFIRMED, None, await _sale(conn, order))
+        return Outcome(payment.order_id, OrderStatus.CONFIRMED, None, (await _sales(conn, [order]))[0])
     if order["status"] == OrderStatus.EXPIRED:
         shortage = await _take_again(conn, order)
         if shortage is None:
             await conn.execute(orders.update().where(orders.c.order_id == payment.order_id,
                                                      orders.c.status == OrderStatus.EXPIRED)
                                .values(status=OrderStatus.CONFIRMED, reason=None, hold_until=None))
-            return Outcome(payment.order_id, "REINSTATED", None, await _sale(conn, order))
+            return Outcome(payment.order_id, "REINSTATED", None, (await _sales(conn, [order]))[0])
         return _refund_due(order, payment, f"paid after its deadline, when {shortage}: the payment will be refunded")
     if order["status"] == OrderStatus.CANCELLED:
         return _refund_due(order, payment, "paid after it was cancelled: the payment will be refunded")
@@ -181,16 +252,6 @@ async def _lines(conn: AsyncConnection, order_id: str) -> list[dict[str, Any]]:
         sa.select(order_items.c.ticket_id, order_items.c.name, order_items.c.quantity, order_items.c.unit_price_cents,
                   order_items.c.vat_rate_bp)
         .where(order_items.c.order_id == order_id).order_by(order_items.c.ticket_id))).mappings().all()]
-
-
-async def _sale(conn: AsyncConnection, order: Any) -> dict[str, Any]:
-    """TICKET_SOLD for a hold that became a sale, as a sale at checkout would say it."""
-    lines = await _lines(conn, order["order_id"])
-    levels = (await conn.execute(sa.select(tickets.c.id, tickets.c.stock)
-                                 .where(tickets.c.id.in_([line["ticket_id"] for line in lines])))).all()
-    summary, _ = await festival.sale_terms(conn)
-    return sold_event(order["order_id"], order["username"], order["email"], lines, order["total_cents"],
-                      [{"ticket_id": ticket_id, "stock": stock} for ticket_id, stock in levels], summary)
 
 
 async def _take_again(conn: AsyncConnection, order: Any) -> str | None:

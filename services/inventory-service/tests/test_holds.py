@@ -14,7 +14,7 @@ from festflow_contracts.payment_reference import creditor_reference, is_valid
 from inventory_service import db, festival
 from inventory_service.cancellation import cancel_order
 from inventory_service.hold_keeper import ExpiryWatch, on_payments
-from inventory_service.holds import expire_due, next_deadline, settle_payment
+from inventory_service.holds import expire_due, next_deadline, settle_payment, settle_payments
 from inventory_service.reservation import place_order, place_orders
 
 IBAN = "DE89370400440532013000"
@@ -217,3 +217,28 @@ async def test_every_sale_with_something_to_pay_takes_the_next_invoice_number_wi
         "INV-000001", "INV-000002", "INV-000003"]
     assert sales[batch[1].order_id]["invoice_number"] == ""  # a free order has no invoice
     assert sales[held.order_id]["items"][0]["vat_rate_bp"] == 700  # the rate at the sale, on the invoice's lines
+
+
+async def test_a_fetch_of_payments_in_one_transaction_ends_as_one_by_one_would(engine):
+    await take_payments(engine, days=1)
+    early = [order(1, username=f"e{i}", email=f"e{i}@x.org") for i in range(2)]
+    await place_orders(engine, early, processed_at="2026-01-01T10:00:00.000Z")
+    await expire_due(engine, sale_window.moment("2026-01-03T00:00:00.000Z"))  # both expired, their stock back
+    await take_payments(engine, days=5)
+    fresh = [order(1, username=f"f{i}", email=f"f{i}@x.org") for i in range(3)]
+    await place_orders(engine, fresh)
+    first = paid(fresh[0].order_id, 24900)
+    batch = [first, paid(fresh[1].order_id, 24900), first,  # the same payment twice in one fetch
+             paid(fresh[0].order_id, 24900),  # a second payment of an order just paid
+             paid(early[0].order_id, 24900),  # late, the stock free: reinstated
+             paid("no-such-order", 100)]
+    outcomes = await settle_payments(engine, batch)
+    assert [o.status for o in outcomes] == ["CONFIRMED", "CONFIRMED", "DUPLICATE", "REFUND_DUE", "REINSTATED",
+                                            "UNKNOWN"]
+    assert [o.status for o in await settle_payments(engine, batch)] == ["DUPLICATE"] * 6  # the fetch again
+    assert await stock(engine) == 50 - 3 - 1 + 0  # three fresh holds, one reinstated, one left expired
+    sales = [e["data"] for e in await emitted(engine, events.ORDER_CONFIRMED)]
+    assert [s["order_id"] for s in sales] == [fresh[0].order_id, fresh[1].order_id, early[0].order_id]
+    assert [s["invoice_number"] for s in sales] == ["INV-000001", "INV-000002", "INV-000003"]
+    assert {await status(engine, c.order_id) for c in fresh[:2]} == {"CONFIRMED"}
+    assert await status(engine, fresh[2].order_id) == "AWAITING_PAYMENT"

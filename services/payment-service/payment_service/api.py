@@ -7,11 +7,11 @@ from typing import Annotated
 
 import stripe
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime import database
-from payment_service import bank_transfers, card_payments, stripe_webhooks
+from payment_service import bank_transfers, card_payments, refunds, stripe_webhooks
 from payment_service.bootstrap import Services
 from payment_service.statements import StatementUnreadable
 
@@ -95,6 +95,41 @@ async def review(parts: AppServices, _admin: AdminUser):
     """The statement lines a person must look at (no reference, nobody awaits it, partial, over-paid,
     another currency, paid twice), newest first, each with the reason."""
     return await bank_transfers.review_list(parts.engine)
+
+
+@router.get("/api/admin/payments/refunds")
+async def refunds_due(parts: AppServices, _admin: AdminUser):
+    """The bank transfers owed back (a paid order cancelled, a payment that came too late), not sent yet: order,
+    amount, payer and account, the reason; `by_hand` when the statement did not name the payer's account."""
+    return await refunds.due(parts.engine)
+
+
+@router.post("/api/admin/payments/refunds/sepa", responses={200: {"content": {"application/xml": {}}}})
+async def refunds_sepa(parts: AppServices, admin: AdminUser):
+    """The due bank refunds as a SEPA credit transfer file (pain.001.001.03) for the organiser's bank, from the
+    account they were paid into; each is marked sent and goes into no other file. 409 when none can go."""
+    try:
+        made = await refunds.sepa_file(parts.engine)
+    except refunds.NothingToRefund as exc:
+        raise HTTPException(409, str(exc)) from None
+    log.info("%s exported %d refunds (%d cents) as a SEPA file; %d left to refund by hand", admin.username,
+             made.count, made.total_cents, made.left_by_hand)
+    return Response(made.xml, media_type="application/xml", headers={
+        "Content-Disposition": 'attachment; filename="festflow-refunds.xml"', "X-Refunds": str(made.count),
+        "X-Refunds-Total-Cents": str(made.total_cents), "X-Refunds-By-Hand": str(made.left_by_hand)})
+
+
+@router.get("/api/admin/payments/reconciliation")
+async def reconciliation(parts: AppServices, _admin: AdminUser):
+    """Each recent card payment compared with its PaymentIntent at Stripe: the differences, for a person (an
+    empty list when all agree); 404 while Stripe is off, 503 while it cannot be reached."""
+    if parts.cards is None:
+        raise HTTPException(404, "card payments are not enabled here (set STRIPE_SECRET_KEY)")
+    try:
+        return await card_payments.reconcile(parts.engine, parts.cards)
+    except stripe.StripeError as exc:
+        raise HTTPException(503, f"Stripe cannot be asked right now: {exc.user_message or exc}",
+                            headers={"Retry-After": "30"}) from None
 
 
 @router.get("/api/admin/payments/orders/{order_id}")

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages
 from festflow_contracts.channels import PAYMENT_EVENTS_TOPIC
-from festflow_contracts.messages import PaymentMethod, PaymentReceived
+from festflow_contracts.messages import PaymentMethod, PaymentReceived, PayTo
 from festflow_contracts.money import euros
 from festflow_contracts.payment_reference import creditor_reference, find_references
 from festflow_runtime import outbox
@@ -34,6 +34,7 @@ class Awaited:
     currency: str
     due_at: str
     username: str | None = None  # the buyer (who alone may pay it by card)
+    account: PayTo | None = None  # the organiser's account it is paid into
 
 
 async def expect_payment(engine: AsyncEngine, order_id: str, amount_cents: int, currency: str, due_at: str) -> str:
@@ -53,7 +54,9 @@ async def expect_payments(engine: AsyncEngine, awaited: list[Awaited]) -> None:
             now = events.now_iso()
             rows = [{"reference": ref, "order_id": a.order_id, "amount_cents": a.amount_cents,
                      "currency": a.currency.upper(), "status": "awaiting", "due_at": a.due_at, "created_at": now,
-                     "username": a.username}
+                     "username": a.username, "account_iban": a.account.iban if a.account else None,
+                     "account_bic": a.account.bic if a.account else None,
+                     "account_name": a.account.beneficiary if a.account else None}
                     for ref, a in fresh.items() if ref not in known]
             if rows:
                 await conn.execute(expected_payments.insert(), rows)
@@ -111,8 +114,8 @@ async def import_statement(engine: AsyncEngine, data: bytes) -> ImportResult:
                 changed.add(reference)
             lines.append({"entry_id": credit.entry_id, "format": kind, "booked_on": credit.booked_on,
                           "amount_cents": credit.amount_cents, "currency": credit.currency, "text": credit.text[:500],
-                          "payer": credit.payer[:140], "reference": reference, "outcome": outcome, "reason": reason,
-                          "imported_at": now})
+                          "payer": credit.payer[:140], "payer_iban": credit.payer_iban or None, "reference": reference,
+                          "outcome": outcome, "reason": reason, "imported_at": now})
             if outcome == "unmatched":
                 result.unmatched += 1
             elif outcome == "review":
@@ -122,7 +125,9 @@ async def import_statement(engine: AsyncEngine, data: bytes) -> ImportResult:
         if changed:
             await conn.execute(SAVE_RECEIVED, [{"b_reference": ref, "b_received": awaited[ref]["received_cents"],
                                                 "b_status": awaited[ref]["status"],
-                                                "b_paid_at": now if awaited[ref]["status"] == "paid" else None}
+                                                "b_paid_at": now if awaited[ref]["status"] == "paid" else None,
+                                                "b_payer_name": awaited[ref]["payer_name"],
+                                                "b_payer_iban": awaited[ref]["payer_iban"]}
                                                for ref in sorted(changed)])
         for first in range(0, len(lines), CHUNK):
             await conn.execute(statement_lines.insert(), lines[first:first + CHUNK])
@@ -145,7 +150,8 @@ def _received(payment: dict[str, Any], entry_id: str, now: str) -> dict[str, Any
 CHUNK = 1000  # ids to a query and lines to an insert: a statement may have tens of thousands
 SAVE_RECEIVED = (expected_payments.update().where(expected_payments.c.reference == sa.bindparam("b_reference"))
                  .values(received_cents=sa.bindparam("b_received"), status=sa.bindparam("b_status"),
-                         paid_at=sa.bindparam("b_paid_at")))
+                         paid_at=sa.bindparam("b_paid_at"), payer_name=sa.bindparam("b_payer_name"),
+                         payer_iban=sa.bindparam("b_payer_iban")))
 
 
 async def _known_lines(conn: AsyncConnection, entry_ids: list[str]) -> set[str]:
@@ -178,8 +184,10 @@ def _apply(credit: Credit, references: list[str], awaited: dict[str, dict[str, A
     payment = awaited[reference]
     if credit.currency != payment["currency"]:
         return "review", reference, f"paid in {credit.currency}, the order is in {payment['currency']}"
-    if payment["status"] == "paid":
+    if payment["status"] != "awaiting" and payment["status"] != "review":
         return "review", reference, "the order was paid already: refund this payment"
+    payment["payer_name"] = credit.payer[:140] or payment["payer_name"]
+    payment["payer_iban"] = credit.payer_iban or payment["payer_iban"]
     received = payment["received_cents"] + credit.amount_cents
     due = payment["amount_cents"]
     payment["received_cents"] = received

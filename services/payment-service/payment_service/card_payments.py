@@ -41,6 +41,7 @@ AUTHORISED_EVENTS = ("payment_intent.amount_capturable_updated", "payment_intent
 
 class CardStripe(Protocol):
     async def prepare(self, order_id: str, amount_cents: int, currency: str, reference: str) -> Intent: ...
+    async def retrieve(self, intent_id: str) -> Intent: ...
     async def capture(self, intent_id: str, order_id: str) -> Intent: ...
     async def cancel(self, intent_id: str, order_id: str) -> Intent: ...
     async def refund(self, intent_id: str, order_id: str, amount_cents: int | None = None,
@@ -204,3 +205,35 @@ async def payment_of(engine: AsyncEngine, order_id: str) -> dict[str, Any]:
         card = (await conn.execute(sa.select(card_payments).where(card_payments.c.order_id == order_id))
                 ).mappings().first()
     return {"order_id": order_id, "awaited": dict(awaited) if awaited else None, "card": dict(card) if card else None}
+
+
+# what Stripe says of an intent in each of FestFlow's states of a card payment (a refund leaves it succeeded)
+STRIPE_STATUS = {"prepared": {"requires_payment_method", "requires_confirmation", "requires_action", "processing"},
+                 "failed": {"requires_payment_method"}, "authorised": {"requires_capture"},
+                 "captured": {"succeeded"}, "refunded": {"succeeded"}, "cancelled": {"canceled"}}
+
+
+async def reconcile(engine: AsyncEngine, cards: CardStripe, limit: int = 500) -> list[dict[str, Any]]:
+    """Compares each recent card payment with its intent at Stripe: the differences (a status that does not fit,
+    another amount or currency, an intent Stripe does not know), newest first, for a person to look at."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(card_payments).order_by(card_payments.c.updated_at.desc()).limit(limit))
+                ).mappings().all()
+    differences = []
+    for row in rows:
+        try:
+            intent = await cards.retrieve(row["intent_id"])
+        except stripe.InvalidRequestError:
+            differences.append({"order_id": row["order_id"], "intent_id": row["intent_id"], "ours": row["status"],
+                                "stripe": None, "problem": "Stripe does not know this intent"})
+            continue
+        problems = []
+        if intent.status not in STRIPE_STATUS.get(row["status"], set()):
+            problems.append(f"FestFlow has it {row['status']}, Stripe {intent.status}")
+        if intent.amount_cents != row["amount_cents"] or intent.currency != row["currency"]:
+            problems.append(f"Stripe's amount is {intent.amount_cents} {intent.currency}, "
+                            f"FestFlow's {row['amount_cents']} {row['currency']}")
+        if problems:
+            differences.append({"order_id": row["order_id"], "intent_id": row["intent_id"], "ours": row["status"],
+                                "stripe": intent.status, "problem": "; ".join(problems)})
+    return differences

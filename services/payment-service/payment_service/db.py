@@ -23,6 +23,14 @@ expected_payments = sa.Table(
     sa.Column("paid_at", sa.String(40)),
     sa.Column("note", sa.String(300)),  # why it is owed back, for a payment the order could not take (refund)
     sa.Column("username", sa.String(64)),  # the buyer, who alone may pay it by card
+    # the organiser's account it is paid into (the order's, when it was held): a refund is sent from there
+    sa.Column("account_iban", sa.String(34)),
+    sa.Column("account_bic", sa.String(11)),
+    sa.Column("account_name", sa.String(70)),
+    # who paid, from which account (as the statement says): where a refund goes
+    sa.Column("payer_name", sa.String(140)),
+    sa.Column("payer_iban", sa.String(34)),
+    sa.Column("refunded_at", sa.String(40)),  # when its refund went into a SEPA file for the bank
 )
 
 # An order paid by card: its Stripe PaymentIntent (manual capture) and where it stands. `action` is what must
@@ -54,6 +62,7 @@ statement_lines = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("text", sa.String(500), nullable=False),
     sa.Column("payer", sa.String(140), nullable=False),
+    sa.Column("payer_iban", sa.String(34)),
     sa.Column("reference", sa.String(30)),  # the expected payment it was matched to, if any
     sa.Column("outcome", sa.String(10), nullable=False),  # matched | review | unmatched
     sa.Column("reason", sa.String(200)),  # why a person must look at it

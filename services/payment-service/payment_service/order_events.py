@@ -1,7 +1,8 @@
 """What the payment service hears of orders (Kafka, the inventory's order events): an order held for payment is
 awaited (its reference then matches statement lines, and its buyer may pay it by card); a sale of an order
 authorised by card is captured; a payment the order could not take is marked to be refunded (a card
-authorisation is cancelled). Every other event is none of its business."""
+authorisation is cancelled); a paid order cancelled owes its money back (refunds.py). Every other event is none
+of its business."""
 from __future__ import annotations
 
 import logging
@@ -11,12 +12,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import events, messages
-from festflow_contracts.messages import OrderHeld, OrderRefundDue, PaymentMethod, TicketSold
-from payment_service import card_payments
+from festflow_contracts.messages import OrderCancelled, OrderHeld, OrderRefundDue, PaymentMethod, TicketSold
+from payment_service import card_payments, refunds
 from payment_service.bank_transfers import Awaited, expect_payments, owe_back
 
 log = logging.getLogger("payment_service.orders")
-WANTED = (events.ORDER_HELD, events.ORDER_REFUND_DUE, events.ORDER_CONFIRMED)
+WANTED = (events.ORDER_HELD, events.ORDER_REFUND_DUE, events.ORDER_CONFIRMED, events.ORDER_CANCELLED)
 
 
 def on_order_events(engine: AsyncEngine, on_card_action: Callable[[], None] = lambda: None):
@@ -25,15 +26,19 @@ def on_order_events(engine: AsyncEngine, on_card_action: Callable[[], None] = la
     async def handle(batch: list[dict[str, Any]]) -> None:
         wanted = [messages.parse_any(event) for event in batch
                   if events.current_type(event.get("type", "")) in WANTED]
-        held = [Awaited(m.order_id, m.total_cents, m.currency, m.due_at, m.username) for m in wanted
+        held = [Awaited(m.order_id, m.total_cents, m.currency, m.due_at, m.username, m.pay_to) for m in wanted
                 if isinstance(m, OrderHeld)]
         if held:
             await expect_payments(engine, held)
-        decided = [m for m in wanted if isinstance(m, TicketSold | OrderRefundDue)]
+        decided = [m for m in wanted if isinstance(m, TicketSold | OrderRefundDue)
+                   or (isinstance(m, OrderCancelled) and not m.unpaid)]
         if decided:
             async with engine.begin() as conn:
                 for one in decided:
-                    await card_payments.on_order_event(conn, one)
+                    if isinstance(one, OrderCancelled):  # a paid order cancelled: its money goes back
+                        await refunds.owe_back_cancelled(conn, one.order_id, one.reason)
+                    else:
+                        await card_payments.on_order_event(conn, one)
             on_card_action()
         for message in wanted:
             if isinstance(message, OrderRefundDue):

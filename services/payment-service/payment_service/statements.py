@@ -32,6 +32,7 @@ class Credit:
     booked_on: str  # ISO date
     text: str  # the remittance information: where a buyer writes the payment reference
     payer: str
+    payer_iban: str = ""  # the account it came from, when the statement names it (where a refund goes)
 
 
 def parse_statement(data: bytes) -> tuple[str, list[Credit]]:
@@ -70,17 +71,22 @@ def _cents(amount: str | Decimal, where: str) -> int:
     return int(cents)
 
 
-def _fingerprinted(kind: str, credits: list[tuple[str | None, int, str, str, str, str]]) -> list[Credit]:
-    """Credits, with the bank's id where it gave one, else a fingerprint of the fields and their place
-    among identical lines."""
+def _fingerprinted(kind: str, credits: list[tuple[str | None, int, str, str, str, str, str]]) -> list[Credit]:
+    """Credits, with the bank's id where it gave one, else a fingerprint of the fields (the payer's account
+    aside) and their place among identical lines."""
     seen: Counter[tuple] = Counter()
     out = []
-    for bank_id, cents, currency, booked, text, payer in credits:
+    for bank_id, cents, currency, booked, text, payer, iban in credits:
         fields = (cents, currency, booked, text, payer)
         seen[fields] += 1
         entry = bank_id or kind + ":" + hashlib.sha256(repr((*fields, seen[fields])).encode()).hexdigest()[:32]
-        out.append(Credit(entry, cents, currency.upper(), booked, text.strip(), payer.strip()))
+        out.append(Credit(entry, cents, currency.upper(), booked, text.strip(), payer.strip(), _iban(iban)))
     return out
+
+
+def _iban(text: str) -> str:
+    compact = re.sub(r"\s", "", text or "").upper()
+    return compact if re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", compact) else ""
 
 
 # --- CAMT.053: entries (Ntry) with their amount, credit/debit mark, booking date and remittance ---
@@ -125,9 +131,11 @@ def _camt053(data: bytes) -> list[Credit]:
         remittance = " ".join(_texts(entry, "Ustrd") + _texts(entry, "Ref"))
         debtor = _find(entry, "Dbtr")
         payer = (_texts(debtor, "Nm") or [""])[0] if debtor is not None else ""
+        account = _find(entry, "DbtrAcct")
+        iban = (_texts(account, "IBAN") or [""])[0] if account is not None else ""
         bank_id = (_texts(entry, "AcctSvcrRef") or _texts(entry, "NtryRef") or [""])[0]
         credits.append((f"camt:{bank_id}" if bank_id else None, _cents(amount.text, f"entry {number}"),
-                        amount.get("Ccy", "EUR"), day, remittance, payer))
+                        amount.get("Ccy", "EUR"), day, remittance, payer, iban))
     return _fingerprinted("camt", credits)
 
 
@@ -151,7 +159,8 @@ def _mt940(text: str) -> list[Credit]:
         bank_id = data.get("bank_reference")
         payer = str(data.get("applicant_name") or "")
         credits.append((f"mt940:{bank_id}" if bank_id else None, _cents(amount.amount, "MT940"),
-                        amount.currency, booked.isoformat() if booked else "", text, payer))
+                        amount.currency, booked.isoformat() if booked else "", text, payer,
+                        str(data.get("applicant_iban") or "")))
     return _fingerprinted("mt940", credits)
 
 
@@ -165,6 +174,7 @@ COLUMNS = {
     "currency": ("currency", "ccy", "währung"),
     "payer": ("name", "payer", "debtor", "counterparty", "auftraggeber"),
     "id": ("id", "transaction id", "entry id", "bank reference"),
+    "iban": ("iban", "payer iban", "debtor iban", "counterparty iban", "iban auftraggeber"),
 }
 
 
@@ -193,7 +203,7 @@ def _csv(text: str) -> list[Credit]:
         if cents <= 0:
             continue  # money out
         credits.append((f"csv:{cell['id']}" if cell["id"] else None, cents, cell["currency"] or "EUR",
-                        _iso_day(cell["date"]), cell["text"], cell["payer"]))
+                        _iso_day(cell["date"]), cell["text"], cell["payer"], cell["iban"]))
     return _fingerprinted("csv", credits)
 
 

@@ -41,6 +41,10 @@ class StripePayments:
             {"idempotency_key": f"festflow-{order_id}-prepare"})
         return _intent(found)
 
+    async def retrieve(self, intent_id: str) -> Intent:
+        """The intent as Stripe has it now (the reconciliation compares it with what FestFlow recorded)."""
+        return _intent(await self.client.v1.payment_intents.retrieve_async(intent_id))
+
     async def capture(self, intent_id: str, order_id: str) -> Intent:
         """Takes the authorised money: only after the inventory turned the hold into a sale."""
         return _intent(await self.client.v1.payment_intents.capture_async(

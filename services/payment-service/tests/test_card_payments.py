@@ -13,7 +13,14 @@ import stripe
 from festflow_contracts import events, fixtures, messages
 from payment_service import db
 from payment_service.bank_transfers import Awaited, expect_payments
-from payment_service.card_payments import CardRefused, apply_webhooks, on_order_event, run_actions, start
+from payment_service.card_payments import (
+    CardRefused,
+    apply_webhooks,
+    on_order_event,
+    reconcile,
+    run_actions,
+    start,
+)
 from payment_service.stripe_payments import Intent
 from payment_service.stripe_webhooks import receive
 
@@ -34,6 +41,9 @@ class FakeStripe:
 
     async def prepare(self, order_id, amount_cents, currency, reference):
         return Intent(f"pi_{next(self.numbers)}", "requires_payment_method", amount_cents, currency, "secret")
+
+    async def retrieve(self, intent_id):
+        raise NotImplementedError
 
     async def _call(self, step, intent_id):
         if self.down:
@@ -148,3 +158,21 @@ async def test_what_stripe_could_not_do_is_asked_again_later(engine):
 
 def fixtures_message(type_, order_id):
     return messages.parse_any(fixtures.sample(type_, order_id=order_id))
+
+
+async def test_the_reconciliation_reports_where_stripe_and_festflow_differ(engine):
+    class StripeSays(FakeStripe):
+        async def retrieve(self, intent_id):
+            if intent_id == "pi_gone":
+                raise stripe.InvalidRequestError("No such payment_intent", "id")
+            status, amount = {"pi_ok": ("succeeded", 500), "pi_odd": ("requires_capture", 500),
+                              "pi_more": ("succeeded", 900)}[intent_id]
+            return Intent(intent_id, status, amount, "EUR", None)
+    async with engine.begin() as conn:
+        for order, intent in (("o-ok", "pi_ok"), ("o-odd", "pi_odd"), ("o-more", "pi_more"), ("o-gone", "pi_gone")):
+            await conn.execute(db.card_payments.insert().values(order_id=order, intent_id=intent, amount_cents=500,
+                                                                currency="EUR", status="captured", updated_at="t"))
+    found = {d["order_id"]: d["problem"] for d in await reconcile(engine, StripeSays())}
+    assert found == {"o-odd": "FestFlow has it captured, Stripe requires_capture",
+                     "o-more": "Stripe's amount is 900 EUR, FestFlow's 500 EUR",
+                     "o-gone": "Stripe does not know this intent"}
