@@ -107,12 +107,13 @@ def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], m
         for row in r.seconds()))
     print(_line("checkout to the outcome on Kafka (ms)", r.outcome_ms()))
     print(_line(f"checkout to the bell ({len(r.bell_buyers)} buyers) (ms)", r.bell_ms()))
-    confirmed = sum(1 for o in r.outcomes_of_accepted()
-                    if events.current_type(r.outcomes[o][0]) == events.ORDER_CONFIRMED)
+    kinds = [events.current_type(r.outcomes[o][0]) for o in r.outcomes_of_accepted()]
+    confirmed, held = kinds.count(events.ORDER_CONFIRMED), kinds.count(events.ORDER_HELD)
     print(f"sold out after {_s(r.sold_out_seconds)}; every outcome on Kafka after {_s(r.outcomes_seconds)}; "
           f"every order settled in My orders after {_s(r.settled_seconds)}; "
           f"every mail sent after {_s(r.mailed_seconds)} ({r.mails} mails)")
-    print(f"outcomes: {confirmed} confirmed, {len(r.outcomes_of_accepted()) - confirmed} rejected, "
+    print(f"outcomes: {confirmed} confirmed, " + (f"{held} held for payment, " if held else "")
+          + f"{len(kinds) - confirmed - held} rejected, "
           f"{accepted - len(r.outcomes_of_accepted())} missing; sold {r.sold_on_kafka}/{p.stock}, "
           f"stock left {r.stock_left}; My orders of {r.my_orders_checked} buyers read back: "
           f"{len(r.my_orders_wrong)} wrong")
@@ -174,10 +175,12 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=1, help="order and inventory service instances "
                         "(1-4; more than 1 needs --database postgres)")
     parser.add_argument("--attach", metavar="PROFILE", help="measure the running stack of PROFILE (e.g. dev)")
+    parser.add_argument("--holds", action="store_true", help="the festival takes bank transfers: each checkout "
+                        "holds its tickets until paid (the outcome on Kafka is the hold)")
     args = parser.parse_args()
     layout = Layout(args.database, args.instances)
     plan = DropPlan(rate=args.rate, orders=args.orders, stock=args.stock, buyers=args.buyers,
-                    max_tickets=args.max_tickets, bells=args.bells)
+                    max_tickets=args.max_tickets, bells=args.bells, holds=args.holds)
     profile = get_profile(args.attach or "bench")
     stack = None if args.attach else Stack(profile, layout=layout)
     if stack is not None:

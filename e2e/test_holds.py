@@ -234,3 +234,21 @@ def test_a_buyer_checks_out_in_the_browser_and_sees_how_to_pay(page, api, admin_
     expect(page.locator("#order-detail .cart_status")).to_have_text("CANCELLED", timeout=15_000)
     expect(page.locator("#order-detail")).to_contain_text("abandoned by the buyer")
     expect(page.locator(".cart_pay")).to_have_count(0)
+
+
+def test_the_organiser_marks_an_order_paid_at_the_box_office_from_its_page(page, api, admin_token, guest_token,
+                                                                           bank_transfers):
+    from test_browser import log_in
+    ticket = new_ticket_type(api, admin_token, price="18.00", stock=3)
+    order = held_order(api, guest_token, ticket["id"], 2)
+    log_in(page, "admin", "admin123")
+    page.goto(f"/admin/orders/{order['order_id']}")
+    expect(page.locator(".admin_order-payment")).to_contain_text("awaited by bank transfer until")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Mark paid").click()
+    expect(page.locator("#admin-order")).to_have_attribute("data-status", "CONFIRMED", timeout=30_000)
+    expect(page.locator(".admin_order-tickets tbody tr")).to_have_count(2, timeout=15_000)
+    paid = api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token)).json()
+    assert paid["status"] == "CONFIRMED" and paid["invoice_number"]
+    again = api.post(f"/api/admin/payments/orders/{order['order_id']}/paid", headers=bearer(admin_token))
+    assert again.status_code == 409 and "paid already" in again.json()["detail"]

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from festflow_runtime.api_answers import reasons
 from festflow_runtime.fragment_app import render
 from festflow_runtime.web_auth import AdminUser
-from mf_admin.web import order_api, ticketing_api
+from mf_admin.web import order_api, payment_api, ticketing_api
 
 router = APIRouter()
 
@@ -25,14 +25,15 @@ async def orders_page(request: Request, _admin: AdminUser, q: str = ""):
 
 
 async def _order(request: Request, order_id: str, message: str | None = None, error: str | None = None,
-                 cancelling: bool = False) -> HTMLResponse:
+                 leaving: tuple[str, ...] = ()) -> HTMLResponse:
+    """The order's fragment; while it is still in one of the `leaving` statuses (a cancellation or a payment on
+    its way) the fragment looks again each second."""
     found = await order_api(request, "GET", f"/api/admin/orders/{quote(order_id, safe='')}")
     order = found.body if found.ok else None
     if not found.ok:
         error = "; ".join([*([error] if error else []), *reasons(found.body)])
     return render(request, "order.html", {"order": order, "message": message, "error": error,
-                                          "cancelling": cancelling and order is not None
-                                          and order["status"] in ("CONFIRMED", "AWAITING_PAYMENT")})
+                                          "cancelling": order is not None and order["status"] in leaving})
 
 
 @router.get("/admin/fragments/v1/order/{order_id}", response_class=HTMLResponse)
@@ -49,7 +50,17 @@ async def cancel_order(request: Request, order_id: str, _admin: AdminUser,
     if asked.status != 202:
         return await _order(request, order_id, error="; ".join(reasons(asked.body)))
     return await _order(request, order_id, message="Cancelling: the stock goes back on sale and the buyer is told.",
-                        cancelling=True)
+                        leaving=("CONFIRMED", "AWAITING_PAYMENT"))
+
+
+@router.post("/admin/orders/{order_id}/paid", response_class=HTMLResponse)
+async def mark_paid(request: Request, order_id: str, _admin: AdminUser):
+    """The organiser took the money themselves (box office, cash): the order awaiting payment is confirmed."""
+    marked = await payment_api(request, "POST", f"/api/admin/payments/orders/{quote(order_id, safe='')}/paid")
+    if marked.status != 202:
+        return await _order(request, order_id, error="; ".join(reasons(marked.body)))
+    return await _order(request, order_id, message="Marked paid: the order is confirmed and its tickets issued in a "
+                                                   "moment.", leaving=("AWAITING_PAYMENT",))
 
 
 @router.post("/admin/orders/{order_id}/resend", response_class=HTMLResponse)

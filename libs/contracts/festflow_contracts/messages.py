@@ -34,6 +34,7 @@ class PaymentMethod(StrEnum):
     """How an order awaiting payment is paid."""
     BANK_TRANSFER = "bank_transfer"
     CARD = "card"  # through Stripe: authorised first, captured once the hold became a sale
+    MANUAL = "manual"  # the organiser took the money (at the box office, say) and marked the order paid
 
 
 class TicketTypeChange(StrEnum):

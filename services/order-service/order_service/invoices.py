@@ -79,8 +79,8 @@ def invoice_pdf(order: dict[str, Any], buyer: dict[str, str], seller: dict[str, 
     for rate, net, vat, gross in totals_by_rate(order["items"]):
         line(f"{rate_text(rate)} VAT: net {euros(net)} + VAT {euros(vat)} = {euros(gross)}", x=columns[1])
     line(f"Total (VAT included): {euros(order['total_cents'])}", 12, bold=True, x=columns[1])
-    if (order.get("payment") or {}).get("method") == "bank_transfer":
-        line("Paid by bank transfer.", x=columns[1])
+    if order.get("payment"):  # it was held until paid (by transfer, card or at the box office): it is paid
+        line("Paid.", x=columns[1])
     pdf.showPage()
     pdf.save()
     return out.getvalue()

@@ -132,6 +132,20 @@ async def reconciliation(parts: AppServices, _admin: AdminUser):
                             headers={"Retry-After": "30"}) from None
 
 
+@router.post("/api/admin/payments/orders/{order_id}/paid", status_code=202)
+async def mark_paid(parts: AppServices, admin: AdminUser, order_id: str):
+    """The organiser took the money themselves (box office, cash): the order awaiting payment is paid, and the
+    inventory turns its hold into the sale (or, past its deadline, reinstates it while the tickets are free). 202:
+    on its way; 404 when no payment of it is awaited; 409 when it is paid (or marked) already."""
+    try:
+        await bank_transfers.mark_paid(parts.engine, order_id, admin.username)
+    except bank_transfers.NotAwaited as refused:
+        raise HTTPException(refused.status, refused.detail) from None
+    parts.relay.notify()
+    log.info("order %s marked paid by %s", order_id[:8], admin.username)
+    return {"order_id": order_id, "payment": "marked paid"}
+
+
 @router.get("/api/admin/payments/orders/{order_id}")
 async def order_payment(parts: AppServices, _admin: AdminUser, order_id: str):
     """What the payment service knows of an order: the transfer it awaits (`awaited`: amount, received so far,

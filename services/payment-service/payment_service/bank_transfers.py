@@ -206,3 +206,32 @@ async def review_list(engine: AsyncEngine, limit: int = 200) -> list[dict[str, A
         rows = (await conn.execute(sa.select(statement_lines).where(statement_lines.c.outcome != "matched")
                                    .order_by(statement_lines.c.imported_at.desc()).limit(limit))).mappings().all()
     return [dict(row) for row in rows]
+
+
+class NotAwaited(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+async def mark_paid(engine: AsyncEngine, order_id: str, by: str) -> None:
+    """The organiser took the money themselves (at the box office, in cash): the order's awaited payment is paid,
+    and PAYMENT_RECEIVED (method manual, payment id `manual:<order>`) goes to the inventory in the same
+    transaction. Marked twice, it is paid once (409 the second time)."""
+    async with engine.begin() as conn:
+        marked = await conn.execute(expected_payments.update().where(
+            expected_payments.c.order_id == order_id, expected_payments.c.status.in_(["awaiting", "review"]))
+            .values(status="paid", received_cents=expected_payments.c.amount_cents, paid_at=events.now_iso(),
+                    note=f"marked paid by {by}"[:300]))
+        if marked.rowcount != 1:
+            status = await conn.scalar(sa.select(expected_payments.c.status)
+                                       .where(expected_payments.c.order_id == order_id))
+            if status is None:
+                raise NotAwaited(404, "no payment of this order is awaited")
+            raise NotAwaited(409, f"this order's payment is {status} already")
+        row = (await conn.execute(sa.select(expected_payments).where(expected_payments.c.order_id == order_id))
+               ).mappings().one()
+        received = messages.envelope(PaymentReceived(
+            order_id=order_id, amount_cents=row["amount_cents"], currency=row["currency"], method=PaymentMethod.MANUAL,
+            payment_id=f"manual:{order_id}", received_at=events.now_iso()), SOURCE, subject=order_id)
+        await outbox.emit(conn, event_outbox, PAYMENT_EVENTS_TOPIC, order_id, received)

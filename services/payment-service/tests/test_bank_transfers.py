@@ -2,12 +2,13 @@
 carries, to the cent, once; everything else is left for a person, with the reason."""
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from festflow_contracts import events, fixtures
 from festflow_contracts.payment_reference import creditor_reference
 from payment_service import db
-from payment_service.bank_transfers import expect_payment, import_statement, review_list
+from payment_service.bank_transfers import NotAwaited, expect_payment, import_statement, mark_paid, review_list
 from payment_service.order_events import on_order_events
 
 from .conftest import ANNA, BEN, statement
@@ -107,3 +108,17 @@ async def test_orders_held_for_a_transfer_are_awaited_and_a_payment_they_cannot_
     await handle([fixtures.sample(events.ORDER_REFUND_DUE, order_id=BEN, amount_cents=8900,
                                   reason="paid after its deadline, when VIP had too few left")])
     assert (await awaited(engine))[BEN] == ("refund", 8900)
+
+
+async def test_the_organiser_marks_an_order_paid_once_and_the_inventory_hears_it(engine):
+    await expect_payment(engine, ANNA, 17800, "EUR", DUE)
+    await mark_paid(engine, ANNA, "admin")
+    with pytest.raises(NotAwaited) as again:
+        await mark_paid(engine, ANNA, "admin")
+    assert again.value.status == 409 and "paid already" in again.value.detail
+    with pytest.raises(NotAwaited) as unknown:
+        await mark_paid(engine, BEN, "admin")
+    assert unknown.value.status == 404
+    [sent] = await sent_events(engine)
+    assert sent["data"]["method"] == "manual" and sent["data"]["payment_id"] == f"manual:{ANNA}"
+    assert sent["data"]["amount_cents"] == 17800 and (await awaited(engine))[ANNA] == ("paid", 17800)
