@@ -93,12 +93,15 @@ class StockLevel(Message):
 
 
 class FestivalSummary(Message):
-    """What a ticket is for: shown on the buyer's mail and tickets."""
+    """What a ticket is for: shown on the buyer's mail and tickets; and who sells it (on the invoice)."""
     name: str
     starts_on: str = ""  # ISO dates, "" while the organiser has not set them
     ends_on: str = ""
     venue: str = ""
     address: str = ""
+    seller: str = ""  # who sells: the account holder's name ("" for the festival's name)
+    seller_address: str = ""
+    vat_id: str = ""
 
 
 class TicketSold(Message):

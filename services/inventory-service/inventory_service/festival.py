@@ -181,12 +181,14 @@ async def sale_terms(conn: AsyncConnection) -> tuple[FestivalSummary | None, Pay
     row = (await conn.execute(sa.select(festival.c.name, festival.c.starts_on, festival.c.ends_on, festival.c.venue,
                                         festival.c.address, festival.c.payment_hold_minutes,
                                         festival.c.bank_transfer_days, festival.c.iban, festival.c.bic,
-                                        festival.c.beneficiary).where(festival.c.id == 1))).mappings().first()
+                                        festival.c.beneficiary, festival.c.seller_address, festival.c.vat_id)
+                               .where(festival.c.id == 1))).mappings().first()
     if row is None:
         return None, PaymentTerms()
     pay_to = PayTo(iban=row["iban"], bic=row["bic"], beneficiary=row["beneficiary"]) if row["iban"] else None
     return (FestivalSummary(name=row["name"], starts_on=row["starts_on"], ends_on=row["ends_on"], venue=row["venue"],
-                            address=row["address"]),
+                            address=row["address"], seller=row["beneficiary"], seller_address=row["seller_address"],
+                            vat_id=row["vat_id"]),
             PaymentTerms(row["payment_hold_minutes"], row["bank_transfer_days"], pay_to))
 
 

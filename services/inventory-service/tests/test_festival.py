@@ -92,11 +92,14 @@ async def test_a_banner_must_be_an_image_of_at_most_2_mb(engine):
     assert await festival.banner(engine) is None
 
 
-async def test_a_sale_carries_the_festival_it_is_for(engine):
+async def test_a_sale_carries_the_festival_it_is_for_and_who_sells(engine):
+    await festival.update(engine, festival.FestivalPatch(beneficiary="Riverfest GmbH", vat_id="DE123456789",
+                                                         seller_address="1 Festival Way, Springfield"))
     outcome = await place_order(engine, order("vip-weekend"))
     assert outcome.event["data"]["festival"] == {
         "name": "FestFlow Summer Festival", "starts_on": "2027-07-16", "ends_on": "2027-07-18",
-        "venue": "Riverside Park", "address": "Riverside Park, 1 Festival Way, Springfield"}
+        "venue": "Riverside Park", "address": "Riverside Park, 1 Festival Way, Springfield",
+        "seller": "Riverfest GmbH", "seller_address": "1 Festival Way, Springfield", "vat_id": "DE123456789"}
 
 
 async def test_a_ticket_type_has_a_description_and_a_sale_window(engine):

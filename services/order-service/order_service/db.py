@@ -33,6 +33,7 @@ orders = sa.Table(
     sa.Column("tickets", sa.JSON),  # issued by the ticketing service once the order is confirmed
     sa.Column("payment", sa.JSON),  # what an order held for payment must pay, by when and to whom (ORDER_HELD)
     sa.Column("invoice_number", sa.String(20)),  # the inventory's, at the sale (TicketSold.invoice_number)
+    sa.Column("seller", sa.JSON),  # the festival and who sold, as they were at the sale (for the invoice)
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),

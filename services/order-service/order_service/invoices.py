@@ -37,12 +37,14 @@ def totals_by_rate(items: list[dict[str, Any]]) -> list[tuple[int, int, int, int
 
 def invoice_pdf(order: dict[str, Any], buyer: dict[str, str], seller: dict[str, Any]) -> bytes:
     """The invoice of a confirmed order (`order`: its row, with `invoice_number`, `items`, `total_cents` and
-    `updated_at`, when it was confirmed; `buyer`: username and email; `seller`: the festival's details)."""
+    `updated_at`, when it was confirmed; `buyer`: username and email; `seller`: the festival and who sold, as
+    they were at the sale: `name`, dates, `seller` (or `beneficiary`), `seller_address`, `vat_id`)."""
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
     number = order["invoice_number"]
     pdf.setTitle(f"Invoice {number}")
-    pdf.setAuthor(seller.get("beneficiary") or seller.get("name") or "FestFlow")
+    seller_name = seller.get("seller") or seller.get("beneficiary") or seller.get("name") or "FestFlow"
+    pdf.setAuthor(seller_name)
     width, height = A4
     left, y = 20 * mm, height - 25 * mm
 
@@ -52,7 +54,7 @@ def invoice_pdf(order: dict[str, Any], buyer: dict[str, str], seller: dict[str, 
         pdf.drawString(x, y, text)
         y -= size * 0.5 * mm + 2 * mm
 
-    line(seller.get("beneficiary") or seller.get("name") or "", 12, bold=True)
+    line(seller_name, 12, bold=True)
     for text in filter(None, [seller.get("seller_address"), seller.get("vat_id") and f"VAT id {seller['vat_id']}"]):
         line(str(text))
     y -= 6 * mm

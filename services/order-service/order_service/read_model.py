@@ -41,7 +41,8 @@ SETTLE_SOLD = (orders.update().where(orders.c.order_id == sa.bindparam("b_order_
                                             orders.c.status == OrderStatus.EXPIRED))
                .values(status=OrderStatus.CONFIRMED, reason=None, total_cents=sa.bindparam("b_total"),
                        items=sa.bindparam("b_items", type_=orders.c["items"].type), updated_at=sa.bindparam("b_time"),
-                       invoice_number=sa.bindparam("b_invoice")))
+                       invoice_number=sa.bindparam("b_invoice"),
+                       seller=sa.bindparam("b_seller", type_=orders.c.seller.type)))
 SETTLE_HELD = _PENDING.values(status=OrderStatus.AWAITING_PAYMENT, total_cents=sa.bindparam("b_total"),
                               items=sa.bindparam("b_items", type_=orders.c["items"].type),
                               payment=sa.bindparam("b_payment", type_=orders.c.payment.type),
@@ -110,7 +111,8 @@ class OrderStatusProjection:
         """Outcomes of distinct orders, each changing its order only from the status it comes from, and
         orders' tickets, each kept only if the order had none (in the order they came)."""
         sold = [{"b_order_id": o.order_id, "b_total": o.total_cents, "b_items": [line.model_dump() for line in o.items],
-                 "b_time": event["time"], "b_invoice": o.invoice_number or None}
+                 "b_time": event["time"], "b_invoice": o.invoice_number or None,
+                 "b_seller": o.festival.model_dump() if o.festival else None}
                 for event, o in outcomes if isinstance(o, TicketSold)]
         held = [{"b_order_id": o.order_id, "b_total": o.total_cents, "b_items": [line.model_dump() for line in o.items],
                  "b_payment": payment_view(o), "b_time": event["time"]}

@@ -67,8 +67,8 @@ async def invoice(services: AppServices, order_id: str, identity: CurrentUser):
         row = (await conn.execute(query)).mappings().first()
     if row is None or not row["invoice_number"]:
         raise HTTPException(404, "no invoice for this order" if row else "no such order")
-    seller = services.catalog.festival or await services.inventory.festival()
-    pdf = invoice_pdf(dict(row), {"username": row["username"], "email": row["email"] or ""}, seller)
+    pdf = invoice_pdf(dict(row), {"username": row["username"], "email": row["email"] or ""},
+                      row["seller"] or services.catalog.festival or await services.inventory.festival())
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="invoice-{row["invoice_number"]}.pdf"', "Cache-Control": "private"})
 

@@ -41,12 +41,15 @@ def test_the_invoice_pdf_names_its_number_seller_buyer_lines_and_vat():
         assert expected in text, expected
 
 
-async def test_the_read_model_keeps_the_invoice_number_of_the_sale(engine):
+async def test_the_read_model_keeps_the_invoice_number_and_the_seller_of_the_sale(engine):
     async with engine.begin() as conn:
         await conn.execute(db.orders.insert().values(
             order_id="o1", username="guest", idempotency_key="k", request_hash="h", status="PENDING", items=[],
             created_at="2027-03-01T10:00:00Z", updated_at="2027-03-01T10:00:00Z"))
-    await status_projection(engine, Limits()).apply(sample(events.ORDER_CONFIRMED, order_id="o1",
-                                                           invoice_number="INV-000007"))
+    sold = sample(events.ORDER_CONFIRMED, order_id="o1", invoice_number="INV-000007")
+    sold["data"]["festival"] |= {"seller": "Riverfest GmbH", "vat_id": "DE123456789"}
+    await status_projection(engine, Limits()).apply(sold)
     async with engine.connect() as conn:
-        assert await conn.scalar(sa.select(db.orders.c.invoice_number)) == "INV-000007"
+        row = (await conn.execute(sa.select(db.orders.c.invoice_number, db.orders.c.seller))).one()
+    assert row.invoice_number == "INV-000007"
+    assert row.seller["seller"] == "Riverfest GmbH" and row.seller["vat_id"] == "DE123456789"  # as at the sale
