@@ -145,8 +145,10 @@ def test_a_paid_order_cancelled_is_refunded_through_its_provider(api, admin_toke
                       json={"reason": "the act was cancelled"})
     assert cancel.status_code == 202, cancel.text
     wait_status(api, guest_token, carded["order_id"], "CANCELLED")
-    refunded = card_status(api, admin_token, carded["order_id"], "refunded")
-    assert refunded["note"] == "cancelled: the act was cancelled"
+    card_status(api, admin_token, carded["order_id"], "refunded")
+    given = api.get(f"/api/admin/payments/orders/{carded['order_id']}", headers=bearer(admin_token)).json()["refunds"]
+    assert [(r["amount_cents"], r["reason"], r["status"]) for r in given] == [
+        (2500, "cancelled: the act was cancelled", "done")]
     # by bank transfer: the refund goes into a SEPA file for the organiser's bank, to the account it came from
     wired = held_order(api, guest_token, ticket["id"], 2)
     statement = camt053_from(5000, wired["payment"]["reference"], "DE02120300000000202051", "Gus Guest")
@@ -169,3 +171,35 @@ def test_a_paid_order_cancelled_is_refunded_through_its_provider(api, admin_toke
     assert not [r for r in api.get("/api/admin/payments/refunds", headers=bearer(admin_token)).json()
                 if r["order_id"] == wired["order_id"]]  # sent: in no second file
     assert stock_of(api, ticket["id"]) == 4
+
+
+def test_one_ticket_of_three_cancelled_gives_back_its_price_and_the_others_still_admit(api, admin_token, guest_token,
+                                                                                       bank_transfers):  # noqa: F811
+    ticket = new_ticket_type(api, admin_token, price="20.00", stock=5)
+    order = held_order(api, guest_token, ticket["id"], 3)
+    intent = pay_by_card(api, guest_token, order["order_id"])
+    assert send(api, *authorised(intent, order["order_id"])) == 200
+    wait_status(api, guest_token, order["order_id"], "CONFIRMED")
+    issued = eventually(lambda: (o := api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token))
+                                 .json())["tickets"] and o, what="the tickets")["tickets"]
+    card_status(api, admin_token, order["order_id"], "captured")
+    one = issued[1]["code"]
+    wrong = api.post(f"/api/admin/orders/{order['order_id']}/cancel", headers=bearer(admin_token),
+                     json={"reason": "x", "tickets": ["NOT-A-TICKET"]})
+    assert wrong.status_code == 422 and "NOT-A-TICKET" in wrong.json()["detail"]
+    assert api.post(f"/api/admin/orders/{order['order_id']}/cancel", headers=bearer(admin_token),
+                    json={"reason": "one cannot come", "tickets": [one]}).status_code == 202
+
+    def voided():
+        now = api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token)).json()
+        return now if [t["status"] for t in now["tickets"]].count("void") == 1 else None
+    now = eventually(voided, what="the one ticket to be void")
+    assert now["status"] == "CONFIRMED" and next(t for t in now["tickets"] if t["code"] == one)["status"] == "void"
+    assert stock_of(api, ticket["id"]) == 3  # its one back on sale
+
+    def refunded():
+        found = api.get(f"/api/admin/payments/orders/{order['order_id']}", headers=bearer(admin_token)).json()
+        return found if found["refunds"] and found["refunds"][0]["status"] == "done" else None
+    payment = eventually(refunded, what="its price to be refunded through Stripe")
+    assert [r["amount_cents"] for r in payment["refunds"]] == [2000]  # one ticket's price, not the order's 60.00
+    assert payment["card"]["status"] == "captured"  # the rest stays paid

@@ -70,13 +70,20 @@ class PlaceOrder(Message):
     items: tuple[OrderItem, ...] = Field(min_length=1)
 
 
+class CancelledTicket(Message):
+    code: str = Field(min_length=1, max_length=64)  # the issued ticket
+    ticket_id: str = Field(min_length=1, max_length=64)  # its type
+
+
 class CancelOrder(Message):
-    """The organiser cancels a confirmed order: its stock goes back on sale."""
+    """The organiser cancels a confirmed order (or some of its tickets), or an order awaiting payment: its stock
+    goes back on sale."""
     TYPE: ClassVar[str] = events.CANCEL_ORDER
     order_id: str = Field(min_length=1, max_length=64)
     username: str = Field(min_length=1)
     email: str = ""
     reason: str = Field(min_length=1, max_length=300)
+    tickets: tuple[CancelledTicket, ...] = ()  # only these tickets of a confirmed order; () the whole order
 
 
 class SoldLine(Message):
@@ -221,6 +228,8 @@ class OrderCancelled(Message):
     stock: tuple[StockLevel, ...] = ()
     reason: str
     unpaid: bool = False
+    codes: tuple[str, ...] = ()  # only these tickets were cancelled (the order stays confirmed); () all of them
+    refund_cents: StrictInt = 0  # what the cancelled part was paid (a part of the order's total, or all of it)
 
 
 class TicketUpdated(Message):

@@ -7,6 +7,7 @@ The sent log remembers which events were mailed, so processing an event twice se
 from __future__ import annotations
 
 import email.policy
+import hashlib
 import smtplib
 import sqlite3
 import threading
@@ -175,6 +176,16 @@ def build_message(event: dict[str, Any], settings: Settings) -> Message | None:
         return plain_mail(settings, outcome.email, f"Your FestFlow order {order_id[:8]} was cancelled", headers,
             f"Hello {outcome.username},\n\nyour unpaid order {order_id} was cancelled ({outcome.reason}):\n\n"
             + "\n".join(lines) + "\n\nIts tickets are back on sale and nothing is owed.\n\nFestFlow\n")
+    if isinstance(outcome, OrderCancelled) and outcome.codes:
+        count = len(outcome.codes)
+        refund = f"\n{euros(outcome.refund_cents)} will be refunded.\n" if outcome.refund_cents else ""
+        return plain_mail(settings, outcome.email, f"{count} ticket{'s' if count != 1 else ''} of your FestFlow order "
+                          f"{order_id[:8]} cancelled", headers,
+            f"Hello {outcome.username},\n\n{count} ticket{'s' if count != 1 else ''} of your order {order_id} "
+            f"{'were' if count != 1 else 'was'} cancelled: {outcome.reason}.\n\n"
+            + "\n".join(f"  {code}" for code in outcome.codes)
+            + f"\n\n{'They' if count != 1 else 'It'} no longer admit{'' if count != 1 else 's'} anyone; your other "
+            f"tickets stay valid.{refund}\nFestFlow\n")
     if isinstance(outcome, OrderCancelled):
         lines = [f"  {item.quantity} x {item.name}" for item in outcome.items]
         return plain_mail(settings, outcome.email, f"Your FestFlow order {order_id[:8]} was cancelled", headers,
@@ -222,8 +233,10 @@ def mail_key(event: dict[str, Any]) -> str:
         return f"account:{event['id']}"
     if event["type"] == events.TICKETS_RESENT:
         return f"tickets-resent:{event['id']}"  # each request to send them again is a mail
-    if event["type"] == events.ORDER_CANCELLED:
-        return f"order-cancelled:{event['data'].get('order_id')}"
+    if event["type"] == events.ORDER_CANCELLED:  # the order, or some of its tickets (a mail for each part)
+        codes = event["data"].get("codes") or []
+        part = ":" + hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()[:12] if codes else ""
+        return f"order-cancelled:{event['data'].get('order_id')}{part}"
     if event["type"] in PAYMENT_MAILS:
         return f"{PAYMENT_MAILS[event['type']]}:{event['data'].get('order_id')}"
     return f"order-outcome:{event['data'].get('order_id')}"

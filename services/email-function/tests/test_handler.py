@@ -288,3 +288,16 @@ def test_an_abandoned_unpaid_order_is_told_that_nothing_is_owed(smtp, sent_log):
            sent_log)
     text = received(inbox, 0).get_content()
     assert "unpaid order" in text and "nothing is owed" in text and "no longer admit" not in text
+
+
+def test_one_cancelled_ticket_gets_a_mail_of_its_own_and_the_rest_of_the_order_another(smtp, sent_log):
+    inbox, settings = smtp
+    part = sample(events.ORDER_CANCELLED, reason="one cannot come", codes=["CODE-BBBB"], refund_cents=24900)
+    rest = sample(events.ORDER_CANCELLED, reason="none can come")
+    for event in (part, part, rest):
+        handle(event, settings, sent_log)
+    first, second = received(inbox, 0), received(inbox, 1)
+    assert len(inbox.messages) == 2
+    assert "1 ticket of your FestFlow order" in first["Subject"] and "CODE-BBBB" in first.get_content()
+    assert "€249.00 will be refunded" in first.get_content() and "other tickets stay valid" in first.get_content()
+    assert "was cancelled" in second["Subject"] and first["Message-ID"] != second["Message-ID"]

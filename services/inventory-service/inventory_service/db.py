@@ -96,6 +96,15 @@ order_items = sa.Table(
     sa.Column("vat_rate_bp", sa.Integer, nullable=False, server_default="0"),
 )
 
+# Tickets of a confirmed order cancelled one by one (the order stays confirmed with the others): each once
+cancelled_tickets = sa.Table(
+    "cancelled_tickets", metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("ticket_id", sa.String(64), nullable=False),
+    sa.Column("cancelled_at", sa.String(40), nullable=False),
+)
+
 # The last invoice number given: each sale with something to pay takes the next one in its own transaction, so
 # the numbers have no gaps (a sale rolled back gives its number back with it)
 invoice_counter = sa.Table(

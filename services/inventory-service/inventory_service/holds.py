@@ -76,14 +76,17 @@ async def next_deadline(engine: AsyncEngine) -> str | None:
                                  .where(orders.c.status == OrderStatus.AWAITING_PAYMENT))
 
 
-async def release(conn: AsyncConnection, released_orders: Sequence[Any]
-                  ) -> dict[str, tuple[tuple[SoldLine, ...], tuple[StockLevel, ...]]]:
+async def release(conn: AsyncConnection, released_orders: Sequence[Any],
+                  only: dict[str, int] | None = None) -> dict[str, tuple[tuple[SoldLine, ...], tuple[StockLevel, ...]]]:
     """Gives the stock and the buyers' allowances of these orders back (rows with order_id, username, email),
-    one UPDATE per ticket type and per buyer's count; for each order its lines and the stock now on sale of
-    their types."""
+    one UPDATE per ticket type and one for the buyers' counts; for each order its lines and the stock now on
+    sale of their types. `only` (ticket type -> how many, for one order): just that part of it."""
     ids = [order["order_id"] for order in released_orders]
-    rows = (await conn.execute(sa.select(order_items).where(order_items.c.order_id.in_(ids))
-                               .order_by(order_items.c.order_id, order_items.c.ticket_id))).mappings().all()
+    rows: Sequence[Any] = (await conn.execute(sa.select(order_items).where(order_items.c.order_id.in_(ids))
+                                              .order_by(order_items.c.order_id, order_items.c.ticket_id))
+                           ).mappings().all()
+    if only is not None:
+        rows = [{**row, "quantity": only[row["ticket_id"]]} for row in rows if only.get(row["ticket_id"])]
     by_order: dict[str, list[Any]] = defaultdict(list)
     back: dict[str, int] = defaultdict(int)
     counted: dict[tuple[str, str], int] = defaultdict(int)

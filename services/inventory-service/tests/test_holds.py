@@ -9,7 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from festflow_contracts import events, fixtures, messages, sale_window
-from festflow_contracts.messages import CancelOrder, OrderItem, PaymentReceived, PlaceOrder
+from festflow_contracts.messages import CancelledTicket, CancelOrder, OrderItem, PaymentReceived, PlaceOrder
 from festflow_contracts.payment_reference import creditor_reference, is_valid
 from inventory_service import db, festival
 from inventory_service.cancellation import cancel_order
@@ -242,3 +242,27 @@ async def test_a_fetch_of_payments_in_one_transaction_ends_as_one_by_one_would(e
     assert [s["invoice_number"] for s in sales] == ["INV-000001", "INV-000002", "INV-000003"]
     assert {await status(engine, c.order_id) for c in fresh[:2]} == {"CONFIRMED"}
     assert await status(engine, fresh[2].order_id) == "AWAITING_PAYMENT"
+
+
+async def test_one_ticket_of_three_is_cancelled_once_and_its_price_is_owed_back(engine):
+    command = order(3)
+    await place_order(engine, command)
+    assert await stock(engine) == 47
+    one = CancelOrder(order_id=command.order_id, username="guest", email="g@x.org", reason="one cannot come",
+                      tickets=(CancelledTicket(code="CODE-1", ticket_id="vip-weekend"),))
+    outcome = await cancel_order(engine, one)
+    assert outcome.status == "CANCELLED" and await stock(engine) == 48
+    assert (await cancel_order(engine, one)).status == "DUPLICATE" and await stock(engine) == 48  # redelivered
+    data = outcome.event["data"]
+    assert data["codes"] == ["CODE-1"] and data["refund_cents"] == 24900 and data["items"][0]["quantity"] == 1
+    assert await status(engine, command.order_id) == "CONFIRMED"  # the other two stay sold
+    too_many = CancelOrder(order_id=command.order_id, username="guest", email="g@x.org", reason="x",
+                           tickets=tuple(CancelledTicket(code=f"C{i}", ticket_id="vip-weekend") for i in range(3)))
+    assert (await cancel_order(engine, too_many)).status == "DUPLICATE" and await stock(engine) == 48
+    rest = CancelOrder(order_id=command.order_id, username="guest", email="g@x.org", reason="none can come",
+                       tickets=(CancelledTicket(code="CODE-2", ticket_id="vip-weekend"),
+                                CancelledTicket(code="CODE-3", ticket_id="vip-weekend")))
+    last = await cancel_order(engine, rest)
+    assert last.event["data"]["refund_cents"] == 49800 and await stock(engine) == 50
+    assert last.event["data"]["codes"] == []  # nothing left: the whole order is cancelled now
+    assert await status(engine, command.order_id) == "CANCELLED"  # no ticket left

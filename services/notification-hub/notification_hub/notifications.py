@@ -34,8 +34,9 @@ def notification_for(event: dict[str, Any]) -> tuple[str, dict[str, Any]] | None
     if isinstance(outcome, OrderCancelled):
         return outcome.username, {
             "id": event["id"], "kind": "order.cancelled", "order_id": outcome.order_id, "time": event["time"],
-            "title": "Order cancelled",
+            "title": f"{len(outcome.codes)} ticket(s) cancelled" if outcome.codes else "Order cancelled",
             "message": (f"{outcome.reason}; nothing is owed" if outcome.unpaid
+                        else f"{outcome.reason}; your other tickets stay valid" if outcome.codes
                         else f"{outcome.reason}; its tickets no longer admit anyone"),
         }
     if isinstance(outcome, OrderHeld):

@@ -134,6 +134,11 @@ class OrderStatusProjection:
         something reacts to (only if the rejection changed the order)."""
         if isinstance(outcome, TicketUpdated):
             await self.apply_ticket_update(conn, outcome)
+        elif isinstance(outcome, OrderCancelled) and outcome.codes:  # some tickets: the order stays confirmed
+            count = len(outcome.codes)
+            await conn.execute(orders.update().where(orders.c.order_id == outcome.order_id).values(
+                reason=f"{count} ticket{'s' if count != 1 else ''} cancelled: {outcome.reason}",
+                updated_at=event["time"]))
         elif isinstance(outcome, OrderCancelled):  # a confirmed order, or one awaiting payment
             await conn.execute(orders.update().where(
                 orders.c.order_id == outcome.order_id,

@@ -160,6 +160,7 @@ async def lift_login_locks(services: AppServices, admin: AdminUser,
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(default="cancelled by the organiser", min_length=1, max_length=300)
+    tickets: list[str] = Field(default_factory=list, max_length=1000)  # codes: only these tickets; [] the order
 
     @field_validator("reason")
     @classmethod
@@ -234,10 +235,14 @@ async def get_any_order(services: AppServices, order_id: str, _admin: AdminUser)
 @router.post("/orders/{order_id}/cancel", status_code=202)
 async def cancel_order(services: AppServices, order_id: str, _admin: AdminUser, body: CancelIn | None = None):
     """Cancels a confirmed order: its stock goes back on sale, its tickets become void and the buyer gets
-    a mail. 202: the cancellation is on its way (the order shows CANCELLED once the inventory has done
-    it); 409 for an order that is neither confirmed nor awaiting payment; 404 for none."""
+    a mail; what it was paid is refunded. With `tickets` (their codes) only those: they become void, that many
+    go back on sale, their price is refunded and the order stays confirmed with the others. 202: the
+    cancellation is on its way (the order shows CANCELLED once the inventory has done it); 409 for an order
+    that is neither confirmed nor awaiting payment; 422 for a code that is none of the order's valid tickets;
+    404 for none."""
+    body = body or CancelIn()
     try:
-        answer = await request_cancel(services.engine, order_id, (body or CancelIn()).reason)
+        answer = await request_cancel(services.engine, order_id, body.reason, tickets=body.tickets)
     except OrderRefused as exc:
         raise HTTPException(exc.status, str(exc)) from exc
     services.commands.notify()

@@ -8,7 +8,7 @@ from festflow_contracts.fixtures import sample
 from festflow_contracts.tokens import Identity
 from order_service import db
 from order_service.bootstrap import status_projection
-from order_service.cancellation import ABANDONED, NoSuchOrder, NotCancellable, request_cancel
+from order_service.cancellation import ABANDONED, InvalidTickets, NoSuchOrder, NotCancellable, request_cancel
 from order_service.ordering import Limits, OrderLine
 
 from .conftest import checkout_of
@@ -37,7 +37,7 @@ async def test_a_confirmed_order_is_cancelled_through_the_inventory(engine, cata
                ).mappings().one()
     command = events.decode(row["payload"])
     assert command["data"] == {"order_id": order_id, "username": "guest", "email": "",
-                               "reason": "the buyer asked for it"}
+                               "reason": "the buyer asked for it", "tickets": []}
     await projection.apply(sample(events.ORDER_CANCELLED, order_id=order_id, reason="the buyer asked for it"))
     assert tuple(await status_of(engine, order_id)) == ("CANCELLED", "the buyer asked for it")
     with pytest.raises(NotCancellable, match="CANCELLED: there is nothing to cancel"):
@@ -69,3 +69,23 @@ async def test_a_buyer_abandons_only_their_own_order_awaiting_payment(engine, ca
     assert tuple(await status_of(engine, order_id)) == ("CANCELLED", ABANDONED)
     with pytest.raises(NotCancellable, match="only an unpaid order"):
         await request_cancel(engine, order_id, ABANDONED, buyer="guest")
+
+
+async def test_the_organiser_cancels_one_ticket_of_a_confirmed_order(engine, catalog):
+    placed = await checkout_of(engine, catalog, Limits()).place(GUEST, "k1", [OrderLine("vip", 2)])
+    order_id = placed.order["order_id"]
+    projection = status_projection(engine, Limits())
+    await projection.apply(sample(events.ORDER_CONFIRMED, order_id=order_id))
+    await projection.apply(sample(events.TICKETS_ISSUED, order_id=order_id, tickets=[
+        {"code": code, "ticket_id": "vip", "name": "VIP", "holder": "", "status": "valid", "qr": f"FF1.{code}.sig"}
+        for code in ("CODE-AAAA", "CODE-BBBB")]))
+    with pytest.raises(InvalidTickets, match="NOPE is none of this order's valid tickets"):
+        await request_cancel(engine, order_id, "x", tickets=["NOPE"])
+    await request_cancel(engine, order_id, "one cannot come", tickets=["CODE-BBBB"])
+    async with engine.connect() as conn:
+        payload = await conn.scalar(sa.select(db.command_outbox.c.payload)
+                                    .where(db.command_outbox.c.type == events.CANCEL_ORDER))
+    assert events.decode(payload)["data"]["tickets"] == [{"code": "CODE-BBBB", "ticket_id": "vip"}]
+    await projection.apply(sample(events.ORDER_CANCELLED, order_id=order_id, reason="one cannot come",
+                                  codes=["CODE-BBBB"], refund_cents=100))
+    assert tuple(await status_of(engine, order_id)) == ("CONFIRMED", "1 ticket cancelled: one cannot come")

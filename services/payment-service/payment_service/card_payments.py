@@ -10,7 +10,7 @@ only while the order's hold lives:
    order), changes nothing.
 3. `on_order_event`: the inventory's answer decides what is asked of Stripe: the sale (TICKET_SOLD) -> capture;
    a payment the order cannot take (ORDER_REFUND_DUE: the hold expired and the tickets are gone) -> cancel the
-   authorisation, nothing is charged (a captured one is refunded).
+   authorisation, nothing is charged (money taken for nothing is owed back: refunds.py).
 4. `run_actions`: asks Stripe what is due, each call with its idempotency key; what fails stays due and is
    asked again later (after a restart too).
 """
@@ -31,7 +31,9 @@ from festflow_contracts.channels import PAYMENT_EVENTS_TOPIC
 from festflow_contracts.messages import OrderRefundDue, PaymentMethod, PaymentReceived, TicketSold
 from festflow_contracts.payment_reference import creditor_reference
 from festflow_runtime import outbox
+from payment_service import refunds
 from payment_service.db import card_payments, event_outbox, expected_payments, webhook_inbox
+from payment_service.db import refunds as refunds_table
 from payment_service.stripe_payments import Intent
 
 log = logging.getLogger("payment_service.cards")
@@ -155,10 +157,15 @@ async def on_order_event(conn: AsyncConnection, message: messages.Message) -> No
                                                         card_payments.c.action.is_(None))
                            .values(action="capture", updated_at=events.now_iso()))
     elif isinstance(message, OrderRefundDue):
-        for status, action in (("authorised", "cancel"), ("captured", "refund")):
-            await conn.execute(card_payments.update().where(card_payments.c.order_id == message.order_id,
-                                                            card_payments.c.status == status)
-                               .values(action=action, note=message.reason[:300], updated_at=events.now_iso()))
+        await conn.execute(card_payments.update().where(card_payments.c.order_id == message.order_id,
+                                                        card_payments.c.status == "authorised")
+                           .values(action="cancel", note=message.reason[:300], updated_at=events.now_iso()))
+        captured = (await conn.execute(sa.select(card_payments).where(card_payments.c.order_id == message.order_id,
+                                                                      card_payments.c.status == "captured"))
+                    ).mappings().first()
+        if captured is not None and message.method == PaymentMethod.CARD:  # money taken twice: given back
+            await refunds.owe(conn, f"due:{message.payment_id or message.order_id}", message.order_id,
+                              PaymentMethod.CARD, message.amount_cents, message.currency, message.reason)
 
 
 DONE = {"capture": "captured", "cancel": "cancelled", "refund": "refunded"}
@@ -204,7 +211,10 @@ async def payment_of(engine: AsyncEngine, order_id: str) -> dict[str, Any]:
                    ).mappings().first()
         card = (await conn.execute(sa.select(card_payments).where(card_payments.c.order_id == order_id))
                 ).mappings().first()
-    return {"order_id": order_id, "awaited": dict(awaited) if awaited else None, "card": dict(card) if card else None}
+        given_back = (await conn.execute(sa.select(refunds_table).where(refunds_table.c.order_id == order_id)
+                                         .order_by(refunds_table.c.created_at))).mappings().all()
+    return {"order_id": order_id, "awaited": dict(awaited) if awaited else None, "card": dict(card) if card else None,
+            "refunds": [dict(r) for r in given_back]}
 
 
 # what Stripe says of an intent in each of FestFlow's states of a card payment (a refund leaves it succeeded)

@@ -49,6 +49,23 @@ card_payments = sa.Table(
     sa.Column("updated_at", sa.String(40), nullable=False),
 )
 
+# Money owed back, each once (`refund_id`: what it gives back: an order cancelled whole, some of its tickets, a
+# payment the order could not take): a bank transfer's goes into a SEPA file for the organiser's bank (sent), a
+# card's is asked of Stripe by the payment worker (done)
+refunds = sa.Table(
+    "refunds", metadata,
+    sa.Column("refund_id", sa.String(160), primary_key=True),
+    sa.Column("order_id", sa.String(64), nullable=False, index=True),
+    sa.Column("method", sa.String(20), nullable=False),  # bank_transfer | card
+    sa.Column("amount_cents", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("reason", sa.String(300), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),  # due | sent | done
+    sa.Column("note", sa.String(300)),  # what Stripe said, when it refused
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("done_at", sa.String(40)),
+)
+
 # the events this service emits (a payment received), written in the transaction that records the payment and
 # relayed to Kafka afterwards
 event_outbox = outbox.outbox_table(metadata)

@@ -35,8 +35,8 @@ def on_order_events(engine: AsyncEngine, on_card_action: Callable[[], None] = la
         if decided:
             async with engine.begin() as conn:
                 for one in decided:
-                    if isinstance(one, OrderCancelled):  # a paid order cancelled: its money goes back
-                        await refunds.owe_back_cancelled(conn, one.order_id, one.reason)
+                    if isinstance(one, OrderCancelled):  # a paid order cancelled (or a part): its money goes back
+                        await refunds.owe_back_cancelled(conn, one)
                     else:
                         await card_payments.on_order_event(conn, one)
             on_card_action()
@@ -44,5 +44,9 @@ def on_order_events(engine: AsyncEngine, on_card_action: Callable[[], None] = la
             if isinstance(message, OrderRefundDue):
                 if message.method == PaymentMethod.BANK_TRANSFER:  # a card's is cancelled or refunded by the worker
                     await owe_back(engine, message.order_id, message.reason)
+                    async with engine.begin() as conn:
+                        await refunds.owe(conn, f"due:{message.payment_id or message.order_id}", message.order_id,
+                                          PaymentMethod.BANK_TRANSFER, message.amount_cents, message.currency,
+                                          message.reason)
                 log.warning("order %s: %s", message.order_id[:8], message.reason)
     return handle

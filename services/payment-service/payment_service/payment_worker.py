@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_runtime.backoff import Backoff
-from payment_service import card_payments
+from payment_service import card_payments, refunds
 
 log = logging.getLogger("payment_service.worker")
 POLL = 1.0
@@ -30,7 +30,10 @@ class PaymentWorker:
         applied = await card_payments.apply_webhooks(self.engine)
         if applied:
             self.on_announced()
-        done = await card_payments.run_actions(self.engine, self.cards) if self.cards is not None else 0
+        done = 0
+        if self.cards is not None:
+            done = await card_payments.run_actions(self.engine, self.cards) + await refunds.run_card(self.engine,
+                                                                                                   self.cards)
         return applied + done
 
     async def run(self) -> None:

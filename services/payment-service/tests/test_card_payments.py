@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import stripe
 
 from festflow_contracts import events, fixtures, messages
-from payment_service import db
+from payment_service import db, refunds
 from payment_service.bank_transfers import Awaited, expect_payments
 from payment_service.card_payments import (
     CardRefused,
@@ -136,10 +136,15 @@ async def test_the_money_is_captured_only_after_the_sale_and_cancelled_when_the_
     assert await run_actions(engine, cards) == 2
     assert sorted(cards.calls) == sorted([("capture", anna), ("cancel", ben)])
     assert ((await card(engine, ANNA))["status"], (await card(engine, BEN))["status"]) == ("captured", "cancelled")
+    twice = messages.parse_any(fixtures.sample(events.ORDER_REFUND_DUE, order_id=ANNA, method="card",
+                                               payment_id="stripe:pi_other", amount_cents=17800))
     async with engine.begin() as conn:  # the sale's event again (at-least-once): nothing more is asked
         await on_order_event(conn, fixtures_message(events.ORDER_CONFIRMED, ANNA))
-        await on_order_event(conn, fixtures_message(events.ORDER_REFUND_DUE, ANNA))  # paid twice: refunded
-    assert await run_actions(engine, cards) == 1 and cards.calls[-1] == ("refund", anna)
+        await on_order_event(conn, twice)  # paid twice: the second payment is owed back
+        await on_order_event(conn, twice)  # told again: once
+    assert await run_actions(engine, cards) == 0
+    assert await refunds.run_card(engine, cards) == 1 and cards.calls[-1] == ("refund", anna)
+    assert await refunds.run_card(engine, cards) == 0 and (await card(engine, ANNA))["status"] == "refunded"
 
 
 async def test_what_stripe_could_not_do_is_asked_again_later(engine):

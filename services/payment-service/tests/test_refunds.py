@@ -10,12 +10,13 @@ import sqlalchemy as sa
 from festflow_contracts import events, fixtures
 from festflow_contracts.messages import PayTo
 from festflow_contracts.payment_reference import creditor_reference
-from payment_service import db
+from payment_service import db, refunds
 from payment_service.bank_transfers import Awaited, expect_payments, import_statement
 from payment_service.order_events import on_order_events
 from payment_service.refunds import NothingToRefund, due, sepa_file
 
 from .conftest import ANNA, BEN, statement
+from .test_card_payments import FakeStripe
 
 ACCOUNT = PayTo(iban="DE89370400440532013000", bic="COBADEFFXXX", beneficiary="Riverfest GmbH")
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"}
@@ -53,14 +54,35 @@ async def test_a_cancelled_paid_order_is_refunded_by_a_sepa_file_that_parses_bac
     assert [r["order_id"] for r in await due(engine)] == [BEN]
 
 
-async def test_an_unpaid_order_cancelled_owes_nothing_and_a_captured_card_is_refunded(engine):
+async def test_an_unpaid_order_cancelled_owes_nothing_and_a_captured_card_is_refunded_in_parts(engine):
     await paid_by_statement(engine)
     await on_order_events(engine)([fixtures.sample(events.ORDER_CANCELLED, order_id=ANNA, unpaid=True)])
     assert await due(engine) == []
     async with engine.begin() as conn:
-        await conn.execute(db.card_payments.insert().values(order_id="carded", intent_id="pi_9", amount_cents=500,
+        await conn.execute(db.card_payments.insert().values(order_id="carded", intent_id="pi_9", amount_cents=7500,
                                                             currency="EUR", status="captured", updated_at="now"))
-    await on_order_events(engine)([fixtures.sample(events.ORDER_CANCELLED, order_id="carded", reason="moved")])
+    handle, cards = on_order_events(engine), FakeStripe()
+    one = fixtures.sample(events.ORDER_CANCELLED, order_id="carded", reason="one cannot come", codes=["C1"],
+                          refund_cents=2500)
+    await handle([one, one])  # told twice: owed once
+    assert await refunds.run_card(engine, cards) == 1 and cards.calls == [("refund", "pi_9")]
     async with engine.connect() as conn:
-        card = (await conn.execute(sa.select(db.card_payments))).mappings().one()
-    assert (card["action"], card["note"]) == ("refund", "cancelled: moved")
+        assert (await conn.scalar(sa.select(db.card_payments.c.status))) == "captured"  # a part only
+    rest = fixtures.sample(events.ORDER_CANCELLED, order_id="carded", reason="none can come", refund_cents=5000)
+    await handle([rest])
+    assert await refunds.run_card(engine, cards) == 1 and len(cards.calls) == 2
+    async with engine.connect() as conn:
+        given = (await conn.execute(sa.select(db.refunds.c.amount_cents, db.refunds.c.status)
+                                    .order_by(db.refunds.c.amount_cents))).all()
+        assert (await conn.scalar(sa.select(db.card_payments.c.status))) == "refunded"
+    assert [tuple(g) for g in given] == [(2500, "done"), (5000, "done")]
+
+
+async def test_one_ticket_of_three_cancelled_owes_back_its_price_by_transfer(engine):
+    await paid_by_statement(engine)
+    await on_order_events(engine)([fixtures.sample(events.ORDER_CANCELLED, order_id=ANNA, reason="one cannot come",
+                                                   codes=["CODE-1"], refund_cents=8900)])
+    [owed] = await due(engine)
+    assert (owed["order_id"], owed["amount_cents"]) == (ANNA, 8900)  # its price, not the order's 178.00
+    made = await sepa_file(engine)
+    assert made.total_cents == 8900 and b"<InstdAmt Ccy=\"EUR\">89.00</InstdAmt>" in made.xml

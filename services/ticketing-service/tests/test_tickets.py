@@ -180,6 +180,16 @@ async def test_a_cancelled_orders_tickets_are_void_once_and_refused_at_the_gate(
     assert [e["data"]["change"] for e in voids] == ["void"] * 3
 
 
+async def test_one_cancelled_ticket_of_three_is_void_and_the_others_still_admit(engine, signer):
+    await issue_for_sale(engine, sold(), signer, FESTIVAL)
+    first, second, third = await all_tickets(engine)
+    assert await ticket_changes.void_order(engine, first["order_id"], [second["code"]]) == 1
+    assert await ticket_changes.void_order(engine, first["order_id"], [second["code"]]) == 0  # redelivered
+    assert [t["status"] for t in await all_tickets(engine)] == ["valid", "void", "valid"]
+    assert (await checkin.scan(engine, second["qr"], "North", signer, FESTIVAL)).status == 410
+    assert (await checkin.scan(engine, third["qr"], "North", signer, FESTIVAL)).status == 200
+
+
 async def test_resending_mails_the_tickets_as_they_are_now(engine, signer):
     await issue_for_sale(engine, sold(), signer, FESTIVAL)
     first = (await all_tickets(engine))[0]

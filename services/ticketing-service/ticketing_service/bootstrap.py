@@ -54,7 +54,7 @@ def on_order_events(services: Services):
     issued = ActivityLog(log, "issued")  # one line per period: a drop sells hundreds of orders a second
 
     async def cancel(cancelled: OrderCancelled) -> None:
-        if await void_order(services.engine, cancelled.order_id):
+        if await void_order(services.engine, cancelled.order_id, cancelled.codes):
             services.relay.notify()
             log.info("tickets of cancelled order %s are void", cancelled.order_id[:8])
 

@@ -3,6 +3,7 @@ the holder's name on a ticket, and a cancelled order's tickets made void. Check-
 is in checkin.py."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,16 +38,17 @@ async def set_holder(engine: AsyncEngine, code: str, holder: str) -> dict[str, A
     return ticket_view(row)
 
 
-async def void_order(engine: AsyncEngine, order_id: str) -> int:
-    """Its order was cancelled: every ticket of it is void (a gate refuses it with 410). Returns how many
-    changed (none for a redelivered cancellation)."""
+async def void_order(engine: AsyncEngine, order_id: str, codes: Sequence[str] = ()) -> int:
+    """Its order was cancelled: every ticket of it is void (a gate refuses it with 410), or only the tickets
+    `codes` when only they were cancelled. Returns how many changed (none for a redelivered cancellation)."""
     async with engine.begin() as conn:
-        rows = (await conn.execute(sa.select(tickets).where(tickets.c.order_id == order_id,
-                                                            tickets.c.status != TicketStatus.VOID)
-                                   .order_by(tickets.c.position))).mappings().all()
+        which = [tickets.c.order_id == order_id, tickets.c.status != TicketStatus.VOID]
+        if codes:
+            which.append(tickets.c.code.in_(list(codes)))
+        rows = (await conn.execute(sa.select(tickets).where(*which).order_by(tickets.c.position))).mappings().all()
         if not rows:
             return 0
-        await conn.execute(tickets.update().where(tickets.c.order_id == order_id).values(status=TicketStatus.VOID))
+        await conn.execute(tickets.update().where(*which).values(status=TicketStatus.VOID))
         for row in rows:
             await announce(conn, {**row, "status": TicketStatus.VOID}, TicketUpdateKind.VOID)
     return len(rows)
