@@ -11,8 +11,8 @@ from mf_admin.web import order_api
 
 router = APIRouter()
 FESTIVAL_FIELDS = ("name", "starts_on", "ends_on", "venue", "address", "description")
-PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "beneficiary", "iban", "bic", "vat_id",
-                  "seller_address")
+PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "late_payment_days", "beneficiary", "iban", "bic",
+                  "vat_id", "seller_address")
 
 
 async def _festival_editor(request: Request, message: str | None = None, errors: dict[str, str] | None = None,

@@ -142,7 +142,8 @@ def test_the_organiser_sees_the_login_locks_and_lifts_one(keys):
 def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field(keys):
     festival = {"name": "Riverfest", "starts_on": "2027-07-16", "ends_on": "2027-07-18", "venue": "", "address": "",
                 "description": "", "banner_url": None, "version": 3, "payment_hold_minutes": 15,
-                "bank_transfer_days": 5, "iban": "", "bic": "", "beneficiary": "", "vat_id": "", "seller_address": ""}
+                "bank_transfer_days": 5, "late_payment_days": 14, "iban": "", "bic": "", "beneficiary": "",
+                "vat_id": "", "seller_address": ""}
     patches = []
 
     def api(request: httpx.Request) -> httpx.Response:
@@ -156,7 +157,8 @@ def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field
         return httpx.Response(200, json=festival)
     app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
                      subscribe=OfflineEvents())
-    form = {"payment_hold_minutes": "20", "bank_transfer_days": "3", "beneficiary": "Riverfest GmbH",
+    form = {"payment_hold_minutes": "20", "bank_transfer_days": "3", "late_payment_days": "7",
+            "beneficiary": "Riverfest GmbH",
             "iban": "DE89 3704 0044 0532 0130 01", "bic": "", "vat_id": "", "seller_address": ""}
     with TestClient(app) as c:
         editor = c.get("/admin/fragments/v1/festival-editor", headers=_cookie(keys, "admin")).text
@@ -167,8 +169,8 @@ def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field
         saved = c.post("/admin/festival/payments", data={**form, "iban": "DE89370400440532013000"},
                        headers=_cookie(keys, "admin")).text
         assert "Saved: payments and invoices use these from now on." in saved and 'value="20"' in saved
-    assert set(patches[0]) == {"payment_hold_minutes", "bank_transfer_days", "beneficiary", "iban", "bic", "vat_id",
-                               "seller_address"}  # the details' own fields are left alone
+    assert set(patches[0]) == {"payment_hold_minutes", "bank_transfer_days", "late_payment_days", "beneficiary", "iban",
+                               "bic", "vat_id", "seller_address"}  # the details' own fields are left alone
 
 
 def test_the_organiser_imports_a_statement_and_sees_what_it_did_and_what_needs_a_person(keys):

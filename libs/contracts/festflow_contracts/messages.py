@@ -290,6 +290,7 @@ class FestivalChanged(Message):
     # how buyers pay, and who sells (what invoices say)
     payment_hold_minutes: StrictInt = 15  # how long an unpaid order holds its tickets
     bank_transfer_days: StrictInt = 5  # how long a bank transfer may take (the hold of an order paid so)
+    late_payment_days: StrictInt = 14  # a payment this late after the deadline still reinstates its order
     iban: str = ""  # the organiser's account for bank transfers (compact, validated); "" takes none
     bic: str = ""
     beneficiary: str = ""  # the account holder's name, as a bank transfer names it

@@ -46,6 +46,8 @@ festival = sa.Table(
     # payments, and the seller invoices name (festival.py, FestivalPatch)
     sa.Column("payment_hold_minutes", sa.Integer, nullable=False, server_default="15"),
     sa.Column("bank_transfer_days", sa.Integer, nullable=False, server_default="5"),
+    # a payment this many days after its order expired still reinstates it (while the tickets are free)
+    sa.Column("late_payment_days", sa.Integer, nullable=False, server_default="14"),
     sa.Column("iban", sa.String(34), nullable=False, server_default=""),
     sa.Column("bic", sa.String(11), nullable=False, server_default=""),
     sa.Column("beneficiary", sa.String(70), nullable=False, server_default=""),

@@ -57,13 +57,14 @@ class FestivalPatch(BaseModel):
     description: str | None = Field(default=None, max_length=8000)
     payment_hold_minutes: int | None = Field(default=None, ge=1, le=120)
     bank_transfer_days: int | None = Field(default=None, ge=1, le=30)
+    late_payment_days: int | None = Field(default=None, ge=0, le=60)
     iban: str | None = Field(default=None, max_length=100)
     bic: str | None = Field(default=None, max_length=100)
     beneficiary: str | None = Field(default=None, max_length=400)
     vat_id: str | None = Field(default=None, max_length=100)
     seller_address: str | None = Field(default=None, max_length=800)
 
-    @field_validator("payment_hold_minutes", "bank_transfer_days", mode="before")
+    @field_validator("payment_hold_minutes", "bank_transfer_days", "late_payment_days", mode="before")
     @classmethod
     def _whole_number(cls, v: object) -> object:
         if isinstance(v, str):  # a form sends text
@@ -143,8 +144,8 @@ class FestivalPatch(BaseModel):
         return self
 
 
-PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "iban", "bic", "beneficiary", "vat_id",
-                  "seller_address")
+PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "late_payment_days", "iban", "bic", "beneficiary",
+                  "vat_id", "seller_address")
 
 
 def festival_view(row: Any) -> dict[str, Any]:
@@ -174,13 +175,15 @@ class PaymentTerms:
     hold_minutes: int = 15
     transfer_days: int = 5
     pay_to: PayTo | None = None
+    late_days: int = 14  # a payment up to this many days after the deadline still reinstates its order
 
 
 async def sale_terms(conn: AsyncConnection) -> tuple[FestivalSummary | None, PaymentTerms]:
     """What a sold ticket is for (as the sale's event carries it), and how an order is paid."""
     row = (await conn.execute(sa.select(festival.c.name, festival.c.starts_on, festival.c.ends_on, festival.c.venue,
                                         festival.c.address, festival.c.payment_hold_minutes,
-                                        festival.c.bank_transfer_days, festival.c.iban, festival.c.bic,
+                                        festival.c.bank_transfer_days, festival.c.late_payment_days,
+                                        festival.c.iban, festival.c.bic,
                                         festival.c.beneficiary, festival.c.seller_address, festival.c.vat_id)
                                .where(festival.c.id == 1))).mappings().first()
     if row is None:
@@ -189,7 +192,8 @@ async def sale_terms(conn: AsyncConnection) -> tuple[FestivalSummary | None, Pay
     return (FestivalSummary(name=row["name"], starts_on=row["starts_on"], ends_on=row["ends_on"], venue=row["venue"],
                             address=row["address"], seller=row["beneficiary"], seller_address=row["seller_address"],
                             vat_id=row["vat_id"]),
-            PaymentTerms(row["payment_hold_minutes"], row["bank_transfer_days"], pay_to))
+            PaymentTerms(row["payment_hold_minutes"], row["bank_transfer_days"], pay_to,
+                         row["late_payment_days"]))
 
 
 async def _announce(conn: AsyncConnection, details: dict[str, Any]) -> None:

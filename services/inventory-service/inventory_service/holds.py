@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from festflow_contracts import events, messages
+from festflow_contracts import events, messages, sale_window
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_contracts.messages import (
     OrderExpired,
@@ -228,6 +228,11 @@ async def _settle(conn: AsyncConnection, payment: PaymentReceived) -> Outcome:
                            .values(status=OrderStatus.CONFIRMED, hold_until=None))
         return Outcome(payment.order_id, OrderStatus.CONFIRMED, None, (await _sales(conn, [order]))[0])
     if order["status"] == OrderStatus.EXPIRED:
+        _, terms = await festival.sale_terms(conn)
+        latest = sale_window.moment(order["hold_until"] or payment.received_at) + timedelta(days=terms.late_days)
+        if sale_window.moment(payment.received_at) > latest:
+            return _refund_due(order, payment, f"paid more than {terms.late_days} days after its deadline: the "
+                                               "payment will be refunded")
         shortage = await _take_again(conn, order)
         if shortage is None:
             await conn.execute(orders.update().where(orders.c.order_id == payment.order_id,

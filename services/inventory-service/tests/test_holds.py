@@ -4,7 +4,7 @@ at the same time; a late payment reinstates it when the stock is free and is owe
 import asyncio
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -222,8 +222,8 @@ async def test_every_sale_with_something_to_pay_takes_the_next_invoice_number_wi
 async def test_a_fetch_of_payments_in_one_transaction_ends_as_one_by_one_would(engine):
     await take_payments(engine, days=1)
     early = [order(1, username=f"e{i}", email=f"e{i}@x.org") for i in range(2)]
-    await place_orders(engine, early, processed_at="2026-01-01T10:00:00.000Z")
-    await expire_due(engine, sale_window.moment("2026-01-03T00:00:00.000Z"))  # both expired, their stock back
+    await place_orders(engine, early, processed_at=events.iso(datetime.now(UTC) - timedelta(days=2)))
+    await expire_due(engine)  # both expired a day ago, their stock back
     await take_payments(engine, days=5)
     fresh = [order(1, username=f"f{i}", email=f"f{i}@x.org") for i in range(3)]
     await place_orders(engine, fresh)
@@ -266,3 +266,17 @@ async def test_one_ticket_of_three_is_cancelled_once_and_its_price_is_owed_back(
     assert last.event["data"]["refund_cents"] == 49800 and await stock(engine) == 50
     assert last.event["data"]["codes"] == []  # nothing left: the whole order is cancelled now
     assert await status(engine, command.order_id) == "CANCELLED"  # no ticket left
+
+
+async def test_a_payment_later_than_the_organiser_accepts_is_owed_back_even_with_tickets_free(engine):
+    await take_payments(engine, days=1)
+    await festival.update(engine, festival.FestivalPatch(late_payment_days=3))
+    command = order(1)
+    await place_order(engine, command, processed_at="2027-03-01T10:00:00.000Z")  # its deadline: 2 March, 10:00
+    await expire_due(engine, sale_window.moment("2027-03-02T10:00:00.000Z"))
+    too_late = paid(command.order_id).model_copy(update={"received_at": "2027-03-05T10:00:01.000Z"})
+    outcome = await settle_payment(engine, too_late)
+    assert outcome.status == "REFUND_DUE" and "more than 3 days after its deadline" in outcome.reason
+    assert await stock(engine) == 50 and await status(engine, command.order_id) == "EXPIRED"
+    in_time = paid(command.order_id).model_copy(update={"received_at": "2027-03-05T09:59:59.000Z"})
+    assert (await settle_payment(engine, in_time)).status == "REINSTATED"  # within the 3 days: sold again
