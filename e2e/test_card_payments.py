@@ -47,6 +47,16 @@ def pay_by_card(api, token: str, order_id: str) -> str:
     return resp.json()["intent_id"]
 
 
+def paid_by_card(api, admin_token: str, guest_token: str, ticket_id: str, quantity: int) -> dict:
+    """A held order of the guest's paid by card: confirmed, and its money captured."""
+    order = held_order(api, guest_token, ticket_id, quantity)
+    intent = pay_by_card(api, guest_token, order["order_id"])
+    assert send(api, *authorised(intent, order["order_id"])) == 200
+    wait_status(api, guest_token, order["order_id"], "CONFIRMED")
+    card_status(api, admin_token, order["order_id"], "captured")
+    return order
+
+
 def card_of(api, admin_token: str, order_id: str) -> dict:
     resp = api.get(f"/api/admin/payments/orders/{order_id}", headers=bearer(admin_token))
     assert resp.status_code == 200, resp.text
@@ -136,11 +146,7 @@ def test_a_paid_order_cancelled_is_refunded_through_its_provider(api, admin_toke
                                                                  bank_transfers):  # noqa: F811
     ticket = new_ticket_type(api, admin_token, price="25.00", stock=4)
     # by card: captured at the sale, refunded at the cancellation
-    carded = held_order(api, guest_token, ticket["id"], 1)
-    intent = pay_by_card(api, guest_token, carded["order_id"])
-    assert send(api, *authorised(intent, carded["order_id"])) == 200
-    wait_status(api, guest_token, carded["order_id"], "CONFIRMED")
-    card_status(api, admin_token, carded["order_id"], "captured")
+    carded = paid_by_card(api, admin_token, guest_token, ticket["id"], 1)
     cancel = api.post(f"/api/admin/orders/{carded['order_id']}/cancel", headers=bearer(admin_token),
                       json={"reason": "the act was cancelled"})
     assert cancel.status_code == 202, cancel.text
@@ -176,13 +182,9 @@ def test_a_paid_order_cancelled_is_refunded_through_its_provider(api, admin_toke
 def test_one_ticket_of_three_cancelled_gives_back_its_price_and_the_others_still_admit(api, admin_token, guest_token,
                                                                                        bank_transfers):  # noqa: F811
     ticket = new_ticket_type(api, admin_token, price="20.00", stock=5)
-    order = held_order(api, guest_token, ticket["id"], 3)
-    intent = pay_by_card(api, guest_token, order["order_id"])
-    assert send(api, *authorised(intent, order["order_id"])) == 200
-    wait_status(api, guest_token, order["order_id"], "CONFIRMED")
+    order = paid_by_card(api, admin_token, guest_token, ticket["id"], 3)
     issued = eventually(lambda: (o := api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token))
                                  .json())["tickets"] and o, what="the tickets")["tickets"]
-    card_status(api, admin_token, order["order_id"], "captured")
     one = issued[1]["code"]
     wrong = api.post(f"/api/admin/orders/{order['order_id']}/cancel", headers=bearer(admin_token),
                      json={"reason": "x", "tickets": ["NOT-A-TICKET"]})

@@ -67,12 +67,11 @@ async def expect_payments(engine: AsyncEngine, awaited: list[Awaited]) -> None:
             await expect_payments(engine, [one])
 
 
-async def owe_back(engine: AsyncEngine, order_id: str, reason: str) -> bool:
+async def owe_back(conn: AsyncConnection, order_id: str, reason: str) -> bool:
     """The order could not take its payment (it expired and sold out meanwhile, or was cancelled): the
-    payment is marked to be refunded, with the reason, for the organiser's list."""
-    async with engine.begin() as conn:
-        marked = await conn.execute(expected_payments.update().where(expected_payments.c.order_id == order_id)
-                                    .values(status="refund", note=reason[:300]))
+    awaited payment is marked to be refunded, with the reason (in the caller's transaction)."""
+    marked = await conn.execute(expected_payments.update().where(expected_payments.c.order_id == order_id)
+                                .values(status="refund", note=reason[:300]))
     return marked.rowcount == 1
 
 

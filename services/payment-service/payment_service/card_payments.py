@@ -11,8 +11,8 @@ only while the order's hold lives:
 3. `on_order_event`: the inventory's answer decides what is asked of Stripe: the sale (TICKET_SOLD) -> capture;
    a payment the order cannot take (ORDER_REFUND_DUE: the hold expired and the tickets are gone) -> cancel the
    authorisation, nothing is charged (money taken for nothing is owed back: refunds.py).
-4. `run_actions`: asks Stripe what is due, each call with its idempotency key; what fails stays due and is
-   asked again later (after a restart too).
+4. `run_actions`: asks Stripe what is due (capture, cancel), each call with its idempotency key; what fails
+   stays due and is asked again later (after a restart too).
 """
 from __future__ import annotations
 
@@ -168,13 +168,13 @@ async def on_order_event(conn: AsyncConnection, message: messages.Message) -> No
                               PaymentMethod.CARD, message.amount_cents, message.currency, message.reason)
 
 
-DONE = {"capture": "captured", "cancel": "cancelled", "refund": "refunded"}
+DONE = {"capture": "captured", "cancel": "cancelled"}
 
 
 async def run_actions(engine: AsyncEngine, cards: CardStripe, limit: int = 50) -> int:
-    """Asks Stripe what is due (capture, cancel, refund); how many were done. A call Stripe refuses for good (an
-    intent that can no longer be captured, say) is noted for a person and not asked again; one that fails on
-    the way (network, Stripe away) stays due."""
+    """Asks Stripe what is due (capture, cancel; refunds are refunds.run_card's); how many were done. A call
+    Stripe refuses for good (an intent that can no longer be captured, say) is noted for a person and not asked
+    again; one that fails on the way (network, Stripe away) stays due."""
     async with engine.connect() as conn:
         due = (await conn.execute(sa.select(card_payments).where(card_payments.c.action.is_not(None))
                                   .order_by(card_payments.c.updated_at).limit(limit))).mappings().all()
@@ -185,10 +185,8 @@ async def run_actions(engine: AsyncEngine, cards: CardStripe, limit: int = 50) -
         try:
             if action == "capture":
                 await cards.capture(intent_id, order_id)
-            elif action == "cancel":
-                await cards.cancel(intent_id, order_id)
             else:
-                await cards.refund(intent_id, order_id)
+                await cards.cancel(intent_id, order_id)
             status = DONE[action]
         except stripe.InvalidRequestError as exc:
             status, note = card["status"], f"Stripe refused to {action}: {exc.user_message or exc}"[:300]

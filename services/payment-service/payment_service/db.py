@@ -34,7 +34,8 @@ expected_payments = sa.Table(
 )
 
 # An order paid by card: its Stripe PaymentIntent (manual capture) and where it stands. `action` is what must
-# still be asked of Stripe (capture after the sale, cancel or refund when the order cannot take the money); the
+# still be asked of Stripe (capture after the sale, cancel when the order cannot take the money; refunds are in
+# `refunds`); the
 # payment worker asks it, again after a failure or a restart, each call with its idempotency key.
 card_payments = sa.Table(
     "card_payments", metadata,
@@ -44,7 +45,7 @@ card_payments = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     # prepared | authorised | captured | cancelled | refunded | failed
     sa.Column("status", sa.String(12), nullable=False),
-    sa.Column("action", sa.String(10)),  # capture | cancel | refund, until Stripe has done it
+    sa.Column("action", sa.String(10)),  # capture | cancel, until Stripe has done it
     sa.Column("note", sa.String(300)),
     sa.Column("updated_at", sa.String(40), nullable=False),
 )

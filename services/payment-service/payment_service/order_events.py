@@ -43,8 +43,8 @@ def on_order_events(engine: AsyncEngine, on_card_action: Callable[[], None] = la
         for message in wanted:
             if isinstance(message, OrderRefundDue):
                 if message.method == PaymentMethod.BANK_TRANSFER:  # a card's is cancelled or refunded by the worker
-                    await owe_back(engine, message.order_id, message.reason)
                     async with engine.begin() as conn:
+                        await owe_back(conn, message.order_id, message.reason)
                         await refunds.owe(conn, f"due:{message.payment_id or message.order_id}", message.order_id,
                                           PaymentMethod.BANK_TRANSFER, message.amount_cents, message.currency,
                                           message.reason)
