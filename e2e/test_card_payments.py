@@ -7,10 +7,12 @@ import json
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from test_holds import (  # noqa: F401 (bank_transfers: a fixture, used by name)
     bank_transfers,
     camt053_from,
@@ -205,3 +207,52 @@ def test_one_ticket_of_three_cancelled_gives_back_its_price_and_the_others_still
     payment = eventually(refunded, what="its price to be refunded through Stripe")
     assert [r["amount_cents"] for r in payment["refunds"]] == [2000]  # one ticket's price, not the order's 60.00
     assert payment["card"]["status"] == "captured"  # the rest stays paid
+
+
+@pytest.fixture
+def cards_and_transfers(api, admin_token, bank_transfers):  # noqa: F811 (the fixture of test_holds)
+    """Buyers may pay by card too: an order is held for payment_hold_minutes, unless its buyer chooses a
+    transfer."""
+    resp = api.patch("/api/admin/festival", headers=bearer(admin_token),
+                     json={"card_payments": True, "payment_hold_minutes": 20})
+    assert resp.status_code == 200 and resp.json()["card_payments"] is True, resp.text
+    yield
+    eventually(lambda: api.patch("/api/admin/festival", headers=bearer(admin_token),
+                                 json={"card_payments": False}).status_code == 200, timeout=60, interval=1,
+               what="the festival to take no cards again")
+
+
+def test_a_card_hold_lasts_minutes_and_the_buyer_may_turn_it_into_a_transfer_in_the_browser(
+        page, api, admin_token, guest_token, profile, cards_and_transfers):
+    from test_browser import log_in
+    ticket = new_ticket_type(api, admin_token, price="30.00", stock=5)
+    order = held_order(api, guest_token, ticket["id"], 2)
+    payment = order["payment"]
+    assert payment["method"] == "card" and payment["iban"]
+    due = datetime.fromisoformat(payment["due_at"].replace("Z", "+00:00"))
+    assert timedelta(minutes=19) < due - datetime.now(UTC) <= timedelta(minutes=20)
+    # Stripe's script cannot come from js.stripe.com here: the page must say so, not hang
+    page.route("https://js.stripe.com/**", lambda route: route.abort())
+    log_in(page, "guest", "festflow")
+    page.goto(f"/cart/orders/{order['order_id']}")
+    pay = page.locator(".cart_pay")
+    expect(pay).to_contain_text("Pay €60.00")
+    assert "min" in pay.locator(".cart_countdown").inner_text()
+    pay.get_by_role("button", name="Pay by card").click()
+    expect(pay.locator("[data-card-error]")).to_contain_text("could not be loaded")
+    assert card_of(api, admin_token, order["order_id"])["intent_id"].startswith("pi_")  # the intent at Stripe
+    pay.get_by_role("button", name="Pay by bank transfer").click()
+    expect(page.locator(".cart_pay")).to_contain_text("Pay €60.00 by bank transfer", timeout=15_000)
+    expect(page.locator(".cart_pay")).to_contain_text("DE89 3704 0044 0532 0130 00")
+    assert "days" in page.locator(".cart_countdown").inner_text()
+    moved = api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token)).json()["payment"]
+    later = datetime.fromisoformat(moved["due_at"].replace("Z", "+00:00"))
+    assert moved["method"] == "bank_transfer" and timedelta(days=4, hours=23) < later - datetime.now(UTC)
+    assert moved["reference"] == payment["reference"] and stock_of(api, ticket["id"]) == 3
+    eventually(lambda: len([m for m in mails_for(profile, order["order_id"]) if "please pay by" in m["subject"]]) == 2,
+               what="a mail for the card hold and one for the transfer")
+    again = api.post(f"/api/orders/{order['order_id']}/bank-transfer", headers=bearer(guest_token))
+    assert again.status_code == 409 and "bank transfer already" in again.json()["detail"]
+    # paid by transfer, it sells as any other
+    import_statement(api, admin_token, camt053_from(6000, moved["reference"]))
+    wait_status(api, guest_token, order["order_id"], "CONFIRMED")

@@ -69,7 +69,8 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
         "shell-app": {**common, "ORDER_API_URL": order_api},
         "mf-catalog": {**common, "ORDER_API_URL": order_api},
-        "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing")},
+        "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing"),
+                    "PAYMENT_API_URL": profile.url("payment")},
         "mf-admin": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing"),
                      "PAYMENT_API_URL": profile.url("payment")},
         "mf-gate": {**common},
@@ -97,7 +98,7 @@ def stripe(profile: Profile) -> dict[str, str]:
     if profile.name != "test":
         return {}
     return {"STRIPE_SECRET_KEY": "sk_test_festflowteststack", "STRIPE_API_BASE": profile.url("stripe"),
-            "STRIPE_WEBHOOK_SECRET": TEST_STRIPE_WEBHOOK_SECRET}
+            "STRIPE_WEBHOOK_SECRET": TEST_STRIPE_WEBHOOK_SECRET, "STRIPE_PUBLISHABLE_KEY": "pk_test_festflowteststack"}
 
 
 def order_limits(profile: Profile) -> dict[str, str]:

@@ -11,7 +11,8 @@ from mf_admin.web import order_api
 
 router = APIRouter()
 FESTIVAL_FIELDS = ("name", "starts_on", "ends_on", "venue", "address", "description")
-PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "late_payment_days", "beneficiary", "iban", "bic",
+PAYMENT_FIELDS = ("card_payments", "payment_hold_minutes", "bank_transfer_days",
+                  "late_payment_days", "beneficiary", "iban", "bic",
                   "vat_id", "seller_address")
 
 

@@ -157,7 +157,7 @@ def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field
         return httpx.Response(200, json=festival)
     app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
                      subscribe=OfflineEvents())
-    form = {"payment_hold_minutes": "20", "bank_transfer_days": "3", "late_payment_days": "7",
+    form = {"card_payments": "on", "payment_hold_minutes": "20", "bank_transfer_days": "3", "late_payment_days": "7",
             "beneficiary": "Riverfest GmbH",
             "iban": "DE89 3704 0044 0532 0130 01", "bic": "", "vat_id": "", "seller_address": ""}
     with TestClient(app) as c:
@@ -169,7 +169,13 @@ def test_the_organiser_sets_how_buyers_pay_and_a_refusal_stands_beside_its_field
         saved = c.post("/admin/festival/payments", data={**form, "iban": "DE89370400440532013000"},
                        headers=_cookie(keys, "admin")).text
         assert "Saved: payments and invoices use these from now on." in saved and 'value="20"' in saved
-    assert set(patches[0]) == {"payment_hold_minutes", "bank_transfer_days", "late_payment_days", "beneficiary", "iban",
+        assert 'id="festival-card_payments"' in saved and "Buyers may pay by card" in saved
+        unticked = {k: v for k, v in form.items() if k != "card_payments"}  # a checkbox left unticked sends nothing
+        c.post("/admin/festival/payments", data={**unticked, "iban": "DE89370400440532013000"},
+               headers=_cookie(keys, "admin"))
+    assert patches[1]["card_payments"] == "on" and patches[2]["card_payments"] == ""
+    assert set(patches[0]) == {"card_payments", "payment_hold_minutes", "bank_transfer_days", "late_payment_days",
+                               "beneficiary", "iban",
                                "bic", "vat_id", "seller_address"}  # the details' own fields are left alone
 
 

@@ -28,5 +28,6 @@ def create_app(settings: Settings | None = None, *, order_api_transport: httpx.A
     return create_fragment_app(
         title="FestFlow cart micro-frontend", settings=settings, folder=Path(__file__).parent, prefix="/cart",
         routers=[pages.router, cart.router, orders.router, tickets.router], refused_template=None,
-        apis={"orders": (settings.order_api_url, API_TIMEOUT), "tickets": (settings.ticketing_api_url, API_TIMEOUT)},
+        apis={"orders": (settings.order_api_url, API_TIMEOUT), "tickets": (settings.ticketing_api_url, API_TIMEOUT),
+              "payments": (settings.payment_api_url, API_TIMEOUT)},
         transport=order_api_transport, subscribe=subscribe)

@@ -1,5 +1,5 @@
 """What mf-cart's features share: the anonymous visitor's cart token (cookie `festflow_cart`) and calls to
-the order and ticketing APIs as the buyer (their token, and their cart token)."""
+the order, ticketing and payment APIs as the buyer (their token, and their cart token)."""
 from __future__ import annotations
 
 import uuid
@@ -38,3 +38,8 @@ async def order_api(request: Request, method: str, path: str, *, token: str | No
 async def ticketing_api(request: Request, method: str, path: str, json: dict[str, Any] | None = None) -> ApiAnswer:
     return await call_api(parts(request).api("tickets"), method, path, headers=_headers(request), json=json,
                           unreachable="the ticketing service cannot be reached right now")
+
+
+async def payment_api(request: Request, method: str, path: str) -> ApiAnswer:
+    return await call_api(parts(request).api("payments"), method, path, headers=_headers(request),
+                          unreachable="card payments cannot be reached right now")

@@ -25,6 +25,9 @@ class FakeOrderApi:
         self.down = False
         self.orders: dict[str, dict] = {}
         self.abandoned: list[str] = []
+        self.transfers: list[str] = []
+        self.card_answer: tuple[int, dict] = (200, {"client_secret": "pi_1_secret_2", "publishable_key": "pk_test_x",
+                                                    "amount_cents": 49800, "currency": "EUR"})
 
     def _owner(self, request: httpx.Request) -> str | None:
         if "authorization" in request.headers:
@@ -64,6 +67,14 @@ class FakeOrderApi:
                                                            "abandon (only an unpaid order can be)"})
             self.abandoned.append(order["order_id"])
             return httpx.Response(202, json={"order_id": order["order_id"], "cancellation": "requested"})
+        if path.startswith("/api/orders/") and path.endswith("/bank-transfer") and request.method == "POST":
+            order = self.orders[path.split("/")[3]]
+            if order["payment"]["method"] != "card":
+                return httpx.Response(409, json={"detail": "this order is paid by bank transfer already"})
+            self.transfers.append(order["order_id"])
+            return httpx.Response(202, json={"order_id": order["order_id"], "method": "bank_transfer"})
+        if path.startswith("/api/payments/orders/") and path.endswith("/card") and request.method == "POST":
+            return httpx.Response(self.card_answer[0], json=self.card_answer[1])
         if path.startswith("/api/orders/") and path.split("/")[3] in self.orders:
             return httpx.Response(200, json=self.orders[path.split("/")[3]])
         if path == "/api/cart/checkout":
@@ -207,3 +218,30 @@ def test_a_buyer_abandons_an_unpaid_order_and_is_told_or_told_why_not(setup):
     assert f'href="/api/orders/{order["order_id"]}/invoice.pdf"' in paid and "Invoice INV-000042 (PDF)" in paid
     plain = client.post(f"/cart/orders/{order['order_id']}/abandon", follow_redirects=False)  # no script
     assert plain.status_code == 303 and plain.headers["location"] == f"/cart/orders/{order['order_id']}"
+
+
+def test_a_card_hold_offers_the_card_form_or_a_bank_transfer_instead(setup):
+    client, fake, private = setup
+    _login(client, private)
+    order = fake.orders["0f0e0d0c-1111-2222-3333-444455556666"] = awaiting_payment(method="card")
+    html = client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
+    assert "Pay €498.00</h2>" in html and "Pay by card" in html and "Pay by bank transfer" in html
+    assert "DE89 3704" not in html and "<svg" not in html  # no account to pay into until a transfer is chosen
+    assert 'data-countdown="2099-12-12T10:00:00.000Z"' in html
+    card = client.post(f"/cart/orders/{order['order_id']}/card", headers={"HX-Request": "true"}).text
+    assert 'data-client-secret="pi_1_secret_2"' in card and 'data-stripe-key="pk_test_x"' in card
+    assert f'data-return-url="/cart/orders/{order["order_id"]}"' in card and "Pay €498.00" in card
+    fake.card_answer = (409, {"detail": "the time to pay this order is over"})
+    refused = client.post(f"/cart/orders/{order['order_id']}/card", headers={"HX-Request": "true"}).text
+    assert "the time to pay this order is over" in refused and 'role="alert"' in refused and "Try again" in refused
+    switched = client.post(f"/cart/orders/{order['order_id']}/bank-transfer", headers={"HX-Request": "true"}).text
+    assert fake.transfers == [order["order_id"]] and "A bank transfer it is" in switched
+    assert "every 1s" in switched and "Pay by card" not in switched  # it looks again until the account is there
+    order["payment"]["method"] = "bank_transfer"
+    shown = client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
+    assert "Pay €498.00 by bank transfer" in shown and "DE89 3704 0044 0532 0130 00" in shown
+    again = client.post(f"/cart/orders/{order['order_id']}/bank-transfer", headers={"HX-Request": "true"}).text
+    assert "paid by bank transfer already" in again and len(fake.transfers) == 1
+    # cards alone: no transfer to choose
+    order["payment"] |= {"method": "card", "iban": ""}
+    assert "Pay by bank transfer" not in client.get(f"/cart/fragments/v1/order/{order['order_id']}").text

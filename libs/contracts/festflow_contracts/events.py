@@ -45,6 +45,7 @@ ORDER_CANCELLED = "festflow.order.cancelled.v1"
 # the commands the order service sends to the inventory service over RabbitMQ
 PLACE_ORDER = "festflow.order.place.v1"
 CANCEL_ORDER = "festflow.order.cancel.v1"
+PAY_BY_BANK_TRANSFER = "festflow.order.pay-by-bank-transfer.v1"  # the buyer chose a transfer: a longer hold
 # several place-order commands in one AMQP message (festflow_contracts.command_bundle)
 PLACE_ORDERS = "festflow.order.place-bundle.v1"
 

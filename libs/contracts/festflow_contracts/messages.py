@@ -70,6 +70,14 @@ class PlaceOrder(Message):
     items: tuple[OrderItem, ...] = Field(min_length=1)
 
 
+class PayByBankTransfer(Message):
+    """The buyer of an order held for a card payment chooses to pay it by bank transfer instead: its hold lasts
+    the festival's payment term for transfers (counted from the order), announced by a new OrderHeld."""
+    TYPE: ClassVar[str] = events.PAY_BY_BANK_TRANSFER
+    order_id: str = Field(min_length=1, max_length=64)
+    username: str = Field(min_length=1)
+
+
 class CancelledTicket(Message):
     code: str = Field(min_length=1, max_length=64)  # the issued ticket
     ticket_id: str = Field(min_length=1, max_length=64)  # its type
@@ -289,6 +297,7 @@ class FestivalChanged(Message):
     version: StrictInt
     # how buyers pay, and who sells (what invoices say)
     payment_hold_minutes: StrictInt = 15  # how long an unpaid order holds its tickets
+    card_payments: bool = False  # buyers may pay by card (Stripe); their order is held payment_hold_minutes
     bank_transfer_days: StrictInt = 5  # how long a bank transfer may take (the hold of an order paid so)
     late_payment_days: StrictInt = 14  # a payment this late after the deadline still reinstates its order
     iban: str = ""  # the organiser's account for bank transfers (compact, validated); "" takes none
@@ -357,7 +366,7 @@ BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold,
                                                           AccountRegistered, PasswordResetRequested,
                                                           SignUpForExistingAccount, LoginLinkRequested,
                                                           TicketsIssued, TicketUpdated,
-                                                          CancelOrder, OrderCancelled, TicketsResent,
+                                                          CancelOrder, PayByBankTransfer, OrderCancelled, TicketsResent,
                                                           OrderHeld, OrderExpired, OrderRefundDue, PaymentReceived)}
 
 M = TypeVar("M", bound=Message)

@@ -28,11 +28,57 @@
       if (!isNaN(until)) el.textContent = timeLeft(until);
     });
   }
+  // The card form: Stripe's own script (it must come from js.stripe.com) shows it and authorises the card
+  // for the order's PaymentIntent; Stripe then sends the buyer back to the order's page.
+  const STRIPE_JS = "https://js.stripe.com/v3/";
+  let stripeLoading = null;
+  function loadStripe() {
+    if (window.Stripe) return Promise.resolve(window.Stripe);
+    if (!stripeLoading) {
+      stripeLoading = new Promise(function (resolve, reject) {
+        const script = document.createElement("script");
+        script.src = STRIPE_JS;
+        script.onload = function () { window.Stripe ? resolve(window.Stripe) : reject(new Error("no Stripe")); };
+        script.onerror = function () { stripeLoading = null; reject(new Error("unreachable")); };
+        document.head.appendChild(script);
+      });
+    }
+    return stripeLoading;
+  }
+  function cardForms() {
+    document.querySelectorAll("form[data-client-secret]:not([data-mounted])").forEach(function (form) {
+      form.dataset.mounted = "true";
+      const error = form.querySelector("[data-card-error]");
+      const button = form.querySelector("button[type=submit]");
+      function say(text) { error.textContent = text; error.hidden = false; }
+      loadStripe().then(function (Stripe) {
+        const stripe = Stripe(form.dataset.stripeKey);
+        const elements = stripe.elements({ clientSecret: form.dataset.clientSecret });
+        const loading = form.querySelector("[data-card-loading]");
+        if (loading) loading.remove();
+        elements.create("payment").mount(form.querySelector("[data-card-element]"));
+        button.disabled = false;
+        form.addEventListener("submit", function (event) {
+          event.preventDefault();
+          button.disabled = true;
+          const back = new URL(form.dataset.returnUrl, window.location.href).href;
+          stripe.confirmPayment({ elements: elements, confirmParams: { return_url: back } }).then(function (result) {
+            if (result.error) { say(result.error.message); button.disabled = false; }
+          });
+        });
+      }, function () {
+        const loading = form.querySelector("[data-card-loading]");
+        if (loading) loading.remove();
+        say("Stripe's card form could not be loaded. Check your connection and reload the page, or pay by bank transfer.");
+      });
+    });
+  }
   setInterval(countdowns, 1000);
   document.addEventListener("DOMContentLoaded", localTimes);
   document.body.addEventListener("htmx:afterSwap", function () {
     localTimes();
     countdowns();
+    cardForms();
     const outcome = document.querySelector('#cart-outcome[data-focus="true"]');
     if (outcome) {
       outcome.removeAttribute("data-focus");

@@ -237,6 +237,8 @@ def mail_key(event: dict[str, Any]) -> str:
         codes = event["data"].get("codes") or []
         part = ":" + hashlib.sha256(",".join(sorted(codes)).encode()).hexdigest()[:12] if codes else ""
         return f"order-cancelled:{event['data'].get('order_id')}{part}"
+    if event["type"] == events.ORDER_HELD and event["data"].get("method") == "card":  # a transfer may follow
+        return f"order-held:{event['data'].get('order_id')}:card"
     if event["type"] in PAYMENT_MAILS:
         return f"{PAYMENT_MAILS[event['type']]}:{event['data'].get('order_id')}"
     return f"order-outcome:{event['data'].get('order_id')}"

@@ -301,3 +301,20 @@ def test_one_cancelled_ticket_gets_a_mail_of_its_own_and_the_rest_of_the_order_a
     assert "1 ticket of your FestFlow order" in first["Subject"] and "CODE-BBBB" in first.get_content()
     assert "€249.00 will be refunded" in first.get_content() and "other tickets stay valid" in first.get_content()
     assert "was cancelled" in second["Subject"] and first["Message-ID"] != second["Message-ID"]
+
+
+def test_a_card_hold_gets_its_mail_and_a_transfer_chosen_after_it_another(smtp, sent_log):
+    inbox, settings = smtp
+    order_id = "0f0e0d0c-1111-2222-3333-444455556666"
+    mine = {"order_id": order_id, "username": "guest", "email": "guest@festflow.local", "total_cents": 49800,
+            "reference": "RF18ABCDEFGHJKMN"}
+    card = sample(events.ORDER_HELD, **mine, method="card", due_at="2027-03-01T10:15:00.000Z")
+    transfer = sample(events.ORDER_HELD, **mine, method="bank_transfer", due_at="2027-03-06T10:00:00.000Z")
+    for event in (card, card, transfer, transfer):
+        handle(event, settings, sent_log)
+    assert len(inbox.messages) == 2
+    by_card, by_transfer = received(inbox, 0), received(inbox, 1)
+    assert by_card["Subject"] == "Your FestFlow order 0f0e0d0c: please pay by 01 Mar 2027, 10:15 UTC"
+    text = by_card.get_content()
+    assert "Pay by card on your order's page" in text and "DE89" not in text and "bank transfer there instead" in text
+    assert "06 Mar 2027" in by_transfer["Subject"] and "DE89 3704 0044 0532 0130 00" in by_transfer.get_content()

@@ -16,13 +16,17 @@ to the queue's delivery limit; at the last delivery the command is dead-lettered
 the command names is recorded REJECTED with a reason first, so it never stays PENDING. Only the same
 order id already recorded counts as a duplicate: any other integrity error is a failure, never a
 silent ack.
+
+A command that changes one order (a cancellation, a card hold paid by transfer instead) is applied in its
+own transaction, retried the same way and dead-lettered when malformed.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aio_pika
 import aiormq
@@ -31,12 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from festflow_contracts import command_bundle, events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
-from festflow_contracts.messages import CancelOrder
+from festflow_contracts.messages import CancelOrder, Message, PayByBankTransfer
 from festflow_runtime.acks import AckBatcher
 from festflow_runtime.activity import ActivityLog
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.batching import Batcher
 from inventory_service.cancellation import cancel_order
+from inventory_service.payment_choice import pay_by_bank_transfer
 from inventory_service.reservation import (
     InvalidCommand,
     Outcome,
@@ -55,6 +60,7 @@ def deliveries(message: AbstractIncomingMessage) -> int:
     except (TypeError, ValueError):
         return 0
 
+M = TypeVar("M", bound=Message)
 log = logging.getLogger("inventory_service.consumer")
 
 MALFORMED = "this order could not be processed (it was malformed); you have not been charged"
@@ -111,6 +117,9 @@ class CommandConsumer:
             body = None
         if isinstance(body, dict) and body.get("type") == events.CANCEL_ORDER:
             await self.handle_cancel(message, body)
+            return
+        if isinstance(body, dict) and body.get("type") == events.PAY_BY_BANK_TRANSFER:
+            await self.handle_transfer(message, body)
             return
         if isinstance(body, dict) and body.get("type") == events.PLACE_ORDERS:
             await self.handle_bundle(message, body)
@@ -188,32 +197,49 @@ class CommandConsumer:
             await self.acks.nack(message, requeue=True)
 
     async def handle_cancel(self, message: AbstractIncomingMessage, body: dict) -> None:
-        """An organiser's cancellation: dead-lettered when malformed, retried (up to the delivery limit)
+        """An organiser's cancellation, or a buyer abandoning their unpaid order."""
+        async def cancel(command: CancelOrder) -> None:
+            outcome = await cancel_order(self.engine, command)
+            if outcome.status == "CANCELLED":
+                log.info("order %s cancelled: its stock is back on sale", command.order_id[:8])
+                self.on_outcome(outcome)
+            else:
+                log.info("order %s is not confirmed here (or was cancelled before); cancellation ignored",
+                         command.order_id[:8])
+        await self._change_order(message, body, CancelOrder, cancel)
+
+    async def handle_transfer(self, message: AbstractIncomingMessage, body: dict) -> None:
+        """A buyer pays their card hold by bank transfer instead: the hold gets longer."""
+        async def transfer(command: PayByBankTransfer) -> None:
+            outcome = await pay_by_bank_transfer(self.engine, command)
+            if outcome.status == "TRANSFER":
+                self.on_outcome(outcome)
+            else:
+                log.info("order %s stays as it is: %s", command.order_id[:8], outcome.reason)
+        await self._change_order(message, body, PayByBankTransfer, transfer)
+
+    async def _change_order(self, message: AbstractIncomingMessage, body: dict, model: type[M],
+                            apply: Callable[[M], Awaitable[None]]) -> None:
+        """A command that changes one order: dead-lettered when malformed, retried (up to the delivery limit)
         when it fails, acknowledged after its transaction commits."""
         try:
-            command = messages.parse(body, CancelOrder)
+            command = messages.parse(body, model)
         except messages.InvalidMessage as exc:
-            log.error("dead-lettering malformed cancellation %s: %s", message.message_id, exc)
+            log.error("dead-lettering malformed command %s: %s", message.message_id, exc)
             await self.acks.reject(message)
             return
         try:
-            outcome = await cancel_order(self.engine, command)
+            await apply(command)
         except Exception:
             if deliveries(message) + 1 >= DELIVERY_LIMIT:
-                log.exception("cancellation of order %s failed at its last delivery", command.order_id)
+                log.exception("%s of message %s failed at its last delivery", model.TYPE, message.message_id)
                 await self.acks.reject(message)
                 return
-            log.exception("cancellation of order %s failed; returning it to the queue", command.order_id)
+            log.exception("%s of message %s failed; returning it to the queue", model.TYPE, message.message_id)
             await asyncio.sleep(self.retry_pause)
             await self.acks.nack(message, requeue=True)
             return
         self.acks.ack(message)
-        if outcome.status == "CANCELLED":
-            log.info("order %s cancelled: its stock is back on sale", command.order_id[:8])
-            self.on_outcome(outcome)
-        else:
-            log.info("order %s is not confirmed here (or was cancelled before); cancellation ignored",
-                     command.order_id[:8])
 
     async def _give_up(self, message: AbstractIncomingMessage, sender: tuple[str, str, str] | None,
                        reason: str) -> None:

@@ -45,6 +45,8 @@ festival = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # payments, and the seller invoices name (festival.py, FestivalPatch)
     sa.Column("payment_hold_minutes", sa.Integer, nullable=False, server_default="15"),
+    # buyers may pay by card (Stripe): their orders are held payment_hold_minutes, unless they choose a transfer
+    sa.Column("card_payments", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("bank_transfer_days", sa.Integer, nullable=False, server_default="5"),
     # a payment this many days after its order expired still reinstates it (while the tickets are free)
     sa.Column("late_payment_days", sa.Integer, nullable=False, server_default="14"),

@@ -56,6 +56,7 @@ class FestivalPatch(BaseModel):
     address: str | None = Field(default=None, max_length=800)
     description: str | None = Field(default=None, max_length=8000)
     payment_hold_minutes: int | None = Field(default=None, ge=1, le=120)
+    card_payments: bool | None = None
     bank_transfer_days: int | None = Field(default=None, ge=1, le=30)
     late_payment_days: int | None = Field(default=None, ge=0, le=60)
     iban: str | None = Field(default=None, max_length=100)
@@ -71,6 +72,15 @@ class FestivalPatch(BaseModel):
             if not v.strip().isdigit():
                 raise ValueError("a whole number")
             return int(v.strip())
+        return v
+
+    @field_validator("card_payments", mode="before")
+    @classmethod
+    def _switch(cls, v: object) -> object:
+        if isinstance(v, str):  # a form's checkbox: "on" when ticked, "" (or nothing) when not
+            if v.strip().lower() not in ("", "on", "true", "false"):
+                raise ValueError("card_payments: true or false")
+            return v.strip().lower() in ("on", "true")
         return v
 
     @field_validator("iban", "bic")
@@ -144,7 +154,8 @@ class FestivalPatch(BaseModel):
         return self
 
 
-PAYMENT_FIELDS = ("payment_hold_minutes", "bank_transfer_days", "late_payment_days", "iban", "bic", "beneficiary",
+PAYMENT_FIELDS = ("payment_hold_minutes", "card_payments", "bank_transfer_days", "late_payment_days", "iban", "bic",
+                  "beneficiary",
                   "vat_id", "seller_address")
 
 
@@ -170,18 +181,25 @@ async def summary(conn: AsyncConnection) -> FestivalSummary | None:
 @dataclass(frozen=True)
 class PaymentTerms:
     """How the festival's orders are paid: an order with something to pay holds its stock until paid, for
-    `hold_minutes` (card) or `transfer_days` (bank transfer). With no account to pay into (`pay_to` None) the
-    festival takes no payment through FestFlow and orders are sold at once."""
+    `hold_minutes` where buyers may pay by card (`card`), else for `transfer_days` (bank transfer into
+    `pay_to`); a card hold the buyer turns into a transfer lasts `transfer_days` from the order. Taking neither
+    (no account to pay into, no cards) the festival takes no payment through FestFlow: orders are sold at
+    once."""
     hold_minutes: int = 15
     transfer_days: int = 5
     pay_to: PayTo | None = None
     late_days: int = 14  # a payment up to this many days after the deadline still reinstates its order
+    card: bool = False
+
+    @property
+    def takes_payment(self) -> bool:
+        return self.card or self.pay_to is not None
 
 
 async def sale_terms(conn: AsyncConnection) -> tuple[FestivalSummary | None, PaymentTerms]:
     """What a sold ticket is for (as the sale's event carries it), and how an order is paid."""
     row = (await conn.execute(sa.select(festival.c.name, festival.c.starts_on, festival.c.ends_on, festival.c.venue,
-                                        festival.c.address, festival.c.payment_hold_minutes,
+                                        festival.c.address, festival.c.payment_hold_minutes, festival.c.card_payments,
                                         festival.c.bank_transfer_days, festival.c.late_payment_days,
                                         festival.c.iban, festival.c.bic,
                                         festival.c.beneficiary, festival.c.seller_address, festival.c.vat_id)
@@ -193,7 +211,7 @@ async def sale_terms(conn: AsyncConnection) -> tuple[FestivalSummary | None, Pay
                             address=row["address"], seller=row["beneficiary"], seller_address=row["seller_address"],
                             vat_id=row["vat_id"]),
             PaymentTerms(row["payment_hold_minutes"], row["bank_transfer_days"], pay_to,
-                         row["late_payment_days"]))
+                         row["late_payment_days"], bool(row["card_payments"])))
 
 
 async def _announce(conn: AsyncConnection, details: dict[str, Any]) -> None:

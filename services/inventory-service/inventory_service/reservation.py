@@ -31,6 +31,7 @@ from festflow_contracts.messages import (
     OrderRejected,
     OrderStatus,
     PaymentMethod,
+    PayTo,
     PlaceOrder,
     RejectedItem,
     SoldLine,
@@ -152,11 +153,14 @@ class _Batch:
             return self._rejected(command, rejected.reason)
         total = sum(line["quantity"] * line["unit_price_cents"] for line in lines)
         summary, terms = await self.terms()
-        if total > 0 and terms.pay_to is not None:  # held until paid by bank transfer
-            due = events.iso(now + timedelta(days=terms.transfer_days))
-            event = _held_event(command, lines, total, remaining, summary, terms, due)
+        if total > 0 and terms.takes_payment:  # held until paid: minutes for a card, days for a transfer
+            method = PaymentMethod.CARD if terms.card else PaymentMethod.BANK_TRANSFER
+            due = events.iso(now + (timedelta(minutes=terms.hold_minutes) if terms.card
+                                    else timedelta(days=terms.transfer_days)))
+            event = held_event(command.order_id, command.username, command.email, lines, total, remaining, summary,
+                               terms.pay_to, method, due)
             self.record(command.order_id, command.username, OrderStatus.AWAITING_PAYMENT, None, total, lines, event,
-                        email=command.email, hold_until=due, method=PaymentMethod.BANK_TRANSFER)
+                        email=command.email, hold_until=due, method=method)
             return Outcome(command.order_id, OrderStatus.AWAITING_PAYMENT, None, event)
         event = sold_event(command.order_id, command.username, command.email, lines, total, remaining, summary)
         self.record(command.order_id, command.username, "CONFIRMED", None, total, lines, event, email=command.email)
@@ -320,14 +324,14 @@ def sold_event(order_id: str, username: str, email: str, lines, total: int, rema
     ), SOURCE, subject=order_id)
 
 
-def _held_event(command: PlaceOrder, lines, total: int, remaining, festival_summary: FestivalSummary | None,
-                terms: festival.PaymentTerms, due: str) -> dict[str, Any]:
+def held_event(order_id: str, username: str, email: str, lines, total: int, remaining,
+               festival_summary: FestivalSummary | None, pay_to: PayTo | None, method: PaymentMethod,
+               due: str) -> dict[str, Any]:
     return messages.envelope(OrderHeld(
-        order_id=command.order_id, username=command.username, email=command.email,
-        items=tuple(SoldLine(**line) for line in lines), total_cents=total, method=PaymentMethod.BANK_TRANSFER,
-        due_at=due, reference=creditor_reference(command.order_id), pay_to=terms.pay_to,
+        order_id=order_id, username=username, email=email, items=tuple(SoldLine(**line) for line in lines),
+        total_cents=total, method=method, due_at=due, reference=creditor_reference(order_id), pay_to=pay_to,
         stock=tuple(StockLevel(**level) for level in remaining), festival=festival_summary,
-    ), SOURCE, subject=command.order_id)
+    ), SOURCE, subject=order_id)
 
 
 def _rejected_event(command: PlaceOrder, reason: str) -> dict[str, Any]:

@@ -62,11 +62,11 @@ async def test_payments_and_the_seller_are_kept_normalised_and_announced(engine)
     async with engine.connect() as conn:
         assert (await festival.load(conn))["payment_hold_minutes"] == 15  # the defaults
     details = await festival.update(engine, festival.FestivalPatch(
-        payment_hold_minutes="20", bank_transfer_days=3, late_payment_days="7", iban="de89 3704 0044 0532 0130 00",
-        bic="cobadeffxxx",
+        payment_hold_minutes="20", card_payments="on", bank_transfer_days=3, late_payment_days="7",
+        iban="de89 3704 0044 0532 0130 00", bic="cobadeffxxx",
         beneficiary="Riverfest GmbH", vat_id="de 123456789", seller_address="1 Festival Way, Springfield"))
     assert {k: details[k] for k in festival.PAYMENT_FIELDS} == {
-        "payment_hold_minutes": 20, "bank_transfer_days": 3, "late_payment_days": 7,
+        "payment_hold_minutes": 20, "card_payments": True, "bank_transfer_days": 3, "late_payment_days": 7,
         "iban": "DE89370400440532013000", "bic": "COBADEFFXXX",
         "beneficiary": "Riverfest GmbH", "vat_id": "DE123456789", "seller_address": "1 Festival Way, Springfield"}
     assert details["name"] == "FestFlow Summer Festival"  # left out: kept

@@ -9,12 +9,20 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from festflow_contracts import events, fixtures, messages, sale_window
-from festflow_contracts.messages import CancelledTicket, CancelOrder, OrderItem, PaymentReceived, PlaceOrder
+from festflow_contracts.messages import (
+    CancelledTicket,
+    CancelOrder,
+    OrderItem,
+    PayByBankTransfer,
+    PaymentReceived,
+    PlaceOrder,
+)
 from festflow_contracts.payment_reference import creditor_reference, is_valid
 from inventory_service import db, festival
 from inventory_service.cancellation import cancel_order
 from inventory_service.hold_keeper import ExpiryWatch, on_payments
 from inventory_service.holds import expire_due, next_deadline, settle_payment, settle_payments
+from inventory_service.payment_choice import NO_ACCOUNT, pay_by_bank_transfer
 from inventory_service.reservation import place_order, place_orders
 
 IBAN = "DE89370400440532013000"
@@ -280,3 +288,86 @@ async def test_a_payment_later_than_the_organiser_accepts_is_owed_back_even_with
     assert await stock(engine) == 50 and await status(engine, command.order_id) == "EXPIRED"
     in_time = paid(command.order_id).model_copy(update={"received_at": "2027-03-05T09:59:59.000Z"})
     assert (await settle_payment(engine, in_time)).status == "REINSTATED"  # within the 3 days: sold again
+
+
+# card holds, and the buyer's choice of a bank transfer: held for payment_hold_minutes where buyers may pay
+# by card; turned into a transfer, the hold lasts the transfer term from the order, once, while the card hold lives
+PLACED = "2027-03-01T10:00:00.000Z"
+MINUTE_IN = datetime(2027, 3, 1, 10, 1, tzinfo=UTC)
+
+
+async def take_cards(engine, iban=IBAN, minutes=20, days=5):
+    await festival.update(engine, festival.FestivalPatch(card_payments=True, payment_hold_minutes=minutes,
+                                                         bank_transfer_days=days, iban=iban, beneficiary="Summer Fest"))
+
+
+async def test_where_buyers_may_pay_by_card_an_order_is_held_for_the_hold_minutes(engine):
+    await take_cards(engine, minutes=20)
+    command = order(2)
+    outcome = await place_order(engine, command, processed_at=PLACED)
+    assert outcome.status == "AWAITING_PAYMENT" and await stock(engine) == 48
+    [held] = await emitted(engine, events.ORDER_HELD)
+    assert held["data"]["method"] == "card" and held["data"]["due_at"] == "2027-03-01T10:20:00.000Z"
+    assert held["data"]["pay_to"]["iban"] == IBAN  # the buyer may still choose a transfer
+    assert await next_deadline(engine) == "2027-03-01T10:20:00.000Z"
+
+
+async def test_cards_alone_hold_orders_too(engine):
+    await take_cards(engine, iban="")
+    outcome = await place_order(engine, order(1), processed_at=PLACED)
+    assert outcome.status == "AWAITING_PAYMENT"
+    [held] = await emitted(engine, events.ORDER_HELD)
+    assert held["data"]["method"] == "card" and held["data"]["pay_to"] is None
+    refused = await pay_by_bank_transfer(engine, PayByBankTransfer(order_id=outcome.order_id, username="guest"),
+                                         now=MINUTE_IN)
+    assert refused.status == "UNCHANGED" and refused.reason == NO_ACCOUNT
+
+
+async def test_choosing_a_bank_transfer_holds_the_order_for_the_transfer_term_once(engine):
+    await take_cards(engine, minutes=20, days=5)
+    command = order(2)
+    await place_order(engine, command, processed_at=PLACED)
+    # the command as the order service sends it (its recorded sample)
+    choice = messages.parse(fixtures.sample(events.PAY_BY_BANK_TRANSFER, order_id=command.order_id,
+                                            username="guest"), PayByBankTransfer)
+    outcome = await pay_by_bank_transfer(engine, choice, now=MINUTE_IN)
+    assert outcome.status == "TRANSFER"
+    held = await emitted(engine, events.ORDER_HELD)
+    assert [h["data"]["method"] for h in held] == ["card", "bank_transfer"]
+    again = held[1]
+    fixtures.record(again)  # the shape consumers read, as the first hold
+    assert again["data"]["due_at"] == "2027-03-06T10:00:00.000Z" and again["data"]["total_cents"] == 49800
+    assert again["data"]["reference"] == held[0]["data"]["reference"]
+    assert again["data"]["stock"] == [{"ticket_id": "vip-weekend", "stock": 48}]
+    redelivered = await pay_by_bank_transfer(engine, choice, now=MINUTE_IN)
+    assert redelivered.status == "UNCHANGED" and len(await emitted(engine, events.ORDER_HELD)) == 2
+    # the card deadline passes: the order is not released, its new deadline is
+    assert await expire_due(engine, now=datetime(2027, 3, 1, 11, 0, tzinfo=UTC)) == []
+    assert await status(engine, command.order_id) == "AWAITING_PAYMENT" and await stock(engine) == 48
+    [expired] = await expire_due(engine, now=datetime(2027, 3, 6, 10, 0, 1, tzinfo=UTC))
+    assert expired.order_id == command.order_id and await stock(engine) == 50
+
+
+async def test_a_transfer_cannot_revive_a_hold_that_ran_out_nor_change_anothers_order(engine):
+    await take_cards(engine, minutes=20)
+    command = order(2)
+    await place_order(engine, command, processed_at=PLACED)
+    stranger = await pay_by_bank_transfer(engine, PayByBankTransfer(order_id=command.order_id, username="mallory"),
+                                          now=MINUTE_IN)
+    assert stranger.status == "UNCHANGED" and stranger.reason == "no such order"
+    late = datetime(2027, 3, 1, 10, 20, 1, tzinfo=UTC)
+    too_late = await pay_by_bank_transfer(engine, PayByBankTransfer(order_id=command.order_id, username="guest"),
+                                          now=late)
+    assert too_late.status == "UNCHANGED" and too_late.reason == "its hold has run out"
+    await expire_due(engine, now=late + timedelta(seconds=1))
+    after = await pay_by_bank_transfer(engine, PayByBankTransfer(order_id=command.order_id, username="guest"),
+                                       now=late + timedelta(seconds=2))
+    assert after.status == "UNCHANGED" and after.reason == "the order is EXPIRED" and await stock(engine) == 50
+
+
+async def test_a_card_switch_is_read_from_a_form(engine):
+    patch = festival.FestivalPatch(card_payments="on")
+    assert patch.card_payments is True
+    assert festival.FestivalPatch(card_payments="").card_payments is False
+    details = await festival.update(engine, patch)
+    assert details["card_payments"] is True

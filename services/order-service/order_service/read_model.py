@@ -2,7 +2,8 @@
 ORDER_REJECTED, ORDER_EXPIRED, ORDER_CANCELLED, ORDER_REFUND_DUE), and its tickets from the ticketing
 service's (TICKETS_ISSUED, TICKET_UPDATED).
 
-An order's life: PENDING -> AWAITING_PAYMENT (held) -> CONFIRMED (paid) or EXPIRED (a late payment may still
+An order's life: PENDING -> AWAITING_PAYMENT (held; held again with a later deadline when the buyer of a card
+hold pays by bank transfer instead) -> CONFIRMED (paid) or EXPIRED (a late payment may still
 confirm it) or CANCELLED; or PENDING -> CONFIRMED (nothing to pay) or REJECTED. Each change is conditional on
 the status it comes from, so a re-sent event changes nothing; an
 order's tickets are issued once, so a re-sent TICKETS_ISSUED changes nothing either. What else reacts to
@@ -43,10 +44,13 @@ SETTLE_SOLD = (orders.update().where(orders.c.order_id == sa.bindparam("b_order_
                        items=sa.bindparam("b_items", type_=orders.c["items"].type), updated_at=sa.bindparam("b_time"),
                        invoice_number=sa.bindparam("b_invoice"),
                        seller=sa.bindparam("b_seller", type_=orders.c.seller.type)))
-SETTLE_HELD = _PENDING.values(status=OrderStatus.AWAITING_PAYMENT, total_cents=sa.bindparam("b_total"),
-                              items=sa.bindparam("b_items", type_=orders.c["items"].type),
-                              payment=sa.bindparam("b_payment", type_=orders.c.payment.type),
-                              updated_at=sa.bindparam("b_time"))
+# a hold: at checkout, or again when the buyer of a card hold pays by bank transfer instead (a later deadline)
+SETTLE_HELD = (orders.update().where(orders.c.order_id == sa.bindparam("b_order_id"),
+                                     orders.c.status.in_([OrderStatus.PENDING, OrderStatus.AWAITING_PAYMENT]))
+               .values(status=OrderStatus.AWAITING_PAYMENT, total_cents=sa.bindparam("b_total"),
+                       items=sa.bindparam("b_items", type_=orders.c["items"].type),
+                       payment=sa.bindparam("b_payment", type_=orders.c.payment.type),
+                       updated_at=sa.bindparam("b_time")))
 SETTLE_REJECTED = _PENDING.values(status=OrderStatus.REJECTED, reason=sa.bindparam("b_reason"),
                                   updated_at=sa.bindparam("b_time"))
 # an order's tickets, the first time they are issued (an order is inserted without any)

@@ -84,7 +84,8 @@ async def change_ticket(services: AppServices, ticket_id: str, _admin: AdminUser
 @router.patch("/festival")
 async def change_festival(services: AppServices, _admin: AdminUser, body: dict[str, Any] = Body(...)):
     """Change any of the festival's `name`, `starts_on`, `ends_on` (YYYY-MM-DD), `venue`, `address`,
-    `description`, and how buyers pay and who sells: `payment_hold_minutes` (1-120), `bank_transfer_days`
+    `description`, and how buyers pay and who sells: `payment_hold_minutes` (1-120), `card_payments` (true:
+    buyers may pay by card, their orders held `payment_hold_minutes`), `bank_transfer_days`
     (1-30), `iban` and `bic` (validated; "" for none), `beneficiary`, `vat_id`, `seller_address`; what is left
     out stays. A refusal names the field it concerns ("iban: not a valid IBAN ...")."""
     data, error = await _forward(services, "PATCH", "/internal/festival", body)

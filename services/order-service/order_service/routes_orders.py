@@ -14,6 +14,7 @@ from order_service.db import orders, users
 from order_service.deps import AppServices, CurrentUser
 from order_service.invoices import invoice_pdf
 from order_service.ordering import OrderRefused
+from order_service.payment_choice import request_bank_transfer
 from order_service.views import order_view
 
 router = APIRouter(prefix="/api", tags=["orders"])
@@ -79,6 +80,19 @@ async def abandon_order(services: AppServices, order_id: str, identity: CurrentU
     CANCELLED when the inventory has done it). 409 for an order that is not awaiting payment."""
     try:
         answer = await request_cancel(services.engine, order_id, ABANDONED, buyer=identity.username)
+    except OrderRefused as refused:
+        raise HTTPException(refused.status, str(refused)) from None
+    services.commands.notify()
+    return answer
+
+
+@router.post("/orders/{order_id}/bank-transfer", status_code=202)
+async def pay_by_bank_transfer(services: AppServices, order_id: str, identity: CurrentUser):
+    """The buyer pays their order held for a card payment by bank transfer instead: its tickets are then held
+    for the festival's transfer term (the order's `payment` shows the account, the reference and the new
+    deadline once the inventory has done it). 409 with the reason when the order cannot be switched."""
+    try:
+        answer = await request_bank_transfer(services.engine, order_id, identity.username)
     except OrderRefused as refused:
         raise HTTPException(refused.status, str(refused)) from None
     services.commands.notify()

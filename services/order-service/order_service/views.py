@@ -17,8 +17,9 @@ def order_view(row) -> dict:
 
 
 # how buyers pay and who sells: on pay pages, receipts and invoices (the defaults of an older inventory's event)
-PAYMENT_DEFAULTS = {"payment_hold_minutes": 15, "bank_transfer_days": 5, "late_payment_days": 14, "iban": "",
-                    "bic": "", "beneficiary": "", "vat_id": "", "seller_address": ""}
+PAYMENT_DEFAULTS = {"payment_hold_minutes": 15, "card_payments": False, "bank_transfer_days": 5,
+                    "late_payment_days": 14, "iban": "", "bic": "", "beneficiary": "", "vat_id": "",
+                    "seller_address": ""}
 
 
 def public_festival(details: dict[str, Any]) -> dict[str, Any]:

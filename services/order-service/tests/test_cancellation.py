@@ -4,12 +4,13 @@ import pytest
 import sqlalchemy as sa
 
 from festflow_contracts import events
-from festflow_contracts.fixtures import sample
+from festflow_contracts.fixtures import record, sample
 from festflow_contracts.tokens import Identity
 from order_service import db
 from order_service.bootstrap import status_projection
 from order_service.cancellation import ABANDONED, InvalidTickets, NoSuchOrder, NotCancellable, request_cancel
 from order_service.ordering import Limits, OrderLine
+from order_service.payment_choice import request_bank_transfer, transfer_refusal
 
 from .conftest import checkout_of
 
@@ -89,3 +90,43 @@ async def test_the_organiser_cancels_one_ticket_of_a_confirmed_order(engine, cat
     await projection.apply(sample(events.ORDER_CANCELLED, order_id=order_id, reason="one cannot come",
                                   codes=["CODE-BBBB"], refund_cents=100))
     assert tuple(await status_of(engine, order_id)) == ("CONFIRMED", "1 ticket cancelled: one cannot come")
+
+
+async def test_a_buyer_pays_a_card_hold_by_bank_transfer_instead(engine, catalog):
+    placed = await checkout_of(engine, catalog, Limits()).place(GUEST, "k1", [OrderLine("vip", 2)])
+    order_id = placed.order["order_id"]
+    projection = status_projection(engine, Limits())
+    with pytest.raises(NotCancellable, match="PENDING: only an order awaiting payment"):
+        await request_bank_transfer(engine, order_id, "guest")
+    card_hold = sample(events.ORDER_HELD, order_id=order_id, method="card", due_at="2099-01-01T10:15:00.000Z")
+    await projection.apply(card_hold)
+    with pytest.raises(NoSuchOrder):  # another buyer's order is as good as missing
+        await request_bank_transfer(engine, order_id, "mallory")
+    answer = await request_bank_transfer(engine, order_id, "guest")
+    assert answer == {"order_id": order_id, "method": "bank_transfer", "requested": True}
+    await request_bank_transfer(engine, order_id, "guest")  # asked twice before it is done: one command
+    async with engine.connect() as conn:
+        [row] = (await conn.execute(sa.select(db.command_outbox).where(
+            db.command_outbox.c.type == events.PAY_BY_BANK_TRANSFER))).mappings().all()
+    command = events.decode(row["payload"])
+    record(command)
+    assert row["message_id"] == f"transfer:{order_id}" and command["data"] == {"order_id": order_id,
+                                                                               "username": "guest"}
+    # the inventory holds it again, for the transfer term: the order shows the transfer and its deadline
+    await projection.apply(sample(events.ORDER_HELD, order_id=order_id, method="bank_transfer",
+                                  due_at="2099-01-06T10:00:00.000Z"))
+    async with engine.connect() as conn:
+        status, payment = (await conn.execute(sa.select(db.orders.c.status, db.orders.c.payment)
+                                              .where(db.orders.c.order_id == order_id))).one()
+    assert status == "AWAITING_PAYMENT" and payment["method"] == "bank_transfer"
+    assert payment["due_at"] == "2099-01-06T10:00:00.000Z" and payment["iban"]
+    with pytest.raises(NotCancellable, match="paid by bank transfer already"):
+        await request_bank_transfer(engine, order_id, "guest")
+
+
+@pytest.mark.parametrize(("payment", "refusal"), [
+    ({"method": "card", "iban": "", "due_at": "2099-01-01T00:00:00.000Z"}, "takes no bank transfers"),
+    ({"method": "card", "iban": "DE89370400440532013000", "due_at": "2000-01-01T00:00:00.000Z"}, "has run out"),
+])
+def test_a_transfer_is_refused_with_its_reason(payment, refusal):
+    assert refusal in transfer_refusal({"status": "AWAITING_PAYMENT", "payment": payment}, "2026-12-07T00:00:00.000Z")

@@ -54,11 +54,12 @@ Buyer = Annotated[Identity, Depends(buyer)]
 @router.post("/api/payments/orders/{order_id}/card")
 async def pay_by_card(parts: AppServices, order_id: str, identity: Buyer):
     """The buyer pays their order awaiting payment by card: a Stripe PaymentIntent (manual capture) for its
-    amount, whose `client_secret` Stripe's own script on the pay page uses to authorise the card. The money is
-    taken only once the tickets are sold to this order. 404 while Stripe is off, or for an order that is not the
-    caller's or awaits nothing; 409 once it is paid, or its time is over."""
+    amount, whose `client_secret` Stripe's own script on the pay page uses (with `publishable_key`) to authorise
+    the card. The money is taken only once the tickets are sold to this order. 404 while Stripe is off, or for
+    an order that is not the caller's or awaits nothing; 409 once it is paid, or its time is over."""
     if parts.cards is None:
-        raise HTTPException(404, "card payments are not enabled here (set STRIPE_SECRET_KEY)")
+        raise HTTPException(404, "card payments are not available at this festival: pay by bank transfer, or ask the "
+                                 "organiser (the payment service has no STRIPE_SECRET_KEY)")
     try:
         started = await card_payments.start(parts.engine, parts.cards, order_id, identity.username)
     except card_payments.CardRefused as refused:
@@ -68,7 +69,8 @@ async def pay_by_card(parts: AppServices, order_id: str, identity: Buyer):
         raise HTTPException(503, "card payments are not available right now; try again in a moment, or pay by "
                                  "bank transfer", headers={"Retry-After": "5"}) from None
     return {"order_id": started.order_id, "intent_id": started.intent_id, "client_secret": started.client_secret,
-            "amount_cents": started.amount_cents, "currency": started.currency}
+            "amount_cents": started.amount_cents, "currency": started.currency,
+            "publishable_key": parts.settings.stripe_publishable_key}
 
 
 @router.post("/api/admin/payments/bank-statements")

@@ -44,8 +44,8 @@ async def expect_payment(engine: AsyncEngine, order_id: str, amount_cents: int, 
 
 
 async def expect_payments(engine: AsyncEngine, awaited: list[Awaited]) -> None:
-    """Awaits a transfer for each order (an order awaited already stays as it is), in one transaction: a
-    drop holds hundreds of orders a second."""
+    """Awaits a transfer for each order, in one transaction: a drop holds hundreds of orders a second. An
+    order awaited already keeps its row; only a later deadline (a card hold turned into a transfer) is taken."""
     fresh = {creditor_reference(a.order_id): a for a in awaited}
     try:
         async with engine.begin() as conn:
@@ -60,6 +60,11 @@ async def expect_payments(engine: AsyncEngine, awaited: list[Awaited]) -> None:
                     for ref, a in fresh.items() if ref not in known]
             if rows:
                 await conn.execute(expected_payments.insert(), rows)
+            later = [{"b_ref": ref, "b_due": a.due_at} for ref, a in fresh.items() if ref in known]
+            if later:  # held again: a card hold the buyer pays by transfer instead lasts longer
+                await conn.execute(expected_payments.update().where(
+                    expected_payments.c.reference == sa.bindparam("b_ref"), expected_payments.c.status == "awaiting",
+                    expected_payments.c.due_at < sa.bindparam("b_due")).values(due_at=sa.bindparam("b_due")), later)
     except IntegrityError:  # another consumer awaited one of them meanwhile: one at a time then
         if len(awaited) == 1:
             return

@@ -13,6 +13,8 @@ class Settings(PlatformSettings):
     # Stripe, when both are set (the webhook's secret, `whsec_...`, from the Stripe dashboard)
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
+    # the publishable key (`pk_...`) Stripe's script on the pay page uses to show the card form
+    stripe_publishable_key: str = ""
     # how old a webhook's signature may be: an older one is a replay and is refused
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     # where Stripe's API is: "" for Stripe itself; the tests point it at stripe-mock

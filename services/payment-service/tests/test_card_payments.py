@@ -181,3 +181,12 @@ async def test_the_reconciliation_reports_where_stripe_and_festflow_differ(engin
     assert found == {"o-odd": "FestFlow has it captured, Stripe requires_capture",
                      "o-more": "Stripe's amount is 900 EUR, FestFlow's 500 EUR",
                      "o-gone": "Stripe does not know this intent"}
+
+
+async def test_a_card_hold_turned_into_a_transfer_is_awaited_until_its_later_deadline(engine):
+    await expect_payments(engine, [Awaited("order-1", 17800, "EUR", "2099-01-01T00:15:00.000Z", "anna")])
+    await expect_payments(engine, [Awaited("order-1", 17800, "EUR", "2099-01-06T00:00:00.000Z", "anna")])
+    await expect_payments(engine, [Awaited("order-1", 17800, "EUR", "2099-01-01T00:15:00.000Z", "anna")])  # late copy
+    async with engine.connect() as conn:
+        [due] = (await conn.scalars(sa.select(db.expected_payments.c.due_at))).all()
+    assert due == "2099-01-06T00:00:00.000Z"
