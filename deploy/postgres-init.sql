@@ -2,3 +2,4 @@
 CREATE DATABASE inventory OWNER festflow;
 CREATE DATABASE ticketing OWNER festflow;
 CREATE DATABASE payments OWNER festflow;
+CREATE DATABASE waiting_room OWNER festflow;

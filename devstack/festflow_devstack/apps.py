@@ -17,14 +17,24 @@ def _sqlite(profile: Profile, name: str) -> str:
     return f"sqlite+aiosqlite:///{profile.run_dir / 'data' / name}"
 
 
-def internal_token(keys_dir: Path) -> str:
-    """The service token of the inventory's internal API: random, made once per stack, kept with the keys."""
-    path = keys_dir / "internal-api-token"
+def stack_secret(keys_dir: Path, name: str) -> str:
+    """A random secret of the stack, made once (on its first start) and kept with the keys."""
+    path = keys_dir / name
     if not path.exists():
         keys_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def internal_token(keys_dir: Path) -> str:
+    """The service token of the inventory's internal API."""
+    return stack_secret(keys_dir, "internal-api-token")
+
+
+def waiting_room_secret(keys_dir: Path) -> str:
+    """The secret the waiting room signs its passes with and the order service checks them with."""
+    return stack_secret(keys_dir, "waiting-room-secret")
 
 
 def ticket_signing_key(keys_dir: Path) -> Path:
@@ -44,7 +54,8 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
     p = profile.ports
     db = {"order-service": _sqlite(profile, "orders.db"), "inventory-service": _sqlite(profile, "inventory.db"),
           "ticketing-service": _sqlite(profile, "ticketing.db"),
-          "payment-service": _sqlite(profile, "payments.db")} | (databases or {})
+          "payment-service": _sqlite(profile, "payments.db"),
+          "waiting-room": _sqlite(profile, "waiting-room.db")} | (databases or {})
     token = internal_token(private_key.parent)
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
@@ -58,7 +69,7 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "order-service": {**common, "DATABASE_URL": db["order-service"],
                           "AMQP_URL": profile.amqp_url, "JWT_PRIVATE_KEY_FILE": str(private_key),
                           "INVENTORY_URL": profile.url("inventory"), "INTERNAL_API_TOKEN": token,
-                          **order_limits(profile)},
+                          "WAITING_ROOM_SECRET": waiting_room_secret(private_key.parent), **order_limits(profile)},
         "email-function": {**common, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p["smtp"]),
                            "EMAIL_SENT_LOG_URL": _sqlite(profile, "email-sent.db"),
                            "PUBLIC_URL": profile.url("gateway")},
@@ -66,11 +77,13 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "ticketing-service": {**common, "DATABASE_URL": db["ticketing-service"],
                               "TICKET_SIGNING_KEY_FILE": str(ticket_signing_key(private_key.parent))},
         "payment-service": {**common, "DATABASE_URL": db["payment-service"], **stripe(profile)},
+        "waiting-room": {**common, "DATABASE_URL": db["waiting-room"], "ORDER_API_URL": order_api,
+                         "WAITING_ROOM_SECRET": waiting_room_secret(private_key.parent)},
         "mail-sink": {"SMTP_PORT": str(p["smtp"]), "MAILBOX_DIR": str(profile.run_dir / "mailbox")},
         "shell-app": {**common, "ORDER_API_URL": order_api},
         "mf-catalog": {**common, "ORDER_API_URL": order_api},
         "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing"),
-                    "PAYMENT_API_URL": profile.url("payment")},
+                    "PAYMENT_API_URL": profile.url("payment"), "WAITING_ROOM_API_URL": profile.url("waiting")},
         "mf-admin": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing"),
                      "PAYMENT_API_URL": profile.url("payment")},
         "mf-gate": {**common},
@@ -122,6 +135,7 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                          ("--ws-per-message-deflate", "false", "--ws-max-size", "16384")),
     "ticketing-service": ("ticketing_service.main:create_app", "ticketing", ()),
     "payment-service": ("payment_service.main:create_app", "payment", ()),
+    "waiting-room": ("waiting_room.main:create_app", "waiting", ()),
     "shell-app": ("shell_app.main:create_app", "shell", ()),
     "mf-catalog": ("mf_catalog.main:create_app", "catalog", ()),
     "mf-cart": ("mf_cart.main:create_app", "cart", ()),

@@ -157,6 +157,7 @@ def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = Non
         "NOTIFY_ADDR": f"127.0.0.1:{p['notify']}",
         "TICKETING_ADDR": f"127.0.0.1:{p['ticketing']}",
         "PAYMENT_ADDR": f"127.0.0.1:{p['payment']}",
+        "WAITING_ADDR": f"127.0.0.1:{p['waiting']}",
         "SHELL_ADDR": f"127.0.0.1:{p['shell']}",
         "CATALOG_ADDR": f"127.0.0.1:{p['catalog']}",
         "CART_ADDR": f"127.0.0.1:{p['cart']}",

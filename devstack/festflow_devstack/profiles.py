@@ -23,6 +23,7 @@ BASE_PORTS = {
     "ticketing": 8004,
     "payment": 8005,
     "stripe": 8006,  # Stripe's test server, stripe-mock: only the test stack runs it
+    "waiting": 8007,
     "shell": 8100,
     "catalog": 8101,
     "cart": 8102,
@@ -93,7 +94,7 @@ def get_profile(name: str | None = None) -> Profile:
 
 
 SERVICE_DATABASES = {"order-service": "orders", "inventory-service": "inventory", "ticketing-service": "ticketing",
-                     "payment-service": "payments"}
+                     "payment-service": "payments", "waiting-room": "waiting_room"}
 SCALED_SERVICES = ("order-service", "inventory-service")  # the ones `instances` multiplies
 
 

@@ -13,6 +13,7 @@ APP_DIRS = {
     "order-service": "services/order-service", "inventory-service": "services/inventory-service",
     "email-function": "services/email-function", "notification-hub": "services/notification-hub",
     "ticketing-service": "services/ticketing-service", "payment-service": "services/payment-service",
+    "waiting-room": "services/waiting-room",
     "shell-app": "shell-app", "mf-catalog": "mf-catalog", "mf-cart": "mf-cart", "mf-admin": "mf-admin",
     "mf-gate": "mf-gate", "mf-account": "mf-account",
 }

@@ -12,6 +12,7 @@ APPS = {
     "order_service": "services/order-service", "inventory_service": "services/inventory-service",
     "email_function": "services/email-function", "notification_hub": "services/notification-hub",
     "ticketing_service": "services/ticketing-service", "payment_service": "services/payment-service",
+    "waiting_room": "services/waiting-room",
     "mail_sink": "services/mail-sink", "shell_app": "shell-app", "mf_catalog": "mf-catalog",
     "mf_cart": "mf-cart", "mf_admin": "mf-admin", "mf_gate": "mf-gate", "mf_account": "mf-account",
 }
@@ -154,7 +155,7 @@ def test_the_readme_is_a_users_document():
         assert (ROOT / link).is_file(), f"README.md links to {link}, which does not exist"
 
 
-WIRED_BY_BOOTSTRAP = ["order_service", "inventory_service", "ticketing_service", "payment_service"]
+WIRED_BY_BOOTSTRAP = ["order_service", "inventory_service", "ticketing_service", "payment_service", "waiting_room"]
 ROUTE_MODULES = {"routes_", "api.py", "checkout_http.py", "checkout_lane.py"}
 
 

@@ -27,13 +27,16 @@ async def orders_page(request: Request, _admin: AdminUser, q: str = ""):
 async def _order(request: Request, order_id: str, message: str | None = None, error: str | None = None,
                  leaving: tuple[str, ...] = ()) -> HTMLResponse:
     """The order's fragment; while it is still in one of the `leaving` statuses (a cancellation or a payment on
-    its way) the fragment looks again each second."""
+    its way), or cancelled with tickets not void yet (the ticketing service voids them a moment after), the
+    fragment looks again each second."""
     found = await order_api(request, "GET", f"/api/admin/orders/{quote(order_id, safe='')}")
     order = found.body if found.ok else None
     if not found.ok:
         error = "; ".join([*([error] if error else []), *reasons(found.body)])
+    voiding = order is not None and order["status"] == "CANCELLED" and any(
+        ticket.get("status") == "valid" for ticket in order.get("tickets") or [])
     return render(request, "order.html", {"order": order, "message": message, "error": error,
-                                          "cancelling": order is not None and order["status"] in leaving})
+                                          "cancelling": order is not None and (order["status"] in leaving or voiding)})
 
 
 @router.get("/admin/fragments/v1/order/{order_id}", response_class=HTMLResponse)

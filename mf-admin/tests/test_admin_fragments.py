@@ -222,3 +222,21 @@ def test_the_organiser_imports_a_statement_and_sees_what_it_did_and_what_needs_a
         assert sepa.headers["content-type"] == "application/xml" and sepa.content == b"<Document>pain.001</Document>"
         assert "attachment" in sepa.headers["content-disposition"]
     assert b'filename="statement.xml"' in uploads[0] and b"<Document/>" in uploads[0]
+
+
+def test_a_cancelled_orders_page_looks_again_until_its_tickets_are_void(keys):
+    order = {"order_id": "0f0e0d0c-1111-2222-3333-444455556666", "username": "gus", "email": "gus@x.org",
+             "status": "CANCELLED", "reason": "sold by mistake", "items": [], "total": "89.00", "total_cents": 8900,
+             "created_at": "2026-12-07T10:00:00.000Z", "updated_at": "2026-12-07T10:01:00.000Z",
+             "tickets": [{"code": "A" * 20, "ticket_id": "vip", "name": "VIP", "holder": "", "status": "valid"}]}
+
+    def api(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=order)
+    app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
+                     subscribe=OfflineEvents())
+    with TestClient(app) as c:
+        voiding = c.get(f"/admin/fragments/v1/order/{order['order_id']}", headers=_cookie(keys, "admin")).text
+        assert 'hx-trigger="every 1s"' in voiding  # the ticketing service voids its tickets a moment after
+        order["tickets"][0]["status"] = "void"
+        done = c.get(f"/admin/fragments/v1/order/{order['order_id']}", headers=_cookie(keys, "admin")).text
+        assert 'hx-trigger="every 1s"' not in done and 'data-status="void"' in done

@@ -29,7 +29,7 @@ async def _catalog(request: Request) -> dict[str, dict]:
 async def _render(request: Request, cart: dict[str, Any] | None = None, *, message: str | None = None,
                   error: str | None = None, line_errors: dict[str, str] | None = None,
                   trigger: str | None = None, set_token: str | None = None, focus: bool = False,
-                  unverified: bool = False) -> HTMLResponse:
+                  unverified: bool = False, waiting_room: bool = False) -> HTMLResponse:
     """The cart fragment. `cart` is the order API's answer to the action, or None to fetch it now."""
     identity = visitor(request)
     unavailable = False
@@ -46,6 +46,7 @@ async def _render(request: Request, cart: dict[str, Any] | None = None, *, messa
         "identity": identity, "page": page, "message": message, "line_errors": line_errors or {},
         "error": error or ("Your cart cannot be loaded right now; try again in a moment." if unavailable else None),
         "focus": focus, "catalog_down": cart_page.CATALOG_DOWN, "unverified": unverified,
+        "waiting_room": waiting_room,
     })
     if set_token:
         response.set_cookie(CART_COOKIE, set_token, max_age=COOKIE_AGE, httponly=True, samesite="lax", path="/")
@@ -123,6 +124,8 @@ async def checkout(request: Request, identity: Visitor, version: str = Form(""))
                              trigger="order:placed", focus=True)
     if placed.status == 401:
         return await _render(request, error="Your session has expired; please log in again.", focus=True)
+    if placed.status == 403 and "waiting room" in reason(placed.body):
+        return await _render(request, error=f"Checkout failed: {reason(placed.body)}", focus=True, waiting_room=True)
     if placed.status == 403:
         return await _render(request, error="Confirm your email address first: open the link in the mail we sent "
                                             "you. Your cart stays as it is.", focus=True, unverified=True)

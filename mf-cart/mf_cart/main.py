@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI
 
 from festflow_runtime.fragment_app import Subscribe, create_fragment_app
-from mf_cart import cart, orders, pages, tickets
+from mf_cart import cart, orders, pages, tickets, waiting_room
 from mf_cart.settings import Settings
 
 # below the gateway's 5 s for /cart/, so this app always answers before the gateway gives up
@@ -27,7 +27,9 @@ def create_app(settings: Settings | None = None, *, order_api_transport: httpx.A
     settings = settings or Settings()
     return create_fragment_app(
         title="FestFlow cart micro-frontend", settings=settings, folder=Path(__file__).parent, prefix="/cart",
-        routers=[pages.router, cart.router, orders.router, tickets.router], refused_template=None,
+        routers=[pages.router, cart.router, orders.router, tickets.router, waiting_room.router],
+        refused_template=None,
         apis={"orders": (settings.order_api_url, API_TIMEOUT), "tickets": (settings.ticketing_api_url, API_TIMEOUT),
-              "payments": (settings.payment_api_url, API_TIMEOUT)},
+              "payments": (settings.payment_api_url, API_TIMEOUT),
+              "waiting": (settings.waiting_room_api_url, API_TIMEOUT)},
         transport=order_api_transport, subscribe=subscribe)

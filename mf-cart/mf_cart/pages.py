@@ -24,6 +24,13 @@ async def my_orders(request: Request, page_number: Annotated[int, Query(alias="p
                 [(f"/cart/fragments/v1/my-orders?page={number}", "Your orders are unavailable right now.")])
 
 
+@router.get("/cart/waiting-room", response_class=HTMLResponse)
+async def waiting_room(request: Request):
+    """The waiting room in front of the sale: the buyer's place, how many are ahead, and their turn."""
+    return page(request, "Waiting room", "waiting_room",
+                [("/cart/fragments/v1/waiting-room", "The waiting room is unavailable right now; reload in a moment.")])
+
+
 @router.get("/cart/orders/{order_id}", response_class=HTMLResponse)
 async def order(request: Request, order_id: str):
     if not ORDER_ID.fullmatch(order_id):

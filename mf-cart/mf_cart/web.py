@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import Request
 
+from festflow_contracts import waiting_pass
 from festflow_runtime.api_answers import ApiAnswer, call_api
 from festflow_runtime.fragment_app import parts
 from festflow_runtime.web_auth import bearer
@@ -25,6 +26,8 @@ def _headers(request: Request, token: str | None = None) -> dict[str, str]:
     headers = bearer(request)
     if token := token or cart_token(request):
         headers["X-Cart-Token"] = token
+    if admitted := request.cookies.get(waiting_pass.COOKIE):  # the waiting room's pass, for the checkout
+        headers[waiting_pass.HEADER] = admitted
     return headers
 
 
@@ -43,3 +46,8 @@ async def ticketing_api(request: Request, method: str, path: str, json: dict[str
 async def payment_api(request: Request, method: str, path: str) -> ApiAnswer:
     return await call_api(parts(request).api("payments"), method, path, headers=_headers(request),
                           unreachable="card payments cannot be reached right now")
+
+
+async def waiting_room_api(request: Request, method: str, path: str) -> ApiAnswer:
+    return await call_api(parts(request).api("waiting"), method, path, headers=bearer(request),
+                          unreachable="the waiting room cannot be reached right now; try again in a moment")

@@ -22,10 +22,15 @@ class FakeOrderApi:
         self.carts: dict[str, dict] = {}
         self.checkouts: list[tuple[str, dict]] = []
         self.checkout_status = 202
+        self.checkout_refusal = "ticket catalog unavailable"
         self.down = False
         self.orders: dict[str, dict] = {}
         self.abandoned: list[str] = []
         self.transfers: list[str] = []
+        self.room: dict = {"enabled": False}
+        self.me: dict = {"state": "not_joined"}
+        self.joined = 0
+        self.pass_headers: list[str | None] = []
         self.card_answer: tuple[int, dict] = (200, {"client_secret": "pi_1_secret_2", "publishable_key": "pk_test_x",
                                                     "amount_cents": 49800, "currency": "EUR"})
 
@@ -73,14 +78,23 @@ class FakeOrderApi:
                 return httpx.Response(409, json={"detail": "this order is paid by bank transfer already"})
             self.transfers.append(order["order_id"])
             return httpx.Response(202, json={"order_id": order["order_id"], "method": "bank_transfer"})
+        if path == "/api/waiting-room":
+            return httpx.Response(200, json=self.room)
+        if path == "/api/waiting-room/me":
+            return httpx.Response(200, json=self.me)
+        if path == "/api/waiting-room/join":
+            self.joined += 1
+            self.me = {"state": "before_start", "starts_at": self.room["starts_at"]}
+            return httpx.Response(200, json=self.me)
         if path.startswith("/api/payments/orders/") and path.endswith("/card") and request.method == "POST":
             return httpx.Response(self.card_answer[0], json=self.card_answer[1])
         if path.startswith("/api/orders/") and path.split("/")[3] in self.orders:
             return httpx.Response(200, json=self.orders[path.split("/")[3]])
         if path == "/api/cart/checkout":
+            self.pass_headers.append(request.headers.get("x-waiting-room-pass"))
             self.checkouts.append((owner, body))
             if self.checkout_status != 202:
-                return httpx.Response(self.checkout_status, json={"detail": "ticket catalog unavailable"})
+                return httpx.Response(self.checkout_status, json={"detail": self.checkout_refusal})
             cart["items"], cart["version"] = [], cart["version"] + 1
             cart["last_order"] = {"order_id": "12345678-aaaa", "status": "PENDING", "reason": None}
             return httpx.Response(202, json={"order_id": "12345678-aaaa", "status": "PENDING"})
@@ -245,3 +259,47 @@ def test_a_card_hold_offers_the_card_form_or_a_bank_transfer_instead(setup):
     # cards alone: no transfer to choose
     order["payment"] |= {"method": "card", "iban": ""}
     assert "Pay by bank transfer" not in client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
+
+
+ROOM = {"enabled": True, "opens_at": "2026-12-07T09:00:00.000Z", "starts_at": "2099-12-07T10:00:00.000Z",
+        "commitment": "ab" * 32, "seed": None, "derivation": "join ids sorted by their HMAC", "sold_out": False}
+
+
+def test_the_waiting_room_takes_a_place_shows_it_and_sends_the_pass_with_the_checkout(setup):
+    client, fake, private = setup
+    assert "no waiting room now" in client.get("/cart/fragments/v1/waiting-room").text
+    fake.room = ROOM
+    assert "Log in</a> to take your place" in client.get("/cart/fragments/v1/waiting-room").text
+    _login(client, private)
+    html = client.get("/cart/fragments/v1/waiting-room").text
+    assert "Join the waiting room" in html and "drawn at random" in html and "ab" * 32 in html
+    joined = client.post("/cart/waiting-room/join", headers={"HX-Request": "true"}).text
+    assert fake.joined == 1 and "You are in." in joined and 'data-countdown="2099-12-07T10:00:00.000Z"' in joined
+    assert 'hx-trigger="every 5s"' in joined and 'aria-live="polite"' in joined
+    fake.me = {"state": "waiting", "place": 42, "ahead": 41, "estimate_seconds": 3}
+    waiting = client.get("/cart/fragments/v1/waiting-room").text
+    assert "Your place: <strong>42</strong>" in waiting and "41 buyers are ahead of you" in waiting
+    assert 'hx-trigger="every 3s"' in waiting
+    fake.me = {"state": "sold_out", "place": 42}
+    assert "Sold out." in client.get("/cart/fragments/v1/waiting-room").text
+    fake.me = {"state": "admitted", "place": 42, "pass": "payload.signature", "pass_expires": int(time.time()) + 600}
+    turn = client.get("/cart/fragments/v1/waiting-room").text
+    assert "It&#39;s your turn!" in turn or "It's your turn!" in turn
+    go = client.post("/cart/waiting-room/checkout", follow_redirects=False)
+    assert go.status_code == 303 and go.headers["location"] == "/#cart"
+    assert client.cookies.get("festflow_pass") == "payload.signature"
+    client.post("/cart/items", data={"ticket_id": "vip", "quantity": "1"})
+    client.post("/cart/checkout", data={"version": "1"})
+    assert fake.pass_headers == ["payload.signature"]  # the checkout carries the pass
+
+
+def test_a_checkout_refused_by_the_waiting_room_links_to_it(setup):
+    client, fake, private = setup
+    _login(client, private)
+    fake.checkout_status = 403
+    fake.checkout_refusal = ("this sale has a waiting room: join it at /cart/waiting-room and check out when it is "
+                             "your turn")
+    client.post("/cart/items", data={"ticket_id": "vip", "quantity": "1"})
+    html = client.post("/cart/checkout", data={"version": "1"}).text
+    assert "this sale has a waiting room" in html and 'href="/cart/waiting-room"' in html
+    assert "Confirm your email" not in html

@@ -26,6 +26,8 @@ PAYMENT_RECEIVED = "festflow.payment.received.v1"
 # catalog events (CATALOG_EVENTS_TOPIC): a ticket type (not an issued ticket) or the festival changed
 TICKET_TYPE_CHANGED = "festflow.ticket-type.changed.v2"
 FESTIVAL_CHANGED = "festflow.festival.changed.v1"
+# the organiser's waiting room in front of the sale (CATALOG_EVENTS_TOPIC, key `waiting-room`)
+WAITING_ROOM_CHANGED = "festflow.waiting-room.changed.v1"
 # a logged-out token, refused by every verifier from now on (AUTH_EVENTS_TOPIC)
 TOKEN_REVOKED = "festflow.token.revoked.v1"
 SESSIONS_ENDED = "festflow.account.sessions-ended.v1"  # every token of an account issued before a time

@@ -307,6 +307,18 @@ class FestivalChanged(Message):
     seller_address: str = ""
 
 
+class WaitingRoomChanged(Message):
+    """The waiting room in front of the sale, as the organiser set it (the whole of it, newest `version` wins):
+    while `enabled`, from `opens_at` on, a checkout needs a pass (festflow_contracts.waiting_pass)."""
+    TYPE: ClassVar[str] = events.WAITING_ROOM_CHANGED
+    enabled: bool
+    opens_at: str  # ISO 8601 UTC: the pre-queue opens (joining before the start gives a random place)
+    starts_at: str  # the sale starts: the places of the pre-queue are drawn
+    pass_minutes: StrictInt = 10  # how long an admitted buyer's pass lasts
+    commitment: str = ""  # SHA-256 (hex) of the seed the places are drawn with, published before the draw
+    version: StrictInt
+
+
 class TokenRevoked(Message):
     TYPE: ClassVar[str] = events.TOKEN_REVOKED
     jti: str = Field(min_length=1)
@@ -367,7 +379,8 @@ BY_TYPE: dict[str, type[Message]] = {m.TYPE: m for m in (PlaceOrder, TicketSold,
                                                           SignUpForExistingAccount, LoginLinkRequested,
                                                           TicketsIssued, TicketUpdated,
                                                           CancelOrder, PayByBankTransfer, OrderCancelled, TicketsResent,
-                                                          OrderHeld, OrderExpired, OrderRefundDue, PaymentReceived)}
+                                                          OrderHeld, OrderExpired, OrderRefundDue, PaymentReceived,
+                                                          WaitingRoomChanged)}
 
 M = TypeVar("M", bound=Message)
 

@@ -76,8 +76,8 @@ async def startup_lock(conn: AsyncConnection) -> None:
 
 
 async def create_schema(engine: AsyncEngine, metadata: MetaData) -> None:
-    """Creates missing tables, and adds the columns a newer release gave an existing table (such a column
-    must be nullable or have a server default, so the rows already there stay valid)."""
+    """Creates missing tables, and adds the columns and indexes a newer release gave an existing table (such a
+    column must be nullable or have a server default, so the rows already there stay valid)."""
     async with engine.begin() as conn:
         await startup_lock(conn)
         await conn.run_sync(metadata.create_all)
@@ -96,6 +96,8 @@ def _add_missing_columns(sync_conn: Connection, metadata: MetaData) -> None:
                                    "nullable or have a server default")
             definition = CreateColumn(column).compile(dialect=sync_conn.dialect)  # type, default, NOT NULL
             sync_conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN {definition}'))
+        for index in table.indexes:
+            index.create(sync_conn, checkfirst=True)
 
 
 async def health(engine: AsyncEngine) -> str:

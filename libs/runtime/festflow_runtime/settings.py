@@ -27,6 +27,8 @@ class PlatformSettings(BaseSettings):
     jwt_public_key_file: str = ""
     # a shared secret between the order service and the inventory's /internal/* API ("" leaves it open)
     internal_api_token: str = ""
+    # the secret the waiting room signs its passes with and the order service checks them with
+    waiting_room_secret: str = "festflow-dev-waiting-room-secret"
     cookie_secure: bool = False  # cookies only over HTTPS (set behind a TLS gateway)
     # who may say which client a request is for (X-Real-IP): the gateway's and the shell's addresses
     trusted_proxies: str = "127.0.0.0/8,::1"

@@ -7,11 +7,11 @@ import socket
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from email_function import kafka_trigger
 from email_function.handler import SmtpSession, SqliteSentLog
 from email_function.settings import Settings
+from festflow_runtime.health import health_answer
 from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.startup_heap import freeze_startup_heap
 
@@ -59,6 +59,4 @@ async def healthz(request: Request):
         "kafka": "ok" if request.app.state.events.ready else "down",
         "smtp": "ok" if await asyncio.to_thread(_smtp_reachable, s.smtp_host, s.smtp_port) else "down",
     }
-    healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                        status_code=200 if healthy else 503)
+    return health_answer(checks)

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from festflow_runtime import database
+from festflow_runtime.health import health_answer
 from inventory_service import festival
 from inventory_service.bootstrap import Services
 from inventory_service.db import tickets
@@ -50,9 +51,7 @@ async def healthz(parts: AppServices):
     conn = parts.consumer.connection
     checks["rabbitmq"] = "ok" if parts.consumer.consuming and conn and not conn.is_closed else "down"
     checks["kafka"] = "ok" if parts.producer and parts.producer.client.cluster.brokers() else "down"
-    healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                        status_code=200 if healthy else 503)
+    return health_answer(checks)
 
 
 @internal.get("/internal/tickets")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from festflow_contracts import events, messages
 from festflow_contracts.channels import (
     ACCOUNT_EVENTS_TOPIC,
     AUTH_EVENTS_TOPIC,
@@ -24,6 +26,7 @@ from festflow_contracts.channels import (
     ORDER_EVENTS_TOPIC,
     TICKET_EVENTS_TOPIC,
 )
+from festflow_contracts.messages import WaitingRoomChanged
 from festflow_contracts.tokens import TokenVerifier
 from festflow_runtime.client_address import trusted_networks
 from festflow_runtime.event_stream import Subscription, cancel_and_wait
@@ -41,6 +44,7 @@ from order_service.read_model import OrderStatusProjection
 from order_service.revocation_publisher import RevocationPublisher
 from order_service.security import TokenIssuer, seed_demo_users
 from order_service.settings import Settings
+from order_service.waiting_gate import WaitingGate
 
 log = logging.getLogger("order_service")
 
@@ -64,6 +68,7 @@ class Services:
     login_policy: LoginPolicy
     trusted_proxies: Sequence[IPv4Network | IPv6Network]
     status: OrderStatusProjection
+    gate: WaitingGate  # the waiting room's passes at checkout, while the organiser has one on
     status_events: Subscription | None = None  # the read model's Kafka subscription, while running
     account_work: set[asyncio.Task] = field(default_factory=set)  # mails queued after their answer
 
@@ -88,11 +93,12 @@ def build(settings: Settings, *, engine: AsyncEngine | None = None, catalog: Cat
     catalog = catalog or CatalogReadModel(inventory)
     publisher = publisher or CommandPublisher(settings.amqp_url)
     event_sender = KafkaSender(settings.kafka_bootstrap_servers, (ACCOUNT_EVENTS_TOPIC, AUTH_EVENTS_TOPIC))
+    gate = WaitingGate(settings.waiting_room_secret)
     return Services(
         settings=settings, engine=engine, limits=limits, verifier=verifier,
         issuer=TokenIssuer(settings.private_key_pem(), settings.jwt_ttl_seconds, verifier),
         inventory=inventory, catalog=catalog,
-        checkout=Checkout(engine, catalog, limits, CheckoutWriter(engine, VerifiedBuyers())),
+        checkout=Checkout(engine, catalog, limits, CheckoutWriter(engine, VerifiedBuyers()), gate),
         publisher=publisher, commands=CommandRelay(engine, publisher),
         account_events=OutboxRelay(engine, db.event_outbox, event_sender, logging.getLogger("order_service.events")),
         event_sender=event_sender,
@@ -100,8 +106,19 @@ def build(settings: Settings, *, engine: AsyncEngine | None = None, catalog: Cat
         login_policy=LoginPolicy(address_lock_after=settings.login_address_lock_after,
                                  proof_after=settings.login_proof_after),
         trusted_proxies=trusted_networks(settings.trusted_proxies),
-        status=status_projection(engine, limits),
+        status=status_projection(engine, limits), gate=gate,
     )
+
+
+def catalog_events(services: Services) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """The catalog topic's handler: ticket types and the festival for the catalog, the waiting room for the
+    checkout's gate."""
+    async def apply(event: dict[str, Any]) -> None:
+        if event.get("type") == events.WAITING_ROOM_CHANGED:
+            services.gate.apply(messages.parse(event, WaitingRoomChanged))
+        else:
+            await services.catalog.apply(event)
+    return apply
 
 
 @asynccontextmanager
@@ -114,9 +131,9 @@ async def running(services: Services) -> AsyncIterator[None]:
     await db.create_schema(services.engine)
     await seed_demo_users(services.engine)
     catalog_task = asyncio.create_task(services.catalog.load_until_done(), name="catalog-snapshot")
-    catalog_events = Subscription(settings.kafka_bootstrap_servers, (CATALOG_EVENTS_TOPIC,), services.catalog.apply,
-                                  group_id=None, from_beginning=True)
-    catalog_events.start()
+    catalog_subscription = Subscription(settings.kafka_bootstrap_servers, (CATALOG_EVENTS_TOPIC,),
+                                        catalog_events(services), group_id=None, from_beginning=True)
+    catalog_subscription.start()
     if isinstance(services.publisher, CommandPublisher):
         await services.publisher.start()
     revocations_task = asyncio.create_task(services.revocations.run(), name="revocations")
@@ -134,7 +151,7 @@ async def running(services: Services) -> AsyncIterator[None]:
         if services.account_work:  # a reset answered a moment ago writes its link before the database closes
             await asyncio.wait(services.account_work, timeout=2)
         await services.status_events.stop()
-        await catalog_events.stop()
+        await catalog_subscription.stop()
         await cancel_and_wait(catalog_task)
         await cancel_and_wait(relay_task)
         await cancel_and_wait(event_relay_task)

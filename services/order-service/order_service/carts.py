@@ -216,7 +216,8 @@ async def _add_lines(conn: AsyncConnection, cart: CartView, lines: list[Line], l
                                             min(have + line.quantity, limits.max_quantity_per_item)))
 
 
-async def checkout(engine: AsyncEngine, placing: ordering.Checkout, buyer: Identity, version: int) -> ordering.Placed:
+async def checkout(engine: AsyncEngine, placing: ordering.Checkout, buyer: Identity, version: int,
+                   pass_token: str | None = None) -> ordering.Placed:
     """Places the order for the cart as the buyer saw it (at `version`), through the same checkout as
     `POST /api/orders`; the order's transaction empties the cart. Checking out the same version again
     answers with that order."""
@@ -231,7 +232,8 @@ async def checkout(engine: AsyncEngine, placing: ordering.Checkout, buyer: Ident
     if not cart.lines:
         raise CartRefused("Your cart is empty.")
     lines = [OrderLine(line.ticket_id, line.quantity) for line in cart.lines]
-    return await placing.place(buyer, key, lines, from_cart=ordering.FromCart(cart_id, version))
+    return await placing.place(buyer, key, lines, from_cart=ordering.FromCart(cart_id, version),
+                               pass_token=pass_token)
 
 
 class GiveLinesBack:

@@ -44,12 +44,13 @@ def valid_key(idempotency_key: str | None) -> bool:
     return bool(idempotency_key and idempotency_key.strip() and len(idempotency_key) <= 200)
 
 
-async def checkout(services: Services, identity: Identity, idempotency_key: str, body: OrderIn) -> JSONResponse:
+async def checkout(services: Services, identity: Identity, idempotency_key: str, body: OrderIn,
+                   pass_token: str | None = None) -> JSONResponse:
     """`POST /api/orders` once its caller, key and body are known good: the 202, or the refusal (as FastAPI
     sends an HTTPException). The route and the checkout lane (checkout_lane.py) both answer with this."""
     lines = [OrderLine(item.ticket_id, item.quantity) for item in body.items]
     try:
-        placed = await services.checkout.place(identity, idempotency_key, lines)
+        placed = await services.checkout.place(identity, idempotency_key, lines, pass_token=pass_token)
     except (OrderRefused, InventoryUnavailable) as exc:
         http = refused(exc)
         return JSONResponse({"detail": http.detail}, status_code=http.status_code, headers=http.headers)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from starlette.requests import cookie_parser
 
+from festflow_contracts import waiting_pass
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime.same_origin import forged_reason
 from order_service.bootstrap import Services
@@ -38,6 +39,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 PATH = "/api/orders"
+PASS_HEADER = waiting_pass.HEADER.lower()
 MAX_BODY = 64 * 1024  # a checkout is a few hundred bytes; a bigger body is FastAPI's to refuse
 
 
@@ -65,7 +67,7 @@ class CheckoutLane:
             return
         identity, key, order = taken
         try:
-            response = await checkout(self.services, identity, key, order)
+            response = await checkout(self.services, identity, key, order, headers.get(PASS_HEADER))
         except sa.exc.TimeoutError:
             response = self.busy()
         await response(scope, receive, send)

@@ -34,10 +34,12 @@ orders = sa.Table(
     sa.Column("payment", sa.JSON),  # what an order held for payment must pay, by when and to whom (ORDER_HELD)
     sa.Column("invoice_number", sa.String(20)),  # the inventory's, at the sale (TicketSold.invoice_number)
     sa.Column("seller", sa.JSON),  # the festival and who sold, as they were at the sale (for the invoice)
+    sa.Column("pass_id", sa.String(64)),  # the waiting-room pass it was placed with (one order a pass)
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),
 )
+sa.Index("one_order_per_pass", orders.c.pass_id, unique=True)
 
 # Failed logins per account (known or not) and client address, and per address for any account
 # (username "*"): slow-down and lockout, see login.py

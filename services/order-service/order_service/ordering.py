@@ -49,6 +49,19 @@ class BuyerNotVerified(OrderRefused):
                          "(or ask for a new one on My orders)")
 
 
+class PassUsed(OrderRefused):
+    """A waiting-room pass places one order."""
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__("this waiting-room pass has placed an order already")
+
+
+class Gate(Protocol):
+    def admit(self, buyer: Identity, token: str | None) -> str | None:
+        """The id of the waiting-room pass this checkout spends (None: none needed), or raises OrderRefused."""
+
+
 class Catalog(Protocol):
     async def on_sale(self, ticket_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The tickets among these that are on sale, by id (raises InventoryUnavailable)."""
@@ -135,22 +148,33 @@ class Checkout:
     """The one way an order is placed: `POST /api/orders` and the cart's checkout both come here, and every
     order is written through the group commit (CheckoutWriter)."""
 
-    def __init__(self, engine: AsyncEngine, catalog: Catalog, limits: Limits, writer: CheckoutWriter):
+    def __init__(self, engine: AsyncEngine, catalog: Catalog, limits: Limits, writer: CheckoutWriter,
+                 gate: Gate | None = None):
         self.engine = engine
         self.catalog = catalog
         self.limits = limits
         self.writer = writer
+        self.gate = gate
 
     async def place(self, buyer: Identity, key: str, lines: Sequence[OrderLine],
-                    from_cart: FromCart | None = None) -> Placed:
+                    from_cart: FromCart | None = None, pass_token: str | None = None) -> Placed:
         """Accepts the order durably, or raises OrderRefused (or InventoryUnavailable from the catalog).
 
         A retry with the same key gets the first order back, even if that order would not pass now; the
         same key with different lines is KeyReused. A self-registered buyer whose address is not confirmed
         yet is BuyerNotVerified (403). An order from a cart that changed since the buyer saw it is
-        CartChanged (409), unless that cart version was checked out already (then that order is the answer)."""
+        CartChanged (409), unless that cart version was checked out already (then that order is the answer).
+        While the sale has a waiting room (`gate`), an order needs the buyer's pass (`pass_token`), and a pass
+        places one order: refused with the reason (403) otherwise."""
         check_limits(lines, self.limits)
         wanted = request_hash(lines)
+        try:
+            pass_id = self.gate.admit(buyer, pass_token) if self.gate else None
+        except OrderRefused:
+            existing = await find_by_key(self.engine, buyer.username, key)
+            if existing is None:
+                raise
+            return _same_order(existing, wanted)
         on_sale = await self.catalog.on_sale([line.ticket_id for line in lines])
         problems = not_for_sale(lines, on_sale, datetime.now(UTC))
         if problems:
@@ -159,7 +183,7 @@ class Checkout:
                 raise InvalidOrder(problems)
             return _same_order(existing, wanted)
         try:
-            return await self.writer.write(new_order(buyer, key, lines, on_sale, wanted, from_cart))
+            return await self.writer.write(new_order(buyer, key, lines, on_sale, wanted, from_cart, pass_id))
         except CartChanged:
             existing = await find_by_key(self.engine, buyer.username, key)
             if existing is None:
@@ -183,7 +207,7 @@ def not_for_sale(lines: Sequence[OrderLine], on_sale: dict[str, dict[str, Any]],
 
 
 def new_order(buyer: Identity, key: str, lines: Sequence[OrderLine], on_sale: dict[str, dict[str, Any]],
-              wanted: str, from_cart: FromCart | None) -> PendingOrder:
+              wanted: str, from_cart: FromCart | None, pass_id: str | None = None) -> PendingOrder:
     """The order row and its place-order command, priced as the catalog quotes now (a confirmation brings
     the inventory's own prices: the price charged)."""
     now = events.now_iso()
@@ -194,7 +218,7 @@ def new_order(buyer: Identity, key: str, lines: Sequence[OrderLine], on_sale: di
         "items": [{"ticket_id": line.ticket_id, "name": on_sale[line.ticket_id]["name"], "quantity": line.quantity,
                    "unit_price_cents": on_sale[line.ticket_id]["price_cents"]} for line in lines],
         "total_cents": sum(line.quantity * on_sale[line.ticket_id]["price_cents"] for line in lines),
-        "created_at": now, "updated_at": now}
+        "created_at": now, "updated_at": now, "pass_id": pass_id}
     command = messages.envelope(messages.PlaceOrder(
         order_id=order_id, username=buyer.username, email=buyer.email,
         items=tuple(messages.OrderItem(ticket_id=line.ticket_id, quantity=line.quantity) for line in lines),
@@ -242,6 +266,8 @@ class CheckoutWriter:
         except IntegrityError:
             # the key was used before, perhaps by a concurrent retry: answer with that order
             existing = await find_by_key(self.engine, pending.username, pending.order["idempotency_key"])
+            if existing is None and pending.order.get("pass_id") is not None:
+                return PassUsed()  # the pass placed another order (one order a pass)
             if existing is None:
                 raise
             return _same_order(existing, pending.order["request_hash"])

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from festflow_contracts import waiting_pass
 from festflow_contracts.tokens import COOKIE_NAME, Identity, bearer_token
 from order_service import carts
 from order_service.checkout_http import accepted, refused
@@ -93,11 +94,13 @@ async def remove_item(services: AppServices, cart: CartId, ticket_id: str):
 
 
 @router.post("/checkout", status_code=202)
-async def checkout(services: AppServices, identity: CurrentUser, body: CheckoutIn, _cart: CartId):
+async def checkout(services: AppServices, identity: CurrentUser, body: CheckoutIn, _cart: CartId,
+                   waiting_room_pass: Annotated[str | None, Header(alias=waiting_pass.HEADER)] = None):
     """Places the order for the cart as it was at `version` and empties the cart; 409 if the cart has
-    changed since. Checking out the same version again answers with the same order."""
+    changed since. Checking out the same version again answers with the same order. While the sale has a
+    waiting room the buyer's pass comes in the X-Waiting-Room-Pass header (403 with the reason without one)."""
     try:
-        placed = await carts.checkout(services.engine, services.checkout, identity, body.version)
+        placed = await carts.checkout(services.engine, services.checkout, identity, body.version, waiting_room_pass)
     except (OrderRefused, InventoryUnavailable) as exc:
         raise refused(exc) from exc
     return accepted(services, placed)

@@ -8,6 +8,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
+from festflow_contracts import waiting_pass
 from order_service.cancellation import ABANDONED, request_cancel
 from order_service.checkout_http import OrderIn, checkout, valid_key
 from order_service.db import orders, users
@@ -24,13 +25,16 @@ router = APIRouter(prefix="/api", tags=["orders"])
 async def place_order(
     services: AppServices, body: OrderIn, identity: CurrentUser,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    waiting_room_pass: Annotated[str | None, Header(alias=waiting_pass.HEADER)] = None,
 ):
     """Places an order: 202 once it and its command are committed. In the running service a well-formed,
-    authenticated checkout is answered by the checkout lane before it gets here, with the same answer."""
+    authenticated checkout is answered by the checkout lane before it gets here, with the same answer.
+    While the sale has a waiting room, the buyer's pass comes in the X-Waiting-Room-Pass header: without a
+    valid one (missing, forged, another's, expired, or used for another order) 403 with the reason."""
     if not valid_key(idempotency_key):
         raise HTTPException(400, "an Idempotency-Key header (1-200 characters) is required")
     assert idempotency_key is not None
-    return await checkout(services, identity, idempotency_key, body)
+    return await checkout(services, identity, idempotency_key, body, waiting_room_pass)
 
 
 @router.get("/orders")

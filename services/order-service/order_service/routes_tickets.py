@@ -39,7 +39,8 @@ async def list_tickets(services: AppServices):
 @router.get("/festival")
 async def get_festival(services: AppServices):
     """The festival: name, dates (`starts_on`, `ends_on`: YYYY-MM-DD), venue, address, description and the
-    banner image's URL (null without one)."""
+    banner image's URL (null without one); `waiting_room` (`{"opens_at", "starts_at"}`, or null): the sale has
+    a waiting room the buyers queue in (/cart/waiting-room), and checking out needs its pass from `opens_at`."""
     if services.catalog.festival is None:
         try:
             services.catalog.apply_festival(await services.inventory.festival())
@@ -47,7 +48,7 @@ async def get_festival(services: AppServices):
             raise HTTPException(503, str(exc), headers={"Retry-After": "2"}) from exc
     if services.catalog.festival is None:
         raise HTTPException(503, "the festival's details are not loaded yet", headers={"Retry-After": "2"})
-    return public_festival(services.catalog.festival)
+    return public_festival(services.catalog.festival) | {"waiting_room": services.gate.view()}
 
 
 @router.get("/festival/banner", responses={200: {"content": {"image/png": {}}}, 404: {}})

@@ -59,6 +59,7 @@ def publisher() -> FakePublisher:
     return FakePublisher()
 
 
-def checkout_of(engine, catalog, limits: Limits | None = None, verified: VerifiedBuyers | None = None) -> Checkout:
+def checkout_of(engine, catalog, limits: Limits | None = None, verified: VerifiedBuyers | None = None,
+                gate=None) -> Checkout:
     """The checkout use case as bootstrap.py wires it, on this database and catalog."""
-    return Checkout(engine, catalog, limits or Limits(), CheckoutWriter(engine, verified))
+    return Checkout(engine, catalog, limits or Limits(), CheckoutWriter(engine, verified), gate)

@@ -175,3 +175,22 @@ async def test_a_checkout_that_waited_too_long_is_turned_away_at_once_and_places
     assert fresh.status_code == 202
     # a stamp it cannot read is no reason to refuse
     assert (await post(lane, ORDER, auth(key="odd", **{"x-request-start": "t=soon"}))).status_code == 202
+
+
+async def test_while_a_waiting_room_is_on_the_lane_and_the_route_want_the_same_pass(lane_and_route):
+    from festflow_contracts import waiting_pass
+
+    from .test_waiting_gate import room
+    (lane, lane_api), (route, _) = lane_and_route
+    settings = lane.services.settings
+    token = waiting_pass.sign(waiting_pass.Pass("guest", "festival", "1.2", int(time.time()) + 600),
+                              settings.waiting_room_secret)
+    for app in (lane, route):
+        app.services.gate.apply(room())
+        refused = await post(app, ORDER, auth(key="w-1"))
+        assert refused.status_code == 403 and "waiting room" in refused.json()["detail"]
+        placed = await post(app, ORDER, auth(key="w-1", **{"x-waiting-room-pass": token}))
+        assert placed.status_code == 202
+        used = await post(app, ORDER, auth(key="w-2", **{"x-waiting-room-pass": token}))
+        assert used.status_code == 403 and "placed an order already" in used.json()["detail"]
+    assert lane_api.calls == 0

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import stripe
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
 from festflow_runtime import database
+from festflow_runtime.api_auth import Caller, Organiser
+from festflow_runtime.health import health_answer
 from payment_service import bank_transfers, card_payments, refunds, stripe_webhooks
 from payment_service.bootstrap import Services
 from payment_service.statements import StatementUnreadable
@@ -26,33 +27,10 @@ def services(request: Request) -> Services:
 AppServices = Annotated[Services, Depends(services)]
 
 
-async def organiser(request: Request, parts: AppServices,
-                    authorization: Annotated[str | None, Header()] = None) -> Identity:
-    try:
-        identity = parts.verifier.verify(bearer_token(authorization) or request.cookies.get(COOKIE_NAME))
-    except InvalidToken as exc:
-        raise HTTPException(401, f"authentication required: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
-    if not identity.is_admin:
-        raise HTTPException(403, "admin role required")
-    return identity
-
-
-AdminUser = Annotated[Identity, Depends(organiser)]
-
-
-async def buyer(request: Request, parts: AppServices,
-                authorization: Annotated[str | None, Header()] = None) -> Identity:
-    try:
-        return parts.verifier.verify(bearer_token(authorization) or request.cookies.get(COOKIE_NAME))
-    except InvalidToken as exc:
-        raise HTTPException(401, f"authentication required: {exc}", headers={"WWW-Authenticate": "Bearer"}) from exc
-
-
-Buyer = Annotated[Identity, Depends(buyer)]
 
 
 @router.post("/api/payments/orders/{order_id}/card")
-async def pay_by_card(parts: AppServices, order_id: str, identity: Buyer):
+async def pay_by_card(parts: AppServices, order_id: str, identity: Caller):
     """The buyer pays their order awaiting payment by card: a Stripe PaymentIntent (manual capture) for its
     amount, whose `client_secret` Stripe's own script on the pay page uses (with `publishable_key`) to authorise
     the card. The money is taken only once the tickets are sold to this order. 404 while Stripe is off, or for
@@ -74,7 +52,7 @@ async def pay_by_card(parts: AppServices, order_id: str, identity: Buyer):
 
 
 @router.post("/api/admin/payments/bank-statements")
-async def import_bank_statement(parts: AppServices, admin: AdminUser, file: UploadFile):
+async def import_bank_statement(parts: AppServices, admin: Organiser, file: UploadFile):
     """A bank statement (CAMT.053, MT940 or CSV, the form field `file`): each credit pays the order whose
     payment reference it carries, once. Answers how many lines were matched, left unmatched, read before
     (a statement imported twice pays nothing twice) or left for review; 422 says why a file cannot be read."""
@@ -93,21 +71,21 @@ async def import_bank_statement(parts: AppServices, admin: AdminUser, file: Uplo
 
 
 @router.get("/api/admin/payments/review")
-async def review(parts: AppServices, _admin: AdminUser):
+async def review(parts: AppServices, _admin: Organiser):
     """The statement lines a person must look at (no reference, nobody awaits it, partial, over-paid,
     another currency, paid twice), newest first, each with the reason."""
     return await bank_transfers.review_list(parts.engine)
 
 
 @router.get("/api/admin/payments/refunds")
-async def refunds_due(parts: AppServices, _admin: AdminUser):
+async def refunds_due(parts: AppServices, _admin: Organiser):
     """The bank transfers owed back (a paid order cancelled, a payment that came too late), not sent yet: order,
     amount, payer and account, the reason; `by_hand` when the statement did not name the payer's account."""
     return await refunds.due(parts.engine)
 
 
 @router.post("/api/admin/payments/refunds/sepa", responses={200: {"content": {"application/xml": {}}}})
-async def refunds_sepa(parts: AppServices, admin: AdminUser):
+async def refunds_sepa(parts: AppServices, admin: Organiser):
     """The due bank refunds as a SEPA credit transfer file (pain.001.001.03) for the organiser's bank, from the
     account they were paid into; each is marked sent and goes into no other file. 409 when none can go."""
     try:
@@ -122,7 +100,7 @@ async def refunds_sepa(parts: AppServices, admin: AdminUser):
 
 
 @router.get("/api/admin/payments/reconciliation")
-async def reconciliation(parts: AppServices, _admin: AdminUser):
+async def reconciliation(parts: AppServices, _admin: Organiser):
     """Each recent card payment compared with its PaymentIntent at Stripe: the differences, for a person (an
     empty list when all agree); 404 while Stripe is off, 503 while it cannot be reached."""
     if parts.cards is None:
@@ -135,7 +113,7 @@ async def reconciliation(parts: AppServices, _admin: AdminUser):
 
 
 @router.post("/api/admin/payments/orders/{order_id}/paid", status_code=202)
-async def mark_paid(parts: AppServices, admin: AdminUser, order_id: str):
+async def mark_paid(parts: AppServices, admin: Organiser, order_id: str):
     """The organiser took the money themselves (box office, cash): the order awaiting payment is paid, and the
     inventory turns its hold into the sale (or, past its deadline, reinstates it while the tickets are free). 202:
     on its way; 404 when no payment of it is awaited; 409 when it is paid (or marked) already."""
@@ -149,7 +127,7 @@ async def mark_paid(parts: AppServices, admin: AdminUser, order_id: str):
 
 
 @router.get("/api/admin/payments/orders/{order_id}")
-async def order_payment(parts: AppServices, _admin: AdminUser, order_id: str):
+async def order_payment(parts: AppServices, _admin: Organiser, order_id: str):
     """What the payment service knows of an order: the transfer it awaits (`awaited`: amount, received so far,
     status awaiting | paid | review | refund, with the reason of a refund) and its card payment (`card`: the
     Stripe intent, status prepared | authorised | captured | cancelled | refunded | failed, and what is still to
@@ -183,6 +161,4 @@ async def stripe_webhook(request: Request, parts: AppServices,
 @router.get("/healthz")
 async def healthz(parts: AppServices):
     checks = {"database": await database.health(parts.engine)}
-    healthy = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if healthy else "degraded", "checks": checks},
-                        status_code=200 if healthy else 503)
+    return health_answer(checks)

@@ -1,0 +1,153 @@
+"""The waiting room on the real stack: a pre-queue of a few hundred buyers is drawn at the start in an order that
+the published seed recomputes (and whose hash was published before), the places are all distinct and do not
+follow the order of joining; admission then gives passes while there are tickets to sell. While the room is on,
+the order service refuses a checkout without a valid pass, and takes one order a pass."""
+import hashlib
+import hmac
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import bcrypt
+import httpx
+import pytest
+
+from e2e_helpers import bearer, eventually, new_ticket_type, place_order, wait_status
+from festflow_contracts import waiting_pass
+
+pytestmark = pytest.mark.stack
+BUYERS = 300
+PASSWORD = "waiting-room-e2e"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def room(api, admin_token):
+    """A fresh round of the waiting room, opened a minute ago and starting in an hour; closed after the test."""
+    now = datetime.now(UTC)
+    setup = {"enabled": True, "opens_at": iso(now - timedelta(minutes=1)), "starts_at": iso(now + timedelta(hours=1)),
+             "reset": True}
+    resp = api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=setup)
+    assert resp.status_code == 200, resp.text
+    yield setup | resp.json()
+    closed = {**setup, "enabled": False, "reset": True}
+    assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=closed).status_code == 200
+    # the order service hears of it on the catalog events: until then, checkouts would still want a pass
+    eventually(lambda: api.get("/api/festival").json()["waiting_room"] is None, timeout=20,
+               what="the order service to take checkouts without a pass again")
+
+
+@pytest.fixture(scope="module")
+def buyers(gateway, _api_client, admin_token) -> dict[str, str]:
+    """BUYERS accounts (imported in bulk, as a drop's buyers would have signed up), each logged in."""
+    run = random.randrange(16**6)
+    names = [f"wait-{run:06x}-{n:03d}" for n in range(BUYERS)]
+    password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    resp = _api_client.post("/api/admin/users", headers=bearer(admin_token), json={"users": [
+        {"username": name, "email": f"{name}@buyers.festflow.test", "password_hash": password_hash}
+        for name in names]})
+    assert resp.status_code == 201, resp.text
+
+    def log_in(name: str) -> str:
+        # from one of 50 loopback addresses: the gateway lets an address log in 10 times a second
+        address = f"127.0.0.{2 + names.index(name) % 50}"
+        with httpx.Client(base_url=gateway, timeout=10, transport=httpx.HTTPTransport(local_address=address)) as client:
+            answer = client.post("/api/auth/login", json={"username": name, "password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+            return answer.json()["access_token"]
+    with ThreadPoolExecutor(8) as pool:
+        return dict(zip(names, pool.map(log_in, names), strict=True))
+
+
+def join_all(gateway: str, tokens: dict[str, str]) -> list[str]:
+    """Every buyer joins, one after another (the order they joined in)."""
+    order = list(tokens)
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        for name in order:
+            resp = client.post("/api/waiting-room/join", headers=bearer(tokens[name]))
+            assert resp.status_code == 200 and resp.json()["state"] == "before_start", resp.text
+    return order
+
+
+def test_a_pre_queue_is_drawn_at_the_start_in_an_order_the_revealed_seed_recomputes(api, gateway, admin_token,
+                                                                                      buyers, room):
+    commitment = room["commitment"]
+    assert room["seed"] is None and len(commitment) == 64
+    joined = join_all(gateway, buyers)
+    again = api.post("/api/waiting-room/join", headers=bearer(buyers[joined[0]]))  # joining twice: the same place
+    assert again.status_code == 200 and again.json()["state"] == "before_start"
+    assert api.get("/api/waiting-room/draw").status_code == 404  # nothing to see before the start
+    # the organiser brings the start forward: the seed and the places stay
+    start = {**room, "starts_at": iso(datetime.now(UTC) + timedelta(seconds=2)), "reset": False}
+    start = {key: start[key] for key in ("enabled", "opens_at", "starts_at", "reset")}
+    moved = api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).json()
+    assert moved["commitment"] == commitment
+    seed = eventually(lambda: api.get("/api/waiting-room").json()["seed"], timeout=20,
+                      what="the draw at the start, and the seed revealed")
+    assert hashlib.sha256(bytes.fromhex(seed)).hexdigest() == commitment
+    drawn = api.get("/api/waiting-room/draw").json()
+    assert [d["place"] for d in drawn] == list(range(1, BUYERS + 1))
+    # anyone recomputes the order from the seed and the join ids
+    keys = [hmac.new(bytes.fromhex(seed), d["join_id"].encode(), hashlib.sha256).hexdigest() for d in drawn]
+    assert keys == sorted(keys) and keys == [d["key"] for d in drawn]
+    place_of = {d["join_id"]: d["place"] for d in drawn}
+    places = [place_of[hashlib.sha256(f"festival:{name}".encode()).hexdigest()] for name in joined]
+    assert len(set(places)) == BUYERS
+    assert abs(correlation(list(range(BUYERS)), places)) < 0.3  # not the order they joined in
+    # each buyer sees their place; with tickets to sell, the first are admitted with a pass
+    first = next(name for name, place in zip(joined, places, strict=True) if place == 1)
+    mine = eventually(lambda: (me := api.get("/api/waiting-room/me", headers=bearer(buyers[first])).json())
+                      ["state"] == "admitted" and me, timeout=15, what="the first place to be admitted")
+    assert mine["place"] == 1 and mine["pass"] and mine["pass_expires"] > datetime.now(UTC).timestamp() + 500
+    # a buyer who joins now queues after everyone drawn
+    latecomer = api.post("/api/waiting-room/join", headers=bearer(admin_token)).json()
+    assert latecomer["place"] == BUYERS + 1
+
+
+def correlation(xs: list[int], ys: list[int]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return cov / ((sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys)) ** 0.5)
+
+
+def test_while_the_room_is_on_a_checkout_needs_a_pass_and_a_pass_places_one_order(api, admin_token, guest_token,
+                                                                                     profile, room):
+    ticket = new_ticket_type(api, admin_token, price="15.00", stock=5)
+    eventually(lambda: (api.get("/api/festival").json()["waiting_room"] or {}).get("starts_at") == room["starts_at"],
+               timeout=20, what="the order service to hear of the waiting room")
+    refused = place_order(api, guest_token, [(ticket["id"], 1)])
+    assert refused.status_code == 403 and "/cart/waiting-room" in refused.json()["detail"]
+    # the guest queues; the sale starts; with tickets to sell the guest's turn comes
+    assert api.post("/api/waiting-room/join", headers=bearer(guest_token)).json()["state"] == "before_start"
+    start = {key: room[key] for key in ("enabled", "opens_at")} | {"starts_at": iso(datetime.now(UTC))}
+    assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).status_code == 200
+    mine = eventually(lambda: (me := api.get("/api/waiting-room/me", headers=bearer(guest_token)).json())
+                      ["state"] == "admitted" and me, timeout=20, what="the guest's turn")
+    pass_header = {waiting_pass.HEADER: mine["pass"]}
+    forged = mine["pass"][:-4] + ("AAAA" if not mine["pass"].endswith("AAAA") else "BBBB")
+    answer = api.post("/api/orders", headers={**bearer(guest_token), "Idempotency-Key": "wr-forged",
+                                              waiting_pass.HEADER: forged},
+                      json={"items": [{"ticket_id": ticket["id"], "quantity": 1}]})
+    assert answer.status_code == 403 and "not genuine" in answer.json()["detail"]
+    # a pass signed with the stack's own secret, but run out
+    secret = (profile.run_dir / "keys" / "waiting-room-secret").read_text().strip()
+    old = waiting_pass.sign(waiting_pass.Pass("guest", "festival", "old.1", int(datetime.now(UTC).timestamp()) - 1),
+                            secret)
+    answer = api.post("/api/orders", headers={**bearer(guest_token), "Idempotency-Key": "wr-old",
+                                              waiting_pass.HEADER: old},
+                      json={"items": [{"ticket_id": ticket["id"], "quantity": 1}]})
+    assert answer.status_code == 403 and "expired" in answer.json()["detail"]
+    placed = api.post("/api/orders", headers={**bearer(guest_token), "Idempotency-Key": "wr-1", **pass_header},
+                      json={"items": [{"ticket_id": ticket["id"], "quantity": 1}]})
+    assert placed.status_code == 202, placed.text
+    wait_status(api, guest_token, placed.json()["order_id"], "CONFIRMED")
+    again = api.post("/api/orders", headers={**bearer(guest_token), "Idempotency-Key": "wr-2", **pass_header},
+                     json={"items": [{"ticket_id": ticket["id"], "quantity": 1}]})
+    assert again.status_code == 403 and "placed an order already" in again.json()["detail"]
+    # the waiting room hears that the guest bought: the pass is spent
+    eventually(lambda: api.get("/api/waiting-room/me", headers=bearer(guest_token)).json()["state"] == "bought",
+               timeout=20, what="the waiting room to hear of the order")

@@ -1,0 +1,31 @@
+"""Whether a buyer's account is verified (its email address confirmed), as the order service that keeps the
+accounts says (GET /api/auth/me, with the buyer's own token): only a verified account takes a place, so one
+buyer with many throwaway accounts gets no more places than one."""
+from __future__ import annotations
+
+from typing import Protocol
+
+import httpx
+
+
+class AccountsUnavailable(Exception):
+    pass
+
+
+class Accounts(Protocol):
+    async def verified(self, authorization: str) -> bool:
+        """Whether the account of this bearer token has confirmed its address (AccountsUnavailable if unknown)."""
+
+
+class OrderServiceAccounts:
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+
+    async def verified(self, authorization: str) -> bool:
+        try:
+            resp = await self.client.get("/api/auth/me", headers={"Authorization": authorization})
+        except httpx.HTTPError as exc:
+            raise AccountsUnavailable(f"the accounts cannot be asked right now ({exc.__class__.__name__})") from exc
+        if resp.status_code != 200:
+            raise AccountsUnavailable(f"the accounts answered {resp.status_code}")
+        return bool(resp.json().get("email_verified"))

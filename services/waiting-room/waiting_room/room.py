@@ -1,0 +1,309 @@
+"""The waiting room's use cases: the organiser sets it up, buyers join and ask where they are, and each tick
+draws the pre-queue's places at the start and admits buyers (admission.py) with a signed pass.
+
+One room, `festival` (FestFlow sells one festival). Every change is one transaction; on PostgreSQL the room's
+row is locked by the tick and by a join after the draw (which takes the next FIFO place from it), so several
+instances never draw twice, admit twice or give one place to two buyers.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from festflow_contracts import events, messages, waiting_pass
+from festflow_contracts.channels import CATALOG_EVENTS_TOPIC
+from festflow_contracts.messages import WaitingRoomChanged
+from festflow_runtime import outbox
+from waiting_room import admission, fair_order
+from waiting_room.db import event_outbox, places, rooms
+
+ROOM = "festival"
+SOURCE = "/festflow/waiting-room"
+
+
+class RoomError(Exception):
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class RoomSetup(BaseModel):
+    """The organiser's waiting room. `reset` starts a new round (a new seed, every place given up); without
+    it a change keeps the places and the seed (whose commitment is public)."""
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    opens_at: str
+    starts_at: str
+    pass_minutes: int = Field(default=10, ge=1, le=60)
+    per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    reset: bool = False
+
+    @field_validator("opens_at", "starts_at")
+    @classmethod
+    def _utc(cls, v: str) -> str:
+        try:
+            moment = _moment(v.strip())
+        except ValueError:
+            raise ValueError("a moment like 2027-03-01T10:00:00Z") from None
+        if moment.tzinfo is None:
+            raise ValueError("a moment with its time zone, like 2027-03-01T10:00:00Z")
+        return events.iso(moment.astimezone(UTC))
+
+
+def public_view(room: Any, now: datetime | None = None) -> dict[str, Any]:
+    """What anyone may see: when it opens and starts, the commitment, and after the draw the seed."""
+    if room is None:
+        return {"enabled": False}
+    drawn = room["drawn_at"] is not None
+    return {"enabled": room["enabled"], "opens_at": room["opens_at"], "starts_at": room["starts_at"],
+            "pass_minutes": room["pass_minutes"], "per_minute": room["per_minute"],
+            "commitment": room["commitment"], "seed": room["seed"] if drawn else None, "drawn_at": room["drawn_at"],
+            "derivation": fair_order.DERIVATION, "room": room["room_id"],
+            "admitted_through": room["admitted_through"], "sold_out": room["sold_out_at"] is not None,
+            "version": room["version"]}
+
+
+async def _room(conn: AsyncConnection, lock: bool = False) -> Any:
+    query = sa.select(rooms).where(rooms.c.room_id == ROOM)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return (await conn.execute(query)).mappings().first()
+
+
+async def load(engine: AsyncEngine) -> Any:
+    async with engine.connect() as conn:
+        return await _room(conn)
+
+
+async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None = None) -> dict[str, Any]:
+    """Sets the room up (a new round the first time, or with `reset`) and announces it (WAITING_ROOM_CHANGED)."""
+    if setup.starts_at < setup.opens_at:
+        raise RoomError(422, "starts_at: the sale cannot start before the waiting room opens")
+    stamp = events.iso(now or datetime.now(UTC))
+    values = {"enabled": setup.enabled, "opens_at": setup.opens_at, "starts_at": setup.starts_at,
+              "pass_minutes": setup.pass_minutes, "per_minute": setup.per_minute, "updated_at": stamp}
+    async with engine.begin() as conn:
+        room = await _room(conn, lock=True)
+        if room is None or setup.reset:
+            seed = fair_order.new_seed()
+            fresh = {**values, "seed": seed, "commitment": fair_order.commitment(seed), "drawn_at": None,
+                     "next_place": 1, "admitted_through": 0, "carried": 0.0, "sold_out_at": None}
+            await conn.execute(places.delete().where(places.c.room_id == ROOM))
+            if room is None:
+                await conn.execute(rooms.insert().values(room_id=ROOM, version=1, **fresh))
+            else:
+                await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
+                                   .values(version=rooms.c.version + 1, **fresh))
+        else:
+            if room["drawn_at"] is not None and setup.starts_at != room["starts_at"]:
+                raise RoomError(409, "starts_at: the places were drawn already; reset the room for a new round")
+            await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
+                               .values(version=rooms.c.version + 1, **values))
+        room = await _room(conn)
+        event = messages.envelope(WaitingRoomChanged(
+            enabled=room["enabled"], opens_at=room["opens_at"], starts_at=room["starts_at"],
+            pass_minutes=room["pass_minutes"], commitment=room["commitment"], version=room["version"]),
+            SOURCE, subject="waiting-room")
+        await outbox.emit(conn, event_outbox, CATALOG_EVENTS_TOPIC, "waiting-room", event)
+    return public_view(room)
+
+
+async def join(engine: AsyncEngine, username: str, now: datetime | None = None) -> None:
+    """The buyer takes a place: random among those who join before the start, first come first served after
+    it. Joining again keeps the place (a buyer whose pass ran out unused queues again at the end)."""
+    moment = now or datetime.now(UTC)
+    stamp = events.iso(moment)
+    async with engine.begin() as conn:
+        room = await _room(conn)
+        if room is None or not room["enabled"]:
+            raise RoomError(404, "there is no waiting room for this sale")
+        if stamp < room["opens_at"]:
+            raise RoomError(409, f"the waiting room opens at {room['opens_at']}")
+        mine = (await conn.execute(sa.select(places).where(places.c.room_id == ROOM, places.c.username == username))
+                ).mappings().first()
+        if mine is not None and not _pass_ran_out(mine, moment):
+            return
+        if mine is not None:  # admitted, but the pass ran out unused: to the end of the queue
+            await conn.execute(places.delete().where(places.c.room_id == ROOM, places.c.username == username))
+        try:
+            async with conn.begin_nested():
+                await conn.execute(places.insert().values(room_id=ROOM, username=username, joined_at=stamp,
+                                                          join_id=fair_order.join_id(ROOM, username)))
+        except IntegrityError:
+            return  # joined at the same moment from another tab
+        if room["drawn_at"] is not None:
+            await _queue_at_end(conn, [username])
+
+
+def _pass_ran_out(place: Any, moment: datetime) -> bool:
+    return (place["admitted_at"] is not None and place["bought_at"] is None
+            and (place["pass_expires"] or 0) <= moment.timestamp())
+
+
+async def _queue_at_end(conn: AsyncConnection, usernames: list[str]) -> None:
+    """The next FIFO places (the room's row locked: no two buyers get one place)."""
+    room = await _room(conn, lock=True)
+    first = room["next_place"]
+    await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
+                       .values(next_place=rooms.c.next_place + len(usernames)))
+    await conn.execute(places.update().where(places.c.room_id == ROOM, places.c.username == sa.bindparam("b_user"))
+                       .values(place=sa.bindparam("b_place")),
+                       [{"b_user": user, "b_place": first + i} for i, user in enumerate(usernames)])
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a buyer is: `state` is closed, not_joined, before_start, waiting, admitted, bought, expired or
+    sold_out."""
+    state: str
+    starts_at: str | None = None
+    place: int | None = None
+    ahead: int | None = None
+    estimate_seconds: int | None = None
+    pass_token: str | None = None
+    pass_expires: int | None = None
+
+
+async def standing(engine: AsyncEngine, username: str, secret: str, capacity_per_second: float,
+                   now: datetime | None = None) -> Standing:
+    moment = now or datetime.now(UTC)
+    async with engine.connect() as conn:
+        room = await _room(conn)
+        if room is None or not room["enabled"]:
+            return Standing("closed")
+        mine = (await conn.execute(sa.select(places).where(places.c.room_id == ROOM, places.c.username == username))
+                ).mappings().first()
+    if mine is None:
+        return Standing("not_joined", room["starts_at"])
+    if mine["bought_at"] is not None:
+        return Standing("bought", room["starts_at"], mine["place"])
+    if mine["admitted_at"] is not None:
+        if _pass_ran_out(mine, moment):
+            return Standing("expired", room["starts_at"], mine["place"])
+        token = waiting_pass.sign(waiting_pass.Pass(username, ROOM, mine["pass_id"], mine["pass_expires"]), secret)
+        return Standing("admitted", room["starts_at"], mine["place"], 0, 0, token, mine["pass_expires"])
+    if mine["place"] is None:
+        return Standing("before_start", room["starts_at"])
+    if room["sold_out_at"] is not None:
+        return Standing("sold_out", room["starts_at"], mine["place"])
+    ahead = max(0, mine["place"] - room["admitted_through"] - 1)
+    rate = admission.rate_per_second(room["per_minute"], capacity_per_second)
+    # the buyers ahead and this one, less the part of a buyer the rate has earned towards the next admission
+    estimate = max(1, math.ceil((ahead + 1 - min(room["carried"] or 0.0, 1.0)) / rate))
+    return Standing("waiting", room["starts_at"], mine["place"], ahead, estimate)
+
+
+async def draw_list(engine: AsyncEngine) -> list[dict[str, Any]] | None:
+    """The drawn places, each with its join id and its key (None before the draw): what anyone checks."""
+    async with engine.connect() as conn:
+        room = await _room(conn)
+        if room is None or room["drawn_at"] is None:
+            return None
+        rows = (await conn.execute(sa.select(places.c.place, places.c.join_id).where(
+            places.c.room_id == ROOM, places.c.joined_at < room["starts_at"]).order_by(places.c.place))).all()
+    return [{"place": place, "join_id": joined, "key": fair_order.draw_key(room["seed"], joined)}
+            for place, joined in rows]
+
+
+@dataclass(frozen=True)
+class Tick:
+    drawn: int = 0  # places drawn now (the start)
+    admitted: int = 0
+    sold_out: bool = False
+
+
+async def tick(engine: AsyncEngine, tickets_left: int | None, capacity_per_second: float,
+               now: datetime | None = None, seconds: float = 1.0) -> Tick:
+    """One step of the room: the draw when the start has come, then admission by the stock (`tickets_left`,
+    None when it could not be read: nobody is admitted then) and the rate; the sold-out mark set or cleared."""
+    moment = now or datetime.now(UTC)
+    stamp = events.iso(moment)
+    async with engine.begin() as conn:
+        room = await _room(conn, lock=True)
+        if room is None or not room["enabled"] or stamp < room["starts_at"]:
+            return Tick()
+        drawn = 0
+        if room["drawn_at"] is None:
+            drawn = await _draw(conn, room, stamp)
+            room = await _room(conn)
+        sold_out = tickets_left is not None and tickets_left <= 0
+        changes: dict[str, Any] = {"tickets_left": tickets_left}
+        if sold_out and room["sold_out_at"] is None:
+            changes["sold_out_at"] = stamp
+        elif not sold_out and tickets_left is not None:
+            changes["sold_out_at"] = None
+        admitted = 0
+        if tickets_left is not None and not sold_out:
+            queue = await _queue(conn, room, moment, tickets_left)
+            admitted, carried = admission.to_admit(queue, room["per_minute"], capacity_per_second, seconds,
+                                                   room["carried"])
+            changes["carried"] = carried
+            if admitted:
+                await _admit(conn, room, admitted, moment)
+                changes["admitted_through"] = room["admitted_through"] + admitted
+        await conn.execute(rooms.update().where(rooms.c.room_id == ROOM).values(**changes))
+    return Tick(drawn, admitted, sold_out)
+
+
+async def _draw(conn: AsyncConnection, room: Any, stamp: str) -> int:
+    """The places of everyone who joined before the start, drawn with the seed; those who joined since the
+    start (before this draw) after them, in the order they came."""
+    early = dict((await conn.execute(sa.select(places.c.join_id, places.c.username).where(
+        places.c.room_id == ROOM, places.c.joined_at < room["starts_at"]))).all())
+    order = [early[joined] for joined in fair_order.draw(room["seed"], early)]
+    late = list((await conn.scalars(sa.select(places.c.username).where(
+        places.c.room_id == ROOM, places.c.joined_at >= room["starts_at"])
+        .order_by(places.c.joined_at, places.c.username))).all())
+    everyone = order + late
+    if everyone:
+        await conn.execute(places.update().where(places.c.room_id == ROOM,
+                                                 places.c.username == sa.bindparam("b_user"))
+                           .values(place=sa.bindparam("b_place")),
+                           [{"b_user": user, "b_place": i + 1} for i, user in enumerate(everyone)])
+    await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
+                       .values(drawn_at=stamp, next_place=len(everyone) + 1))
+    return len(order)
+
+
+async def _queue(conn: AsyncConnection, room: Any, moment: datetime, tickets_left: int) -> admission.Queue:
+    waiting = await conn.scalar(sa.select(sa.func.count()).select_from(places).where(
+        places.c.room_id == ROOM, places.c.place > room["admitted_through"], places.c.admitted_at.is_(None)))
+    live = await conn.scalar(sa.select(sa.func.count()).select_from(places).where(
+        places.c.room_id == ROOM, places.c.admitted_at.is_not(None), places.c.bought_at.is_(None),
+        places.c.pass_expires > int(moment.timestamp())))
+    return admission.Queue(int(waiting or 0), int(live or 0), tickets_left)
+
+
+async def _admit(conn: AsyncConnection, room: Any, count: int, moment: datetime) -> None:
+    """The next `count` places get their pass: its replay id (place and moment) and its expiry."""
+    through = room["admitted_through"] + count
+    expires = int((moment + timedelta(minutes=room["pass_minutes"])).timestamp())
+    stamp = events.iso(moment)
+    await conn.execute(places.update().where(
+        places.c.room_id == ROOM, places.c.place > room["admitted_through"], places.c.place <= through,
+        places.c.admitted_at.is_(None))
+        .values(admitted_at=stamp, pass_expires=expires,
+                pass_id=sa.cast(places.c.place, sa.String) + f".{int(moment.timestamp() * 1000)}"))
+
+
+async def mark_bought(engine: AsyncEngine, usernames: list[str], now: datetime | None = None) -> int:
+    """These accounts placed their order with their pass: it is spent, and no longer counts against the stock."""
+    if not usernames:
+        return 0
+    async with engine.begin() as conn:
+        result = await conn.execute(places.update().where(
+            places.c.room_id == ROOM, places.c.username.in_(sorted(set(usernames))),
+            places.c.admitted_at.is_not(None), places.c.bought_at.is_(None))
+            .values(bought_at=events.iso(now or datetime.now(UTC))))
+    return int(result.rowcount or 0)
