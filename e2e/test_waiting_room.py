@@ -5,6 +5,7 @@ the order service refuses a checkout without a valid pass, and takes one order a
 import hashlib
 import hmac
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -151,3 +152,113 @@ def test_while_the_room_is_on_a_checkout_needs_a_pass_and_a_pass_places_one_orde
     # the waiting room hears that the guest bought: the pass is spent
     eventually(lambda: api.get("/api/waiting-room/me", headers=bearer(guest_token)).json()["state"] == "bought",
                timeout=20, what="the waiting room to hear of the order")
+
+
+def standing(api, token: str) -> dict:
+    return api.get("/api/waiting-room/me", headers=bearer(token)).json()
+
+
+def test_sold_out_is_told_to_those_waiting_a_cancellation_readmits_and_a_kill_loses_no_place(
+        api, gateway, admin_token, buyers, room, stack):
+    ticket = new_ticket_type(api, admin_token, price="40.00", stock=2)
+    five = list(buyers)[:5]
+    setup = {key: room[key] for key in ("enabled", "opens_at", "starts_at")} | {"ticket_ids": [ticket["id"]]}
+    assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=setup).status_code == 200
+    join_all(gateway, {name: buyers[name] for name in five})
+    start = setup | {"starts_at": iso(datetime.now(UTC))}
+    assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).status_code == 200
+    # two tickets: two buyers admitted, three waiting
+    eventually(lambda: sorted(standing(api, buyers[n])["state"] for n in five) == ["admitted"] * 2 + ["waiting"] * 3,
+               timeout=20, what="two admitted and three waiting")
+    before = {n: standing(api, buyers[n]) for n in five}
+    # kill -9 of the waiting room: it comes back with every place and every pass
+    stack.supervisor.kill("waiting-room")
+    eventually(lambda: api.get("/api/waiting-room").status_code == 200 and all(
+        standing(api, buyers[n]) == before[n] for n in five), timeout=60, what="the waiting room back, as it was")
+    admitted = sorted((n for n in five if before[n]["state"] == "admitted"), key=lambda n: before[n]["place"])
+    waiting = sorted((n for n in five if before[n]["state"] == "waiting"), key=lambda n: before[n]["place"])
+    orders = []
+    for name in admitted:
+        placed = api.post("/api/orders", headers={**bearer(buyers[name]), "Idempotency-Key": f"wr-{name}",
+                                                  waiting_pass.HEADER: before[name]["pass"]},
+                          json={"items": [{"ticket_id": ticket["id"], "quantity": 1}]})
+        assert placed.status_code == 202, placed.text
+        orders.append(wait_status(api, buyers[name], placed.json()["order_id"], "CONFIRMED"))
+    sold_at = time.monotonic()
+    eventually(lambda: all(standing(api, buyers[n])["state"] == "sold_out" for n in waiting), timeout=5,
+               interval=0.2, what="everyone waiting told it is sold out within 5 s")
+    told = time.monotonic() - sold_at
+    assert told <= 5
+    # the organiser cancels an order: its ticket is back, the next buyer is admitted, the others wait again
+    cancel = api.post(f"/api/admin/orders/{orders[0]['order_id']}/cancel", headers=bearer(admin_token),
+                      json={"reason": "the buyer cannot come"})
+    assert cancel.status_code == 202, cancel.text
+    eventually(lambda: [standing(api, buyers[n])["state"] for n in waiting] == ["admitted", "waiting", "waiting"],
+               timeout=20, what="the next buyer admitted when a ticket came back")
+
+
+def test_a_buyer_waits_on_a_phone_sees_the_place_go_down_and_checks_out_with_the_pass(
+        browser, gateway, api, admin_token, buyers, room):
+    from playwright.sync_api import expect
+    from test_accessibility import PHONE, serious_violations
+    from test_browser import log_in
+    from test_cart_browser import add_to_cart
+    ticket = new_ticket_type(api, admin_token, price="25.00", stock=20)
+    names = list(buyers)
+    early, late, others = names[10], names[11], names[12:20]
+    setup = {key: room[key] for key in ("enabled", "opens_at", "starts_at")} | {"ticket_ids": [ticket["id"]],
+                                                                                "per_minute": 30}
+    assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=setup).status_code == 200
+    join_all(gateway, {name: buyers[name] for name in others})
+    problems: list[str] = []
+
+    def joined_on_a_phone(name: str):
+        """A phone's browser where `name` joined on the waiting page (axe is injected into its pages: their own
+        CSP is lifted for it)."""
+        context = browser.new_context(base_url=gateway, viewport=PHONE, is_mobile=True, has_touch=True,
+                                      bypass_csp=True)
+        page = context.new_page()
+        log_in(page, name, PASSWORD)
+        page.goto("/cart/waiting-room")
+        page.get_by_role("button", name="Join the waiting room").click()
+        return context, page
+    context, page = joined_on_a_phone(early)
+    try:
+        section = page.locator("#waiting-room")
+        expect(section).to_have_attribute("data-state", "before_start")
+        expect(section.locator(".cart_countdown")).to_contain_text("min")
+        problems += [f"before the start: {v}" for v in serious_violations(page)]
+    finally:
+        context.close()
+    # the sale starts; a buyer who comes now queues behind everyone drawn, one admitted every 2 s
+    start = setup | {"starts_at": iso(datetime.now(UTC))}
+    assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).status_code == 200
+    eventually(lambda: api.get("/api/waiting-room").json()["seed"], timeout=20, what="the draw")
+    context, page = joined_on_a_phone(late)
+    try:
+        section = page.locator("#waiting-room")
+        expect(section).to_have_attribute("data-state", "waiting")
+        expect(page.locator("body")).to_have_attribute("data-waiting-live", "true")  # heard live through the gateway
+        first = int(section.locator(".cart_waiting-big strong").inner_text())
+        ahead = section.locator(".cart_waiting-status")
+        seen = {ahead.inner_text()}
+        problems += [f"waiting: {v}" for v in serious_violations(page)]
+        page.reload()  # a reload keeps the place
+        expect(page.locator(".cart_waiting-big strong")).to_have_text(str(first))
+        # it looks again by itself: the number ahead goes down until it is this buyer's turn
+        deadline = time.monotonic() + 60
+        while page.locator("#waiting-room").get_attribute("data-state") == "waiting" and time.monotonic() < deadline:
+            seen.add(page.locator(".cart_waiting-status").inner_text())
+            page.wait_for_timeout(500)
+        expect(page.locator("#waiting-room")).to_have_attribute("data-state", "admitted")
+        assert len(seen) >= 2, seen  # the page showed the queue moving
+        expect(page.locator("#waiting-room")).to_contain_text("your turn")
+        problems += [f"your turn: {v}" for v in serious_violations(page)]
+        page.get_by_role("button", name="Go to the tickets").click()
+        add_to_cart(page, ticket["id"], 2)
+        page.get_by_role("button", name="CHECKOUT").click()
+        expect(page.locator(".cart_last-order")).to_have_attribute("data-status", "CONFIRMED")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    finally:
+        context.close()
+    assert problems == []

@@ -278,7 +278,8 @@ def test_the_waiting_room_takes_a_place_shows_it_and_sends_the_pass_with_the_che
     assert 'hx-trigger="every 5s"' in joined and 'aria-live="polite"' in joined
     fake.me = {"state": "waiting", "place": 42, "ahead": 41, "estimate_seconds": 3}
     waiting = client.get("/cart/fragments/v1/waiting-room").text
-    assert "Your place: <strong>42</strong>" in waiting and "41 buyers are ahead of you" in waiting
+    assert 'Your place: <strong data-role="place">42</strong>' in waiting and "41 buyers are ahead of you" in waiting
+    assert 'data-stream="/api/waiting-room/me/events"' in waiting  # cart.js hears the place live
     assert 'hx-trigger="every 3s"' in waiting
     fake.me = {"state": "sold_out", "place": 42}
     assert "Sold out." in client.get("/cart/fragments/v1/waiting-room").text

@@ -309,13 +309,15 @@ class FestivalChanged(Message):
 
 class WaitingRoomChanged(Message):
     """The waiting room in front of the sale, as the organiser set it (the whole of it, newest `version` wins):
-    while `enabled`, from `opens_at` on, a checkout needs a pass (festflow_contracts.waiting_pass)."""
+    while `enabled`, from `opens_at` on, a checkout of its ticket types needs a pass
+    (festflow_contracts.waiting_pass)."""
     TYPE: ClassVar[str] = events.WAITING_ROOM_CHANGED
     enabled: bool
     opens_at: str  # ISO 8601 UTC: the pre-queue opens (joining before the start gives a random place)
     starts_at: str  # the sale starts: the places of the pre-queue are drawn
     pass_minutes: StrictInt = 10  # how long an admitted buyer's pass lasts
     commitment: str = ""  # SHA-256 (hex) of the seed the places are drawn with, published before the draw
+    ticket_ids: tuple[str, ...] = ()  # the ticket types it stands in front of; () every type
     version: StrictInt
 
 

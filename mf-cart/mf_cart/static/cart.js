@@ -73,12 +73,58 @@
       });
     });
   }
+  // The waiting room: where the buyer is, heard live from the waiting room (server-sent events). The place and
+  // the number ahead are rewritten in place; a new state (their turn, sold out) fetches the page's fragment
+  // anew. While the stream is live, the fragment's own polling (the fallback) is held back.
+  let waitingStream = null;
+  let refreshWanted = false;
+  function aheadText(n) {
+    return n === 0 ? "You are next." : n === 1 ? "1 buyer is ahead of you." : n + " buyers are ahead of you.";
+  }
+  function estimateText(s) {
+    if (!s) return "";
+    if (s < 90) return "About " + s + (s === 1 ? " second" : " seconds") + ", if the sale keeps its pace.";
+    const m = Math.round(s / 60);
+    return "About " + m + (m === 1 ? " minute" : " minutes") + ", if the sale keeps its pace.";
+  }
+  function waitingLive() {
+    const section = document.getElementById("waiting-room");
+    if (!section || !section.dataset.stream || waitingStream || !window.EventSource || !window.htmx) return;
+    waitingStream = new EventSource(section.dataset.stream);
+    waitingStream.addEventListener("open", function () { document.body.dataset.waitingLive = "true"; });
+    waitingStream.addEventListener("error", function () { delete document.body.dataset.waitingLive; });
+    waitingStream.addEventListener("standing", function (msg) {
+      const now = JSON.parse(msg.data);
+      const current = document.getElementById("waiting-room");
+      if (!current) return;
+      if (now.state !== current.dataset.state) {
+        refreshWanted = true;
+        window.htmx.ajax("GET", "/cart/fragments/v1/waiting-room", { target: "#waiting-room", swap: "outerHTML" });
+        return;
+      }
+      if (now.state !== "waiting") return;
+      const place = current.querySelector('[data-role="place"]');
+      const ahead = current.querySelector('[data-role="ahead"]');
+      const estimate = current.querySelector('[data-role="estimate"]');
+      if (place) place.textContent = String(now.place);
+      if (ahead) ahead.textContent = aheadText(now.ahead);
+      if (estimate) estimate.textContent = estimateText(now.estimate_seconds);
+    });
+  }
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    const elt = event.detail && event.detail.elt;
+    if (!elt || elt.id !== "waiting-room" || !document.body.dataset.waitingLive) return;
+    if (refreshWanted) { refreshWanted = false; return; }
+    if (event.detail.requestConfig && event.detail.requestConfig.verb === "get") event.preventDefault();
+  });
   setInterval(countdowns, 1000);
   document.addEventListener("DOMContentLoaded", localTimes);
+  document.addEventListener("DOMContentLoaded", waitingLive);
   document.body.addEventListener("htmx:afterSwap", function () {
     localTimes();
     countdowns();
     cardForms();
+    waitingLive();
     const outcome = document.querySelector('#cart-outcome[data-focus="true"]');
     if (outcome) {
       outcome.removeAttribute("data-focus");

@@ -58,8 +58,9 @@ class PassUsed(OrderRefused):
 
 
 class Gate(Protocol):
-    def admit(self, buyer: Identity, token: str | None) -> str | None:
-        """The id of the waiting-room pass this checkout spends (None: none needed), or raises OrderRefused."""
+    def admit(self, buyer: Identity, token: str | None, ticket_ids: Sequence[str] = ()) -> str | None:
+        """The id of the waiting-room pass this checkout of these ticket types spends (None: none needed), or
+        raises OrderRefused."""
 
 
 class Catalog(Protocol):
@@ -169,7 +170,7 @@ class Checkout:
         check_limits(lines, self.limits)
         wanted = request_hash(lines)
         try:
-            pass_id = self.gate.admit(buyer, pass_token) if self.gate else None
+            pass_id = self.gate.admit(buyer, pass_token, [line.ticket_id for line in lines]) if self.gate else None
         except OrderRefused:
             existing = await find_by_key(self.engine, buyer.username, key)
             if existing is None:

@@ -4,7 +4,9 @@ waiting_pass), checked here by its signature alone: no call to the waiting room 
 pass places one order (its id is kept with the order, unique: ordering.py)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from festflow_contracts import events, waiting_pass
 from festflow_contracts.messages import WaitingRoomChanged
@@ -28,20 +30,26 @@ class WaitingGate:
         if self.room is None or room.version >= self.room.version:
             self.room = room
 
-    def view(self) -> dict[str, str] | None:
+    def view(self) -> dict[str, Any] | None:
         """The waiting room while it is on (GET /api/festival shows it), else None."""
         room = self.room
-        return {"opens_at": room.opens_at, "starts_at": room.starts_at} if room and room.enabled else None
+        return {"opens_at": room.opens_at, "starts_at": room.starts_at,
+                "ticket_ids": list(room.ticket_ids)} if room and room.enabled else None
 
-    def required(self, now: datetime | None = None) -> bool:
+    def required(self, ticket_ids: Sequence[str] = (), now: datetime | None = None) -> bool:
+        """Whether an order of these ticket types needs a pass now (any type: whether the room is on)."""
         room = self.room
-        return bool(room and room.enabled and events.iso(now or datetime.now(UTC)) >= room.opens_at)
+        if not (room and room.enabled and events.iso(now or datetime.now(UTC)) >= room.opens_at):
+            return False
+        return not room.ticket_ids or not ticket_ids or any(t in room.ticket_ids for t in ticket_ids)
 
-    def admit(self, buyer: Identity, token: str | None, now: datetime | None = None) -> str | None:
-        """The id of the pass this checkout spends, None while no pass is needed; PassRequired with the reason
-        (and where to queue) when one is needed and this is none: missing, forged, another's or expired."""
+    def admit(self, buyer: Identity, token: str | None, ticket_ids: Sequence[str] = (),
+              now: datetime | None = None) -> str | None:
+        """The id of the pass this checkout (of these ticket types) spends, None while no pass is needed;
+        PassRequired with the reason (and where to queue) when one is needed and this is none: missing, forged,
+        another's or expired."""
         moment = now or datetime.now(UTC)
-        if not self.required(moment):
+        if not self.required(ticket_ids, moment):
             return None
         if not token:
             raise PassRequired(f"this sale has a waiting room: join it at {WHERE} and check out when it is your "

@@ -77,3 +77,13 @@ def test_the_room_counts_from_its_opening_and_the_newest_announcement_wins():
     assert not gate.required()
     gate.apply(room(opens=-60, version=4))
     assert gate.required()
+
+
+def test_a_room_in_front_of_some_ticket_types_wants_a_pass_only_for_orders_of_them():
+    gate = WaitingGate(SECRET)
+    gate.apply(room().model_copy(update={"ticket_ids": ("drop",)}))
+    assert gate.admit(ANNA, None, ["camping"]) is None  # another ticket type: no queue for it
+    with pytest.raises(PassRequired):
+        gate.admit(ANNA, None, ["camping", "drop"])
+    assert gate.admit(ANNA, pass_for(ANNA), ["drop"]) == "7.1700000000000"
+    assert gate.view()["ticket_ids"] == ["drop"]

@@ -96,7 +96,9 @@ async def test_admission_gives_no_more_live_passes_than_tickets_left_and_a_pass_
     with pytest.raises(InvalidPass, match="expired"):
         waiting_pass.verify(one.pass_token, SECRET, admitted[0], now=seconds(601).timestamp())
     # two bought one ticket each: three tickets, three live passes, nobody more
-    assert await room.mark_bought(engine, admitted[:2]) == 2
+    await room.mark_bought(engine, [(admitted[2], events.iso(seconds(0)))])  # an order from before their turn
+    assert (await where(engine, admitted[2], seconds(3))).state == "admitted"
+    await room.mark_bought(engine, [(name, events.iso(seconds(2))) for name in admitted[:2]])
     assert (await room.tick(engine, 3, FAST, now=seconds(3))).admitted == 0
     assert (await where(engine, admitted[0], seconds(3))).state == "bought"
     # the three passes run out unused: three more are admitted; one of them queues again at the end
@@ -136,7 +138,8 @@ async def test_a_fixed_rate_admits_so_many_a_minute_and_an_unknown_stock_admits_
 
 
 async def test_the_room_is_announced_and_a_reset_starts_a_new_round(engine):
-    first = await open_room(engine)
+    first = await open_room(engine, ticket_ids=["drop"])
+    assert first["ticket_ids"] == ["drop"]
     await room.join(engine, "anna", now=OPENS)
     again = await open_room(engine, pass_minutes=5)
     assert again["commitment"] == first["commitment"] and (await where(engine, "anna", OPENS)).state == "before_start"
@@ -168,3 +171,51 @@ def test_admission_arithmetic():
     assert admission.to_admit(queue, None, 500, 1.0) == (7, 0.0)  # the stock, not the rate, limits
     assert admission.to_admit(queue, 90, 500, 1.0) == (1, pytest.approx(0.5))
     assert admission.to_admit(admission.Queue(5, 0, 0), None, 500, 1.0) == (0, 0.0)
+
+
+async def test_admission_follows_the_rooms_ticket_types_as_the_catalog_shows_them():
+    import httpx
+
+    from waiting_room.stock import CatalogStock
+    catalog = [{"id": "drop", "stock": 2, "sale_state": "upcoming"}, {"id": "vip", "stock": 50, "sale_state": "open"},
+               {"id": "early", "stock": 9, "sale_state": "ended"}]
+    down = False
+
+    def api(request):
+        if down:
+            raise httpx.ConnectError("refused")
+        return httpx.Response(200, json=catalog)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(api), base_url="http://orders") as client:
+        stock = CatalogStock(client)
+        assert await stock.tickets_left(["drop"]) == 2
+        assert await stock.tickets_left() == 52  # every type whose sale has not ended
+        down = True
+        assert await stock.tickets_left(["drop"]) is None  # unknown: nobody is admitted
+    setup = room.RoomSetup(enabled=True, opens_at="2027-03-01T09:00:00Z", starts_at="2027-03-01T10:00:00Z",
+                           ticket_ids=["drop", "drop", "vip"])
+    assert setup.ticket_ids == ["drop", "vip"]
+    with pytest.raises(ValueError, match="ticket type ids"):
+        room.RoomSetup(enabled=True, opens_at="2027-03-01T09:00:00Z", starts_at="2027-03-01T10:00:00Z",
+                       ticket_ids=["a/b"])
+
+
+async def test_joins_gathered_in_one_transaction_keep_one_place_an_account_and_fifo_after_the_draw(engine):
+    import asyncio
+    await open_room(engine)
+    moment = [OPENS + timedelta(minutes=1)]
+    joins = room.JoinQueue(engine, clock=lambda: moment[0])
+    names = [f"b{i:02d}" for i in range(40)]
+    await asyncio.gather(*(joins.join(name) for name in names + names[:10]))  # ten join twice at once
+    assert joins.batcher.batches < len(names)  # gathered, not a transaction each
+    await room.tick(engine, 1000, FAST, now=seconds(1))
+    places = [(await where(engine, name, seconds(1))).place for name in names]
+    assert sorted(places) == list(range(1, 41))
+    moment[0] = seconds(2)
+    late = [f"late{i}" for i in range(5)]
+    await asyncio.gather(*(joins.join(name) for name in late))
+    assert sorted([(await where(engine, name, seconds(2))).place for name in late]) == list(range(41, 46))
+    closed = await room.configure(engine, room.RoomSetup(enabled=False, opens_at="2027-03-01T09:00:00Z",
+                                                         starts_at="2027-03-01T10:00:00Z"), now=OPENS)
+    assert closed["enabled"] is False
+    with pytest.raises(room.RoomError, match="no waiting room"):
+        await joins.join("anna")

@@ -6,12 +6,13 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import StreamingResponse
 
 from festflow_contracts.tokens import COOKIE_NAME
 from festflow_runtime import database
 from festflow_runtime.api_auth import Caller, Organiser
 from festflow_runtime.health import health_answer
-from waiting_room import room
+from waiting_room import live, room
 from waiting_room.accounts import AccountsUnavailable
 from waiting_room.bootstrap import Services
 
@@ -62,7 +63,7 @@ async def join(request: Request, parts: AppServices, identity: Caller):
     if not verified:
         raise HTTPException(403, "confirm your email address first: open the link in the mail we sent you")
     try:
-        await room.join(parts.engine, identity.username)
+        await parts.joins.join(identity.username)
     except room.RoomError as refused:
         raise HTTPException(refused.status, refused.detail) from None
     return await me(parts, identity)
@@ -74,6 +75,16 @@ async def me(parts: AppServices, identity: Caller):
     sold_out), `place`, `ahead`, `estimate_seconds`, and once admitted the `pass` and when it expires."""
     return _standing_view(await room.standing(parts.engine, identity.username, parts.settings.waiting_room_secret,
                                               parts.settings.checkout_capacity_per_second))
+
+
+@router.get("/api/waiting-room/me/events")
+async def my_events(parts: AppServices, identity: Caller):
+    """Server-sent events `standing` (as /me, without the pass) whenever the caller's place changes, and at
+    least every 4 s: the waiting page's live updates."""
+    stream = live.standings(parts.engine, parts.clock, identity.username, parts.settings.waiting_room_secret,
+                            parts.settings.checkout_capacity_per_second)
+    return StreamingResponse(stream, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @router.put("/api/admin/waiting-room")

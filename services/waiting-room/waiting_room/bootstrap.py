@@ -24,6 +24,7 @@ from festflow_runtime.outbox import KafkaSender, OutboxRelay
 from festflow_runtime.revocations import subscribe_revocations
 from waiting_room import db, room
 from waiting_room.accounts import Accounts, OrderServiceAccounts
+from waiting_room.live import RoomClock
 from waiting_room.settings import Settings
 from waiting_room.stock import CatalogStock
 
@@ -42,6 +43,8 @@ class Services:
     order_api: httpx.AsyncClient  # the order service: what is left to sell, whether an account is verified
     stock: CatalogStock
     accounts: Accounts
+    clock: RoomClock  # the room after each tick, for the live streams
+    joins: room.JoinQueue
 
 
 def build(settings: Settings, *, engine: AsyncEngine | None = None, accounts: Accounts | None = None) -> Services:
@@ -50,7 +53,8 @@ def build(settings: Settings, *, engine: AsyncEngine | None = None, accounts: Ac
     relay = OutboxRelay(engine, db.event_outbox, sender, logging.getLogger("waiting_room.events"))
     order_api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=2.0)
     return Services(settings, engine, TokenVerifier(settings.public_key_pem()), sender, relay, order_api,
-                    CatalogStock(order_api), accounts or OrderServiceAccounts(order_api))
+                    CatalogStock(order_api), accounts or OrderServiceAccounts(order_api), RoomClock(),
+                    room.JoinQueue(engine))
 
 
 async def admit_forever(services: Services) -> None:
@@ -62,8 +66,14 @@ async def admit_forever(services: Services) -> None:
         await asyncio.sleep(settings.tick_seconds)
         now = time.monotonic()
         try:
-            done = await room.tick(services.engine, await services.stock.tickets_left(),
-                                   settings.checkout_capacity_per_second, seconds=now - last)
+            current = await room.load(services.engine)
+            if current is None or not current["enabled"] or events.now_iso() < current["starts_at"]:
+                services.clock.publish(current)
+                last = now  # nothing to draw nor admit yet: the stock is not asked
+                continue
+            left = await services.stock.tickets_left(room.ticket_ids(current))
+            done = await room.tick(services.engine, left, settings.checkout_capacity_per_second, seconds=now - last)
+            services.clock.publish(await room.load(services.engine))
         except Exception as exc:
             await backoff.failed(exc)
             continue
@@ -77,7 +87,7 @@ async def admit_forever(services: Services) -> None:
 
 def on_order_events(engine: AsyncEngine):
     async def handle(batch: list[dict[str, Any]]) -> None:
-        buyers = [event["data"]["username"] for event in batch
+        buyers = [(event["data"]["username"], str(event.get("time", ""))) for event in batch
                   if events.current_type(event.get("type", "")) in BOUGHT and isinstance(event.get("data"), dict)
                   and isinstance(event["data"].get("username"), str)]
         await room.mark_bought(engine, buyers)
@@ -97,8 +107,10 @@ async def running(services: Services) -> AsyncIterator[None]:
     async def one(event: dict[str, Any]) -> None:
         await handle([event])
 
+    # from the group's committed offset (the first time from the beginning: a buyer who bought while this
+    # instance was starting or restarting is not missed)
     orders = Subscription(settings.kafka_bootstrap_servers, (ORDER_EVENTS_TOPIC,), one, batch_handler=handle,
-                          group_id="waiting-room", from_beginning=False)
+                          group_id="waiting-room", from_beginning=True)
     orders.start()
     relay_task = asyncio.create_task(services.relay.run(), name="waiting-room-relay")
     admission_task = asyncio.create_task(admit_forever(services), name="admission")

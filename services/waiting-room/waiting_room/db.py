@@ -17,6 +17,8 @@ rooms = sa.Table(
     sa.Column("starts_at", sa.String(40), nullable=False),
     sa.Column("pass_minutes", sa.Integer, nullable=False),
     sa.Column("per_minute", sa.Integer),  # a fixed admission rate; null: the sale's capacity
+    # the ticket types whose stock admission follows, comma-separated ("": every type on sale)
+    sa.Column("ticket_ids", sa.Text, nullable=False, server_default=""),
     sa.Column("seed", sa.String(64), nullable=False),  # secret until the draw
     sa.Column("commitment", sa.String(64), nullable=False),
     sa.Column("drawn_at", sa.String(40)),  # the pre-queue's places were drawn (the seed is public from then)

@@ -8,23 +8,27 @@ instances never draw twice, admit twice or give one place to two buyers.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from festflow_contracts import events, messages, waiting_pass
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC
 from festflow_contracts.messages import WaitingRoomChanged
 from festflow_runtime import outbox
+from festflow_runtime.batching import Batcher
 from waiting_room import admission, fair_order
 from waiting_room.db import event_outbox, places, rooms
 
 ROOM = "festival"
+TICKET_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SOURCE = "/festflow/waiting-room"
 
 
@@ -47,7 +51,15 @@ class RoomSetup(BaseModel):
     starts_at: str
     pass_minutes: int = Field(default=10, ge=1, le=60)
     per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    ticket_ids: list[str] = Field(default_factory=list, max_length=100)  # [] every ticket type on sale
     reset: bool = False
+
+    @field_validator("ticket_ids")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        if any(not TICKET_ID.fullmatch(ticket_id) for ticket_id in v):
+            raise ValueError("ticket_ids: ticket type ids (letters, digits, - and _)")
+        return list(dict.fromkeys(v))
 
     @field_validator("opens_at", "starts_at")
     @classmethod
@@ -69,9 +81,15 @@ def public_view(room: Any, now: datetime | None = None) -> dict[str, Any]:
     return {"enabled": room["enabled"], "opens_at": room["opens_at"], "starts_at": room["starts_at"],
             "pass_minutes": room["pass_minutes"], "per_minute": room["per_minute"],
             "commitment": room["commitment"], "seed": room["seed"] if drawn else None, "drawn_at": room["drawn_at"],
+            "ticket_ids": ticket_ids(room),
             "derivation": fair_order.DERIVATION, "room": room["room_id"],
             "admitted_through": room["admitted_through"], "sold_out": room["sold_out_at"] is not None,
             "version": room["version"]}
+
+
+def ticket_ids(room: Any) -> list[str]:
+    """The ticket types whose stock admission follows ([] every type on sale)."""
+    return [ticket_id for ticket_id in (room["ticket_ids"] or "").split(",") if ticket_id]
 
 
 async def _room(conn: AsyncConnection, lock: bool = False) -> Any:
@@ -92,7 +110,8 @@ async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None 
         raise RoomError(422, "starts_at: the sale cannot start before the waiting room opens")
     stamp = events.iso(now or datetime.now(UTC))
     values = {"enabled": setup.enabled, "opens_at": setup.opens_at, "starts_at": setup.starts_at,
-              "pass_minutes": setup.pass_minutes, "per_minute": setup.per_minute, "updated_at": stamp}
+              "pass_minutes": setup.pass_minutes, "per_minute": setup.per_minute,
+              "ticket_ids": ",".join(setup.ticket_ids), "updated_at": stamp}
     async with engine.begin() as conn:
         room = await _room(conn, lock=True)
         if room is None or setup.reset:
@@ -113,7 +132,8 @@ async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None 
         room = await _room(conn)
         event = messages.envelope(WaitingRoomChanged(
             enabled=room["enabled"], opens_at=room["opens_at"], starts_at=room["starts_at"],
-            pass_minutes=room["pass_minutes"], commitment=room["commitment"], version=room["version"]),
+            pass_minutes=room["pass_minutes"], commitment=room["commitment"], ticket_ids=tuple(ticket_ids(room)),
+            version=room["version"]),
             SOURCE, subject="waiting-room")
         await outbox.emit(conn, event_outbox, CATALOG_EVENTS_TOPIC, "waiting-room", event)
     return public_view(room)
@@ -122,28 +142,54 @@ async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None 
 async def join(engine: AsyncEngine, username: str, now: datetime | None = None) -> None:
     """The buyer takes a place: random among those who join before the start, first come first served after
     it. Joining again keeps the place (a buyer whose pass ran out unused queues again at the end)."""
+    await join_many(engine, [username], now)
+
+
+async def join_many(engine: AsyncEngine, usernames: Sequence[str], now: datetime | None = None) -> None:
+    """Several buyers join in one transaction (JoinQueue gathers a drop's joins so), each as `join` would, in
+    their order; RoomError for all when the room is closed or not open yet."""
     moment = now or datetime.now(UTC)
     stamp = events.iso(moment)
+    wanted = list(dict.fromkeys(usernames))
     async with engine.begin() as conn:
         room = await _room(conn)
         if room is None or not room["enabled"]:
             raise RoomError(404, "there is no waiting room for this sale")
         if stamp < room["opens_at"]:
             raise RoomError(409, f"the waiting room opens at {room['opens_at']}")
-        mine = (await conn.execute(sa.select(places).where(places.c.room_id == ROOM, places.c.username == username))
-                ).mappings().first()
-        if mine is not None and not _pass_ran_out(mine, moment):
+        known = {row["username"]: row for row in (await conn.execute(sa.select(places).where(
+            places.c.room_id == ROOM, places.c.username.in_(wanted)))).mappings()}
+        again = [name for name, row in known.items() if _pass_ran_out(row, moment)]
+        if again:  # admitted, but the pass ran out unused: to the end of the queue
+            await conn.execute(places.delete().where(places.c.room_id == ROOM, places.c.username.in_(again)))
+        fresh = [name for name in wanted if name not in known or name in again]
+        if not fresh:
             return
-        if mine is not None:  # admitted, but the pass ran out unused: to the end of the queue
-            await conn.execute(places.delete().where(places.c.room_id == ROOM, places.c.username == username))
-        try:
-            async with conn.begin_nested():
-                await conn.execute(places.insert().values(room_id=ROOM, username=username, joined_at=stamp,
-                                                          join_id=fair_order.join_id(ROOM, username)))
-        except IntegrityError:
-            return  # joined at the same moment from another tab
-        if room["drawn_at"] is not None:
-            await _queue_at_end(conn, [username])
+        insert = (postgresql.insert(places) if conn.dialect.name == "postgresql" else sqlite.insert(places))
+        taken = set((await conn.scalars(insert.values([
+            {"room_id": ROOM, "username": name, "joined_at": stamp, "join_id": fair_order.join_id(ROOM, name)}
+            for name in fresh]).on_conflict_do_nothing().returning(places.c.username))).all())
+        if room["drawn_at"] is not None:  # (one that joined at the same moment elsewhere keeps that place)
+            await _queue_at_end(conn, [name for name in fresh if name in taken])
+
+
+class JoinQueue:
+    """Joins gathered into one transaction each (festflow_runtime.batching): in a drop's last minute before the
+    start thousands come a second, and a transaction each would be their limit."""
+
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.engine, self.clock = engine, clock
+        self.batcher: Batcher[str, None] = Batcher(self._batch, self._one, max_size=500)
+
+    async def join(self, username: str) -> None:
+        await self.batcher.submit(username)
+
+    async def _batch(self, usernames: Sequence[str]) -> list[None]:
+        await join_many(self.engine, usernames, self.clock())
+        return [None] * len(usernames)
+
+    async def _one(self, username: str) -> None:
+        await join_many(self.engine, [username], self.clock())
 
 
 def _pass_ran_out(place: Any, moment: datetime) -> bool:
@@ -177,13 +223,30 @@ class Standing:
 
 async def standing(engine: AsyncEngine, username: str, secret: str, capacity_per_second: float,
                    now: datetime | None = None) -> Standing:
-    moment = now or datetime.now(UTC)
     async with engine.connect() as conn:
         room = await _room(conn)
-        if room is None or not room["enabled"]:
-            return Standing("closed")
-        mine = (await conn.execute(sa.select(places).where(places.c.room_id == ROOM, places.c.username == username))
-                ).mappings().first()
+        mine = None if room is None else await _place(conn, username)
+    return standing_of(room, mine, username, secret, capacity_per_second, now)
+
+
+async def place_of(engine: AsyncEngine, username: str) -> Any:
+    """The buyer's row in the room (None: not joined)."""
+    async with engine.connect() as conn:
+        return await _place(conn, username)
+
+
+async def _place(conn: AsyncConnection, username: str) -> Any:
+    return (await conn.execute(sa.select(places).where(places.c.room_id == ROOM, places.c.username == username))
+            ).mappings().first()
+
+
+def standing_of(room: Any, mine: Any, username: str, secret: str, capacity_per_second: float,
+                now: datetime | None = None) -> Standing:
+    """Where a buyer is, from the room's row and theirs (None: not joined): what `standing` and the live stream
+    (live.py, from a snapshot of the room each tick) both say."""
+    moment = now or datetime.now(UTC)
+    if room is None or not room["enabled"]:
+        return Standing("closed")
     if mine is None:
         return Standing("not_joined", room["starts_at"])
     if mine["bought_at"] is not None:
@@ -297,13 +360,17 @@ async def _admit(conn: AsyncConnection, room: Any, count: int, moment: datetime)
                 pass_id=sa.cast(places.c.place, sa.String) + f".{int(moment.timestamp() * 1000)}"))
 
 
-async def mark_bought(engine: AsyncEngine, usernames: list[str], now: datetime | None = None) -> int:
-    """These accounts placed their order with their pass: it is spent, and no longer counts against the stock."""
-    if not usernames:
-        return 0
+async def mark_bought(engine: AsyncEngine, bought: list[tuple[str, str]]) -> None:
+    """These accounts placed an order (username, when: ISO 8601 UTC) after their turn came: their pass is spent
+    and no longer counts against the stock. An order from before their turn changes nothing."""
+    if not bought:
+        return
+    latest: dict[str, str] = {}
+    for username, moment in bought:
+        latest[username] = max(moment, latest.get(username, moment))
     async with engine.begin() as conn:
-        result = await conn.execute(places.update().where(
-            places.c.room_id == ROOM, places.c.username.in_(sorted(set(usernames))),
-            places.c.admitted_at.is_not(None), places.c.bought_at.is_(None))
-            .values(bought_at=events.iso(now or datetime.now(UTC))))
-    return int(result.rowcount or 0)
+        await conn.execute(places.update().where(
+            places.c.room_id == ROOM, places.c.username == sa.bindparam("b_user"),
+            places.c.admitted_at.is_not(None), places.c.admitted_at <= sa.bindparam("b_time"),
+            places.c.bought_at.is_(None)).values(bought_at=sa.bindparam("b_time")),
+            [{"b_user": username, "b_time": moment} for username, moment in sorted(latest.items())])

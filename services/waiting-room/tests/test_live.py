@@ -1,0 +1,44 @@
+"""The live stream of a buyer's standing (real SQLite and PostgreSQL): the first event at once, a new one when a
+tick changes the buyer's place (the draw, the queue moving, their turn), and one at least every few seconds."""
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+from waiting_room import live, room
+
+from .test_room import FAST, OPENS, SECRET, open_room, seconds
+
+
+async def next_event(stream):
+    text = await asyncio.wait_for(anext(stream), 10)
+    kind, data = text.strip().split("\n")
+    assert kind == "event: standing"
+    return json.loads(data.removeprefix("data: "))
+
+
+async def test_a_buyers_stream_follows_the_draw_the_queue_and_their_turn(engine):
+    await open_room(engine)
+    for i in range(3):
+        await room.join(engine, f"b{i}", now=OPENS + timedelta(seconds=i))
+    clock = live.RoomClock()
+    streams = {name: live.standings(engine, clock, name, SECRET, FAST, heartbeat=0.5)
+               for name in ("b0", "b1", "b2", "nobody")}
+    firsts = {name: await next_event(stream) for name, stream in streams.items()}
+    assert firsts["b0"]["state"] == "before_start" and firsts["nobody"]["state"] == "not_joined"
+    assert "pass" not in json.dumps(firsts["b0"]).replace("pass_expires", "")  # the pass itself is never streamed
+    await room.tick(engine, 1, FAST, now=seconds(1))  # the draw; one ticket: one admitted
+    clock.publish(await room.load(engine))
+    now = {name: await next_event(streams[name]) for name in ("b0", "b1", "b2")}
+    assert sorted(s["state"] for s in now.values()) == ["admitted", "waiting", "waiting"]
+    assert sorted(s["place"] for s in now.values()) == [1, 2, 3]
+    second = next(name for name, s in now.items() if s["place"] == 2)
+    assert now[second]["ahead"] == 0
+    await room.tick(engine, 0, FAST, now=seconds(2))  # sold out
+    clock.publish(await room.load(engine))
+    assert (await next_event(streams[second]))["state"] == "sold_out"
+    # nothing changes: the same standing again within a few seconds, as a heartbeat
+    started = datetime.now(UTC)
+    assert (await next_event(streams[second]))["state"] == "sold_out"
+    assert datetime.now(UTC) - started <= timedelta(seconds=1.5)
+    for stream in streams.values():
+        await stream.aclose()
