@@ -15,11 +15,13 @@ AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 PAGES = {
-    None: ["/", "/login", "/account/signup", "/account/forgot-password", "/account/reset-password?token=x",
+    None: ["/", "/login", "/cart/waiting-room",
+           "/account/signup", "/account/forgot-password", "/account/reset-password?token=x",
            "/account/login-link?token=x",
            "/no-such-page"],
     "buyer": ["/", "/cart/my-orders", "/account/", "ORDER", "TICKET"],
-    "admin": ["/admin/", "/admin/tickets", "/admin/festival", "/admin/security", "/admin/payments", "/gate/"],
+    "admin": ["/admin/", "/admin/tickets", "/admin/festival", "/admin/security", "/admin/payments",
+              "/admin/waiting-room", "/gate/"],
 }
 
 

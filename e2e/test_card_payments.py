@@ -207,6 +207,15 @@ def test_one_ticket_of_three_cancelled_gives_back_its_price_and_the_others_still
     payment = eventually(refunded, what="its price to be refunded through Stripe")
     assert [r["amount_cents"] for r in payment["refunds"]] == [2000]  # one ticket's price, not the order's 60.00
     assert payment["card"]["status"] == "captured"  # the rest stays paid
+    # a credit note corrects the invoice by that ticket's price, for the buyer and the organiser
+    [note] = eventually(lambda: api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token)).json()
+                        ["credit_notes"], what="the credit note")
+    assert note["number"].startswith("CN-") and note["amount_cents"] == 2000
+    invoice = api.get(f"/api/orders/{order['order_id']}", headers=bearer(guest_token)).json()["invoice_number"]
+    text = pdf_text(api, note["url"], guest_token)
+    assert f"Credit note {note['number']}" in text and f"Corrects invoice {invoice}" in text
+    assert "Total (VAT included): -€20.00" in text and one in text
+    assert pdf_text(api, note["url"], admin_token) == text
 
 
 @pytest.fixture
@@ -256,3 +265,12 @@ def test_a_card_hold_lasts_minutes_and_the_buyer_may_turn_it_into_a_transfer_in_
     # paid by transfer, it sells as any other
     import_statement(api, admin_token, camt053_from(6000, moved["reference"]))
     wait_status(api, guest_token, order["order_id"], "CONFIRMED")
+
+
+def pdf_text(api, url: str, token: str) -> str:
+    import io
+
+    import pypdf
+    resp = api.get(url, headers=bearer(token))
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/pdf", resp.text
+    return pypdf.PdfReader(io.BytesIO(resp.content)).pages[0].extract_text()

@@ -85,7 +85,7 @@ def app_environments(profile: Profile, private_key: Path, public_key: Path,
         "mf-cart": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing"),
                     "PAYMENT_API_URL": profile.url("payment"), "WAITING_ROOM_API_URL": profile.url("waiting")},
         "mf-admin": {**common, "ORDER_API_URL": order_api, "TICKETING_API_URL": profile.url("ticketing"),
-                     "PAYMENT_API_URL": profile.url("payment")},
+                     "PAYMENT_API_URL": profile.url("payment"), "WAITING_ROOM_API_URL": profile.url("waiting")},
         "mf-gate": {**common},
         "mf-account": {**common, "ORDER_API_URL": order_api},
     }

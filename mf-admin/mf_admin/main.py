@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from festflow_runtime.fragment_app import Subscribe, create_fragment_app
-from mf_admin import dashboard, festival_editor, login_locks, orders, pages, payments, ticket_editor
+from mf_admin import dashboard, festival_editor, login_locks, orders, pages, payments, ticket_editor, waiting_room
 from mf_admin.settings import Settings
 
 
@@ -23,8 +23,9 @@ def create_app(settings: Settings | None = None, *, order_api_transport: httpx.A
     return create_fragment_app(
         title="FestFlow admin micro-frontend", settings=settings, folder=Path(__file__).parent, prefix="/admin",
         routers=[pages.router, dashboard.router, ticket_editor.router, festival_editor.router, orders.router,
-                 login_locks.router, payments.router],
+                 login_locks.router, payments.router, waiting_room.router],
         apis={"orders": (settings.order_api_url, 5.0), "tickets": (settings.ticketing_api_url, 3.0),
-              "payments": (settings.payment_api_url, 30.0)},
+              "payments": (settings.payment_api_url, 30.0),
+              "waiting": (settings.waiting_room_api_url, 10.0)},
         live=[dashboard.UPDATES], filters={"local_input": ticket_editor.local_input},
         transport=order_api_transport, subscribe=subscribe)

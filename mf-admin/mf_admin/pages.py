@@ -21,6 +21,7 @@ PAGES = {
     "festival": ("/admin/festival", "Festival", "/admin/fragments/v1/festival-editor"),
     "security": ("/admin/security", "Login locks", "/admin/fragments/v1/login-locks"),
     "payments": ("/admin/payments", "Payments", "/admin/fragments/v1/payments"),
+    "waiting_room": ("/admin/waiting-room", "Waiting room", "/admin/fragments/v1/waiting-room"),
 }
 
 

@@ -26,3 +26,8 @@ async def payment_api(request: Request, method: str, path: str, files: dict[str,
 async def ticketing_api(request: Request, method: str, path: str) -> ApiAnswer:
     return await call_api(parts(request).api("tickets"), method, path, headers=bearer(request),
                           unreachable="the ticketing service cannot be reached right now")
+
+
+async def waiting_room_api(request: Request, method: str, path: str, json: Any = None) -> ApiAnswer:
+    return await call_api(parts(request).api("waiting"), method, path, json=json, headers=bearer(request),
+                          unreachable="the waiting room cannot be reached right now")

@@ -11,4 +11,4 @@ def festival_view(details: dict[str, Any]) -> dict[str, Any]:
     return {"name": details.get("name") or "", "dates": display.date_range(details.get("starts_on"),
                                                                            details.get("ends_on")),
             "place": display.place(details.get("venue"), details.get("address")), "paragraphs": paragraphs,
-            "banner_url": details.get("banner_url")}
+            "banner_url": details.get("banner_url"), "waiting_room": details.get("waiting_room")}

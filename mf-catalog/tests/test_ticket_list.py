@@ -61,6 +61,12 @@ def test_the_festival_is_shown_with_its_dates_place_and_banner():
     assert "Fri 16 - Sun 18 July 2027" in html and "Riverside Park, 1 Festival Way" in html
     assert html.count('class="catalog_festival-about"') == 2
     assert 'src="/api/festival/banner?v=2"' in html
+    assert "waiting room" not in html
+    details["waiting_room"] = {"opens_at": "2027-03-01T09:00:00.000Z", "starts_at": "2027-03-01T10:00:00.000Z",
+                               "ticket_ids": []}
+    with _client(httpx.MockTransport(lambda r: httpx.Response(200, json=details))) as c:
+        html = c.get("/catalog/fragments/v1/festival").text
+    assert "This sale has a waiting room." in html and 'href="/cart/waiting-room"' in html
 
 
 def test_an_unreachable_festival_leaves_its_section_empty():

@@ -238,6 +238,7 @@ class OrderCancelled(Message):
     unpaid: bool = False
     codes: tuple[str, ...] = ()  # only these tickets were cancelled (the order stays confirmed); () all of them
     refund_cents: StrictInt = 0  # what the cancelled part was paid (a part of the order's total, or all of it)
+    credit_note_number: str = ""  # the credit note that cancels what was paid ("" when nothing was): CN-000001...
 
 
 class TicketUpdated(Message):

@@ -109,8 +109,8 @@ cancelled_tickets = sa.Table(
     sa.Column("cancelled_at", sa.String(40), nullable=False),
 )
 
-# The last invoice number given: each sale with something to pay takes the next one in its own transaction, so
-# the numbers have no gaps (a sale rolled back gives its number back with it)
+# The last number given of each series (1: invoices, 2: credit notes): each sale with something to pay, and
+# each cancellation of something paid, takes the next one in its own transaction, so the numbers have no gaps
 invoice_counter = sa.Table(
     "invoice_counter", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -156,7 +156,8 @@ async def seed(engine: AsyncEngine, bank_account: dict[str, str] | None = None) 
         count = (await conn.execute(sa.select(sa.func.count()).select_from(tickets))).scalar_one()
         if count == 0:
             await conn.execute(tickets.insert(), SEED_TICKETS)
-        if await conn.scalar(sa.select(invoice_counter.c.last).where(invoice_counter.c.id == 1)) is None:
-            await conn.execute(invoice_counter.insert().values(id=1, last=0))
+        for series in (1, 2):  # invoices, credit notes (invoices.py)
+            if await conn.scalar(sa.select(invoice_counter.c.last).where(invoice_counter.c.id == series)) is None:
+                await conn.execute(invoice_counter.insert().values(id=series, last=0))
         if await conn.scalar(sa.select(festival.c.id)) is None:
             await conn.execute(festival.insert().values(**SEED_FESTIVAL, **(bank_account or {})))

@@ -263,6 +263,7 @@ async def test_one_ticket_of_three_is_cancelled_once_and_its_price_is_owed_back(
     assert (await cancel_order(engine, one)).status == "DUPLICATE" and await stock(engine) == 48  # redelivered
     data = outcome.event["data"]
     assert data["codes"] == ["CODE-1"] and data["refund_cents"] == 24900 and data["items"][0]["quantity"] == 1
+    assert data["credit_note_number"] == "CN-000001"  # what was paid for it is cancelled by a credit note
     assert await status(engine, command.order_id) == "CONFIRMED"  # the other two stay sold
     too_many = CancelOrder(order_id=command.order_id, username="guest", email="g@x.org", reason="x",
                            tickets=tuple(CancelledTicket(code=f"C{i}", ticket_id="vip-weekend") for i in range(3)))
@@ -273,6 +274,7 @@ async def test_one_ticket_of_three_is_cancelled_once_and_its_price_is_owed_back(
     last = await cancel_order(engine, rest)
     assert last.event["data"]["refund_cents"] == 49800 and await stock(engine) == 50
     assert last.event["data"]["codes"] == []  # nothing left: the whole order is cancelled now
+    assert last.event["data"]["credit_note_number"] == "CN-000002"  # the next one, no gap
     assert await status(engine, command.order_id) == "CANCELLED"  # no ticket left
 
 

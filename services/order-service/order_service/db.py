@@ -35,6 +35,8 @@ orders = sa.Table(
     sa.Column("invoice_number", sa.String(20)),  # the inventory's, at the sale (TicketSold.invoice_number)
     sa.Column("seller", sa.JSON),  # the festival and who sold, as they were at the sale (for the invoice)
     sa.Column("pass_id", sa.String(64)),  # the waiting-room pass it was placed with (one order a pass)
+    # a credit note for each cancellation of something paid: [{number, amount_cents, items, codes, reason, at}]
+    sa.Column("credit_notes", sa.JSON),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
     sa.UniqueConstraint("username", "idempotency_key", name="one_order_per_key"),

@@ -1,7 +1,10 @@
-"""An order's invoice as a PDF: the number the inventory gave the sale (gapless, TicketSold.invoice_number), the
-seller (the festival's beneficiary, address and VAT id), the buyer, each line with its VAT rate, and the totals
-per rate: net, VAT and gross. Prices are gross (they include VAT, as a consumer's price does); each rate's VAT
-is worked out once on its lines' gross total, so the invoice adds up to the cent."""
+"""An order's invoice, and the credit note of each cancellation of something paid, as PDFs. The invoice: the
+number the inventory gave the sale (gapless, TicketSold.invoice_number), the seller (the festival's
+beneficiary, address and VAT id), the buyer, each line with its VAT rate, and the totals per rate: net, VAT and
+gross. Prices are gross (they include VAT, as a consumer's price does); each rate's VAT is worked out once on
+its lines' gross total, so the invoice adds up to the cent. A credit note (its own gapless series,
+OrderCancelled.credit_note_number) names the invoice it corrects and the same, negative, for what was
+cancelled."""
 from __future__ import annotations
 
 import io
@@ -39,10 +42,29 @@ def invoice_pdf(order: dict[str, Any], buyer: dict[str, str], seller: dict[str, 
     """The invoice of a confirmed order (`order`: its row, with `invoice_number`, `items`, `total_cents` and
     `updated_at`, when it was confirmed; `buyer`: username and email; `seller`: the festival and who sold, as
     they were at the sale: `name`, dates, `seller` (or `beneficiary`), `seller_address`, `vat_id`)."""
+    # it was held until paid (by transfer, card or at the box office): it is paid
+    return _document(f"Invoice {order['invoice_number']}", order, order["updated_at"], order["items"],
+                     order["total_cents"], buyer, seller, ["Paid."] if order.get("payment") else [])
+
+
+def credit_note_pdf(order: dict[str, Any], note: dict[str, Any], buyer: dict[str, str],
+                    seller: dict[str, Any]) -> bytes:
+    """The credit note of a cancellation of something paid (`note`: its `number`, `at`, `items` cancelled,
+    `amount_cents`, `reason`, `codes`): it names the invoice it corrects, and its lines and totals are negative."""
+    reference = f"Corrects invoice {order['invoice_number']}" if order.get("invoice_number") else ""
+    part = f" (tickets {', '.join(note['codes'])})" if note.get("codes") else " (the whole order)"
+    return _document(f"Credit note {note['number']}", order, note["at"], note["items"], note["amount_cents"], buyer,
+                     seller, [f"Cancelled{part}: {note['reason']}", "The amount is refunded to the buyer."],
+                     sign=-1, reference=reference)
+
+
+def _document(title: str, order: dict[str, Any], dated: str, items: list[dict[str, Any]], total_cents: int,
+              buyer: dict[str, str], seller: dict[str, Any], closing: list[str], sign: int = 1,
+              reference: str = "") -> bytes:
+    """An invoice or a credit note (`sign` -1: every amount negative) as one A4 page."""
     out = io.BytesIO()
     pdf = canvas.Canvas(out, pagesize=A4, pageCompression=1)
-    number = order["invoice_number"]
-    pdf.setTitle(f"Invoice {number}")
+    pdf.setTitle(title)
     seller_name = seller.get("seller") or seller.get("beneficiary") or seller.get("name") or "FestFlow"
     pdf.setAuthor(seller_name)
     width, height = A4
@@ -54,12 +76,17 @@ def invoice_pdf(order: dict[str, Any], buyer: dict[str, str], seller: dict[str, 
         pdf.drawString(x, y, text)
         y -= size * 0.5 * mm + 2 * mm
 
+    def money(cents: int) -> str:
+        return euros(sign * cents) if sign > 0 or cents == 0 else "-" + euros(cents)
+
     line(seller_name, 12, bold=True)
     for text in filter(None, [seller.get("seller_address"), seller.get("vat_id") and f"VAT id {seller['vat_id']}"]):
         line(str(text))
     y -= 6 * mm
-    line(f"Invoice {number}", 16, bold=True)
-    line(f"Date: {display.moment(order['updated_at'])[:11]}")
+    line(title, 16, bold=True)
+    if reference:
+        line(reference, bold=True)
+    line(f"Date: {display.moment(dated)[:11]}")
     line(f"Order: {order['order_id']}")
     line(f"Buyer: {buyer['username']}{' <' + buyer['email'] + '>' if buyer.get('email') else ''}")
     dates = display.date_range(seller["starts_on"], seller.get("ends_on")) if seller.get("starts_on") else ""
@@ -67,22 +94,22 @@ def invoice_pdf(order: dict[str, Any], buyer: dict[str, str], seller: dict[str, 
     y -= 4 * mm
     columns = (left, left + 85 * mm, left + 105 * mm, left + 130 * mm, left + 150 * mm)
     pdf.setFont("Helvetica-Bold", 10)
-    for x, title in zip(columns, ("Ticket", "Quantity", "Unit price", "VAT", "Amount"), strict=True):
-        pdf.drawString(x, y, title)
+    for x, heading in zip(columns, ("Ticket", "Quantity", "Unit price", "VAT", "Amount"), strict=True):
+        pdf.drawString(x, y, heading)
     y -= 7 * mm
     pdf.setFont("Helvetica", 10)
-    for item in order["items"]:
+    for item in items:
         amount = item["quantity"] * item["unit_price_cents"]
         for x, text in zip(columns, (item["name"][:48], str(item["quantity"]), euros(item["unit_price_cents"]),
-                                     rate_text(int(item.get("vat_rate_bp") or 0)), euros(amount)), strict=True):
+                                     rate_text(int(item.get("vat_rate_bp") or 0)), money(amount)), strict=True):
             pdf.drawString(x, y, text)
         y -= 6 * mm
     y -= 4 * mm
-    for rate, net, vat, gross in totals_by_rate(order["items"]):
-        line(f"{rate_text(rate)} VAT: net {euros(net)} + VAT {euros(vat)} = {euros(gross)}", x=columns[1])
-    line(f"Total (VAT included): {euros(order['total_cents'])}", 12, bold=True, x=columns[1])
-    if order.get("payment"):  # it was held until paid (by transfer, card or at the box office): it is paid
-        line("Paid.", x=columns[1])
+    for rate, net, vat, gross in totals_by_rate(items):
+        line(f"{rate_text(rate)} VAT: net {money(net)} + VAT {money(vat)} = {money(gross)}", x=columns[1])
+    line(f"Total (VAT included): {money(total_cents)}", 12, bold=True, x=columns[1])
+    for text in closing:
+        line(text[:100], x=columns[1] if len(text) < 40 else left)
     pdf.showPage()
     pdf.save()
     return out.getvalue()

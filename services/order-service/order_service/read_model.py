@@ -136,6 +136,8 @@ class OrderStatusProjection:
     async def _apply_alone(self, conn: AsyncConnection, event: dict[str, Any], outcome: Any) -> None:
         """What is not written with the others: a ticket changed, a cancellation, and a rejection that
         something reacts to (only if the rejection changed the order)."""
+        if isinstance(outcome, OrderCancelled) and outcome.credit_note_number:
+            await keep_credit_note(conn, outcome, event["time"])
         if isinstance(outcome, TicketUpdated):
             await self.apply_ticket_update(conn, outcome)
         elif isinstance(outcome, OrderCancelled) and outcome.codes:  # some tickets: the order stays confirmed
@@ -174,6 +176,18 @@ class OrderStatusProjection:
 
 
 Outcome = TicketSold | OrderRejected | OrderHeld
+
+
+async def keep_credit_note(conn: AsyncConnection, cancelled: OrderCancelled, at: str) -> None:
+    """The credit note of a cancellation of something paid, kept with its order once (by its number)."""
+    notes = await conn.scalar(sa.select(orders.c.credit_notes).where(orders.c.order_id == cancelled.order_id)) or []
+    if any(note["number"] == cancelled.credit_note_number for note in notes):
+        return
+    note = {"number": cancelled.credit_note_number, "amount_cents": cancelled.refund_cents, "at": at,
+            "items": [line.model_dump() for line in cancelled.items], "codes": list(cancelled.codes),
+            "reason": cancelled.reason}
+    await conn.execute(orders.update().where(orders.c.order_id == cancelled.order_id)
+                       .values(credit_notes=[*notes, note]))
 
 
 def payment_view(held: OrderHeld) -> dict[str, Any]:

@@ -3,17 +3,18 @@ takes it to RabbitMQ); GET /api/orders and /api/orders/{id} show the caller's ow
 that was ever answered 202, from the moment it was."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from festflow_contracts import waiting_pass
+from festflow_contracts.tokens import Identity
 from order_service.cancellation import ABANDONED, request_cancel
 from order_service.checkout_http import OrderIn, checkout, valid_key
 from order_service.db import orders, users
 from order_service.deps import AppServices, CurrentUser
-from order_service.invoices import invoice_pdf
+from order_service.invoices import credit_note_pdf, invoice_pdf
 from order_service.ordering import OrderRefused
 from order_service.payment_choice import request_bank_transfer
 from order_service.views import order_view
@@ -59,23 +60,45 @@ async def get_order(services: AppServices, order_id: str, identity: CurrentUser)
     return order_view(row)
 
 
-@router.get("/orders/{order_id}/invoice.pdf", responses={200: {"content": {"application/pdf": {}}}})
-async def invoice(services: AppServices, order_id: str, identity: CurrentUser):
-    """The invoice of a confirmed order with something paid, for its buyer and for an organiser (404 for anyone
-    else, and for an order without an invoice: not confirmed, or free)."""
+async def _documented_order(services: AppServices, order_id: str, identity: Identity) -> Any:
+    """The order with its buyer's email, for its buyer or an organiser (None for anyone else: as if missing)."""
     async with services.engine.connect() as conn:
         query = (sa.select(orders, users.c.email)
                  .select_from(orders.outerjoin(users, users.c.username == orders.c.username))
                  .where(orders.c.order_id == order_id))
         if not identity.is_admin:
             query = query.where(orders.c.username == identity.username)
-        row = (await conn.execute(query)).mappings().first()
+        return (await conn.execute(query)).mappings().first()
+
+
+def _pdf(pdf: bytes, name: str) -> Response:
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{name}.pdf"', "Cache-Control": "private"})
+
+
+@router.get("/orders/{order_id}/invoice.pdf", responses={200: {"content": {"application/pdf": {}}}})
+async def invoice(services: AppServices, order_id: str, identity: CurrentUser):
+    """The invoice of a confirmed order with something paid, for its buyer and for an organiser (404 for anyone
+    else, and for an order without an invoice: not confirmed, or free)."""
+    row = await _documented_order(services, order_id, identity)
     if row is None or not row["invoice_number"]:
         raise HTTPException(404, "no invoice for this order" if row else "no such order")
     pdf = invoice_pdf(dict(row), {"username": row["username"], "email": row["email"] or ""},
                       row["seller"] or services.catalog.festival or await services.inventory.festival())
-    return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="invoice-{row["invoice_number"]}.pdf"', "Cache-Control": "private"})
+    return _pdf(pdf, f"invoice-{row['invoice_number']}")
+
+
+@router.get("/orders/{order_id}/credit-notes/{number}.pdf", responses={200: {"content": {"application/pdf": {}}}})
+async def credit_note(services: AppServices, order_id: str, number: str, identity: CurrentUser):
+    """The credit note of a cancellation of something the order paid (the whole order, or some of its tickets),
+    for its buyer and for an organiser: it names the invoice it corrects; 404 for anyone else or another number."""
+    row = await _documented_order(services, order_id, identity)
+    note = next((n for n in (row["credit_notes"] or []) if n["number"] == number), None) if row else None
+    if row is None or note is None:
+        raise HTTPException(404, "no such credit note" if row else "no such order")
+    pdf = credit_note_pdf(dict(row), note, {"username": row["username"], "email": row["email"] or ""},
+                          row["seller"] or services.catalog.festival or await services.inventory.festival())
+    return _pdf(pdf, f"credit-note-{number}")
 
 
 @router.post("/orders/{order_id}/abandon", status_code=202)

@@ -13,6 +13,9 @@ def order_view(row) -> dict:
         "created_at": row["created_at"], "updated_at": row["updated_at"], "tickets": row.get("tickets") or [],
         "payment": row.get("payment"), "invoice_number": row.get("invoice_number"),
         "invoice_url": f"/api/orders/{row['order_id']}/invoice.pdf" if row.get("invoice_number") else None,
+        "credit_notes": [{"number": note["number"], "amount_cents": note["amount_cents"],
+                          "url": f"/api/orders/{row['order_id']}/credit-notes/{note['number']}.pdf"}
+                         for note in row.get("credit_notes") or []],
     }
 
 

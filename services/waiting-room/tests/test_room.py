@@ -219,3 +219,21 @@ async def test_joins_gathered_in_one_transaction_keep_one_place_an_account_and_f
     assert closed["enabled"] is False
     with pytest.raises(room.RoomError, match="no waiting room"):
         await joins.join("anna")
+
+
+async def test_the_report_counts_the_drop_and_says_when_it_sold_out(engine):
+    assert await room.report(engine) is None
+    await open_room(engine, pass_minutes=1)
+    for i in range(6):
+        await room.join(engine, f"b{i}", now=OPENS + timedelta(seconds=i))
+    await room.tick(engine, 3, FAST, now=seconds(1))
+    await room.join(engine, "late", now=seconds(2))
+    admitted = [f"b{i}" for i in range(6) if (await where(engine, f"b{i}", seconds(2))).state == "admitted"]
+    await room.mark_bought(engine, [(name, events.iso(seconds(3))) for name in admitted[:2]])
+    await room.tick(engine, 0, FAST, now=seconds(4))
+    found = await room.report(engine, now=seconds(120))  # the third admitted let the pass run out
+    assert {k: found[k] for k in ("joined", "drawn", "late", "admitted", "bought", "turn_passed", "buying_now",
+                                  "waiting", "tickets_left")} == {
+        "joined": 7, "drawn": 6, "late": 1, "admitted": 3, "bought": 2, "turn_passed": 1, "buying_now": 0,
+        "waiting": 4, "tickets_left": 0}
+    assert found["sold_out_after_seconds"] == 4.0 and found["seed"] and found["commitment"]

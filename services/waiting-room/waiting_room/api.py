@@ -87,6 +87,18 @@ async def my_events(parts: AppServices, identity: Caller):
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+@router.get("/api/admin/waiting-room/report")
+async def the_report(parts: AppServices, _organiser: Organiser):
+    """The drop live, and afterwards its fairness report: `joined`, `drawn` (joined before the start), `late`,
+    `admitted`, `bought`, `buying_now` (a live pass), `turn_passed` (the pass ran out unused), `waiting`,
+    `tickets_left`, `sold_out_at`, `sold_out_after_seconds` (after the start), and the room as
+    GET /api/waiting-room shows it (the commitment, the seed from the draw); 404 without a room."""
+    found = await room.report(parts.engine)
+    if found is None:
+        raise HTTPException(404, "there is no waiting room")
+    return found
+
+
 @router.put("/api/admin/waiting-room")
 async def set_up(parts: AppServices, _organiser: Organiser, setup: room.RoomSetup):
     """Sets the waiting room up: `enabled`, `opens_at` (the pre-queue), `starts_at` (the draw), `pass_minutes`

@@ -117,7 +117,8 @@ async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None 
         if room is None or setup.reset:
             seed = fair_order.new_seed()
             fresh = {**values, "seed": seed, "commitment": fair_order.commitment(seed), "drawn_at": None,
-                     "next_place": 1, "admitted_through": 0, "carried": 0.0, "sold_out_at": None}
+                     "next_place": 1, "admitted_through": 0, "carried": 0.0, "sold_out_at": None,
+                     "tickets_left": None}
             await conn.execute(places.delete().where(places.c.room_id == ROOM))
             if room is None:
                 await conn.execute(rooms.insert().values(room_id=ROOM, version=1, **fresh))
@@ -374,3 +375,35 @@ async def mark_bought(engine: AsyncEngine, bought: list[tuple[str, str]]) -> Non
             places.c.admitted_at.is_not(None), places.c.admitted_at <= sa.bindparam("b_time"),
             places.c.bought_at.is_(None)).values(bought_at=sa.bindparam("b_time")),
             [{"b_user": username, "b_time": moment} for username, moment in sorted(latest.items())])
+
+
+async def report(engine: AsyncEngine, now: datetime | None = None) -> dict[str, Any] | None:
+    """The drop as the organiser follows it, and afterwards its fairness report: how many joined (before the
+    start: drawn; after it: in the order they came), were admitted, bought, let their turn pass, still wait;
+    tickets left as last seen, when it sold out and how long after the start; the commitment and, from the
+    draw, the seed. None without a room."""
+    moment = int((now or datetime.now(UTC)).timestamp())
+    async with engine.connect() as conn:
+        room = await _room(conn)
+        if room is None:
+            return None
+        mine = places.c.room_id == ROOM
+        early = places.c.joined_at < room["starts_at"]
+        admitted = places.c.admitted_at.is_not(None)
+        bought = places.c.bought_at.is_not(None)
+        row = (await conn.execute(sa.select(
+            sa.func.count().label("joined"),
+            sa.func.count().filter(early).label("drawn"),
+            sa.func.count().filter(admitted).label("admitted"),
+            sa.func.count().filter(bought).label("bought"),
+            sa.func.count().filter(admitted, ~bought, places.c.pass_expires <= moment).label("turn_passed"),
+            sa.func.count().filter(admitted, ~bought, places.c.pass_expires > moment).label("buying_now"),
+            sa.func.count().filter(~admitted).label("waiting"),
+        ).where(mine))).mappings().one()
+    sold_out_after = None
+    if room["sold_out_at"] and room["drawn_at"]:
+        sold_out_after = round((datetime.fromisoformat(room["sold_out_at"].replace("Z", "+00:00"))
+                                - datetime.fromisoformat(room["starts_at"].replace("Z", "+00:00"))).total_seconds(), 1)
+    return {**public_view(room), **dict(row), "late": row["joined"] - row["drawn"],
+            "tickets_left": room["tickets_left"], "sold_out_at": room["sold_out_at"],
+            "sold_out_after_seconds": sold_out_after}
