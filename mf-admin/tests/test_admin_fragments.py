@@ -246,7 +246,8 @@ def test_the_organiser_sets_up_the_waiting_room_and_follows_the_drop(keys):
     room = {"enabled": False}
     puts = []
     report = {"joined": 7, "drawn": 6, "late": 1, "waiting": 4, "admitted": 3, "buying_now": 0, "bought": 2,
-              "turn_passed": 1, "tickets_left": 0, "per_minute": None, "sold_out_at": "2027-03-01T10:00:04.000Z",
+              "turn_passed": 1, "tickets_left": 0, "repeat_joins": 0, "refused_unverified": 0,
+              "per_minute": None, "sold_out_at": "2027-03-01T10:00:04.000Z",
               "sold_out_after_seconds": 4.0, "commitment": "c" * 64, "seed": "5" * 64, "derivation": "sorted keys"}
 
     def api(request: httpx.Request) -> httpx.Response:

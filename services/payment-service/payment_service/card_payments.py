@@ -102,10 +102,14 @@ async def apply_webhooks(engine: AsyncEngine, limit: int = 200) -> int:
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = (await conn.execute(query)).all()
+        objects = [json.loads(row.payload).get("data", {}).get("object", {}) for row in rows]
+        objects = [obj if isinstance(obj, dict) else {} for obj in objects]
+        wanted = sorted({str(obj.get("id", "")) for obj in objects})
+        cards = {card["intent_id"]: card for card in (await conn.execute(  # the batch's card payments, read once
+            sa.select(card_payments).where(card_payments.c.intent_id.in_(wanted)))).mappings()} if wanted else {}
         announced: list[tuple[str, str, dict[str, Any]]] = []
-        for row in rows:
-            obj = json.loads(row.payload).get("data", {}).get("object", {})
-            received = await _apply_event(conn, row.type, obj if isinstance(obj, dict) else {})
+        for row, obj in zip(rows, objects, strict=True):
+            received = await _apply_event(conn, row.type, obj, cards.get(str(obj.get("id", ""))))
             if received is not None:
                 announced.append((PAYMENT_EVENTS_TOPIC, received["subject"], received))
         if rows:
@@ -115,11 +119,10 @@ async def apply_webhooks(engine: AsyncEngine, limit: int = 200) -> int:
     return len(rows)
 
 
-async def _apply_event(conn: AsyncConnection, kind: str, intent: dict[str, Any]) -> dict[str, Any] | None:
-    """One Stripe event about a PaymentIntent; the PAYMENT_RECEIVED it makes, if any."""
+async def _apply_event(conn: AsyncConnection, kind: str, intent: dict[str, Any], card: Any) -> dict[str, Any] | None:
+    """One Stripe event about a PaymentIntent (`card`: its card payment here, or None); the PAYMENT_RECEIVED it
+    makes, if any. Each change is conditional on the status it comes from."""
     intent_id = str(intent.get("id", ""))
-    card = (await conn.execute(sa.select(card_payments).where(card_payments.c.intent_id == intent_id))
-            ).mappings().first()
     if card is None:
         if intent_id.startswith("pi_"):
             log.warning("Stripe told of intent %s, which no order here made (%s)", intent_id, kind)

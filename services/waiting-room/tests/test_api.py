@@ -64,8 +64,26 @@ def test_the_room_through_its_api(tmp_path):
         assert c.get("/api/waiting-room/me", headers=bearer("ben")).json()["state"] == "not_joined"
         unverified = c.post("/api/waiting-room/join", headers=bearer("nina"))
         assert unverified.status_code == 403 and "confirm your email" in unverified.json()["detail"]
+        assert c.get("/api/admin/waiting-room/report", headers=bearer("boss", "admin")).json()[
+            "refused_unverified"] == 1
         accounts.down = True
         unknown = c.post("/api/waiting-room/join", headers=bearer("ben"))
         assert unknown.status_code == 503 and unknown.headers["retry-after"] == "2"
         assert c.get("/api/waiting-room/draw").status_code == 404
         assert c.get("/api/waiting-room").json()["commitment"] == made["commitment"]
+
+
+async def test_a_verified_account_is_asked_about_once():
+    import httpx
+
+    from waiting_room.accounts import OrderServiceAccounts
+    asked = []
+
+    def order_service(request):
+        asked.append(request.headers["authorization"])
+        return httpx.Response(200, json={"email_verified": request.headers["authorization"] == "Bearer ok"})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(order_service), base_url="http://orders") as client:
+        accounts = OrderServiceAccounts(client)
+        assert await accounts.verified("Bearer ok") and await accounts.verified("Bearer ok")
+        assert not await accounts.verified("Bearer new") and not await accounts.verified("Bearer new")
+    assert asked == ["Bearer ok", "Bearer new", "Bearer new"]  # not yet verified: asked again each time

@@ -228,6 +228,8 @@ async def test_the_report_counts_the_drop_and_says_when_it_sold_out(engine):
         await room.join(engine, f"b{i}", now=OPENS + timedelta(seconds=i))
     await room.tick(engine, 3, FAST, now=seconds(1))
     await room.join(engine, "late", now=seconds(2))
+    await room.join(engine, "late", now=seconds(2))  # again: the place is kept, the repeat counted
+    await room.count_unverified(engine)
     admitted = [f"b{i}" for i in range(6) if (await where(engine, f"b{i}", seconds(2))).state == "admitted"]
     await room.mark_bought(engine, [(name, events.iso(seconds(3))) for name in admitted[:2]])
     await room.tick(engine, 0, FAST, now=seconds(4))
@@ -237,3 +239,4 @@ async def test_the_report_counts_the_drop_and_says_when_it_sold_out(engine):
         "joined": 7, "drawn": 6, "late": 1, "admitted": 3, "bought": 2, "turn_passed": 1, "buying_now": 0,
         "waiting": 4, "tickets_left": 0}
     assert found["sold_out_after_seconds"] == 4.0 and found["seed"] and found["commitment"]
+    assert (found["repeat_joins"], found["refused_unverified"]) == (1, 1)

@@ -61,6 +61,7 @@ async def join(request: Request, parts: AppServices, identity: Caller):
     except AccountsUnavailable as exc:
         raise HTTPException(503, f"{exc}; try again in a moment", headers={"Retry-After": "2"}) from None
     if not verified:
+        await room.count_unverified(parts.engine)
         raise HTTPException(403, "confirm your email address first: open the link in the mail we sent you")
     try:
         await parts.joins.join(identity.username)
@@ -91,6 +92,7 @@ async def my_events(parts: AppServices, identity: Caller):
 async def the_report(parts: AppServices, _organiser: Organiser):
     """The drop live, and afterwards its fairness report: `joined`, `drawn` (joined before the start), `late`,
     `admitted`, `bought`, `buying_now` (a live pass), `turn_passed` (the pass ran out unused), `waiting`,
+    `repeat_joins` (an account joining again: its place kept), `refused_unverified` (address not confirmed),
     `tickets_left`, `sold_out_at`, `sold_out_after_seconds` (after the start), and the room as
     GET /api/waiting-room shows it (the commitment, the seed from the draw); 404 without a room."""
     found = await room.report(parts.engine)

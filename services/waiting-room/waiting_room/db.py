@@ -29,6 +29,9 @@ rooms = sa.Table(
     sa.Column("sold_out_at", sa.String(40)),  # nothing left since then (null while something is)
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    # the fairness report's refusals: joins of an account that had its place already, accounts not verified
+    sa.Column("repeat_joins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("refused_unverified", sa.Integer, nullable=False, server_default="0"),
 )
 
 places = sa.Table(

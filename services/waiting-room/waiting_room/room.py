@@ -118,7 +118,7 @@ async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None 
             seed = fair_order.new_seed()
             fresh = {**values, "seed": seed, "commitment": fair_order.commitment(seed), "drawn_at": None,
                      "next_place": 1, "admitted_through": 0, "carried": 0.0, "sold_out_at": None,
-                     "tickets_left": None}
+                     "tickets_left": None, "repeat_joins": 0, "refused_unverified": 0}
             await conn.execute(places.delete().where(places.c.room_id == ROOM))
             if room is None:
                 await conn.execute(rooms.insert().values(room_id=ROOM, version=1, **fresh))
@@ -164,6 +164,10 @@ async def join_many(engine: AsyncEngine, usernames: Sequence[str], now: datetime
         if again:  # admitted, but the pass ran out unused: to the end of the queue
             await conn.execute(places.delete().where(places.c.room_id == ROOM, places.c.username.in_(again)))
         fresh = [name for name in wanted if name not in known or name in again]
+        repeats = len(usernames) - len(fresh)  # joined again (or twice at once): the place stays as it was
+        if repeats:
+            await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
+                               .values(repeat_joins=rooms.c.repeat_joins + repeats))
         if not fresh:
             return
         insert = (postgresql.insert(places) if conn.dialect.name == "postgresql" else sqlite.insert(places))
@@ -172,6 +176,13 @@ async def join_many(engine: AsyncEngine, usernames: Sequence[str], now: datetime
             for name in fresh]).on_conflict_do_nothing().returning(places.c.username))).all())
         if room["drawn_at"] is not None:  # (one that joined at the same moment elsewhere keeps that place)
             await _queue_at_end(conn, [name for name in fresh if name in taken])
+
+
+async def count_unverified(engine: AsyncEngine) -> None:
+    """An account whose address is not confirmed was refused a place (the fairness report counts them)."""
+    async with engine.begin() as conn:
+        await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
+                           .values(refused_unverified=rooms.c.refused_unverified + 1))
 
 
 class JoinQueue:
@@ -379,7 +390,8 @@ async def mark_bought(engine: AsyncEngine, bought: list[tuple[str, str]]) -> Non
 
 async def report(engine: AsyncEngine, now: datetime | None = None) -> dict[str, Any] | None:
     """The drop as the organiser follows it, and afterwards its fairness report: how many joined (before the
-    start: drawn; after it: in the order they came), were admitted, bought, let their turn pass, still wait;
+    start: drawn; after it: in the order they came), were admitted, bought, let their turn pass, still wait,
+    joined again (keeping their place) or were refused for an unconfirmed address;
     tickets left as last seen, when it sold out and how long after the start; the commitment and, from the
     draw, the seed. None without a room."""
     moment = int((now or datetime.now(UTC)).timestamp())
@@ -406,4 +418,5 @@ async def report(engine: AsyncEngine, now: datetime | None = None) -> dict[str, 
                                 - datetime.fromisoformat(room["starts_at"].replace("Z", "+00:00"))).total_seconds(), 1)
     return {**public_view(room), **dict(row), "late": row["joined"] - row["drawn"],
             "tickets_left": room["tickets_left"], "sold_out_at": room["sold_out_at"],
-            "sold_out_after_seconds": sold_out_after}
+            "sold_out_after_seconds": sold_out_after, "repeat_joins": room["repeat_joins"],
+            "refused_unverified": room["refused_unverified"]}
