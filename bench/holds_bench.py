@@ -23,13 +23,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from bench_postgres import bench_postgres
 from statement_bench import camt
 
 from festflow_contracts import events
 from festflow_contracts.messages import OrderItem, PlaceOrder
-from festflow_devstack.postgres import create_database, postgres
-from festflow_devstack.profiles import get_profile
-from festflow_devstack.supervisor import Supervisor
+from festflow_devstack.postgres import create_database
 from inventory_service import db as inventory_db
 from inventory_service import festival
 from inventory_service.hold_keeper import ExpiryWatch, on_payment_batches
@@ -142,15 +141,9 @@ async def confirmations(port: int, paid: int) -> None:
 
 
 async def main(holds: int, paid: int) -> None:
-    profile = get_profile("bench")
-    base = profile.run_dir.parent / "bench-postgres"
-    supervisor = Supervisor(base, quiet=True)
-    supervisor.start_stage("postgres", [postgres(base / "cluster", profile.ports["postgres"])])
-    try:
-        await expiry(profile.ports["postgres"], holds)
-        await confirmations(profile.ports["postgres"], paid)
-    finally:
-        supervisor.stop_all()
+    with bench_postgres() as port:
+        await expiry(port, holds)
+        await confirmations(port, paid)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from bench_postgres import bench_postgres
 
 from festflow_contracts import events
-from festflow_devstack.postgres import create_database, postgres
-from festflow_devstack.profiles import get_profile
-from festflow_devstack.supervisor import Supervisor
+from festflow_devstack.postgres import create_database
 from waiting_room import db, room
 
 CAPACITY = 500.0  # buyers a second (the sale's measured checkout capacity, docs/benchmarks.md)
@@ -100,14 +99,8 @@ async def run(port: int, buyers: int, stock: int, concurrency: int) -> None:
 
 
 async def main(buyers: int, stock: int, concurrency: int) -> None:
-    profile = get_profile("bench")
-    base = profile.run_dir.parent / "bench-postgres"
-    supervisor = Supervisor(base, quiet=True)
-    supervisor.start_stage("postgres", [postgres(base / "cluster", profile.ports["postgres"])])
-    try:
-        await run(profile.ports["postgres"], buyers, stock, concurrency)
-    finally:
-        supervisor.stop_all()
+    with bench_postgres() as port:
+        await run(port, buyers, stock, concurrency)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,9 @@ import time
 import uuid
 
 import sqlalchemy as sa
+from bench_postgres import bench_postgres
 
-from festflow_devstack.postgres import create_database, postgres
-from festflow_devstack.profiles import get_profile
-from festflow_devstack.supervisor import Supervisor
+from festflow_devstack.postgres import create_database
 from payment_service import db
 from payment_service.bank_transfers import Awaited, expect_payments
 from payment_service.card_payments import apply_webhooks, start
@@ -116,14 +115,8 @@ async def run(port: int, orders: int) -> None:
 
 
 async def main(orders: int) -> None:
-    profile = get_profile("bench")
-    base = profile.run_dir.parent / "bench-postgres"
-    supervisor = Supervisor(base, quiet=True)
-    supervisor.start_stage("postgres", [postgres(base / "cluster", profile.ports["postgres"])])
-    try:
-        await run(profile.ports["postgres"], orders)
-    finally:
-        supervisor.stop_all()
+    with bench_postgres() as port:
+        await run(port, orders)
 
 
 if __name__ == "__main__":
