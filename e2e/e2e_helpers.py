@@ -122,6 +122,15 @@ def new_ticket_type(api: httpx.Client, admin_token: str, price: str = "20.00", s
     return resp.json()
 
 
+def new_buyer(api: httpx.Client, admin_token: str) -> tuple[str, str]:
+    """An account of the test's own (name, password): no other test's orders notify it or refresh its cart."""
+    name, password = f"buyer-{uuid.uuid4().hex[:8]}", "buyer-pass-123"
+    resp = api.post("/api/admin/users", headers=bearer(admin_token),
+                    json={"users": [{"username": name, "email": f"{name}@festflow.test", "password": password}]})
+    assert resp.status_code == 201, resp.text
+    return name, password
+
+
 def assert_refused_everywhere(api: httpx.Client, gateway: str, token: str, reason: str) -> None:
     """The token is refused by the order API at once (401 saying `reason`), and soon by the shell's pages
     and the hub's WebSocket, which hear of it over Kafka."""

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from test_browser import log_in
-from test_cart_browser import add_to_cart, new_buyer, new_last_order
+from test_cart_browser import add_to_cart, new_last_order
 
-from e2e_helpers import bearer, eventually, new_ticket_type, place_order, wait_status
+from e2e_helpers import bearer, eventually, new_buyer, new_ticket_type, place_order, wait_status
 
 pytestmark = pytest.mark.stack
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"

@@ -8,9 +8,18 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from test_browser import log_in
-from test_cart_browser import add_to_cart, new_buyer, new_last_order
+from test_cart_browser import add_to_cart, new_last_order
 
-from e2e_helpers import assert_refused_everywhere, bearer, eventually, link_in_mail, login, mails_to, new_ticket_type
+from e2e_helpers import (
+    assert_refused_everywhere,
+    bearer,
+    eventually,
+    link_in_mail,
+    login,
+    mails_to,
+    new_buyer,
+    new_ticket_type,
+)
 
 pytestmark = pytest.mark.stack
 PASSWORD = "a long enough phrase"

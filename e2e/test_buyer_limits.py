@@ -5,9 +5,8 @@ import uuid
 
 import httpx
 import pytest
-from test_cart_browser import new_buyer
 
-from e2e_helpers import bearer, eventually, login, new_ticket_type, run_async
+from e2e_helpers import bearer, eventually, login, new_buyer, new_ticket_type, run_async
 
 pytestmark = pytest.mark.stack
 

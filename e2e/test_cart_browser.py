@@ -1,11 +1,10 @@
 """Playwright: a cart that is always the truth, in Chromium through the gateway on the real stack."""
-import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 from test_browser import log_in
 
-from e2e_helpers import bearer, eventually, new_ticket_type, place_order, wait_status
+from e2e_helpers import bearer, eventually, new_buyer, new_ticket_type, place_order, wait_status
 
 pytestmark = pytest.mark.stack
 
@@ -16,14 +15,6 @@ def add_to_cart(page: Page, ticket_id: str, quantity: int = 1) -> None:
     row.get_by_role("button", name="Add to cart").click()
     # the line itself, not the passing message (a refresh that the bell triggers may replace it)
     expect(page.locator(f'#cart tr[data-ticket-id="{ticket_id}"]')).to_be_visible()
-
-
-def new_buyer(api, admin_token) -> tuple[str, str]:
-    name, password = f"buyer-{uuid.uuid4().hex[:8]}", "buyer-pass-123"
-    resp = api.post("/api/admin/users", headers=bearer(admin_token),
-                    json={"users": [{"username": name, "email": f"{name}@festflow.test", "password": password}]})
-    assert resp.status_code == 201, resp.text
-    return name, password
 
 
 def new_last_order(page: Page, seen: set[str]) -> str:

@@ -5,9 +5,9 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 from test_browser import log_in
-from test_cart_browser import add_to_cart, new_buyer, new_last_order
+from test_cart_browser import add_to_cart, new_last_order
 
-from e2e_helpers import bearer, eventually, mails_for, new_ticket_type
+from e2e_helpers import bearer, eventually, mails_for, new_buyer, new_ticket_type
 
 pytestmark = pytest.mark.stack
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"

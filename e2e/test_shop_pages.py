@@ -2,9 +2,8 @@
 import pytest
 from playwright.sync_api import Page, expect
 from test_browser import log_in
-from test_cart_browser import new_buyer
 
-from e2e_helpers import login, new_ticket_type, place_order, wait_status
+from e2e_helpers import login, new_buyer, new_ticket_type, place_order, wait_status
 
 pytestmark = pytest.mark.stack
 

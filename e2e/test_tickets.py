@@ -10,9 +10,18 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from test_browser import log_in
-from test_cart_browser import new_buyer
 
-from e2e_helpers import bearer, eventually, login, mails_for, new_ticket_type, place_order, run_async, wait_status
+from e2e_helpers import (
+    bearer,
+    eventually,
+    login,
+    mails_for,
+    new_buyer,
+    new_ticket_type,
+    place_order,
+    run_async,
+    wait_status,
+)
 
 pytestmark = pytest.mark.stack
 
