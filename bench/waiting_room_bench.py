@@ -40,7 +40,8 @@ async def run(port: int, buyers: int, stock: int, concurrency: int) -> None:
     await db.create_schema(engine)
     now = datetime.now(UTC)
     opens, starts = now - timedelta(minutes=1), now + timedelta(hours=1)
-    await room.configure(engine, room.RoomSetup(enabled=True, opens_at=opens.isoformat(), starts_at=starts.isoformat()))
+    await room.configure(engine, room.RoomSetup(enabled=True, prequeue_opens_at=opens.isoformat(),
+                                                sale_starts_at=starts.isoformat()))
     names = [f"fan-{n:06d}" for n in range(buyers)]
     queue: asyncio.Queue[str] = asyncio.Queue()
     for name in names:
@@ -65,7 +66,7 @@ async def run(port: int, buyers: int, stock: int, concurrency: int) -> None:
     drawn = await room.tick(engine, stock, CAPACITY, now=starts, seconds=1.0)
     print(f"draw: {drawn.drawn} places in {time.perf_counter() - t0:.2f} s (with the first admission: "
           f"{drawn.admitted})")
-    places = sorted([d["place"] for d in await room.draw_list(engine) or []])
+    places = sorted([d["place"] for d in ((await room.fairness(engine)) or {}).get("places", [])])
     assert places == list(range(1, buyers + 1)), "the places are not exactly 1..buyers"
 
     ticks: list[float] = []

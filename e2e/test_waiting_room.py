@@ -29,8 +29,8 @@ def iso(moment: datetime) -> str:
 def room(api, admin_token):
     """A fresh round of the waiting room, opened a minute ago and starting in an hour; closed after the test."""
     now = datetime.now(UTC)
-    setup = {"enabled": True, "opens_at": iso(now - timedelta(minutes=1)), "starts_at": iso(now + timedelta(hours=1)),
-             "reset": True}
+    setup = {"enabled": True, "prequeue_opens_at": iso(now - timedelta(minutes=1)),
+             "sale_starts_at": iso(now + timedelta(hours=1)), "reset": True}
     resp = api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=setup)
     assert resp.status_code == 200, resp.text
     yield setup | resp.json()
@@ -68,8 +68,8 @@ def join_all(gateway: str, tokens: dict[str, str]) -> list[str]:
     order = list(tokens)
     with httpx.Client(base_url=gateway, timeout=10) as client:
         for name in order:
-            resp = client.post("/api/waiting-room/join", headers=bearer(tokens[name]))
-            assert resp.status_code == 200 and resp.json()["state"] == "before_start", resp.text
+            resp = client.post("/api/queue/join", headers=bearer(tokens[name]))
+            assert resp.status_code == 200 and resp.json()["state"] == "prequeue", resp.text
     return order
 
 
@@ -78,18 +78,20 @@ def test_a_pre_queue_is_drawn_at_the_start_in_an_order_the_revealed_seed_recompu
     commitment = room["commitment"]
     assert room["seed"] is None and len(commitment) == 64
     joined = join_all(gateway, buyers)
-    again = api.post("/api/waiting-room/join", headers=bearer(buyers[joined[0]]))  # joining twice: the same place
-    assert again.status_code == 200 and again.json()["state"] == "before_start"
-    assert api.get("/api/waiting-room/draw").status_code == 404  # nothing to see before the start
+    again = api.post("/api/queue/join", headers=bearer(buyers[joined[0]]))  # joining twice: the same place
+    assert again.status_code == 200 and again.json()["state"] == "prequeue"
+    assert api.get("/api/queue/fairness").json() == {  # before the start: the commitment, not the seed
+        "commitment": commitment, "derivation": room["derivation"], "sale_starts_at": room["sale_starts_at"]}
     # the organiser brings the start forward: the seed and the places stay
-    start = {**room, "starts_at": iso(datetime.now(UTC) + timedelta(seconds=2)), "reset": False}
-    start = {key: start[key] for key in ("enabled", "opens_at", "starts_at", "reset")}
+    start = {**room, "sale_starts_at": iso(datetime.now(UTC) + timedelta(seconds=2)), "reset": False}
+    start = {key: start[key] for key in ("enabled", "prequeue_opens_at", "sale_starts_at", "reset")}
     moved = api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).json()
     assert moved["commitment"] == commitment
-    seed = eventually(lambda: api.get("/api/waiting-room").json()["seed"], timeout=20,
-                      what="the draw at the start, and the seed revealed")
-    assert hashlib.sha256(bytes.fromhex(seed)).hexdigest() == commitment
-    drawn = api.get("/api/waiting-room/draw").json()
+    fairness = eventually(lambda: (found := api.get("/api/queue/fairness").json()).get("seed") and found,
+                          timeout=20, what="the draw at the start, and the seed revealed")
+    seed = fairness["seed"]
+    assert hashlib.sha256(bytes.fromhex(seed)).hexdigest() == commitment == fairness["commitment"]
+    drawn = fairness["places"]
     assert [d["place"] for d in drawn] == list(range(1, BUYERS + 1))
     # anyone recomputes the order from the seed and the join ids
     keys = [hmac.new(bytes.fromhex(seed), d["join_id"].encode(), hashlib.sha256).hexdigest() for d in drawn]
@@ -100,12 +102,17 @@ def test_a_pre_queue_is_drawn_at_the_start_in_an_order_the_revealed_seed_recompu
     assert abs(correlation(list(range(BUYERS)), places)) < 0.3  # not the order they joined in
     # each buyer sees their place; with tickets to sell, the first are admitted with a pass
     first = next(name for name, place in zip(joined, places, strict=True) if place == 1)
-    mine = eventually(lambda: (me := api.get("/api/waiting-room/me", headers=bearer(buyers[first])).json())
+    mine = eventually(lambda: (me := api.get("/api/queue/me", headers=bearer(buyers[first])).json())
                       ["state"] == "admitted" and me, timeout=15, what="the first place to be admitted")
-    assert mine["place"] == 1 and mine["pass"] and mine["pass_expires"] > datetime.now(UTC).timestamp() + 500
+    assert mine["position"] == 1 and mine["pass"] and mine["pass_expires"] > datetime.now(UTC).timestamp() + 500
+    assert mine["ahead"] == 0 and mine["eta_seconds"] == 0
+    # the admitted answer also sets the pass as the pages' cookie
+    answer = api.get("/api/queue/me", headers=bearer(buyers[first]))
+    assert answer.cookies.get(waiting_pass.COOKIE) == mine["pass"]
+    api.cookies.delete(waiting_pass.COOKIE)  # (the shared client keeps no buyer's pass)
     # a buyer who joins now queues after everyone drawn
-    latecomer = api.post("/api/waiting-room/join", headers=bearer(admin_token)).json()
-    assert latecomer["place"] == BUYERS + 1
+    latecomer = api.post("/api/queue/join", headers=bearer(admin_token)).json()
+    assert latecomer["state"] == "waiting" and latecomer["position"] == BUYERS + 1 and latecomer["eta_seconds"] >= 1
 
 
 def correlation(xs: list[int], ys: list[int]) -> float:
@@ -118,15 +125,16 @@ def correlation(xs: list[int], ys: list[int]) -> float:
 def test_while_the_room_is_on_a_checkout_needs_a_pass_and_a_pass_places_one_order(api, admin_token, guest_token,
                                                                                      profile, room):
     ticket = new_ticket_type(api, admin_token, price="15.00", stock=5)
-    eventually(lambda: (api.get("/api/festival").json()["waiting_room"] or {}).get("starts_at") == room["starts_at"],
+    eventually(lambda: (api.get("/api/festival").json()["waiting_room"] or {}).get("sale_starts_at")
+               == room["sale_starts_at"],
                timeout=20, what="the order service to hear of the waiting room")
     refused = place_order(api, guest_token, [(ticket["id"], 1)])
     assert refused.status_code == 403 and "/cart/waiting-room" in refused.json()["detail"]
     # the guest queues; the sale starts; with tickets to sell the guest's turn comes
-    assert api.post("/api/waiting-room/join", headers=bearer(guest_token)).json()["state"] == "before_start"
-    start = {key: room[key] for key in ("enabled", "opens_at")} | {"starts_at": iso(datetime.now(UTC))}
+    assert api.post("/api/queue/join", headers=bearer(guest_token)).json()["state"] == "prequeue"
+    start = {key: room[key] for key in ("enabled", "prequeue_opens_at")} | {"sale_starts_at": iso(datetime.now(UTC))}
     assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).status_code == 200
-    mine = eventually(lambda: (me := api.get("/api/waiting-room/me", headers=bearer(guest_token)).json())
+    mine = eventually(lambda: (me := api.get("/api/queue/me", headers=bearer(guest_token)).json())
                       ["state"] == "admitted" and me, timeout=20, what="the guest's turn")
     pass_header = {waiting_pass.HEADER: mine["pass"]}
     forged = mine["pass"][:-4] + ("AAAA" if not mine["pass"].endswith("AAAA") else "BBBB")
@@ -150,22 +158,23 @@ def test_while_the_room_is_on_a_checkout_needs_a_pass_and_a_pass_places_one_orde
                      json={"items": [{"ticket_id": ticket["id"], "quantity": 1}]})
     assert again.status_code == 403 and "placed an order already" in again.json()["detail"]
     # the waiting room hears that the guest bought: the pass is spent
-    eventually(lambda: api.get("/api/waiting-room/me", headers=bearer(guest_token)).json()["state"] == "bought",
+    eventually(lambda: api.get("/api/queue/me", headers=bearer(guest_token)).json()["state"] == "bought",
                timeout=20, what="the waiting room to hear of the order")
 
 
 def standing(api, token: str) -> dict:
-    return api.get("/api/waiting-room/me", headers=bearer(token)).json()
+    return api.get("/api/queue/me", headers=bearer(token)).json()
 
 
 def test_sold_out_is_told_to_those_waiting_a_cancellation_readmits_and_a_kill_loses_no_place(
         api, gateway, admin_token, buyers, room, stack):
     ticket = new_ticket_type(api, admin_token, price="40.00", stock=2)
     five = list(buyers)[:5]
-    setup = {key: room[key] for key in ("enabled", "opens_at", "starts_at")} | {"ticket_ids": [ticket["id"]]}
+    setup = {key: room[key] for key in ("enabled", "prequeue_opens_at", "sale_starts_at")} | {
+        "ticket_ids": [ticket["id"]]}
     assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=setup).status_code == 200
     join_all(gateway, {name: buyers[name] for name in five})
-    start = setup | {"starts_at": iso(datetime.now(UTC))}
+    start = setup | {"sale_starts_at": iso(datetime.now(UTC))}
     assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).status_code == 200
     # two tickets: two buyers admitted, three waiting
     eventually(lambda: sorted(standing(api, buyers[n])["state"] for n in five) == ["admitted"] * 2 + ["waiting"] * 3,
@@ -173,10 +182,10 @@ def test_sold_out_is_told_to_those_waiting_a_cancellation_readmits_and_a_kill_lo
     before = {n: standing(api, buyers[n]) for n in five}
     # kill -9 of the waiting room: it comes back with every place and every pass
     stack.supervisor.kill("waiting-room")
-    eventually(lambda: api.get("/api/waiting-room").status_code == 200 and all(
+    eventually(lambda: api.get("/api/queue").status_code == 200 and all(
         standing(api, buyers[n]) == before[n] for n in five), timeout=60, what="the waiting room back, as it was")
-    admitted = sorted((n for n in five if before[n]["state"] == "admitted"), key=lambda n: before[n]["place"])
-    waiting = sorted((n for n in five if before[n]["state"] == "waiting"), key=lambda n: before[n]["place"])
+    admitted = sorted((n for n in five if before[n]["state"] == "admitted"), key=lambda n: before[n]["position"])
+    waiting = sorted((n for n in five if before[n]["state"] == "waiting"), key=lambda n: before[n]["position"])
     orders = []
     for name in admitted:
         placed = api.post("/api/orders", headers={**bearer(buyers[name]), "Idempotency-Key": f"wr-{name}",
@@ -206,8 +215,8 @@ def test_a_buyer_waits_on_a_phone_sees_the_place_go_down_and_checks_out_with_the
     ticket = new_ticket_type(api, admin_token, price="25.00", stock=20)
     names = list(buyers)
     early, late, others = names[10], names[11], names[12:20]
-    setup = {key: room[key] for key in ("enabled", "opens_at", "starts_at")} | {"ticket_ids": [ticket["id"]],
-                                                                                "per_minute": 30}
+    setup = {key: room[key] for key in ("enabled", "prequeue_opens_at", "sale_starts_at")} | {
+        "ticket_ids": [ticket["id"]], "admit_per_minute": 30}
     assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=setup).status_code == 200
     join_all(gateway, {name: buyers[name] for name in others})
     problems: list[str] = []
@@ -225,15 +234,15 @@ def test_a_buyer_waits_on_a_phone_sees_the_place_go_down_and_checks_out_with_the
     context, page = joined_on_a_phone(early)
     try:
         section = page.locator("#waiting-room")
-        expect(section).to_have_attribute("data-state", "before_start")
+        expect(section).to_have_attribute("data-state", "prequeue")
         expect(section.locator(".cart_countdown")).to_contain_text("min")
         problems += [f"before the start: {v}" for v in serious_violations(page)]
     finally:
         context.close()
     # the sale starts; a buyer who comes now queues behind everyone drawn, one admitted every 2 s
-    start = setup | {"starts_at": iso(datetime.now(UTC))}
+    start = setup | {"sale_starts_at": iso(datetime.now(UTC))}
     assert api.put("/api/admin/waiting-room", headers=bearer(admin_token), json=start).status_code == 200
-    eventually(lambda: api.get("/api/waiting-room").json()["seed"], timeout=20, what="the draw")
+    eventually(lambda: api.get("/api/queue/fairness").json().get("seed"), timeout=20, what="the draw")
     context, page = joined_on_a_phone(late)
     try:
         section = page.locator("#waiting-room")

@@ -15,7 +15,8 @@ from festflow_runtime.web_auth import AdminUser
 from mf_admin.web import order_api, waiting_room_api
 
 router = APIRouter()
-FIELDS = ("enabled", "opens_at", "starts_at", "pass_minutes", "per_minute", "ticket_ids", "reset")
+FIELDS = ("enabled", "prequeue_opens_at", "sale_starts_at", "pass_minutes", "admit_per_minute", "ticket_ids",
+          "reset")
 
 
 def as_utc(local: str) -> str:
@@ -31,15 +32,16 @@ def for_input(moment: Any) -> str:
 
 async def _editor(request: Request, message: str | None = None, errors: dict[str, str] | None = None,
                   draft: dict[str, Any] | None = None) -> HTMLResponse:
-    current = await waiting_room_api(request, "GET", "/api/waiting-room")
+    current = await waiting_room_api(request, "GET", "/api/admin/waiting-room")
     tickets = await order_api(request, "GET", "/api/admin/tickets")
     room: dict[str, Any] = current.body if current.ok else {"enabled": False}
     errors = dict(errors or {})
     if not current.ok:
         errors.setdefault("form", reason(current.body))
-    shown = {"enabled": room.get("enabled", False), "opens_at": for_input(room.get("opens_at")),
-             "starts_at": for_input(room.get("starts_at")), "pass_minutes": room.get("pass_minutes") or 10,
-             "per_minute": room.get("per_minute") or "", "ticket_ids": room.get("ticket_ids") or []} | (draft or {})
+    shown = {"enabled": room.get("enabled", False), "prequeue_opens_at": for_input(room.get("prequeue_opens_at")),
+             "sale_starts_at": for_input(room.get("sale_starts_at")), "pass_minutes": room.get("pass_minutes") or 10,
+             "admit_per_minute": room.get("admit_per_minute") or "",
+             "ticket_ids": room.get("ticket_ids") or []} | (draft or {})
     return render(request, "waiting_room.html", {
         "room": room, "form": shown, "message": message, "errors": errors,
         "tickets": [t for t in (tickets.body if tickets.ok else []) if t.get("active", True)]})
@@ -62,13 +64,15 @@ async def figures(request: Request, _admin: AdminUser):
 @router.post("/admin/waiting-room", response_class=HTMLResponse)
 async def save(request: Request, _admin: AdminUser):
     form = await request.form()
-    draft: dict[str, Any] = {"enabled": form.get("enabled") == "on", "opens_at": str(form.get("opens_at", "")),
-                             "starts_at": str(form.get("starts_at", "")),
+    draft: dict[str, Any] = {"enabled": form.get("enabled") == "on",
+                             "prequeue_opens_at": str(form.get("prequeue_opens_at", "")),
+                             "sale_starts_at": str(form.get("sale_starts_at", "")),
                              "pass_minutes": str(form.get("pass_minutes", "")).strip(),
-                             "per_minute": str(form.get("per_minute", "")).strip(),
+                             "admit_per_minute": str(form.get("admit_per_minute", "")).strip(),
                              "ticket_ids": [str(t) for t in form.getlist("ticket_ids")]}
-    body = {**draft, "opens_at": as_utc(draft["opens_at"]), "starts_at": as_utc(draft["starts_at"]),
-            "pass_minutes": draft["pass_minutes"] or 10, "per_minute": draft["per_minute"] or None,
+    body = {**draft, "prequeue_opens_at": as_utc(draft["prequeue_opens_at"]),
+            "sale_starts_at": as_utc(draft["sale_starts_at"]),
+            "pass_minutes": draft["pass_minutes"] or 10, "admit_per_minute": draft["admit_per_minute"] or None,
             "reset": form.get("reset") == "on"}
     saved = await waiting_room_api(request, "PUT", "/api/admin/waiting-room", body)
     if not saved.ok:

@@ -247,21 +247,21 @@ def test_the_organiser_sets_up_the_waiting_room_and_follows_the_drop(keys):
     puts = []
     report = {"joined": 7, "drawn": 6, "late": 1, "waiting": 4, "admitted": 3, "buying_now": 0, "bought": 2,
               "turn_passed": 1, "tickets_left": 0, "repeat_joins": 0, "refused_unverified": 0,
-              "per_minute": None, "sold_out_at": "2027-03-01T10:00:04.000Z",
+              "admit_per_minute": None, "sold_out_at": "2027-03-01T10:00:04.000Z",
               "sold_out_after_seconds": 4.0, "commitment": "c" * 64, "seed": "5" * 64, "derivation": "sorted keys"}
 
     def api(request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/api/admin/tickets":
             return httpx.Response(200, json=[{"id": "drop", "name": "Drop Pass", "active": True}])
-        if path == "/api/waiting-room":
+        if path == "/api/admin/waiting-room" and request.method == "GET":
             return httpx.Response(200, json=room)
         if path == "/api/admin/waiting-room" and request.method == "PUT":
             body = json.loads(request.content)
             puts.append(body)
-            if not body["starts_at"].startswith("2027"):
+            if not body["sale_starts_at"].startswith("2027"):
                 return httpx.Response(422, json={"detail": [{
-                    "loc": ["body", "starts_at"], "msg": "Value error, a moment like 2027-03-01T10:00:00Z"}]})
+                    "loc": ["body", "sale_starts_at"], "msg": "Value error, a moment like 2027-03-01T10:00:00Z"}]})
             room.update(body | {"commitment": "c" * 64})
             return httpx.Response(200, json=room)
         if path == "/api/admin/waiting-room/report":
@@ -269,19 +269,20 @@ def test_the_organiser_sets_up_the_waiting_room_and_follows_the_drop(keys):
         return httpx.Response(404, json={"detail": "not found"})
     app = create_app(Settings(jwt_public_key=keys[1]), order_api_transport=httpx.MockTransport(api),
                      subscribe=OfflineEvents())
-    form = {"enabled": "on", "opens_at": "2027-03-01T09:00", "starts_at": "tomorrow", "pass_minutes": "10",
-            "per_minute": "", "ticket_ids": "drop"}
+    form = {"enabled": "on", "prequeue_opens_at": "2027-03-01T09:00", "sale_starts_at": "tomorrow",
+            "pass_minutes": "10", "admit_per_minute": "", "ticket_ids": "drop"}
     with TestClient(app) as c:
         editor = c.get("/admin/fragments/v1/waiting-room", headers=_cookie(keys, "admin")).text
         assert 'hx-post="/admin/waiting-room"' in editor and "Drop Pass" in editor
         refused = c.post("/admin/waiting-room", data=form, headers=_cookie(keys, "admin")).text
-        assert 'id="room-starts_at-error"' in refused and "A moment like 2027-03-01T10:00:00Z." in refused
+        assert 'id="room-sale_starts_at-error"' in refused and "A moment like 2027-03-01T10:00:00Z." in refused
         assert 'value="tomorrow"' in refused  # what the organiser typed stays
-        saved = c.post("/admin/waiting-room", data={**form, "starts_at": "2027-03-01T10:00"},
+        saved = c.post("/admin/waiting-room", data={**form, "sale_starts_at": "2027-03-01T10:00"},
                        headers=_cookie(keys, "admin")).text
         assert "Saved: the waiting room is on." in saved
-        assert puts[-1] == {"enabled": True, "opens_at": "2027-03-01T09:00:00Z", "starts_at": "2027-03-01T10:00:00Z",
-                            "pass_minutes": "10", "per_minute": None, "ticket_ids": ["drop"], "reset": False}
+        assert puts[-1] == {"enabled": True, "prequeue_opens_at": "2027-03-01T09:00:00Z",
+                            "sale_starts_at": "2027-03-01T10:00:00Z", "pass_minutes": "10", "admit_per_minute": None,
+                            "ticket_ids": ["drop"], "reset": False}
         figures = c.get("/admin/fragments/v1/waiting-room-figures", headers=_cookie(keys, "admin")).text
         assert 'data-role="joined">7<' in figures and "sold out" in figures and "5" * 64 in figures
         assert c.get("/admin/fragments/v1/waiting-room", headers=_cookie(keys, "client")).status_code == 403

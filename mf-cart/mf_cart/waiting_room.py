@@ -17,18 +17,18 @@ from festflow_runtime.web_auth import CurrentUser, Visitor
 from mf_cart.web import waiting_room_api
 
 router = APIRouter()
-LOOK_AGAIN = {"before_start": "5s", "waiting": "3s", "sold_out": "5s", "admitted": "15s"}
+LOOK_AGAIN = {"prequeue": "5s", "waiting": "3s", "sold_out": "5s", "admitted": "15s"}
 
 
 async def _fragment(request: Request, identity, notice: str | None = None) -> HTMLResponse:
     room, me, error = None, None, None
-    answer = await waiting_room_api(request, "GET", "/api/waiting-room")
+    answer = await waiting_room_api(request, "GET", "/api/queue")
     if not answer.reached or not answer.ok:
         error = "The waiting room cannot be reached right now; this page tries again in a moment."
     else:
         room = answer.body
         if identity and room.get("enabled"):
-            mine = await waiting_room_api(request, "GET", "/api/waiting-room/me")
+            mine = await waiting_room_api(request, "GET", "/api/queue/me")
             me = mine.body if mine.ok else None
             error = None if mine.ok else reason(mine.body)
     state = (me or {}).get("state")
@@ -47,7 +47,7 @@ async def fragment(request: Request, identity: Visitor):
 @router.post("/cart/waiting-room/join", response_class=HTMLResponse)
 async def join(request: Request, identity: CurrentUser):
     """Takes the buyer's place (joining again keeps it): the fragment again, or without script the page."""
-    joined = await waiting_room_api(request, "POST", "/api/waiting-room/join")
+    joined = await waiting_room_api(request, "POST", "/api/queue/join")
     if not request.headers.get("HX-Request"):
         return RedirectResponse("/cart/waiting-room", status_code=303)
     return await _fragment(request, identity, None if joined.ok else reason(joined.body))
@@ -56,7 +56,7 @@ async def join(request: Request, identity: CurrentUser):
 @router.post("/cart/waiting-room/checkout")
 async def to_checkout(request: Request, identity: CurrentUser):
     """The buyer's turn: the pass goes into the cookie the checkout sends, and on to the shop and its cart."""
-    mine = await waiting_room_api(request, "GET", "/api/waiting-room/me")
+    mine = await waiting_room_api(request, "GET", "/api/queue/me")
     if not mine.ok or mine.body.get("state") != "admitted":
         return RedirectResponse("/cart/waiting-room", status_code=303)
     response = RedirectResponse("/#cart", status_code=303)

@@ -78,13 +78,13 @@ class FakeOrderApi:
                 return httpx.Response(409, json={"detail": "this order is paid by bank transfer already"})
             self.transfers.append(order["order_id"])
             return httpx.Response(202, json={"order_id": order["order_id"], "method": "bank_transfer"})
-        if path == "/api/waiting-room":
+        if path == "/api/queue":
             return httpx.Response(200, json=self.room)
-        if path == "/api/waiting-room/me":
+        if path == "/api/queue/me":
             return httpx.Response(200, json=self.me)
-        if path == "/api/waiting-room/join":
+        if path == "/api/queue/join":
             self.joined += 1
-            self.me = {"state": "before_start", "starts_at": self.room["starts_at"]}
+            self.me = {"state": "prequeue", "sale_starts_at": self.room["sale_starts_at"]}
             return httpx.Response(200, json=self.me)
         if path.startswith("/api/payments/orders/") and path.endswith("/card") and request.method == "POST":
             return httpx.Response(self.card_answer[0], json=self.card_answer[1])
@@ -261,8 +261,9 @@ def test_a_card_hold_offers_the_card_form_or_a_bank_transfer_instead(setup):
     assert "Pay by bank transfer" not in client.get(f"/cart/fragments/v1/order/{order['order_id']}").text
 
 
-ROOM = {"enabled": True, "opens_at": "2026-12-07T09:00:00.000Z", "starts_at": "2099-12-07T10:00:00.000Z",
-        "commitment": "ab" * 32, "seed": None, "derivation": "join ids sorted by their HMAC", "sold_out": False}
+ROOM = {"enabled": True, "prequeue_opens_at": "2026-12-07T09:00:00.000Z",
+        "sale_starts_at": "2099-12-07T10:00:00.000Z", "commitment": "ab" * 32, "seed": None,
+        "derivation": "join ids sorted by their HMAC", "sold_out": False}
 
 
 def test_the_waiting_room_takes_a_place_shows_it_and_sends_the_pass_with_the_checkout(setup):
@@ -276,14 +277,15 @@ def test_the_waiting_room_takes_a_place_shows_it_and_sends_the_pass_with_the_che
     joined = client.post("/cart/waiting-room/join", headers={"HX-Request": "true"}).text
     assert fake.joined == 1 and "You are in." in joined and 'data-countdown="2099-12-07T10:00:00.000Z"' in joined
     assert 'hx-trigger="every 5s"' in joined and 'aria-live="polite"' in joined
-    fake.me = {"state": "waiting", "place": 42, "ahead": 41, "estimate_seconds": 3}
+    fake.me = {"state": "waiting", "position": 42, "ahead": 41, "eta_seconds": 3}
     waiting = client.get("/cart/fragments/v1/waiting-room").text
     assert 'Your place: <strong data-role="place">42</strong>' in waiting and "41 buyers are ahead of you" in waiting
-    assert 'data-stream="/api/waiting-room/me/events"' in waiting  # cart.js hears the place live
+    assert 'data-stream="/api/queue/me/events"' in waiting  # cart.js hears the place live
     assert 'hx-trigger="every 3s"' in waiting
-    fake.me = {"state": "sold_out", "place": 42}
-    assert "Sold out." in client.get("/cart/fragments/v1/waiting-room").text
-    fake.me = {"state": "admitted", "place": 42, "pass": "payload.signature", "pass_expires": int(time.time()) + 600}
+    fake.me = {"state": "sold_out", "position": 42}
+    sold_out = client.get("/cart/fragments/v1/waiting-room").text
+    assert "Sold out." in sold_out and "your place 42 is kept" in sold_out
+    fake.me = {"state": "admitted", "position": 42, "pass": "payload.signature", "pass_expires": int(time.time()) + 600}
     turn = client.get("/cart/fragments/v1/waiting-room").text
     assert "It&#39;s your turn!" in turn or "It's your turn!" in turn
     go = client.post("/cart/waiting-room/checkout", follow_redirects=False)

@@ -106,9 +106,9 @@
       const place = current.querySelector('[data-role="place"]');
       const ahead = current.querySelector('[data-role="ahead"]');
       const estimate = current.querySelector('[data-role="estimate"]');
-      if (place) place.textContent = String(now.place);
+      if (place) place.textContent = String(now.position);
       if (ahead) ahead.textContent = aheadText(now.ahead);
-      if (estimate) estimate.textContent = estimateText(now.estimate_seconds);
+      if (estimate) estimate.textContent = estimateText(now.eta_seconds);
     });
   }
   document.body.addEventListener("htmx:beforeRequest", function (event) {

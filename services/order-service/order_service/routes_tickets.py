@@ -39,9 +39,9 @@ async def list_tickets(services: AppServices):
 @router.get("/festival")
 async def get_festival(services: AppServices):
     """The festival: name, dates (`starts_on`, `ends_on`: YYYY-MM-DD), venue, address, description and the
-    banner image's URL (null without one); `waiting_room` (`{"opens_at", "starts_at", "ticket_ids"}`, or null):
-    the sale has a waiting room the buyers queue in (/cart/waiting-room), and checking out its ticket types
-    (`[]`: every type) needs its pass from `opens_at`."""
+    banner image's URL (null without one); `waiting_room` (`{"prequeue_opens_at", "sale_starts_at",
+    "ticket_ids"}`, or null): the sale has a waiting room the buyers queue in (/cart/waiting-room), and checking
+    out its ticket types (`[]`: every type) needs its pass from `prequeue_opens_at`."""
     if services.catalog.festival is None:
         try:
             services.catalog.apply_festival(await services.inventory.festival())

@@ -33,7 +33,7 @@ class WaitingGate:
     def view(self) -> dict[str, Any] | None:
         """The waiting room while it is on (GET /api/festival shows it), else None."""
         room = self.room
-        return {"opens_at": room.opens_at, "starts_at": room.starts_at,
+        return {"prequeue_opens_at": room.opens_at, "sale_starts_at": room.starts_at,
                 "ticket_ids": list(room.ticket_ids)} if room and room.enabled else None
 
     def required(self, ticket_ids: Sequence[str] = (), now: datetime | None = None) -> bool:

@@ -81,9 +81,11 @@ def test_the_room_counts_from_its_opening_and_the_newest_announcement_wins():
 
 def test_a_room_in_front_of_some_ticket_types_wants_a_pass_only_for_orders_of_them():
     gate = WaitingGate(SECRET)
-    gate.apply(room().model_copy(update={"ticket_ids": ("drop",)}))
+    drop_room = room().model_copy(update={"ticket_ids": ("drop",)})
+    gate.apply(drop_room)
     assert gate.admit(ANNA, None, ["camping"]) is None  # another ticket type: no queue for it
     with pytest.raises(PassRequired):
         gate.admit(ANNA, None, ["camping", "drop"])
     assert gate.admit(ANNA, pass_for(ANNA), ["drop"]) == "7.1700000000000"
-    assert gate.view()["ticket_ids"] == ["drop"]
+    assert gate.view() == {"prequeue_opens_at": drop_room.opens_at, "sale_starts_at": drop_room.starts_at,
+                           "ticket_ids": ["drop"]}

@@ -24,14 +24,14 @@ async def test_a_buyers_stream_follows_the_draw_the_queue_and_their_turn(engine)
     streams = {name: live.standings(engine, clock, name, SECRET, FAST, heartbeat=0.5)
                for name in ("b0", "b1", "b2", "nobody")}
     firsts = {name: await next_event(stream) for name, stream in streams.items()}
-    assert firsts["b0"]["state"] == "before_start" and firsts["nobody"]["state"] == "not_joined"
+    assert firsts["b0"]["state"] == "prequeue" and firsts["nobody"]["state"] == "not_joined"
     assert "pass" not in json.dumps(firsts["b0"]).replace("pass_expires", "")  # the pass itself is never streamed
     await room.tick(engine, 1, FAST, now=seconds(1))  # the draw; one ticket: one admitted
     clock.publish(await room.load(engine))
     now = {name: await next_event(streams[name]) for name in ("b0", "b1", "b2")}
     assert sorted(s["state"] for s in now.values()) == ["admitted", "waiting", "waiting"]
-    assert sorted(s["place"] for s in now.values()) == [1, 2, 3]
-    second = next(name for name, s in now.items() if s["place"] == 2)
+    assert sorted(s["position"] for s in now.values()) == [1, 2, 3]
+    second = next(name for name, s in now.items() if s["position"] == 2)
     assert now[second]["ahead"] == 0
     await room.tick(engine, 0, FAST, now=seconds(2))  # sold out
     clock.publish(await room.load(engine))

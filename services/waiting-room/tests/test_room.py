@@ -21,7 +21,8 @@ FAST = 1000.0  # buyers a second: admission limited by the stock alone
 
 
 async def open_room(engine, **changes):
-    setup = {"enabled": True, "opens_at": "2027-03-01T09:00:00Z", "starts_at": "2027-03-01T10:00:00Z"} | changes
+    setup = {"enabled": True, "prequeue_opens_at": "2027-03-01T09:00:00Z",
+             "sale_starts_at": "2027-03-01T10:00:00Z"} | changes
     return await room.configure(engine, room.RoomSetup(**setup), now=OPENS)
 
 
@@ -40,8 +41,9 @@ async def test_the_pre_queue_is_drawn_at_the_start_in_an_order_anyone_can_recomp
     for i, name in enumerate(buyers):  # joined one after another in the hour before the start
         await room.join(engine, name, now=OPENS + timedelta(seconds=10 * i))
     await room.join(engine, "buyer000", now=OPENS + timedelta(minutes=59))  # again: keeps the first place
-    assert (await where(engine, "buyer000", OPENS + timedelta(minutes=59))).state == "before_start"
-    assert await room.draw_list(engine) is None
+    assert (await where(engine, "buyer000", OPENS + timedelta(minutes=59))).state == "prequeue"
+    assert await room.fairness(engine) == {"commitment": view["commitment"], "derivation": fair_order.DERIVATION,
+                                           "sale_starts_at": "2027-03-01T10:00:00.000Z"}
     assert (await room.tick(engine, 5000, FAST, now=STARTS - timedelta(seconds=1))).drawn == 0
     await room.join(engine, "late1", now=seconds(0.5))  # after the start, before the draw: after the drawn ones
     done = await room.tick(engine, 5000, FAST, now=seconds(1))
@@ -49,14 +51,16 @@ async def test_the_pre_queue_is_drawn_at_the_start_in_an_order_anyone_can_recomp
     await room.join(engine, "late2", now=seconds(2))
     revealed = room.public_view(await room.load(engine))
     assert hashlib.sha256(bytes.fromhex(revealed["seed"])).hexdigest() == view["commitment"]
-    drawn = await room.draw_list(engine)
+    published = await room.fairness(engine)
+    assert published["seed"] == revealed["seed"] and published["commitment"] == view["commitment"]
+    drawn = published["places"]
     assert [d["place"] for d in drawn] == list(range(1, 301))
     # anyone recomputes the order from the seed and the join ids alone
     ids = [d["join_id"] for d in drawn]
     assert fair_order.draw(revealed["seed"], random.sample(ids, len(ids))) == ids
     assert all(d["key"] == fair_order.draw_key(revealed["seed"], d["join_id"]) for d in drawn)
     # and each buyer finds their own join id in it
-    places = {name: (await where(engine, name, seconds(2))).place for name in buyers + ["late1", "late2"]}
+    places = {name: (await where(engine, name, seconds(2))).position for name in buyers + ["late1", "late2"]}
     assert places["late1"] == 301 and places["late2"] == 302 and sorted(places.values()) == list(range(1, 303))
     assert all(drawn[places[name] - 1]["join_id"] == fair_order.join_id("festival", name) for name in buyers)
     # the places do not follow the order of joining
@@ -81,11 +85,11 @@ async def test_admission_gives_no_more_live_passes_than_tickets_left_and_a_pass_
     assert (await room.tick(engine, 5, FAST, now=seconds(2))).admitted == 0  # five passes live, five tickets
     standings = {f"b{i:02d}": await where(engine, f"b{i:02d}", seconds(2)) for i in range(20)}
     admitted = [name for name, s in standings.items() if s.state == "admitted"]
-    assert len(admitted) == 5 and {standings[n].place for n in admitted} == {1, 2, 3, 4, 5}
-    sixth = next(s for s in standings.values() if s.place == 6)
+    assert len(admitted) == 5 and {standings[n].position for n in admitted} == {1, 2, 3, 4, 5}
+    sixth = next(s for s in standings.values() if s.position == 6)
     assert sixth.state == "waiting" and sixth.ahead == 0
-    last = next(s for s in standings.values() if s.place == 20)
-    assert last.ahead == 14 and last.estimate_seconds >= 1
+    last = next(s for s in standings.values() if s.position == 20)
+    assert last.ahead == 14 and last.eta_seconds >= 1
     one = standings[admitted[0]]
     checked = waiting_pass.verify(one.pass_token, SECRET, admitted[0], now=seconds(3).timestamp())
     assert checked.expires == int((seconds(1) + timedelta(minutes=10)).timestamp()) and checked.room == "festival"
@@ -106,7 +110,7 @@ async def test_admission_gives_no_more_live_passes_than_tickets_left_and_a_pass_
     assert (await room.tick(engine, 3, FAST, now=after)).admitted == 3
     assert (await where(engine, admitted[2], after)).state == "expired"
     await room.join(engine, admitted[2], now=after)
-    assert (await where(engine, admitted[2], after)).place == 21
+    assert (await where(engine, admitted[2], after)).position == 21
 
 
 async def test_sold_out_is_said_to_everyone_waiting_and_taken_back_when_stock_returns(engine):
@@ -126,11 +130,11 @@ async def test_sold_out_is_said_to_everyone_waiting_and_taken_back_when_stock_re
 
 
 async def test_a_fixed_rate_admits_so_many_a_minute_and_an_unknown_stock_admits_nobody(engine):
-    await open_room(engine, per_minute=30)
+    await open_room(engine, admit_per_minute=30)
     for i in range(10):
         await room.join(engine, f"b{i}", now=OPENS + timedelta(seconds=i))
     assert (await room.tick(engine, 100, FAST, now=seconds(1), seconds=1.0)).admitted == 0  # half a buyer
-    estimates = {s.place: s.estimate_seconds for s in [await where(engine, f"b{i}", seconds(1)) for i in range(10)]}
+    estimates = {s.position: s.eta_seconds for s in [await where(engine, f"b{i}", seconds(1)) for i in range(10)]}
     assert estimates[1] == 1 and estimates[3] == 5  # half a buyer earned already, one every two seconds
     assert (await room.tick(engine, 100, FAST, now=seconds(2), seconds=1.0)).admitted == 1
     assert (await room.tick(engine, None, FAST, now=seconds(3), seconds=5.0)).admitted == 0
@@ -142,7 +146,7 @@ async def test_the_room_is_announced_and_a_reset_starts_a_new_round(engine):
     assert first["ticket_ids"] == ["drop"]
     await room.join(engine, "anna", now=OPENS)
     again = await open_room(engine, pass_minutes=5)
-    assert again["commitment"] == first["commitment"] and (await where(engine, "anna", OPENS)).state == "before_start"
+    assert again["commitment"] == first["commitment"] and (await where(engine, "anna", OPENS)).state == "prequeue"
     fresh = await open_room(engine, reset=True)
     assert fresh["commitment"] != first["commitment"] and (await where(engine, "anna", OPENS)).state == "not_joined"
     async with engine.connect() as conn:
@@ -161,9 +165,9 @@ async def test_a_closed_or_unopened_room_refuses_to_seat(engine):
     with pytest.raises(room.RoomError, match="opens at 2027-03-01T09:00:00.000Z"):
         await room.join(engine, "anna", now=OPENS - timedelta(minutes=1))
     with pytest.raises(room.RoomError, match="cannot start before"):
-        await open_room(engine, starts_at="2027-03-01T08:00:00Z")
+        await open_room(engine, sale_starts_at="2027-03-01T08:00:00Z")
     with pytest.raises(ValueError, match="time zone"):
-        room.RoomSetup(enabled=True, opens_at="2027-03-01T09:00:00", starts_at="2027-03-01T10:00:00Z")
+        room.RoomSetup(enabled=True, prequeue_opens_at="2027-03-01T09:00:00", sale_starts_at="2027-03-01T10:00:00Z")
 
 
 def test_admission_arithmetic():
@@ -191,11 +195,11 @@ async def test_admission_follows_the_rooms_ticket_types_as_the_catalog_shows_the
         assert await stock.tickets_left() == 52  # every type whose sale has not ended
         down = True
         assert await stock.tickets_left(["drop"]) is None  # unknown: nobody is admitted
-    setup = room.RoomSetup(enabled=True, opens_at="2027-03-01T09:00:00Z", starts_at="2027-03-01T10:00:00Z",
-                           ticket_ids=["drop", "drop", "vip"])
+    setup = room.RoomSetup(enabled=True, prequeue_opens_at="2027-03-01T09:00:00Z",
+                           sale_starts_at="2027-03-01T10:00:00Z", ticket_ids=["drop", "drop", "vip"])
     assert setup.ticket_ids == ["drop", "vip"]
     with pytest.raises(ValueError, match="ticket type ids"):
-        room.RoomSetup(enabled=True, opens_at="2027-03-01T09:00:00Z", starts_at="2027-03-01T10:00:00Z",
+        room.RoomSetup(enabled=True, prequeue_opens_at="2027-03-01T09:00:00Z", sale_starts_at="2027-03-01T10:00:00Z",
                        ticket_ids=["a/b"])
 
 
@@ -208,14 +212,14 @@ async def test_joins_gathered_in_one_transaction_keep_one_place_an_account_and_f
     await asyncio.gather(*(joins.join(name) for name in names + names[:10]))  # ten join twice at once
     assert joins.batcher.batches < len(names)  # gathered, not a transaction each
     await room.tick(engine, 1000, FAST, now=seconds(1))
-    places = [(await where(engine, name, seconds(1))).place for name in names]
+    places = [(await where(engine, name, seconds(1))).position for name in names]
     assert sorted(places) == list(range(1, 41))
     moment[0] = seconds(2)
     late = [f"late{i}" for i in range(5)]
     await asyncio.gather(*(joins.join(name) for name in late))
-    assert sorted([(await where(engine, name, seconds(2))).place for name in late]) == list(range(41, 46))
-    closed = await room.configure(engine, room.RoomSetup(enabled=False, opens_at="2027-03-01T09:00:00Z",
-                                                         starts_at="2027-03-01T10:00:00Z"), now=OPENS)
+    assert sorted([(await where(engine, name, seconds(2))).position for name in late]) == list(range(41, 46))
+    closed = await room.configure(engine, room.RoomSetup(enabled=False, prequeue_opens_at="2027-03-01T09:00:00Z",
+                                                         sale_starts_at="2027-03-01T10:00:00Z"), now=OPENS)
     assert closed["enabled"] is False
     with pytest.raises(room.RoomError, match="no waiting room"):
         await joins.join("anna")

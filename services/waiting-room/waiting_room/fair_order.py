@@ -4,7 +4,7 @@ Before the pre-queue closes the room publishes the SHA-256 of a secret seed (its
 draws the places of everyone who joined before it with that seed and then publishes the seed. Each account
 joins under a join id that the room cannot choose: the SHA-256 (hex) of `<room>:<username>`. The places are
 the join ids sorted by HMAC-SHA256(key = the seed's bytes, message = the join id) in hex, ascending: anyone
-with the seed and the list of join ids (GET /api/waiting-room/draw) computes the same order, and each buyer
+with the seed and the list of join ids (GET /api/queue/fairness) computes the same order, and each buyer
 finds their own join id in it. Later arrivals queue after the drawn ones, first come first served.
 """
 from __future__ import annotations

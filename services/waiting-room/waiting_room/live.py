@@ -1,5 +1,5 @@
-"""The buyer's place pushed live: server-sent events on GET /api/waiting-room/me/events, an event `standing`
-(`{"state", "place", "ahead", "estimate_seconds", "pass_expires"}`, never the pass itself: the page asks for it
+"""The buyer's place pushed live: server-sent events on GET /api/queue/me/events, an event `standing`
+(`{"state", "position", "ahead", "eta_seconds", "pass_expires"}`, never the pass itself: the page asks for it
 when the state changes) whenever it changes, and at least every `HEARTBEAT` seconds.
 
 Each instance keeps one snapshot of the room, published after each tick (RoomClock); a stream reads the buyer's

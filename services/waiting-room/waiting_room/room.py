@@ -47,10 +47,10 @@ class RoomSetup(BaseModel):
     it a change keeps the places and the seed (whose commitment is public)."""
     model_config = ConfigDict(extra="forbid")
     enabled: bool
-    opens_at: str
-    starts_at: str
+    prequeue_opens_at: str
+    sale_starts_at: str
     pass_minutes: int = Field(default=10, ge=1, le=60)
-    per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    admit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)  # None: automatic (the sale's capacity)
     ticket_ids: list[str] = Field(default_factory=list, max_length=100)  # [] every ticket type on sale
     reset: bool = False
 
@@ -61,7 +61,7 @@ class RoomSetup(BaseModel):
             raise ValueError("ticket_ids: ticket type ids (letters, digits, - and _)")
         return list(dict.fromkeys(v))
 
-    @field_validator("opens_at", "starts_at")
+    @field_validator("prequeue_opens_at", "sale_starts_at")
     @classmethod
     def _utc(cls, v: str) -> str:
         try:
@@ -78,8 +78,8 @@ def public_view(room: Any, now: datetime | None = None) -> dict[str, Any]:
     if room is None:
         return {"enabled": False}
     drawn = room["drawn_at"] is not None
-    return {"enabled": room["enabled"], "opens_at": room["opens_at"], "starts_at": room["starts_at"],
-            "pass_minutes": room["pass_minutes"], "per_minute": room["per_minute"],
+    return {"enabled": room["enabled"], "prequeue_opens_at": room["opens_at"], "sale_starts_at": room["starts_at"],
+            "pass_minutes": room["pass_minutes"], "admit_per_minute": room["per_minute"],
             "commitment": room["commitment"], "seed": room["seed"] if drawn else None, "drawn_at": room["drawn_at"],
             "ticket_ids": ticket_ids(room),
             "derivation": fair_order.DERIVATION, "room": room["room_id"],
@@ -106,11 +106,11 @@ async def load(engine: AsyncEngine) -> Any:
 
 async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None = None) -> dict[str, Any]:
     """Sets the room up (a new round the first time, or with `reset`) and announces it (WAITING_ROOM_CHANGED)."""
-    if setup.starts_at < setup.opens_at:
-        raise RoomError(422, "starts_at: the sale cannot start before the waiting room opens")
+    if setup.sale_starts_at < setup.prequeue_opens_at:
+        raise RoomError(422, "sale_starts_at: the sale cannot start before the waiting room opens")
     stamp = events.iso(now or datetime.now(UTC))
-    values = {"enabled": setup.enabled, "opens_at": setup.opens_at, "starts_at": setup.starts_at,
-              "pass_minutes": setup.pass_minutes, "per_minute": setup.per_minute,
+    values = {"enabled": setup.enabled, "opens_at": setup.prequeue_opens_at, "starts_at": setup.sale_starts_at,
+              "pass_minutes": setup.pass_minutes, "per_minute": setup.admit_per_minute,
               "ticket_ids": ",".join(setup.ticket_ids), "updated_at": stamp}
     async with engine.begin() as conn:
         room = await _room(conn, lock=True)
@@ -126,8 +126,8 @@ async def configure(engine: AsyncEngine, setup: RoomSetup, now: datetime | None 
                 await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
                                    .values(version=rooms.c.version + 1, **fresh))
         else:
-            if room["drawn_at"] is not None and setup.starts_at != room["starts_at"]:
-                raise RoomError(409, "starts_at: the places were drawn already; reset the room for a new round")
+            if room["drawn_at"] is not None and setup.sale_starts_at != room["starts_at"]:
+                raise RoomError(409, "sale_starts_at: the places were drawn already; reset the room for a new round")
             await conn.execute(rooms.update().where(rooms.c.room_id == ROOM)
                                .values(version=rooms.c.version + 1, **values))
         room = await _room(conn)
@@ -222,13 +222,14 @@ async def _queue_at_end(conn: AsyncConnection, usernames: list[str]) -> None:
 
 @dataclass(frozen=True)
 class Standing:
-    """Where a buyer is: `state` is closed, not_joined, before_start, waiting, admitted, bought, expired or
-    sold_out."""
+    """Where a buyer is: `state` is closed, not_joined, prequeue (joined before the start: no place yet),
+    waiting, admitted, bought, expired (the pass ran out unused) or sold_out; `position` in the queue, how many
+    are `ahead`, and `eta_seconds` until their turn."""
     state: str
-    starts_at: str | None = None
-    place: int | None = None
+    sale_starts_at: str | None = None
+    position: int | None = None
     ahead: int | None = None
-    estimate_seconds: int | None = None
+    eta_seconds: int | None = None
     pass_token: str | None = None
     pass_expires: int | None = None
 
@@ -269,7 +270,7 @@ def standing_of(room: Any, mine: Any, username: str, secret: str, capacity_per_s
         token = waiting_pass.sign(waiting_pass.Pass(username, ROOM, mine["pass_id"], mine["pass_expires"]), secret)
         return Standing("admitted", room["starts_at"], mine["place"], 0, 0, token, mine["pass_expires"])
     if mine["place"] is None:
-        return Standing("before_start", room["starts_at"])
+        return Standing("prequeue", room["starts_at"])
     if room["sold_out_at"] is not None:
         return Standing("sold_out", room["starts_at"], mine["place"])
     ahead = max(0, mine["place"] - room["admitted_through"] - 1)
@@ -279,16 +280,22 @@ def standing_of(room: Any, mine: Any, username: str, secret: str, capacity_per_s
     return Standing("waiting", room["starts_at"], mine["place"], ahead, estimate)
 
 
-async def draw_list(engine: AsyncEngine) -> list[dict[str, Any]] | None:
-    """The drawn places, each with its join id and its key (None before the draw): what anyone checks."""
+async def fairness(engine: AsyncEngine) -> dict[str, Any] | None:
+    """What anyone checks the draw with (None without a room): the commitment and how places follow from the
+    seed; from the draw on also the seed and every drawn place with its join id and key."""
     async with engine.connect() as conn:
         room = await _room(conn)
-        if room is None or room["drawn_at"] is None:
+        if room is None:
             return None
+        answer: dict[str, Any] = {"commitment": room["commitment"], "derivation": fair_order.DERIVATION,
+                                  "sale_starts_at": room["starts_at"]}
+        if room["drawn_at"] is None:
+            return answer
         rows = (await conn.execute(sa.select(places.c.place, places.c.join_id).where(
             places.c.room_id == ROOM, places.c.joined_at < room["starts_at"]).order_by(places.c.place))).all()
-    return [{"place": place, "join_id": joined, "key": fair_order.draw_key(room["seed"], joined)}
-            for place, joined in rows]
+    return answer | {"seed": room["seed"], "drawn_at": room["drawn_at"], "places": [
+        {"place": place, "join_id": joined, "key": fair_order.draw_key(room["seed"], joined)}
+        for place, joined in rows]}
 
 
 @dataclass(frozen=True)
