@@ -3,7 +3,8 @@
 #   Debian packages (RabbitMQ, Nginx, Chromium, PostgreSQL, Java, Maven),
 #   the locked Python environment (uv workspace, uv.lock),
 #   the Apache Kafka broker's jars from Maven Central (into .cache/kafka-<version>/libs),
-#   Stripe's test server (stripe-mock, built with go install from the Go module proxy into .cache/go-bin).
+#   Stripe's test server (stripe-mock) and helm (which renders and lints the Kubernetes chart), each built
+#   with go install of a named version from the Go module proxy into .cache/go-bin.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -51,20 +52,25 @@ if [ ! -f "$kafka_dir/.complete" ]; then
   fi
   touch "$kafka_dir/.complete"
 fi
-# Stripe's own test server, which the payment tests call (stripe-mock, a Go module, built with go install)
-STRIPE_MOCK_VERSION="v0.203.0"
+# Go tools the project runs, each a named version built with go install from the Go module proxy:
+# Stripe's own test server, which the payment tests call, and helm, which renders the Kubernetes chart
 go_bin="$root/.cache/go-bin"
-if [ "$(cat "$go_bin/.stripe-mock-version" 2>/dev/null)" != "$STRIPE_MOCK_VERSION" ] || [ ! -x "$go_bin/stripe-mock" ]; then
+go_tool() {  # go_tool NAME MODULE VERSION: builds NAME into .cache/go-bin unless that version is there
+  local name="$1" module="$2" version="$3"
+  if [ "$(cat "$go_bin/.$name-version" 2>/dev/null)" = "$version" ] && [ -x "$go_bin/$name" ]; then return; fi
   if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
     echo "==> installing Debian package: golang-go"
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends golang-go >/dev/null
   fi
+  local go_cmd
   go_cmd="$(command -v go || echo /usr/local/go/bin/go)"
-  echo "==> building Stripe's test server: go install github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  echo "==> building $name: go install $module@$version"
   mkdir -p "$go_bin"
-  GOBIN="$go_bin" GOFLAGS=-mod=mod "$go_cmd" install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
-  echo "$STRIPE_MOCK_VERSION" > "$go_bin/.stripe-mock-version"
-fi
+  GOBIN="$go_bin" GOFLAGS=-mod=mod "$go_cmd" install "$module@$version"
+  echo "$version" > "$go_bin/.$name-version"
+}
+go_tool stripe-mock github.com/stripe/stripe-mock v0.203.0
+go_tool helm helm.sh/helm/v4/cmd/helm v4.3.2
 echo "==> all dependencies present"

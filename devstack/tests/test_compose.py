@@ -41,21 +41,44 @@ def test_apps_listen_where_the_local_run_and_the_gateway_expect(name):
     assert env["APP_PORT"] == str(port)
 
 
-def test_users_ports_are_published_and_the_brokers_are_not():
-    published = {p.split(":")[0].split("-")[0] for svc in SERVICES.values() for p in svc.get("ports", [])}
-    assert {"3000", "8000", "15672", "8025"} <= published
-    assert not published & {"5672", "9092", "5432", "8001"}  # brokers, database, internal API
+def test_only_the_gateway_is_published_and_the_local_extras_only_on_loopback():
+    published = {name: svc["ports"] for name, svc in SERVICES.items() if svc.get("ports")}
+    assert published == {"gateway": ["3000:3000"]}
+    local = yaml.safe_load((REPO_ROOT / "deploy" / "compose.local.yml").read_text())["services"]
+    extras = [port for svc in local.values() for port in svc.get("ports", [])]
+    assert sorted(extras) == ["127.0.0.1:15672:15672", "127.0.0.1:8000:8000", "127.0.0.1:8025:8025"]
+    assert set(local) <= set(SERVICES)
 
 
 def test_brokers_databases_and_internal_apis_are_on_the_internal_network_only():
-    import yaml
-    compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
-    assert compose["networks"]["backend"]["internal"] is True
-    for name in ("kafka", "postgres", "inventory-service", "email-function", "notification-hub"):
+    assert COMPOSE["networks"]["backend"]["internal"] is True
+    inside = ("kafka", "postgres", "rabbitmq", "mailpit", "order-service", "inventory-service", "notification-hub",
+              "waiting-room", "ticketing-service", "shell-app", *[n for n in APP_DIRS if n.startswith("mf-")])
+    for name in inside:
         assert SERVICES[name]["networks"] == ["backend"], name
-    assert "guest" not in SERVICES["order-service"]["environment"]["AMQP_URL"]
+    # out, never in: Stripe for the payment service, the SMTP relay for the email function
+    assert SERVICES["payment-service"]["networks"] == SERVICES["email-function"]["networks"] == ["backend", "egress"]
+    assert SERVICES["gateway"]["networks"] == ["backend", "edge"]
     assert SERVICES["order-service"]["environment"]["INTERNAL_API_TOKEN"] == \
         SERVICES["inventory-service"]["environment"]["INTERNAL_API_TOKEN"]
+
+
+def _variables(text: str) -> dict[str, str]:
+    """Each ${NAME...} the file interpolates, with what follows the name (`:?message`, `:-default`)."""
+    return {name: rest for name, rest in re.findall(r"\$\{([A-Z_]+)([^}]*)\}", text)}
+
+
+def test_no_password_token_or_secret_has_a_default():
+    text = (REPO_ROOT / "docker-compose.yml").read_text()
+    variables = _variables(text)
+    for secret in ("POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "INTERNAL_API_TOKEN", "WAITING_ROOM_SECRET"):
+        assert variables[secret].startswith(":?"), secret  # compose refuses to start without it
+    assert "change-me" not in text and "festflow:festflow@" not in text and "guest" not in text
+    example = (REPO_ROOT / "deploy" / "compose.env.example").read_text()
+    assert {name for name, rest in variables.items() if rest.startswith(":?")} <= set(
+        re.findall(r"^([A-Z_]+)=", example, re.M))  # the example names every secret to set
+    assert SERVICES["shell-app"]["environment"]["FESTFLOW_ENV"] == "compose"  # the apps refuse defaults too
+    assert _variables(yaml.dump(SERVICES["shell-app"]["environment"]))["COOKIE_SECURE"] == ":-true"
 
 
 def test_gateway_gets_every_template_name():

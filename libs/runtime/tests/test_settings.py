@@ -36,3 +36,22 @@ def test_settings_cannot_change_after_start_up():
     settings = PlatformSettings()
     with pytest.raises(ValueError):
         settings.smtp_port = 1  # type: ignore[misc]
+
+
+def test_a_deployment_refuses_to_start_with_a_default_or_missing_secret(monkeypatch):
+    from typing import ClassVar
+
+    class AppSettings(PlatformSettings):
+        deployment_secrets: ClassVar[tuple[str, ...]] = ("internal_api_token",)
+    monkeypatch.setenv("AMQP_URL", "amqp://festflow:change-me-rabbitmq@rabbitmq:5672/")
+    assert AppSettings().festflow_env == "dev"  # the local run: its defaults are fine
+    monkeypatch.setenv("FESTFLOW_ENV", "compose")
+    with pytest.raises(ValueError, match="AMQP_URL, INTERNAL_API_TOKEN hold no secret of its own"):
+        AppSettings()  # a placeholder password, and the app's own secret not set at all
+    monkeypatch.setenv("AMQP_URL", "amqp://guest:guest@rabbitmq:5672/")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "")
+    with pytest.raises(ValueError, match="AMQP_URL, INTERNAL_API_TOKEN"):
+        AppSettings()  # RabbitMQ's default account, and an empty token
+    monkeypatch.setenv("AMQP_URL", "amqp://festflow:s3cret-from-the-vault@rabbitmq:5672/")
+    monkeypatch.setenv("INTERNAL_API_TOKEN", "another-s3cret")
+    assert AppSettings().internal_api_token == "another-s3cret"

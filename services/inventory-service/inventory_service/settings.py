@@ -1,10 +1,13 @@
 """The inventory service's settings, from environment variables (docs/configuration.md)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from festflow_runtime.settings import PlatformSettings
 
 
 class Settings(PlatformSettings):
+    deployment_secrets: ClassVar[tuple[str, ...]] = ("internal_api_token",)
     database_url: str = "sqlite+aiosqlite:///./inventory.db"
     amqp_prefetch: int = 64
     # the account buyers pay into, set on a festival made afresh (the organiser changes it on /admin/festival):

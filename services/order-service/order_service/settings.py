@@ -1,12 +1,15 @@
 """The order service's settings, from environment variables (docs/configuration.md)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from festflow_runtime.settings import PlatformSettings, pem
 
 
 class Settings(PlatformSettings):
+    deployment_secrets: ClassVar[tuple[str, ...]] = ("internal_api_token", "waiting_room_secret")
     database_url: str = "sqlite+aiosqlite:///./orders.db"
     inventory_url: str = "http://127.0.0.1:8001"
     # the key this service signs tokens with (PEM text, or a file holding it); no other app has it
