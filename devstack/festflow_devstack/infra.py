@@ -147,17 +147,22 @@ def render_template(text: str, values: dict[str, str]) -> str:
 
 def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = None) -> dict[str, str]:
     p = profile.ports
-    order_servers = [f"127.0.0.1:{instance_port(p['order'], name)}"
-                     for name in (layout or Layout()).instance_names("order-service")]
+    layout = layout or Layout()
+    order_servers = [f"127.0.0.1:{instance_port(p['order'], name)}" for name in layout.instance_names("order-service")]
+    waiting_servers = [f"127.0.0.1:{instance_port(p['waiting'], name)}"
+                       for name in layout.instance_names("waiting-room")]
     return {
         "GATEWAY_PORT": str(p["gateway"]),
+        # four workers: at up to 9,500 live streams each (this machine's file limit), a drop's 20,000 waiting
+        # buyers fit; idle, a worker costs a few MiB and no CPU
+        "GATEWAY_WORKERS": "4",
         "RUN_DIR": str(run_path),
         # every order-service instance, each `server ADDR max_fails=3 fail_timeout=5s;` in the upstream
         "ORDER_API_SERVERS": " ".join(f"server {addr} max_fails=3 fail_timeout=5s;" for addr in order_servers),
         "NOTIFY_ADDR": f"127.0.0.1:{p['notify']}",
         "TICKETING_ADDR": f"127.0.0.1:{p['ticketing']}",
         "PAYMENT_ADDR": f"127.0.0.1:{p['payment']}",
-        "WAITING_ADDR": f"127.0.0.1:{p['waiting']}",
+        "WAITING_SERVERS": " ".join(f"server {addr} max_fails=3 fail_timeout=5s;" for addr in waiting_servers),
         "SHELL_ADDR": f"127.0.0.1:{p['shell']}",
         "CATALOG_ADDR": f"127.0.0.1:{p['catalog']}",
         "CART_ADDR": f"127.0.0.1:{p['cart']}",

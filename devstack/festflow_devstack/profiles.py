@@ -95,7 +95,7 @@ def get_profile(name: str | None = None) -> Profile:
 
 SERVICE_DATABASES = {"order-service": "orders", "inventory-service": "inventory", "ticketing-service": "ticketing",
                      "payment-service": "payments", "waiting-room": "waiting_room"}
-SCALED_SERVICES = ("order-service", "inventory-service")  # the ones `instances` multiplies
+SCALED_SERVICES = ("order-service", "inventory-service", "waiting-room")  # the ones `instances` multiplies
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 import pytest
 
 from festflow_devstack.infra import gateway_values, render_template
-from festflow_devstack.profiles import EPHEMERAL_PORTS_START, REPO_ROOT, get_profile
+from festflow_devstack.profiles import EPHEMERAL_PORTS_START, REPO_ROOT, Layout, get_profile
 
 
 def test_template_substitutes_only_capitalised_names():
@@ -20,7 +20,10 @@ def test_gateway_template_renders_with_every_name_it_uses(tmp_path):
     text = (REPO_ROOT / "gateway" / "nginx.conf.template").read_text()
     rendered = render_template(text, gateway_values(profile, tmp_path))
     assert "${" not in rendered
-    assert "listen 3000;" in rendered
+    assert "listen 3000 reuseport;" in rendered and "worker_processes 4;" in rendered
+    two = render_template(text, gateway_values(profile, tmp_path, Layout("postgres", 2)))
+    assert ("upstream waiting_room { server 127.0.0.1:8007 max_fails=3 fail_timeout=5s; "
+            "server 127.0.0.1:8027 max_fails=3 fail_timeout=5s; keepalive 32; }") in two  # every waiting room
 
 
 def test_profiles_keep_user_ports_and_shift_test_ports():

@@ -31,6 +31,9 @@ class Identity:
     token_id: str = ""  # the token's jti, what a logout revokes
     expires: int = 0
     issued_at: float = 0.0  # the token's iat: what ending an account's sessions compares with
+    # the claim email_verified (OpenID Connect's name): the address was confirmed when the token was issued
+    # (an account once verified stays so; False may be out of date: ask the order service, GET /api/auth/me)
+    email_verified: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -112,7 +115,7 @@ class TokenVerifier:
             raise InvalidToken("unknown role")
         return Identity(username=claims["sub"], role=role, email=claims.get("email", ""),
                         token_id=claims.get("jti", ""), expires=int(claims["exp"]),
-                        issued_at=float(claims.get("iat", 0)))
+                        issued_at=float(claims.get("iat", 0)), email_verified=claims.get("email_verified") is True)
 
     def identify(self, token: str | None) -> Identity | None:
         """The caller's identity, or None for an anonymous visitor (no or invalid token)."""

@@ -19,6 +19,15 @@ def test_valid_token_gives_identity(keypair):
     private, public = keypair
     identity = TokenVerifier(public).verify(_token(private))
     assert (identity.username, identity.role, identity.is_admin) == ("guest", "client", False)
+    assert identity.email_verified is False  # not said: not known to be verified
+
+
+def test_a_token_says_whether_the_address_was_confirmed_when_it_was_issued(keypair):
+    private, public = keypair
+    verifier = TokenVerifier(public)
+    assert verifier.verify(_token(private, email_verified=True)).email_verified is True
+    assert verifier.verify(_token(private, email_verified=False)).email_verified is False
+    assert verifier.verify(_token(private, email_verified="yes")).email_verified is False  # only a JSON true
 
 
 @pytest.mark.parametrize("overrides", [

@@ -59,12 +59,15 @@ async def login(services: AppServices, credentials: Credentials, request: Reques
         return JSONResponse({"detail": str(exc), "proof": "mailed_login_link"}, status_code=403)
     except LoginRefused as exc:
         raise HTTPException(401, str(exc)) from exc
-    return _logged_in(services, request, response, user)
+    return await _logged_in(services, request, response, user)
 
 
-def _logged_in(services: Services, request: Request, response: Response, user: dict) -> dict:
-    """A token for the user, in the answer and as an HttpOnly cookie."""
-    token = services.issuer.issue(user["username"], user["role"], user["email"])
+async def _logged_in(services: Services, request: Request, response: Response, user: dict) -> dict:
+    """A token for the user, in the answer and as an HttpOnly cookie; it says whether the address is confirmed
+    (the waiting room lets a verified account join without asking)."""
+    async with services.engine.connect() as conn:
+        verified = await registration.is_verified(conn, user["username"])
+    token = services.issuer.issue(user["username"], user["role"], user["email"], email_verified=verified)
     response.set_cookie(COOKIE_NAME, token, max_age=services.issuer.ttl_seconds, httponly=True, samesite="lax",
                         secure=services.settings.cookie_secure or request.headers.get("x-forwarded-proto") == "https",
                         path="/")
@@ -82,7 +85,7 @@ async def login_by_link(services: AppServices, body: Token, request: Request, re
         return _account_error(exc)
     log.warning("account %s logged in by its mailed link from address %s", user["username"],
                 caller_address(request) or "?")
-    return _logged_in(services, request, response, user)
+    return await _logged_in(services, request, response, user)
 
 
 @router.post("/logout", status_code=204)

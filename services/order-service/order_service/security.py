@@ -40,17 +40,17 @@ class TokenIssuer:
         self.ttl_seconds = ttl_seconds
         self.verifier = verifier
 
-    def issue(self, username: str, role: str, email: str) -> str:
+    def issue(self, username: str, role: str, email: str, email_verified: bool = False) -> str:
         # iat to the millisecond (a NumericDate may be fractional): a session ended at a moment refuses
         # the tokens issued before it, not a login a moment after it in the same second
         issued_at = round(time.time(), 3)
         expires = int(issued_at) + self.ttl_seconds
         jti = uuid.uuid4().hex
         claims = {"sub": username, "role": role, "email": email, "iss": ISSUER, "aud": AUDIENCE,
-                  "iat": issued_at, "exp": expires, "jti": jti}
+                  "iat": issued_at, "exp": expires, "jti": jti, "email_verified": email_verified}
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM)
         if self.verifier is not None:
-            self.verifier.remember(token, Identity(username, role, email, jti, expires, issued_at))
+            self.verifier.remember(token, Identity(username, role, email, jti, expires, issued_at, email_verified))
         return token
 
 

@@ -25,8 +25,9 @@ def test_money_format():
 def test_the_issuing_service_remembers_its_tokens_with_the_identity_a_signature_check_gives():
     private, public = generate_keypair()
     own = TokenVerifier(public)
-    token = TokenIssuer(private, 60, own).issue("guest", "client", "g@x")
+    token = TokenIssuer(private, 60, own).issue("guest", "client", "g@x", email_verified=True)
     own._check = None  # type: ignore[method-assign]  # any signature check now fails loudly
     remembered = own.verify(token)
     assert remembered == TokenVerifier(public).verify(token)  # the same as a fresh check of the signature
     assert remembered.username == "guest" and remembered.token_id and remembered.expires > 0
+    assert remembered.email_verified is True

@@ -15,10 +15,10 @@ from waiting_room.settings import Settings
 KEYS = generate_keypair()
 
 
-def bearer(name, role="client"):
+def bearer(name, role="client", **more):
     now = int(time.time())
     claims = {"sub": name, "role": role, "email": f"{name}@x.org", "iss": ISSUER, "aud": AUDIENCE, "iat": now,
-              "exp": now + 60, "jti": name}
+              "exp": now + 60, "jti": name, **more}
     return {"Authorization": f"Bearer {jwt.encode(claims, KEYS[0], algorithm='RS256')}"}
 
 
@@ -27,8 +27,10 @@ class FakeAccounts:
 
     def __init__(self):
         self.down = False
+        self.asked = 0
 
     async def verified(self, authorization):
+        self.asked += 1
         if self.down:
             raise AccountsUnavailable("the accounts cannot be asked right now")
         return jwt.get_unverified_claims(authorization.removeprefix("Bearer "))["sub"] != "nina"
@@ -76,6 +78,9 @@ def test_the_room_through_its_api(tmp_path):
         accounts.down = True
         unknown = c.post("/api/queue/join", headers=bearer("ben"))
         assert unknown.status_code == 503 and unknown.headers["retry-after"] == "2"
+        asked = accounts.asked  # a token that says the address was confirmed joins without asking anyone
+        said = c.post("/api/queue/join", headers=bearer("ben", email_verified=True))
+        assert said.status_code == 200 and said.json()["state"] == "prequeue" and accounts.asked == asked
         assert c.get("/api/queue/fairness").json() == {  # before the start: the commitment alone, no seed
             "commitment": made["commitment"], "derivation": made["derivation"],
             "sale_starts_at": made["sale_starts_at"]}

@@ -21,7 +21,8 @@ async def test_a_buyers_stream_follows_the_draw_the_queue_and_their_turn(engine)
     for i in range(3):
         await room.join(engine, f"b{i}", now=OPENS + timedelta(seconds=i))
     clock = live.RoomClock()
-    streams = {name: live.standings(engine, clock, name, SECRET, FAST, heartbeat=0.5)
+    reader = live.PlaceReader(engine)
+    streams = {name: live.standings(engine, clock, reader, name, SECRET, FAST, heartbeat=0.5)
                for name in ("b0", "b1", "b2", "nobody")}
     firsts = {name: await next_event(stream) for name, stream in streams.items()}
     assert firsts["b0"]["state"] == "prequeue" and firsts["nobody"]["state"] == "not_joined"
@@ -42,3 +43,36 @@ async def test_a_buyers_stream_follows_the_draw_the_queue_and_their_turn(engine)
     assert datetime.now(UTC) - started <= timedelta(seconds=1.5)
     for stream in streams.values():
         await stream.aclose()
+
+
+async def test_many_streams_read_their_rows_together_not_one_query_each(engine):
+    import asyncio
+    await open_room(engine)
+    names = [f"b{i}" for i in range(60)]
+    for i, name in enumerate(names):
+        await room.join(engine, name, now=OPENS + timedelta(seconds=i))
+    clock, reader = live.RoomClock(), live.PlaceReader(engine)
+    streams = [live.standings(engine, clock, reader, name, SECRET, FAST, heartbeat=0.5) for name in names]
+    firsts = await asyncio.gather(*(next_event(stream) for stream in streams))
+    assert {first["state"] for first in firsts} == {"prequeue"}
+    opened = reader.batcher.batches
+    assert opened <= 10  # sixty buyers' rows, in a few queries (how few depends on how the loop interleaves)
+    await room.tick(engine, 10, FAST, now=seconds(1))  # the draw: every stream reads its row again
+    clock.publish(await room.load(engine))
+    after = await asyncio.gather(*(next_event(stream) for stream in streams))
+    assert sorted(s["position"] for s in after) == list(range(1, 61))
+    assert reader.batcher.batches - opened <= 10
+    for stream in streams:
+        await stream.aclose()
+
+
+def test_a_snapshot_that_changes_nothing_a_buyer_is_told_wakes_no_stream():
+    clock = live.RoomClock()
+    room_row = {"enabled": True, "starts_at": "s", "drawn_at": None, "admitted_through": 0, "sold_out_at": None,
+                "per_minute": None, "version": 1, "carried": 0.0, "tickets_left": 10}
+    clock.publish(room_row)
+    assert clock.ticks == 1
+    clock.publish(room_row | {"carried": 0.5, "tickets_left": 9})  # nothing a buyer is told changed
+    assert clock.ticks == 1 and clock.room["tickets_left"] == 9  # the newest snapshot, but no wake-up
+    clock.publish(room_row | {"admitted_through": 5})
+    assert clock.ticks == 2

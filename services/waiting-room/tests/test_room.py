@@ -244,3 +244,32 @@ async def test_the_report_counts_the_drop_and_says_when_it_sold_out(engine):
         "waiting": 4, "tickets_left": 0}
     assert found["sold_out_after_seconds"] == 4.0 and found["seed"] and found["commitment"]
     assert (found["repeat_joins"], found["refused_unverified"]) == (1, 1)
+
+
+async def test_a_join_that_comes_in_while_the_draw_runs_is_placed_after_the_drawn_ones(engine):
+    await open_room(engine)
+    for i in range(5):
+        await room.join(engine, f"early{i}", now=OPENS + timedelta(seconds=i))
+    await room.tick(engine, 100, FAST, now=seconds(1))  # the draw
+    # a join stamped before the start, whose transaction reached the room only after the draw
+    await room.join(engine, "straggler", now=STARTS - timedelta(milliseconds=5))
+    mine = await where(engine, "straggler", seconds(2))
+    assert mine.state in ("waiting", "admitted") and mine.position == 6  # placed, behind everyone drawn
+    drawn = (await room.fairness(engine))["places"]
+    assert [d["place"] for d in drawn] == [1, 2, 3, 4, 5]  # the published draw stays what the seed gives
+
+
+async def test_a_join_written_after_the_draw_it_did_not_see_is_placed_by_the_next_tick(engine):
+    from waiting_room.db import places
+    await open_room(engine)
+    for i in range(3):
+        await room.join(engine, f"early{i}", now=OPENS + timedelta(seconds=i))
+    await room.tick(engine, 100, FAST, now=seconds(1))  # the draw
+    async with engine.begin() as conn:  # as a join that read the room before the draw and wrote after it
+        await conn.execute(places.insert().values(room_id=room.ROOM, username="straggler", joined_at=events.iso(
+            STARTS - timedelta(seconds=1)), join_id=fair_order.join_id(room.ROOM, "straggler")))
+    assert (await where(engine, "straggler", seconds(2))).state == "prequeue"  # unplaced, for now
+    await room.tick(engine, 100, FAST, now=seconds(2))
+    mine = await where(engine, "straggler", seconds(3))
+    assert mine.state in ("waiting", "admitted") and mine.position == 4
+    assert [d["place"] for d in (await room.fairness(engine))["places"]] == [1, 2, 3]

@@ -24,7 +24,7 @@ from festflow_runtime.outbox import KafkaSender, OutboxRelay
 from festflow_runtime.revocations import subscribe_revocations
 from waiting_room import db, room
 from waiting_room.accounts import Accounts, OrderServiceAccounts
-from waiting_room.live import RoomClock
+from waiting_room.live import PlaceReader, RoomClock
 from waiting_room.settings import Settings
 from waiting_room.stock import CatalogStock
 
@@ -44,6 +44,7 @@ class Services:
     stock: CatalogStock
     accounts: Accounts
     clock: RoomClock  # the room after each tick, for the live streams
+    reader: PlaceReader  # the live streams' reads of the buyers' rows, gathered
     joins: room.JoinQueue
 
 
@@ -54,7 +55,7 @@ def build(settings: Settings, *, engine: AsyncEngine | None = None, accounts: Ac
     order_api = httpx.AsyncClient(base_url=settings.order_api_url, timeout=2.0)
     return Services(settings, engine, TokenVerifier(settings.public_key_pem()), sender, relay, order_api,
                     CatalogStock(order_api), accounts or OrderServiceAccounts(order_api), RoomClock(),
-                    room.JoinQueue(engine))
+                    PlaceReader(engine), room.JoinQueue(engine))
 
 
 async def admit_forever(services: Services) -> None:

@@ -153,11 +153,13 @@ async def join_many(engine: AsyncEngine, usernames: Sequence[str], now: datetime
     stamp = events.iso(moment)
     wanted = list(dict.fromkeys(usernames))
     async with engine.begin() as conn:
-        room = await _room(conn)
+        room = await _room(conn)  # not locked: joins go on side by side (a join under way at the draw: tick)
         if room is None or not room["enabled"]:
             raise RoomError(404, "there is no waiting room for this sale")
         if stamp < room["opens_at"]:
             raise RoomError(409, f"the waiting room opens at {room['opens_at']}")
+        if room["drawn_at"] is not None and stamp < room["drawn_at"]:
+            stamp = room["drawn_at"]  # came in while the draw ran: a late arrival, queued after those drawn
         known = {row["username"]: row for row in (await conn.execute(sa.select(places).where(
             places.c.room_id == ROOM, places.c.username.in_(wanted)))).mappings()}
         again = [name for name, row in known.items() if _pass_ran_out(row, moment)]
@@ -248,6 +250,14 @@ async def place_of(engine: AsyncEngine, username: str) -> Any:
         return await _place(conn, username)
 
 
+async def places_of(engine: AsyncEngine, usernames: Sequence[str]) -> list[Any]:
+    """The rows of several buyers in one query, in their order (None: not joined)."""
+    async with engine.connect() as conn:
+        found = {row["username"]: row for row in (await conn.execute(sa.select(places).where(
+            places.c.room_id == ROOM, places.c.username.in_(list(set(usernames)))))).mappings()}
+    return [found.get(name) for name in usernames]
+
+
 async def _place(conn: AsyncConnection, username: str) -> Any:
     return (await conn.execute(sa.select(places).where(places.c.room_id == ROOM, places.c.username == username))
             ).mappings().first()
@@ -319,6 +329,8 @@ async def tick(engine: AsyncEngine, tickets_left: int | None, capacity_per_secon
         if room["drawn_at"] is None:
             drawn = await _draw(conn, room, stamp)
             room = await _room(conn)
+        else:
+            await _place_stragglers(conn, room)
         sold_out = tickets_left is not None and tickets_left <= 0
         changes: dict[str, Any] = {"tickets_left": tickets_left}
         if sold_out and room["sold_out_at"] is None:
@@ -336,6 +348,18 @@ async def tick(engine: AsyncEngine, tickets_left: int | None, capacity_per_secon
                 changes["admitted_through"] = room["admitted_through"] + admitted
         await conn.execute(rooms.update().where(rooms.c.room_id == ROOM).values(**changes))
     return Tick(drawn, admitted, sold_out)
+
+
+async def _place_stragglers(conn: AsyncConnection, room: Any) -> None:
+    """Joins whose transaction was under way while the draw ran (they read the room before it, and wrote
+    after it): late arrivals, stamped with the draw's moment and queued after everyone placed, in the order
+    they came. The published draw (joined before the start) stays what the seed gives."""
+    stragglers = list((await conn.scalars(sa.select(places.c.username).where(
+        places.c.room_id == ROOM, places.c.place.is_(None)).order_by(places.c.joined_at, places.c.username))).all())
+    if stragglers:
+        await conn.execute(places.update().where(places.c.room_id == ROOM, places.c.username.in_(stragglers))
+                           .values(joined_at=room["drawn_at"]))
+        await _queue_at_end(conn, stragglers)
 
 
 async def _draw(conn: AsyncConnection, room: Any, stamp: str) -> int:
