@@ -1,4 +1,4 @@
-"""The waiting room with a drop's crowd on one machine (issue 25's target), against the real stack of the
+"""The waiting room with a drop's crowd on one machine (20,000 buyers is the target), against the real stack of the
 `bench` profile (PostgreSQL, its own ports):
 
 BUYERS accounts (imported in bulk; their tokens signed with the stack's own key, as a login would) join
@@ -131,13 +131,13 @@ def main() -> int:
     parser.add_argument("--after", type=float, default=20.0, help="seconds watched after the start")
     parser.add_argument("--stock", type=int, default=2000, help="tickets behind the room (default 2000)")
     parser.add_argument("--workers", type=int, default=0, help="load-generator processes (0: 1 per 7,000)")
-    parser.add_argument("--instances", type=int, default=0, help="waiting-room (and order, inventory) "
-                        "instances (0: 1 per 9,000 buyers, at least 1)")
+    parser.add_argument("--instances", type=int, default=0, help="waiting-room instances (0: 1 per 9,000 "
+                        "buyers, at least 1)")
     args = parser.parse_args()
     instances = args.instances or max(1, min(4, -(-args.buyers // 9000)))
     workers = args.workers or max(1, -(-args.buyers // 7000))
     profile = get_profile("bench")
-    stack = Stack(profile, layout=Layout("postgres", instances))
+    stack = Stack(profile, layout=Layout("postgres", waiting_rooms=instances))
     stack.start()
     try:
         return measure(stack, profile, args, workers, instances)

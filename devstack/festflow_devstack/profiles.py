@@ -95,7 +95,7 @@ def get_profile(name: str | None = None) -> Profile:
 
 SERVICE_DATABASES = {"order-service": "orders", "inventory-service": "inventory", "ticketing-service": "ticketing",
                      "payment-service": "payments", "waiting-room": "waiting_room"}
-SCALED_SERVICES = ("order-service", "inventory-service", "waiting-room")  # the ones `instances` multiplies
+SCALED_SERVICES = ("order-service", "inventory-service")  # the ones `instances` multiplies
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,19 @@ class Layout:
     database: str = "sqlite"  # or "postgres": a project-local PostgreSQL server, a database per service
     instances: int = 1
     database_urls: tuple[tuple[str, str], ...] = ()
+    # waiting-room instances (the gateway sends to every one): a drop's crowd of live streams outgrows one
+    # process's 20,000 files (bench/waiting_room_live_bench.py); apart from `instances`, so that a scaled
+    # stack starts no more processes than its test needs
+    waiting_rooms: int = 1
 
     def __post_init__(self) -> None:
         if self.database not in ("sqlite", "postgres"):
             raise ValueError(f"FESTFLOW_DATABASE must be sqlite or postgres, not {self.database!r}")
         if not 1 <= self.instances <= 4:
             raise ValueError(f"FESTFLOW_INSTANCES must be 1 to 4, not {self.instances}")
-        if self.instances > 1 and self.database != "postgres" and not self.database_urls:
+        if not 1 <= self.waiting_rooms <= 4:
+            raise ValueError(f"waiting rooms: 1 to 4, not {self.waiting_rooms}")
+        if max(self.instances, self.waiting_rooms) > 1 and self.database != "postgres" and not self.database_urls:
             raise ValueError("several instances need PostgreSQL: FESTFLOW_DATABASE=postgres")
 
     @classmethod
@@ -128,7 +134,8 @@ class Layout:
         return cls(env.get("FESTFLOW_DATABASE", "sqlite"), instances, urls)
 
     def instance_names(self, service: str) -> list[str]:
-        count = self.instances if service in SCALED_SERVICES else 1
+        count = self.instances if service in SCALED_SERVICES else self.waiting_rooms if service == "waiting-room" \
+            else 1
         return [service] + [f"{service}-{k}" for k in range(2, count + 1)]
 
 

@@ -21,7 +21,7 @@ def test_gateway_template_renders_with_every_name_it_uses(tmp_path):
     rendered = render_template(text, gateway_values(profile, tmp_path))
     assert "${" not in rendered
     assert "listen 3000 reuseport;" in rendered and "worker_processes 4;" in rendered
-    two = render_template(text, gateway_values(profile, tmp_path, Layout("postgres", 2)))
+    two = render_template(text, gateway_values(profile, tmp_path, Layout("postgres", waiting_rooms=2)))
     assert ("upstream waiting_room { server 127.0.0.1:8007 max_fails=3 fail_timeout=5s; "
             "server 127.0.0.1:8027 max_fails=3 fail_timeout=5s; keepalive 32; }") in two  # every waiting room
 
