@@ -28,6 +28,7 @@ from aiokafka import AIOKafkaConsumer
 from festflow_contracts import events
 from festflow_contracts.channels import ORDER_EVENTS_TOPIC
 from festflow_devstack.profiles import Profile
+from festflow_runtime.kafka_clients import METADATA_MAX_AGE_MS
 from lean_http import Pool, loopback_address
 
 BUYER_PASSWORD = "drop-buyer-password"
@@ -215,6 +216,7 @@ class Drop:
     # -- listeners -----------------------------------------------------------------------------------
     async def _kafka(self, ready: asyncio.Event) -> None:
         consumer = AIOKafkaConsumer(ORDER_EVENTS_TOPIC, bootstrap_servers=self.target.kafka, group_id=None,
+                                    metadata_max_age_ms=METADATA_MAX_AGE_MS,
                                     auto_offset_reset="latest")
         await consumer.start()
         try:

@@ -9,7 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from festflow_devstack import probes
-from festflow_devstack.profiles import Profile, instance_port
+from festflow_devstack.infra import kafka_bootstrap
+from festflow_devstack.profiles import Layout, Profile, instance_port
 from festflow_devstack.supervisor import Component, python_module
 
 
@@ -48,26 +49,34 @@ def ticket_signing_key(keys_dir: Path) -> Path:
     return path
 
 
-def app_environments(profile: Profile, private_key: Path, public_key: Path,
-                     databases: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+def amqp_urls(profile: Profile, nodes: int = 1) -> str:
+    """Every RabbitMQ node's URL, comma-separated (the apps connect to one and move on when it goes)."""
+    return ",".join(f"amqp://guest:guest@127.0.0.1:{profile.rabbit_ports(node)['amqp']}/"
+                    for node in range(1, nodes + 1))
+
+
+def app_environments(profile: Profile, private_key: Path, public_key: Path, databases: dict[str, str] | None = None,
+                     layout: Layout | None = None) -> dict[str, dict[str, str]]:
     """Each app's environment; `databases` names a service's DATABASE_URL (SQLite files by default)."""
     p = profile.ports
+    nodes = (layout or Layout()).nodes
+    amqp = amqp_urls(profile, nodes)
     db = {"order-service": _sqlite(profile, "orders.db"), "inventory-service": _sqlite(profile, "inventory.db"),
           "ticketing-service": _sqlite(profile, "ticketing.db"),
           "payment-service": _sqlite(profile, "payments.db"),
           "waiting-room": _sqlite(profile, "waiting-room.db")} | (databases or {})
     token = internal_token(private_key.parent)
     common = {
-        "KAFKA_BOOTSTRAP_SERVERS": profile.kafka_bootstrap,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap(profile, nodes),
         "JWT_PUBLIC_KEY_FILE": str(public_key),
         "FESTFLOW_ENV": profile.name,
     }
     order_api = profile.url("order")
     return {
         "inventory-service": {**common, "DATABASE_URL": db["inventory-service"],
-                              "AMQP_URL": profile.amqp_url, "INTERNAL_API_TOKEN": token, **bank_account(profile)},
+                              "AMQP_URL": amqp, "INTERNAL_API_TOKEN": token, **bank_account(profile)},
         "order-service": {**common, "DATABASE_URL": db["order-service"],
-                          "AMQP_URL": profile.amqp_url, "JWT_PRIVATE_KEY_FILE": str(private_key),
+                          "AMQP_URL": amqp, "JWT_PRIVATE_KEY_FILE": str(private_key),
                           "INVENTORY_URL": profile.url("inventory"), "INTERNAL_API_TOKEN": token,
                           "WAITING_ROOM_SECRET": waiting_room_secret(private_key.parent), **order_limits(profile)},
         "email-function": {**common, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(p["smtp"]),
@@ -145,6 +154,9 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+# the browser app's parts (they start after the services, whose APIs they read)
+FRONTENDS = ("shell-app", "mf-catalog", "mf-cart", "mf-admin", "mf-gate", "mf-account")
+
 # Mail waits while the sale needs the CPU: on one machine the email function (and the local mail sink)
 # rendering QR codes and PDFs would otherwise take cores from checkout in a drop's first minute. They catch
 # up as soon as the rush is over; the bench reports when the last mail was sent. They run at nice 19, they
@@ -152,7 +164,8 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 BACKGROUND = ("email-function", "mail-sink")
 
 
-def app_component(profile: Profile, name: str, env: dict[str, str], instance: str | None = None) -> Component:
+def app_component(profile: Profile, name: str, env: dict[str, str], instance: str | None = None,
+                  timeout: float = 60) -> Component:
     """App `name` as its own process; `instance` (e.g. `order-service-2`) is a further instance of it, on
     its own port (see instance_port)."""
     asgi, port_name, flags = APPS[name]
@@ -165,5 +178,5 @@ def app_component(profile: Profile, name: str, env: dict[str, str], instance: st
         (profile.run_dir / "data").mkdir(parents=True, exist_ok=True)
 
     return Component(instance, argv, lambda: probes.http_ok(f"http://127.0.0.1:{port}/healthz"),
-                     env=env, prepare=prepare, timeout=60,
+                     env=env, prepare=prepare, timeout=timeout,
                      nice=19 if name in BACKGROUND else 0, idle=name in BACKGROUND)

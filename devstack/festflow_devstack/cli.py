@@ -7,10 +7,10 @@ import signal
 import sys
 import time
 
-from festflow_devstack import apps, probes
+from festflow_devstack import status
 from festflow_devstack.infra import stop_epmd
 from festflow_devstack.profiles import Layout, get_profile
-from festflow_devstack.stack import Stack, pid_path, running_pid, write_own_pid
+from festflow_devstack.stack import Stack, pid_path, recorded_layout, running_pid, write_own_pid
 from festflow_devstack.supervisor import StackError, stop_recorded
 
 
@@ -86,23 +86,18 @@ def cmd_stop(profile) -> int:
 
 
 def cmd_status(profile) -> int:
-    p = profile.ports
-    checks = {
-        "gateway": probes.http_ok(profile.url("gateway", "/gateway/healthz")),
-        "rabbitmq": probes.tcp_open(p["amqp"]),
-        "kafka": probes.tcp_open(p["kafka"]),
-    }
-    for name, (_, port_name, _) in apps.APPS.items():
-        checks[name] = probes.http_ok(profile.url(port_name, "/healthz"))
-    for name, ok in checks.items():
-        print(f"{name:<20} {'up' if ok else 'DOWN'}")
-    return 0 if all(checks.values()) else 1
+    """Each part of the stack last started for this profile (each node of a cluster, with its role)."""
+    layout = recorded_layout(profile)
+    rows = status.rows(profile, layout)
+    for name, state in rows:
+        print(f"{name:<22} {state}")
+    return 0 if all(status.healthy(state) for _, state in rows) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="festflow_devstack")
     parser.add_argument("command", choices=["run", "stop", "status"])
-    parser.add_argument("--profile", default=None, help="dev (default) or test")
+    parser.add_argument("--profile", default=None, help="dev (default), test, bench, scale or cluster")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     return {"run": cmd_run, "stop": cmd_stop, "status": cmd_status}[args.command](profile)

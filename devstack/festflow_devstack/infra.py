@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,25 +15,43 @@ from festflow_devstack.profiles import KAFKA_VERSION, REPO_ROOT, Layout, Profile
 from festflow_devstack.supervisor import Component, StackError
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 
 
-def rabbitmq(profile: Profile) -> Component:
-    base = profile.run_dir / "rabbitmq"
-    ports = profile.ports
+def rabbit_node_name(profile: Profile, node: int, nodes: int = 1) -> str:
+    """A lone node is `festflow-<profile>@localhost`; a cluster's are `festflow-<profile>-<k>@localhost`, so
+    that a cluster's data never meets a lone node's."""
+    return profile.rabbit_node if nodes == 1 else f"festflow-{profile.name}-{node}@localhost"
+
+
+def rabbit_component_name(node: int, nodes: int = 1) -> str:
+    return "rabbitmq" if nodes == 1 else f"rabbitmq-{node}"
+
+
+def rabbitmq(profile: Profile, node: int = 1, nodes: int = 1, cookie: str | None = None) -> Component:
+    """RabbitMQ node `node` of `nodes`. A cluster's nodes share the Erlang cookie `cookie` (how nodes and
+    rabbitmqctl prove they belong together) and are joined by `join_rabbit_cluster` once all are up."""
+    name = rabbit_component_name(node, nodes)
+    base = profile.run_dir / name
+    ports = profile.rabbit_ports(node)
     conf = base / "rabbitmq.conf"
 
     def prepare() -> None:
         (base / "home").mkdir(parents=True, exist_ok=True)
+        if cookie is not None:
+            write_cookie(base / "home", cookie)
         conf.write_text(
             f"listeners.tcp.default = 127.0.0.1:{ports['amqp']}\n"
             f"management.tcp.port = {ports['rabbit_mgmt']}\n"
             "management.tcp.ip = 127.0.0.1\n"
             "loopback_users.guest = true\n"
+            # a cluster's node that lost its peers pauses instead of taking writes alone (split brain)
+            + ("cluster_partition_handling = pause_minority\n" if nodes > 1 else "")
         )
 
     env = {
         "HOME": str(base / "home"),
-        "RABBITMQ_NODENAME": profile.rabbit_node,
+        "RABBITMQ_NODENAME": rabbit_node_name(profile, node, nodes),
         "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
         "RABBITMQ_NODE_PORT": str(ports["amqp"]),
         "RABBITMQ_DIST_PORT": str(ports["rabbit_dist"]),
@@ -54,8 +74,42 @@ def rabbitmq(profile: Profile) -> Component:
             f"http://127.0.0.1:{ports['rabbit_mgmt']}/api/health/checks/alarms", "guest", "guest"
         )
 
-    return Component("rabbitmq", [RABBITMQ_SERVER], ready, env=env, prepare=prepare,
-                     after_stop=stop_epmd, timeout=90)
+    return Component(name, [RABBITMQ_SERVER], ready, env=env, prepare=prepare,
+                     after_stop=stop_epmd if node == 1 else None, timeout=90 if nodes == 1 else 180)
+
+
+def write_cookie(home: Path, cookie: str) -> None:
+    path = home / ".erlang.cookie"
+    if path.exists() and path.read_text() == cookie:
+        return
+    path.unlink(missing_ok=True)
+    path.write_text(cookie)
+    path.chmod(0o400)
+
+
+def rabbitmqctl(profile: Profile, node: int, nodes: int, *args: str, timeout: float = 60) -> str:
+    """Runs `rabbitmqctl -n <node> <args>` as that node's own HOME (its cookie); its output."""
+    name = rabbit_component_name(node, nodes)
+    env = {**os.environ, "HOME": str(profile.run_dir / name / "home"), "ERL_EPMD_ADDRESS": "127.0.0.1"}
+    done = subprocess.run([RABBITMQCTL, "-n", rabbit_node_name(profile, node, nodes), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise StackError(f"rabbitmqctl {' '.join(args)} on {name} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def join_rabbit_cluster(profile: Profile, nodes: int) -> None:
+    """Joins nodes 2.. to node 1's cluster, unless they are in it already (a developer's cluster keeps its
+    data between runs): a node leaves its own empty state behind and takes the cluster's."""
+    first = rabbit_node_name(profile, 1, nodes)
+    for node in range(2, nodes + 1):
+        status = rabbitmqctl(profile, node, nodes, "cluster_status", "--formatter", "json")
+        if first in json.loads(status).get("running_nodes", []):
+            continue
+        rabbitmqctl(profile, node, nodes, "stop_app")
+        rabbitmqctl(profile, node, nodes, "reset")
+        rabbitmqctl(profile, node, nodes, "join_cluster", first)
+        rabbitmqctl(profile, node, nodes, "start_app")
 
 
 def stop_epmd() -> None:
@@ -70,56 +124,87 @@ def kafka_libs() -> Path:
     return libs
 
 
-def kafka(profile: Profile) -> Component:
-    base = profile.run_dir / "kafka"
+def kafka_component_name(node: int, nodes: int = 1) -> str:
+    return "kafka" if nodes == 1 else f"kafka-{node}"
+
+
+def kafka_bootstrap(profile: Profile, nodes: int = 1) -> str:
+    """Every broker's address, as clients are given them (any one answering is enough to find the rest)."""
+    return ",".join(f"127.0.0.1:{profile.kafka_ports(node)['kafka']}" for node in range(1, nodes + 1))
+
+
+def kafka_properties(profile: Profile, data: Path, node: int = 1, nodes: int = 1) -> str:
+    """The broker's server.properties. Each broker is also a KRaft controller; a cluster's topics keep
+    three copies and take a write once two have it (min.insync.replicas=2, with producers' acks=all)."""
+    ports = profile.kafka_ports(node)
+    voters = ",".join(f"{k}@127.0.0.1:{profile.kafka_ports(k)['kafka_controller']}" for k in range(1, nodes + 1))
+    copies = min(nodes, 3)
+    return "\n".join([
+        "process.roles=broker,controller",
+        f"node.id={node}",
+        f"controller.quorum.voters={voters}",
+        f"listeners=PLAINTEXT://127.0.0.1:{ports['kafka']},CONTROLLER://127.0.0.1:{ports['kafka_controller']}",
+        f"advertised.listeners=PLAINTEXT://127.0.0.1:{ports['kafka']}",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=PLAINTEXT",
+        f"log.dirs={data}",
+        "num.partitions=3",
+        f"default.replication.factor={copies}",
+        f"min.insync.replicas={max(1, copies - 1)}",
+        f"offsets.topic.replication.factor={copies}",
+        "offsets.topic.num.partitions=5",
+        f"transaction.state.log.replication.factor={copies}",
+        f"transaction.state.log.min.isr={max(1, copies - 1)}",
+        "transaction.state.log.num.partitions=5",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=true",
+        "log.retention.hours=168",
+        # a broker that comes back takes its partitions' leadership back soon, not after 5 minutes
+        "leader.imbalance.check.interval.seconds=30",
+        # a broker that dies is declared dead by the controllers after 3 s of silence instead of 9: its
+        # partitions get new leaders sooner (measured: 13 s from kill -9 to new leaders with the defaults)
+        "broker.session.timeout.ms=3000",
+        "broker.heartbeat.interval.ms=1000",
+        "",
+    ])
+
+
+def kafka(profile: Profile, node: int = 1, nodes: int = 1, cluster_id: str | None = None) -> Component:
+    """Kafka broker `node` of `nodes` (KRaft: each broker is also a controller). A cluster's brokers are
+    formatted with one cluster id, `cluster_id`."""
+    name = kafka_component_name(node, nodes)
+    base = profile.run_dir / name
     props = base / "server.properties"
     data = base / "data"
-    ports = profile.ports
+    ports = profile.kafka_ports(node)
     java = shutil.which("java") or "java"
     log4j = REPO_ROOT / "scripts" / "kafka" / "log4j.properties"
-    jvm = [java, "-Xms512m", "-Xmx512m", "-XX:+UseG1GC", f"-Dlog4j.configuration=file:{log4j}",
+    heap = "512m" if nodes == 1 else "384m"
+    jvm = [java, f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", f"-Dlog4j.configuration=file:{log4j}",
            "-cp", f"{kafka_libs()}/*"]
 
     def prepare() -> None:
         base.mkdir(parents=True, exist_ok=True)
-        props.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@127.0.0.1:{ports['kafka_controller']}",
-            f"listeners=PLAINTEXT://127.0.0.1:{ports['kafka']},CONTROLLER://127.0.0.1:{ports['kafka_controller']}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{ports['kafka']}",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={data}",
-            "num.partitions=3",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=5",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "transaction.state.log.num.partitions=5",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            "log.retention.hours=168",
-            "",
-        ]))
+        props.write_text(kafka_properties(profile, data, node, nodes))
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+            identity = cluster_id or base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
             # "=" form: a random id may start with "-", which would read as an option
             done = subprocess.run(
-                [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "--config", str(props),
+                [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={identity}", "--config", str(props),
                  "--ignore-formatted"],
                 capture_output=True, text=True,
             )
             if done.returncode != 0:
                 raise StackError(f"formatting Kafka storage failed:\n{done.stdout}{done.stderr}")
 
-    log_path = profile.run_dir / "logs" / "kafka.log"
+    log_path = profile.run_dir / "logs" / f"{name}.log"
 
     def ready() -> bool:
         return probes.tcp_open(ports["kafka"]) and probes.log_contains(log_path, "Kafka Server started")
 
-    return Component("kafka", [*jvm, "kafka.Kafka", str(props)], ready, prepare=prepare, timeout=120)
+    return Component(name, [*jvm, "kafka.Kafka", str(props)], ready, prepare=prepare,
+                     timeout=120 if nodes == 1 else 240)
 
 
 STRIPE_MOCK = REPO_ROOT / ".cache" / "go-bin" / "stripe-mock"
@@ -148,27 +233,29 @@ def render_template(text: str, values: dict[str, str]) -> str:
 def gateway_values(profile: Profile, run_path: Path, layout: Layout | None = None) -> dict[str, str]:
     p = profile.ports
     layout = layout or Layout()
-    order_servers = [f"127.0.0.1:{instance_port(p['order'], name)}" for name in layout.instance_names("order-service")]
-    waiting_servers = [f"127.0.0.1:{instance_port(p['waiting'], name)}"
-                       for name in layout.instance_names("waiting-room")]
+
+    def servers(app: str, port_name: str) -> str:
+        """Every instance of `app`, each `server ADDR max_fails=3 fail_timeout=5s;` in its upstream."""
+        return " ".join(f"server 127.0.0.1:{instance_port(p[port_name], name)} max_fails=3 fail_timeout=5s;"
+                        for name in layout.instance_names(app))
+
     return {
         "GATEWAY_PORT": str(p["gateway"]),
         # four workers: at up to 9,500 live streams each (this machine's file limit), a drop's 20,000 waiting
         # buyers fit; idle, a worker costs a few MiB and no CPU
         "GATEWAY_WORKERS": "4",
         "RUN_DIR": str(run_path),
-        # every order-service instance, each `server ADDR max_fails=3 fail_timeout=5s;` in the upstream
-        "ORDER_API_SERVERS": " ".join(f"server {addr} max_fails=3 fail_timeout=5s;" for addr in order_servers),
-        "NOTIFY_ADDR": f"127.0.0.1:{p['notify']}",
-        "TICKETING_ADDR": f"127.0.0.1:{p['ticketing']}",
-        "PAYMENT_ADDR": f"127.0.0.1:{p['payment']}",
-        "WAITING_SERVERS": " ".join(f"server {addr} max_fails=3 fail_timeout=5s;" for addr in waiting_servers),
-        "SHELL_ADDR": f"127.0.0.1:{p['shell']}",
-        "CATALOG_ADDR": f"127.0.0.1:{p['catalog']}",
-        "CART_ADDR": f"127.0.0.1:{p['cart']}",
-        "ADMIN_ADDR": f"127.0.0.1:{p['admin']}",
-        "GATE_ADDR": f"127.0.0.1:{p['gate']}",
-        "ACCOUNT_ADDR": f"127.0.0.1:{p['account']}",
+        "ORDER_API_SERVERS": servers("order-service", "order"),
+        "NOTIFY_SERVERS": servers("notification-hub", "notify"),
+        "TICKETING_SERVERS": servers("ticketing-service", "ticketing"),
+        "PAYMENT_SERVERS": servers("payment-service", "payment"),
+        "WAITING_SERVERS": servers("waiting-room", "waiting"),
+        "SHELL_SERVERS": servers("shell-app", "shell"),
+        "CATALOG_SERVERS": servers("mf-catalog", "catalog"),
+        "CART_SERVERS": servers("mf-cart", "cart"),
+        "ADMIN_SERVERS": servers("mf-admin", "admin"),
+        "GATE_SERVERS": servers("mf-gate", "gate"),
+        "ACCOUNT_SERVERS": servers("mf-account", "account"),
         "MAILBOX_ADDR": f"127.0.0.1:{p['mail_http']}",
         # a TLS proxy on this host may say the public side is HTTPS (geo entries: `address value;`)
         "TRUSTED_PROXY_ENTRIES": "127.0.0.1/32 1;",

@@ -23,19 +23,27 @@ def test_gateway_template_renders_with_every_name_it_uses(tmp_path):
     assert "listen 3000 reuseport;" in rendered and "worker_processes 4;" in rendered
     two = render_template(text, gateway_values(profile, tmp_path, Layout("postgres", waiting_rooms=2)))
     assert ("upstream waiting_room { server 127.0.0.1:8007 max_fails=3 fail_timeout=5s; "
-            "server 127.0.0.1:8027 max_fails=3 fail_timeout=5s; keepalive 32; }") in two  # every waiting room
+            "server 127.0.0.1:8207 max_fails=3 fail_timeout=5s; keepalive 32; }") in two  # every waiting room
 
 
 def test_profiles_keep_user_ports_and_shift_test_ports():
-    from festflow_devstack.profiles import INSTANCE_PORT_STEP
+    from festflow_devstack.profiles import CLUSTER_NODES, INSTANCE_PORT_STEP
 
-    dev, test, bench, scale = (get_profile(n) for n in ("dev", "test", "bench", "scale"))
+    profiles = [get_profile(n) for n in ("dev", "test", "bench", "scale", "cluster")]
+    dev, test = profiles[0], profiles[1]
     assert (dev.ports["gateway"], dev.ports["order"], dev.ports["rabbit_mgmt"]) == (3000, 8000, 15672)
-    assert set(test.ports) == set(dev.ports) == set(bench.ports) == set(scale.ports)
-    every = [port for p in (dev, test, bench, scale) for name, base in p.ports.items()
-             for port in ([base + INSTANCE_PORT_STEP * k for k in range(4)] if name in ("order", "inventory")
-                          else [base])]
-    assert len(set(every)) == len(every)  # no port used twice (up to 4 instances): the stacks can run at once
+    assert all(set(p.ports) == set(dev.ports) for p in profiles)
+    every = []
+    for p in profiles:
+        node_ports = {port for node in range(2, CLUSTER_NODES + 1)
+                      for port in [*p.rabbit_ports(node).values(), *p.kafka_ports(node).values()]}
+        every += sorted(node_ports) + [p.ports["postgres"] + 1]  # a cluster's standby
+        for name, base in p.ports.items():
+            # up to 4 instances of every app (a cluster runs two of each)
+            every += [base + INSTANCE_PORT_STEP * k for k in range(4)] if name not in (
+                "amqp", "rabbit_mgmt", "rabbit_dist", "kafka", "kafka_controller", "postgres", "smtp", "stripe") \
+                else [base]
+    assert len(set(every)) == len(every)  # no port used twice: the stacks can run at once
     assert max(every) < EPHEMERAL_PORTS_START
     assert test.fresh and not dev.fresh
     with pytest.raises(ValueError):
@@ -85,7 +93,7 @@ def test_the_layout_comes_from_the_environment_and_refuses_instances_on_sqlite()
     assert layout.instance_names("order-service") == ["order-service", "order-service-2"]
     assert layout.instance_names("ticketing-service") == ["ticketing-service"]
     assert dict(layout.database_urls) == {"ticketing-service": "postgresql+asyncpg://x@h/t"}
-    assert [instance_port(8000, n) for n in layout.instance_names("order-service")] == [8000, 8020]
+    assert [instance_port(8000, n) for n in layout.instance_names("order-service")] == [8000, 8200]
     assert instance_port(8004, "ticketing-service") == 8004
     for bad in ({"FESTFLOW_INSTANCES": "2"}, {"FESTFLOW_DATABASE": "mysql"}, {"FESTFLOW_INSTANCES": "two"},
                 {"FESTFLOW_DATABASE": "postgres", "FESTFLOW_INSTANCES": "9"}):
@@ -98,4 +106,78 @@ def test_the_gateway_balances_over_every_order_service_instance(tmp_path):
 
     values = gateway_values(get_profile("test"), tmp_path, Layout("postgres", 2))
     assert values["ORDER_API_SERVERS"] == ("server 127.0.0.1:18000 max_fails=3 fail_timeout=5s; "
-                                           "server 127.0.0.1:18020 max_fails=3 fail_timeout=5s;")
+                                           "server 127.0.0.1:18200 max_fails=3 fail_timeout=5s;")
+    assert values["SHELL_SERVERS"] == "server 127.0.0.1:18100 max_fails=3 fail_timeout=5s;"  # one shell
+
+
+def test_festflow_cluster_lays_out_three_nodes_of_each_broker_a_standby_and_two_of_every_app():
+    from festflow_devstack.profiles import Layout
+
+    layout = Layout.from_environment({"FESTFLOW_CLUSTER": "1"})
+    assert layout == Layout.clustered() and layout.cluster and layout.nodes == 3 and layout.database == "postgres"
+    for app in ("order-service", "notification-hub", "mf-cart", "waiting-room", "email-function"):
+        assert layout.instance_names(app) == [app, f"{app}-2"]
+    assert layout.instance_names("mail-sink") == ["mail-sink"]  # the local SMTP sink stays one
+    assert Layout.from_environment({"FESTFLOW_CLUSTER": "0"}) == Layout()
+    assert Layout.from_json(layout.to_json()) == layout  # what `make status` reads back
+    scaled = Layout("postgres", 2, (("ticketing-service", "postgresql+asyncpg://x@h/t"),))
+    assert Layout.from_json(scaled.to_json()) == scaled
+    for bad in ({"FESTFLOW_CLUSTER": "yes"}, {"FESTFLOW_CLUSTER": "1", "FESTFLOW_DATABASE": "sqlite"},
+                {"FESTFLOW_CLUSTER": "1", "FESTFLOW_INSTANCES": "3"},
+                {"FESTFLOW_CLUSTER": "1", "ORDER_DATABASE_URL": "postgresql+asyncpg://x@h/o"}):
+        with pytest.raises(ValueError):
+            Layout.from_environment(bad)
+
+
+def test_a_clusters_gateway_sends_to_both_instances_of_every_app(tmp_path):
+    from festflow_devstack.profiles import Layout
+
+    values = gateway_values(get_profile("cluster"), tmp_path, Layout.clustered())
+    for name in ("ORDER_API_SERVERS", "NOTIFY_SERVERS", "TICKETING_SERVERS", "PAYMENT_SERVERS", "WAITING_SERVERS",
+                 "SHELL_SERVERS", "CATALOG_SERVERS", "CART_SERVERS", "ADMIN_SERVERS", "GATE_SERVERS",
+                 "ACCOUNT_SERVERS"):
+        assert values[name].count("server 127.0.0.1:") == 2, name
+    rendered = render_template((REPO_ROOT / "gateway" / "nginx.conf.template").read_text(), values)
+    assert ("upstream mf_cart    { server 127.0.0.1:29102 max_fails=3 fail_timeout=5s; "
+            "server 127.0.0.1:29302 max_fails=3 fail_timeout=5s; keepalive 16; }") in rendered
+
+
+def test_a_clusters_apps_know_every_broker_node_and_find_the_database_that_takes_writes(tmp_path):
+    from festflow_devstack import apps, postgres
+    from festflow_devstack.profiles import Layout
+
+    profile = get_profile("cluster")
+    url = postgres.cluster_url([26432, 26433], "orders")
+    assert url == ("postgresql+asyncpg://festflow@/orders?host=127.0.0.1:26432&host=127.0.0.1:26433"
+                   "&target_session_attrs=read-write")
+    env = apps.app_environments(profile, tmp_path / "private.pem", tmp_path / "public.pem",
+                                {"order-service": url}, Layout.clustered())
+    order = env["order-service"]
+    assert order["AMQP_URL"] == ("amqp://guest:guest@127.0.0.1:5676/,amqp://guest:guest@127.0.0.1:5686/,"
+                                 "amqp://guest:guest@127.0.0.1:5696/")
+    assert order["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:30092,127.0.0.1:30292,127.0.0.1:30492"
+    assert order["DATABASE_URL"] == url and env["inventory-service"]["AMQP_URL"] == order["AMQP_URL"]
+    lone = apps.app_environments(get_profile("test"), tmp_path / "private.pem", tmp_path / "public.pem")
+    assert lone["order-service"]["AMQP_URL"] == "amqp://guest:guest@127.0.0.1:5673/"
+
+
+def test_a_clusters_kafka_brokers_vote_together_and_keep_three_copies(tmp_path):
+    from festflow_devstack.infra import kafka_properties
+
+    profile = get_profile("cluster")
+    second = dict(line.split("=", 1) for line in kafka_properties(profile, tmp_path, 2, 3).splitlines() if line)
+    assert second["node.id"] == "2"
+    assert second["controller.quorum.voters"] == "1@127.0.0.1:30093,2@127.0.0.1:30293,3@127.0.0.1:30493"
+    assert second["listeners"] == "PLAINTEXT://127.0.0.1:30292,CONTROLLER://127.0.0.1:30293"
+    assert (second["default.replication.factor"], second["min.insync.replicas"],
+            second["offsets.topic.replication.factor"]) == ("3", "2", "3")
+    lone = dict(line.split("=", 1) for line in kafka_properties(profile, tmp_path).splitlines() if line)
+    assert (lone["controller.quorum.voters"], lone["default.replication.factor"], lone["min.insync.replicas"]) == (
+        "1@127.0.0.1:30093", "1", "1")
+
+
+def test_status_counts_a_standby_as_healthy_and_a_down_node_not():
+    from festflow_devstack.status import healthy
+
+    assert healthy("up") and healthy("up, leads the order commands") and healthy("primary") and healthy("standby")
+    assert not healthy("DOWN") and not healthy("down")

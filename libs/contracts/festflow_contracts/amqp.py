@@ -1,6 +1,7 @@
 """The order-command queue, declared identically by its producer and its consumer.
 
-A durable quorum queue. A command that can never succeed is dead-lettered at once by its consumer; one
+A durable quorum queue (on a cluster, a copy on every node: it outlives the loss of one), and so is its
+dead-letter queue. A command that can never succeed is dead-lettered at once by its consumer; one
 that keeps failing (a poison message) is dead-lettered by RabbitMQ after DELIVERY_LIMIT deliveries,
 so nothing loops forever. Dead-lettering is at-least-once: nothing is dropped on the way.
 Messages are persistent.
@@ -22,8 +23,10 @@ ORDER_COMMANDS_ARGS = {
     "x-overflow": "reject-publish",
 }
 
+DEAD_LETTER_ARGS = {"x-queue-type": "quorum"}  # replicated like the command queue
+
 
 async def declare_order_commands(channel: Any) -> Any:
     """Declares the dead-letter queue and the command queue on an aio-pika channel; returns the latter."""
-    await channel.declare_queue(ORDER_COMMANDS_DLQ, durable=True)
+    await channel.declare_queue(ORDER_COMMANDS_DLQ, durable=True, arguments=DEAD_LETTER_ARGS)
     return await channel.declare_queue(ORDER_COMMANDS_QUEUE, durable=True, arguments=ORDER_COMMANDS_ARGS)

@@ -3,7 +3,9 @@
 # RabbitMQ: commands from the order service to the inventory service (durable queue, persistent messages)
 # (a quorum queue: its name changed with its type, since RabbitMQ cannot change a queue's type in place)
 ORDER_COMMANDS_QUEUE = "festflow.order-commands.v2"
-ORDER_COMMANDS_DLQ = "festflow.order-commands.dead"
+# the dead letters: a quorum queue too, so that losing one node of a cluster loses neither it nor the
+# command queue's declaration (a classic queue lives on one node, and declaring it fails while that is down)
+ORDER_COMMANDS_DLQ = "festflow.order-commands.dead.v2"
 
 # Kafka: domain events emitted by the inventory service, keyed by order id
 ORDER_EVENTS_TOPIC = "festflow.order-events"

@@ -22,6 +22,7 @@ from festflow_contracts.events import InvalidEvent, decode
 from festflow_contracts.messages import InvalidMessage
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.broker_logs import limit_broker_client_logs
+from festflow_runtime.kafka_clients import CLIENT_OPTIONS
 from festflow_runtime.topics import TOPICS, ensure_topics
 
 log = logging.getLogger("festflow.event_stream")
@@ -45,7 +46,7 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None,
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
-        metadata_max_age_ms=5000,
+        **CLIENT_OPTIONS,
         retry_backoff_ms=500,
         request_timeout_ms=10000,
     )
@@ -172,7 +173,8 @@ class Subscription:
     async def _park(self, record: Any, reason: str) -> None:
         """Copies the record to its topic's parked topic, with where it came from and why."""
         if self._producer is None:
-            self._producer = AIOKafkaProducer(bootstrap_servers=self._args[0], enable_idempotence=True)
+            self._producer = AIOKafkaProducer(bootstrap_servers=self._args[0], enable_idempotence=True,
+                                              **CLIENT_OPTIONS)
             await self._producer.start()
         headers = [("festflow-parked-reason", reason.encode()),
                    ("festflow-parked-from", f"{record.topic}/{record.partition}/{record.offset}".encode()),

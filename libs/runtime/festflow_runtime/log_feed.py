@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from festflow_contracts import events
 from festflow_contracts.channels import SYSTEM_LOGS_TOPIC
 from festflow_runtime.event_stream import cancel_and_wait, stop_within
+from festflow_runtime.kafka_clients import CLIENT_OPTIONS
 from festflow_runtime.topics import ensure_topics
 
 QUEUE_SIZE = 1000
@@ -68,7 +69,7 @@ class LogFeed:
 
     async def _send_forever(self) -> None:
         while True:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=50)
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=50, **CLIENT_OPTIONS)
             try:
                 await ensure_topics(self.bootstrap, (SYSTEM_LOGS_TOPIC,))
                 await producer.start()

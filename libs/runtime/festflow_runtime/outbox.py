@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from festflow_contracts import events
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.event_stream import stop_within
+from festflow_runtime.kafka_clients import CLIENT_OPTIONS
 from festflow_runtime.relay_loop import relay_rows, run_relay
 from festflow_runtime.topics import ensure_topics
 
@@ -102,7 +103,7 @@ class KafkaSender:
         acknowledgements; a failure restarts the producer at the next call."""
         if self._producer is None:
             await ensure_topics(self.bootstrap, self.topics)
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True,
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, **CLIENT_OPTIONS,
                                         request_timeout_ms=10_000)
             await producer.start()
             self._producer = producer

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from festflow_runtime.client_address import trusted_networks
 
 # where FestFlow runs for development and tests (the local runner's profiles): its defaults are fine there
-LOCAL_ENVIRONMENTS = frozenset({"dev", "test", "bench", "scale"})
+LOCAL_ENVIRONMENTS = frozenset({"dev", "test", "bench", "scale", "cluster"})
 # what a password, token or secret left at a development default contains
 DEFAULT_SECRET_MARKERS = ("change-me", "festflow-dev-", "guest:guest@", "festflow:festflow@")
 

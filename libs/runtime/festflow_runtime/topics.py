@@ -28,12 +28,23 @@ TOPICS: dict[str, dict[str, str]] = {
 }
 
 
+def copies_for(brokers: int) -> tuple[int, dict[str, str]]:
+    """How many copies a topic keeps on a cluster of `brokers`, and the setting that goes with them: three
+    where there are three brokers or more, and then a write is taken once two have it (producers send with
+    acks=all), so one broker can go away without losing or refusing a write."""
+    copies = max(1, min(3, brokers))
+    return copies, ({"min.insync.replicas": "2"} if copies == 3 else {})
+
+
 async def ensure_topics(bootstrap: str, names: tuple[str, ...], partitions: int = 3) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=TOPICS[name])
+        cluster = await admin.describe_cluster()
+        copies, durability = copies_for(len(cluster.get("brokers", [])))
+        wanted = [NewTopic(name, num_partitions=partitions, replication_factor=copies,
+                           topic_configs=durability | TOPICS[name])
                   for name in names if name not in existing]
         if wanted:
             try:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from festflow_contracts.channels import CATALOG_EVENTS_TOPIC, ORDER_EVENTS_TOPIC, PAYMENT_EVENTS_TOPIC
 from festflow_runtime.broker_logs import limit_broker_client_logs
 from festflow_runtime.event_stream import Subscription, cancel_and_wait, stop_within
+from festflow_runtime.kafka_clients import CLIENT_OPTIONS
 from festflow_runtime.log_feed import LogFeed
 from festflow_runtime.topics import ensure_topics
 from inventory_service import db
@@ -54,7 +55,7 @@ async def running(services: Services) -> AsyncIterator[None]:
                                                            PAYMENT_EVENTS_TOPIC))
     limit_broker_client_logs()
     producer = services.producer = services.relay.producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, linger_ms=0,
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True, linger_ms=0, **CLIENT_OPTIONS,
         retry_backoff_ms=500)
     await producer.start()
     relay_task = asyncio.create_task(services.relay.run(), name="outbox-relay")

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from festflow_contracts import command_bundle, events, messages
 from festflow_contracts.amqp import DELIVERY_LIMIT, declare_order_commands
 from festflow_contracts.messages import CancelOrder, Message, PayByBankTransfer
+from festflow_runtime import amqp_nodes
 from festflow_runtime.acks import AckBatcher
 from festflow_runtime.activity import ActivityLog
 from festflow_runtime.backoff import Backoff
@@ -101,7 +102,7 @@ class CommandConsumer:
                 await backoff.failed(exc)
 
     async def _consume(self) -> None:
-        self.connection = await aio_pika.connect_robust(self.amqp_url)
+        self.connection = await amqp_nodes.connect(self.amqp_url)
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=self.prefetch)
         queue = await declare_order_commands(channel)

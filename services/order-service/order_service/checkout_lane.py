@@ -30,6 +30,7 @@ from starlette.requests import cookie_parser
 
 from festflow_contracts import waiting_pass
 from festflow_contracts.tokens import COOKIE_NAME, Identity, InvalidToken, bearer_token
+from festflow_runtime.http_errors import lost_database, unreachable_response
 from festflow_runtime.same_origin import forged_reason
 from order_service.bootstrap import Services
 from order_service.checkout_http import OrderIn, checkout, valid_key
@@ -70,6 +71,10 @@ class CheckoutLane:
             response = await checkout(self.services, identity, key, order, headers.get(PASS_HEADER))
         except sa.exc.TimeoutError:
             response = self.busy()
+        except (sa.exc.DBAPIError, ConnectionError) as exc:  # the route's answer (http_errors), here too
+            if not lost_database(exc):
+                raise
+            response = unreachable_response()
         await response(scope, receive, send)
 
     def too_late(self, headers: dict[str, str]) -> bool:

@@ -13,6 +13,7 @@ import aiormq
 
 from festflow_contracts.amqp import declare_order_commands
 from festflow_contracts.channels import ORDER_COMMANDS_QUEUE
+from festflow_runtime import amqp_nodes
 from festflow_runtime.backoff import Backoff
 
 log = logging.getLogger("order_service.publisher")
@@ -46,7 +47,7 @@ class CommandPublisher:
             self._connect_task = asyncio.create_task(self._connect_forever())
 
     async def _connect(self) -> None:
-        self.connection = await aio_pika.connect_robust(self.amqp_url, timeout=5)
+        self.connection = await amqp_nodes.connect(self.amqp_url, timeout=5)
         self.channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         await declare_order_commands(self.channel)
 

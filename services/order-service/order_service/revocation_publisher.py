@@ -11,6 +11,7 @@ from festflow_contracts import events, messages
 from festflow_contracts.channels import AUTH_EVENTS_TOPIC
 from festflow_runtime.backoff import Backoff
 from festflow_runtime.event_stream import stop_within
+from festflow_runtime.kafka_clients import CLIENT_OPTIONS
 
 log = logging.getLogger("order_service.revocations")
 SOURCE = "/festflow/order-service"
@@ -30,7 +31,7 @@ class RevocationPublisher:
     async def run(self) -> None:
         backoff = Backoff(log, "sending revocations to Kafka", start=0.5, maximum=15.0)
         while True:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True)
+            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, **CLIENT_OPTIONS)
             failure: Exception | None = None
             try:
                 await producer.start()
