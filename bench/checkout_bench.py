@@ -12,6 +12,9 @@ Its last line sums the drop up: `drop: <accepted>/s accepted, p99 <ms> ms, sold 
 
 Run: `make bench`, or `python bench/checkout_bench.py --rate 40 --orders 1200 --stock 500 --buyers 1000`.
 `--attach` measures a stack that is already running (`make run`: profile dev) instead of starting one.
+`--compare` runs the same drop on SQLite, on PostgreSQL with one instance of each service and with two (each
+on a fresh stack, one after the other) and prints their figures side by side, each part's CPU per order
+among them: where the time goes.
 """
 from __future__ import annotations
 
@@ -89,7 +92,8 @@ def _s(value: float | None) -> str:
 
 
 def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], memory: dict[str, Usage],
-           generator_ms: float, hub: dict | None, setup: str) -> None:
+           generator_ms: float, hub: dict | None, setup: str) -> dict[str, float | None]:
+    """Prints the drop's figures; returns the ones compared against the targets, and each part's CPU."""
     p = r.plan
     accepted = len(r.accepted)
     tickets = "1 ticket" if p.max_tickets == 1 else f"1-{p.max_tickets} tickets"
@@ -159,6 +163,33 @@ def report(r: DropResult, cpu_ms: dict[str, float], idle_ms: dict[str, float], m
     settled = "never" if r.settled_seconds is None else f"{r.settled_seconds:.1f}"
     print(f"drop: {r.accepted_per_second:.0f}/s accepted, p99 {pct(r.accept_ms, 99):.0f} ms, "
           f"sold {r.sold_on_kafka}/{p.stock}, settled in {settled} s")
+    parts_ms = {f"CPU per order: {name}": ms - idle_ms.get(name, 0) for name, ms in cpu_ms.items()}
+    return measured | {"exactly the stock sold (1 = yes)": float(r.exact)} | parts_ms
+
+
+def compare(results: dict[str, dict[str, float | None]]) -> None:
+    """The figures of several layouts' drops side by side (the parts' CPU: every part of any layout, an
+    instance's own figure and the instances' sum for a service that ran several)."""
+    setups = list(results)
+    names: list[str] = []
+    for figures in results.values():
+        names += [name for name in figures if name not in names]
+    summed: dict[str, dict[str, float]] = {}  # setup -> "<service> (all instances)" -> ms
+    for setup, figures in results.items():
+        services: dict[str, list[float]] = {}
+        for name, value in figures.items():
+            if name.startswith("CPU per order: ") and value is not None:
+                head, _, tail = name.rpartition("-")
+                services.setdefault(head if tail.isdigit() else name, []).append(value)
+        summed[setup] = {f"{service} (all instances)": sum(values) for service, values in services.items()
+                         if len(values) > 1}
+    print("\n=== side by side ===")
+    print(f"{'':<48}" + "".join(f"{setup:>26}" for setup in setups))
+    for name in names + sorted({n for s in summed.values() for n in s}):
+        values = [results[setup].get(name, summed[setup].get(name)) for setup in setups]
+        if name.startswith("CPU per order: ") and all(v is None or abs(v) < 0.05 for v in values):
+            continue
+        print(f"{name[:48]:<48}" + "".join(f"{'-' if v is None else f'{v:.2f}':>26}" for v in values))
 
 
 def main() -> int:
@@ -177,12 +208,26 @@ def main() -> int:
     parser.add_argument("--attach", metavar="PROFILE", help="measure the running stack of PROFILE (e.g. dev)")
     parser.add_argument("--holds", action="store_true", help="the festival takes bank transfers: each checkout "
                         "holds its tickets until paid (the outcome on Kafka is the hold)")
+    parser.add_argument("--compare", action="store_true", help="the same drop on SQLite, on PostgreSQL with one "
+                        "instance of each service and with two, each on a fresh stack, then side by side")
     args = parser.parse_args()
-    layout = Layout(args.database, args.instances)
     plan = DropPlan(rate=args.rate, orders=args.orders, stock=args.stock, buyers=args.buyers,
                     max_tickets=args.max_tickets, bells=args.bells, holds=args.holds)
-    profile = get_profile(args.attach or "bench")
-    stack = None if args.attach else Stack(profile, layout=layout)
+    if args.compare:
+        layouts = [Layout("sqlite", 1), Layout("postgres", 1), Layout("postgres", 2)]
+        results = {f"{layout.database} x{layout.instances}": measure(plan, layout, None, args.sockets)
+                   for layout in layouts}
+        compare(results)
+        return 0
+    measure(plan, Layout(args.database, args.instances), args.attach, args.sockets)
+    return 0
+
+
+def measure(plan: DropPlan, layout: Layout, attach: str | None, sockets: int) -> dict[str, float | None]:
+    """One drop on a stack of `layout` (started for it and stopped after, unless `attach` names a running
+    profile): prints its report and returns its figures."""
+    profile = get_profile(attach or "bench")
+    stack = None if attach else Stack(profile, layout=layout)
     if stack is not None:
         stack.start()
     try:
@@ -217,17 +262,15 @@ def main() -> int:
         idle_ms = {name: idle.get(name, 0.0) * window * 1000 / accepted for name in cpu_ms}
         hub = None
         roots = parts(profile, stack)
-        if args.sockets and "notification-hub" in roots:
-            hub = asyncio.run(hub_memory(profile, roots["notification-hub"], args.sockets))
+        if sockets and "notification-hub" in roots:
+            hub = asyncio.run(hub_memory(profile, roots["notification-hub"], sockets))
         print(f"(measured in {time.perf_counter() - t0:.0f} s)")
     finally:
         if stack is not None:
             stack.stop()
-    setup = (f"attached to '{profile.name}'" if args.attach else
+    setup = (f"attached to '{profile.name}'" if attach else
              f"{layout.database}, {layout.instances} order and inventory instance{'s' if layout.instances > 1 else ''}")
-    report(result, cpu_ms, idle_ms, after, generator * 1000 / accepted, hub, setup)
-    return 0
-
+    return report(result, cpu_ms, idle_ms, after, generator * 1000 / accepted, hub, setup)
 
 if __name__ == "__main__":
     raise SystemExit(main())
