@@ -32,6 +32,7 @@ from festflow_runtime.kafka_clients import METADATA_MAX_AGE_MS
 from lean_http import Pool, loopback_address
 
 BUYER_PASSWORD = "drop-buyer-password"
+OUTCOMES = (events.ORDER_CONFIRMED, events.ORDER_HELD, events.ORDER_REJECTED)  # what the inventory decides
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class DropResult:
     late_ms: list[float] = field(default_factory=list)  # how late the generator sent each checkout
     accepted: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # order -> (buyer, tickets, sent)
     outcomes: dict[str, tuple[str, float]] = field(default_factory=dict)  # order -> (event type, seen on Kafka)
+    outcome_events: dict[str, set[str]] = field(default_factory=dict)  # order -> ids of its outcome events
     bells: dict[str, float] = field(default_factory=dict)  # order -> in the buyer's bell
     bell_buyers: set[str] = field(default_factory=set)
     sold_out_seconds: float | None = None
@@ -230,9 +232,13 @@ class Drop:
                 event = json.loads(record.value)
                 data = event.get("data", {})
                 order_id = data.get("order_id")
-                if order_id is None or order_id in self.result.outcomes:
+                if order_id is None:
                     continue
                 kind = events.current_type(event["type"])
+                if kind in OUTCOMES:  # a record delivered twice has one id; two outcomes of one order, two
+                    self.result.outcome_events.setdefault(order_id, set()).add(event.get("id", ""))
+                if order_id in self.result.outcomes:
+                    continue
                 self.result.outcomes[order_id] = (kind, time.perf_counter())
                 if kind in (events.ORDER_CONFIRMED, events.ORDER_HELD):  # sold, or held for its buyer
                     self.result.sold_on_kafka += sum(i["quantity"] for i in data["items"]

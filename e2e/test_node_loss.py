@@ -118,7 +118,8 @@ def test_a_drop_that_loses_a_rabbitmq_node_a_kafka_broker_and_the_postgres_prima
     seen = what_buyers_saw(result, losses)
     report = {"plan": PLAN.__dict__, "statuses": result.statuses, "refusals": result.refusals,
               "accepted": len(result.accepted), "sold": result.sold_on_kafka, "stock_left": result.stock_left,
-              "settled_seconds": result.settled_seconds, "mails": result.mails, "losses": seen}
+              "settled_seconds": result.settled_seconds, "mails": result.mails,
+              "orders_with_two_outcomes": sum(len(ids) > 1 for ids in result.outcome_events.values()), "losses": seen}
     (profile.run_dir / "node-loss.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
@@ -129,6 +130,8 @@ def test_a_drop_that_loses_a_rabbitmq_node_a_kafka_broker_and_the_postgres_prima
     assert demanded > PLAN.stock
     # nothing acknowledged was lost: every 202 has its outcome, and the stock sold is exactly the stock
     assert len(result.outcomes_of_accepted()) == len(result.accepted), "an accepted order has no outcome"
+    twice = {o: ids for o, ids in result.outcome_events.items() if o in result.accepted and len(ids) != 1}
+    assert not twice, f"orders with more than one outcome: {list(twice.items())[:3]}"  # one outcome an order
     assert result.stock_left == 0 and result.sold_on_kafka == PLAN.stock, (result.sold_on_kafka, result.stock_left)
     assert result.my_orders_wrong == [], result.my_orders_wrong[:5]
     assert result.settled_seconds is not None, "an order stayed pending"

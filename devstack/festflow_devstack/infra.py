@@ -162,12 +162,14 @@ def kafka_properties(profile: Profile, data: Path, node: int = 1, nodes: int = 1
         "log.retention.hours=168",
         # a broker that comes back takes its partitions' leadership back soon, not after 5 minutes
         "leader.imbalance.check.interval.seconds=30",
+        "",
+    ] + ([
         # a broker that dies is declared dead by the controllers after 3 s of silence instead of 9: its
         # partitions get new leaders sooner (measured: 13 s from kill -9 to new leaders with the defaults)
         "broker.session.timeout.ms=3000",
         "broker.heartbeat.interval.ms=1000",
         "",
-    ])
+    ] if nodes > 1 else []))
 
 
 def kafka(profile: Profile, node: int = 1, nodes: int = 1, cluster_id: str | None = None) -> Component:

@@ -154,6 +154,25 @@ async def test_an_unavailable_catalog_is_a_503_with_retry_after(lane_and_route):
     assert fast.status_code == 503 and fast.headers["retry-after"] == "2"
 
 
+@pytest.mark.parametrize("lost", [
+    sa.exc.OperationalError("INSERT", {}, ConnectionResetError("the primary went away")),
+    sa.exc.InterfaceError("INSERT", {}, Exception("connection is closed")),
+    ConnectionRefusedError("no server takes writes yet"),  # while a standby is being promoted
+])
+async def test_a_database_that_cannot_be_reached_is_a_503_with_retry_after_not_a_500(lane_and_route, lost):
+    (lane, lane_api), (route, _) = lane_and_route
+
+    async def unreachable(pending):
+        raise lost
+
+    for app in (lane, route):
+        app.services.checkout.writer.write = unreachable
+    fast, slow = await post(lane, ORDER, auth()), await post(route, ORDER, auth())
+    assert comparable(fast) == comparable(slow)
+    assert fast.status_code == 503 and fast.headers["retry-after"] == "2"
+    assert "not reachable" in fast.json()["detail"] and lane_api.calls == 0
+
+
 async def test_other_routes_go_to_fastapi(lane_and_route):
     (lane, lane_api), _ = lane_and_route
     transport = httpx.ASGITransport(app=lane)
