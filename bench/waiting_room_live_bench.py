@@ -39,8 +39,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def _stream(port: int, address: str, token: str, record: dict, stop_at: float) -> None:
-    """One buyer's live place: reads the events until `stop_at`, noting when each came and what it said."""
+async def _stream(port: int, address: str, token: str, record: dict, stop_at: float,
+                  on_admitted=None) -> None:
+    """One buyer's live place: reads the events until `stop_at`, noting when each came and what it said;
+    `on_admitted()` is started (once) when the stream says it is the buyer's turn."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0), limit=1 << 16)
     writer.write((f"GET /api/queue/me/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                   f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").encode())
@@ -59,14 +61,36 @@ async def _stream(port: int, address: str, token: str, record: dict, stop_at: fl
             if line.startswith(b"data: "):
                 data = json.loads(line[6:])
                 events.append((time.time(), data["state"], data.get("position")))
+                if data["state"] == "admitted" and on_admitted is not None and "checkout" not in record:
+                    record["checkout"] = asyncio.create_task(on_admitted())
     except TimeoutError:
         pass
     finally:
         writer.close()
 
 
+async def _check_out(pool: Pool, token: str, ticket_id: str, record: dict) -> None:
+    """An admitted buyer's purchase, as the cart page makes it: the pass (GET /api/queue/me), then the checkout
+    with it; a 429 or 503 is retried with the same key (each one counted: the target is none)."""
+    auth = {"Authorization": f"Bearer {token}"}
+    me = await pool.request("GET", "/api/queue/me", None, auth)
+    record["pass_status"] = me.status
+    pass_token = me.json().get("pass") if me.status == 200 else None
+    if not pass_token:
+        return
+    headers = {**auth, "X-Waiting-Room-Pass": pass_token, "Idempotency-Key": f"room-{token[-24:]}"}
+    record["checkouts"] = []
+    for _ in range(5):
+        answer = await pool.request("POST", "/api/orders", {"items": [{"ticket_id": ticket_id, "quantity": 1}]},
+                                    headers)
+        record["checkouts"].append((time.time(), answer.status))
+        if answer.status not in (429, 503):
+            return
+        await asyncio.sleep(float(answer.headers.get("retry-after", "1") or 1))
+
+
 async def _buyers(port: int, worker: int, tokens: list[str], join_from: float, join_until: float,
-                  stop_at: float) -> list[dict]:
+                  stop_at: float, ticket_id: str | None = None) -> list[dict]:
     pools = [Pool("127.0.0.1", port, loopback_address(worker * ADDRESSES_PER_WORKER + n), max_connections=16)
              for n in range(ADDRESSES_PER_WORKER)]
     records = [{"events": [], "status": None, "join": None} for _ in tokens]
@@ -82,8 +106,11 @@ async def _buyers(port: int, worker: int, tokens: list[str], join_from: float, j
         if joined.status != 200:
             records[i]["join_body"] = joined.body[:200].decode(errors="replace")
             return
+        buy = None if ticket_id is None else (lambda: _check_out(pool, token, ticket_id, records[i]))
         try:
-            await _stream(port, pool.local_ip, token, records[i], stop_at)
+            await _stream(port, pool.local_ip, token, records[i], stop_at, buy)
+            if "checkout" in records[i]:
+                await records[i].pop("checkout")
         except (OSError, asyncio.IncompleteReadError) as failed:
             records[i]["error"] = repr(failed)
 
@@ -94,9 +121,9 @@ async def _buyers(port: int, worker: int, tokens: list[str], join_from: float, j
 
 
 def _worker(port: int, worker: int, tokens: list[str], join_from: float, join_until: float, stop_at: float,
-            out) -> None:
+            out, ticket_id: str | None = None) -> None:
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        out.send(runner.run(_buyers(port, worker, tokens, join_from, join_until, stop_at)))
+        out.send(runner.run(_buyers(port, worker, tokens, join_from, join_until, stop_at, ticket_id)))
     out.close()
 
 
@@ -133,6 +160,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="load-generator processes (0: 1 per 7,000)")
     parser.add_argument("--instances", type=int, default=0, help="waiting-room instances (0: 1 per 9,000 "
                         "buyers, at least 1)")
+    parser.add_argument("--checkout", action="store_true", help="the whole drop: each admitted buyer buys a "
+                        "ticket with their pass; then the checkouts refused, the stock sold and how soon those "
+                        "still waiting heard it was sold out")
     args = parser.parse_args()
     instances = args.instances or max(1, min(4, -(-args.buyers // 9000)))
     workers = args.workers or max(1, -(-args.buyers // 7000))
@@ -174,7 +204,7 @@ def measure(stack: Stack, profile, args, workers: int, instances: int) -> int:
         receive, send = ctx.Pipe(duplex=False)
         share = tokens[w::workers]
         process = ctx.Process(target=_worker, args=(port, w, share, join_from, join_from + args.window, stop_at,
-                                                    send))
+                                                    send, ticket_id if args.checkout else None))
         process.start()
         pipes.append(receive)
         processes.append(process)
@@ -185,7 +215,37 @@ def measure(stack: Stack, profile, args, workers: int, instances: int) -> int:
     for process in processes:
         process.join()
     report(args, records, starts, before, during, before_parts, during_parts)
+    if args.checkout:
+        tickets = asyncio.run(Pool("127.0.0.1", port).request("GET", "/api/tickets")).json()
+        left = next((t["stock"] for t in tickets if t["id"] == ticket_id), 0)
+        report_checkouts(args, records, left)
     return 0
+
+
+def report_checkouts(args, records: list[dict], stock_left: int) -> None:
+    """The drop through the room: every admitted buyer's checkout answers, the stock sold, and how long after
+    the last accepted checkout each buyer still waiting heard "sold out"."""
+    answers: dict[int, int] = {}
+    accepted: list[float] = []
+    for r in records:
+        for moment, status in r.get("checkouts", []):
+            answers[status] = answers.get(status, 0) + 1
+            if status == 202:
+                accepted.append(moment)
+    overload = answers.get(429, 0) + answers.get(503, 0)
+    last = max(accepted, default=0.0)
+    told = sorted(next(t for t, state, _ in r["events"] if state == "sold_out") - last for r in records
+                  if "checkouts" not in r and any(state == "sold_out" for _, state, _ in r["events"]))
+    waiting = [r for r in records if "checkouts" not in r and r["status"] == 200]
+    print(f"\n=== the drop through the room: {args.stock} tickets ===")
+    print(f"checkouts by admitted buyers: {dict(sorted(answers.items()))}; refused for overload (429/503): "
+          f"{overload}; sold {args.stock - stock_left}/{args.stock}, stock left {stock_left}")
+    if told:
+        print(f"of the {len(waiting)} never admitted, {len(told)} heard sold out: after the last accepted checkout "
+              f"p50 {told[len(told) // 2]:.1f} s, max {told[-1]:.1f} s (target <= {TARGET_GAP_SECONDS:.0f})")
+    print(f"drop through the room: {overload} checkouts refused for overload, sold {args.stock - stock_left}/"
+          f"{args.stock}, sold out told to {len(told)}/{len(waiting)} waiting, latest "
+          f"{told[-1] if told else float('nan'):.1f} s after the last sale")
 
 
 def report(args, records: list[dict], starts: float, before: float, during: float, before_parts: dict,

@@ -181,3 +181,15 @@ def test_status_counts_a_standby_as_healthy_and_a_down_node_not():
 
     assert healthy("up") and healthy("up, leads the order commands") and healthy("primary") and healthy("standby")
     assert not healthy("DOWN") and not healthy("down")
+
+
+def test_the_gateways_answer_for_an_api_that_did_not_answer_claims_nothing_about_orders(tmp_path):
+    """Every API route (the waiting room's join, a login, a ticket) falls back to the same 503 when its service
+    does not answer in time: it must be true for each, not speak of an order that may have been placed."""
+    rendered = render_template((REPO_ROOT / "gateway" / "nginx.conf.template").read_text(),
+                               gateway_values(get_profile("dev"), tmp_path))
+    block = rendered.split("location @api_no_answer {", 1)[1].split("}", 1)[0]
+    assert "return 503" in block and "did not answer in time" in block
+    assert "order service" not in block and "an order may" not in block
+    for route in ("location /api/queue {", "location /api/admin/waiting-room {", "location /api/ {"):
+        assert "error_page 502 504 = @api_no_answer;" in rendered.split(route, 1)[1].split("}", 1)[0]
